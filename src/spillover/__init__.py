@@ -1,0 +1,55 @@
+"""spillover: spatial panel econometrics for regional spillover studies.
+
+The public API (see ``DESIGN.md`` in the project docs)::
+
+    import spillover as sp
+    panel = sp.data.default_panel()
+    w = sp.weights.contiguity(sp.data.default_geometry(), id_col="adcode")
+    res = sp.SDM("cpi ~ dei + urban", data=panel, w=w, entity="province",
+                 time="year", fe="twoways", method="lee-yu").fit()
+    res.impacts(draws=1000, seed=0).table
+
+Sub-modules are imported lazily so that ``import spillover`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> (module, attribute or None for the module itself)
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "data": ("spillover.data", None),
+    "indices": ("spillover.indices", None),
+    "weights": ("spillover.weights", None),
+    "spatial": ("spillover.spatial", None),
+    "diagnostics": ("spillover.diagnostics", None),
+    "SAR": ("spillover.spatial.models", "SAR"),
+    "SEM": ("spillover.spatial.models", "SEM"),
+    "SDM": ("spillover.spatial.models", "SDM"),
+    "SDEM": ("spillover.spatial.models", "SDEM"),
+    "SAC": ("spillover.spatial.models", "SAC"),
+    "SLX": ("spillover.spatial.models", "SLX"),
+    "moran_by_year": ("spillover.diagnostics.moran", "moran_by_year"),
+    "lisa_by_year": ("spillover.diagnostics.moran", "lisa_by_year"),
+    "lm_tests": ("spillover.diagnostics.lm", "lm_tests"),
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'spillover' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,1 @@
+"""Command groups of the ``spillover`` CLI, one module each."""
