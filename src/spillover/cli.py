@@ -17,6 +17,16 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+
+@app.command()
+def version() -> None:
+    """Print the installed spillover version."""
+    from spillover import __version__
+
+    typer.echo(__version__)
+
+
 # (module in spillover.commands, group name or None to add its commands at top level)
 _GROUPS: list[tuple[str, str | None]] = [
     ("data", "data"),
