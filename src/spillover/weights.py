@@ -1,0 +1,929 @@
+"""Spatial weights matrices for province (or any areal) panels.
+
+Every builder returns a :class:`libpysal.weights.W` whose ids are the entity
+codes of the panel as text (for China the GB/T 2260 codes, e.g. ``"110000"``).
+The transform is always explicit (``transform="r"`` row-standardises, the
+libpysal convention) and each ``W`` carries a small provenance dictionary in
+the attribute ``spillover_meta`` (kind, parameters, transform, what was done
+with islands) that :func:`describe` reports.
+
+Builders
+--------
+contiguity        Queen / rook contiguity from polygons (libpysal), with an
+                  explicit island policy.
+inverse_distance  ``d_ij ** -power`` on great-circle distances between
+                  provincial capitals (default), polygon centroids or
+                  representative points.
+knn               k nearest neighbours on the sphere (libpysal ``KNN``).
+economic_distance ``1 / |x_i - x_j|`` (e.g. mean GDP per capita).
+nested            economic-geographic nested matrix, product form
+                  (Lin, Long & Wu 2005) or convex combination.
+from_matrix, from_csv, to_csv
+                  user supplied matrices.
+
+Checks
+------
+align             the matrix in exactly the order of the panel's ids.
+validate          ids, self-loops, islands, symmetry, row-standardisation.
+describe          size, links, neighbours, islands, components, transform.
+
+References
+----------
+Anselin, L. (1988). *Spatial Econometrics: Methods and Models*. Kluwer.
+Elhorst, J. P. (2014). *Spatial Econometrics: From Cross-Sectional Data to
+Spatial Panels*. Springer, ch. 2.
+Lin, G., Long, Z. & Wu, M. (2005). A spatial analysis of regional economic
+convergence in China: 1978-2002 (in Chinese). *China Economic Quarterly*
+4(S1), 67-82.
+Debarsy, N. & LeSage, J. P. (2018). Flexible dependence modeling using convex
+combinations of different types of connectivity structures. *Regional
+Science and Urban Economics* 69, 48-68.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sps
+from libpysal.weights import KNN, W, Queen, Rook
+
+from spillover.errors import SpecificationError, WeightsError, format_error
+
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "MAINLAND_EXCLUDED",
+    "align",
+    "capital_coordinates",
+    "contiguity",
+    "describe",
+    "distance_matrix_km",
+    "economic_distance",
+    "from_csv",
+    "from_matrix",
+    "haversine_km",
+    "inverse_distance",
+    "is_row_standardised",
+    "knn",
+    "neighbour_table",
+    "nested",
+    "to_csv",
+    "validate",
+]
+
+#: Mean Earth radius (IUGG, R1 = (2a + b) / 3) in kilometres.
+EARTH_RADIUS_KM = 6371.0088
+
+#: Provincial units outside the 31-province mainland panel (Taiwan, Hong Kong, Macao).
+MAINLAND_EXCLUDED = ("710000", "810000", "820000")
+
+_TRANSFORMS = ("R", "B", "D", "V", "O")
+_TOL = 1e-10
+
+_CAPITALS_DIR = Path("upstream1119__statistical-modeling_CUC_PYH", "data_raw", "spatial")
+_CAPITALS_CSV = "province_capital_coordinates.csv"
+_GAODE_XLSX = "source_adcode_lng_lat_gaode_20230331.xlsx"
+_LHASA = "540100"
+
+
+# --------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------
+
+
+def _code(x: Hashable) -> str:
+    """Entity id as text: ``110000``, ``110000.0`` and ``"110000"`` -> ``"110000"``."""
+    if isinstance(x, (float, np.floating)) and float(x).is_integer():
+        return str(int(x))
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    return str(x)
+
+
+def _codes(values: Iterable[Hashable]) -> list[str]:
+    out = [_code(v) for v in values]
+    dup = sorted({c for c in out if out.count(c) > 1})
+    if dup:
+        raise WeightsError(
+            format_error("duplicate ids", ids=dup, hint="each spatial unit must appear once")
+        )
+    return out
+
+
+def _check_transform(transform: str | None) -> str:
+    t = "O" if transform is None else str(transform).upper()
+    if t not in _TRANSFORMS:
+        raise SpecificationError(
+            format_error(
+                f"unknown transform {transform!r}",
+                option="transform",
+                hint="use 'r' (row-standardise), 'b' (binary), 'd' (doubly standardise), "
+                "'v' (variance stabilising) or 'o'/None (weights as built)",
+            )
+        )
+    return t
+
+
+def _finish(w: W, transform: str | None, meta: dict[str, Any]) -> W:
+    """Apply the transform and attach provenance (``w.spillover_meta``)."""
+    t = _check_transform(transform)
+    w.silence_warnings = True  # islands are reported in the metadata instead of printed
+    w.transform = t
+    meta = dict(meta)
+    meta["transform"] = t
+    meta.setdefault("islands", [str(i) for i in w.islands])
+    w.spillover_meta = meta
+    return w
+
+
+def _w_from_dense(mat: np.ndarray, ids: Sequence[str]) -> W:
+    """A libpysal ``W`` whose neighbours are the nonzero cells of ``mat`` (row i -> col j)."""
+    neighbors: dict[str, list[str]] = {}
+    weights: dict[str, list[float]] = {}
+    for i, focal in enumerate(ids):
+        cols = np.flatnonzero(mat[i])
+        neighbors[focal] = [ids[j] for j in cols]
+        weights[focal] = [float(mat[i, j]) for j in cols]
+    return W(neighbors, weights, id_order=list(ids), silence_warnings=True)
+
+
+def _original_dense(w: W) -> np.ndarray:
+    """The weights as built (libpysal transform ``"O"``), dense, in ``w.id_order``."""
+    orig = w.transformations["O"]
+    idx = w.id2i
+    mat = np.zeros((w.n, w.n))
+    for i in w.id_order:
+        for j, v in zip(w.neighbors[i], orig[i], strict=True):
+            mat[idx[i], idx[j]] = v
+    return mat
+
+
+def _default_data_raw(data_raw: str | Path | None) -> Path:
+    if data_raw is not None:
+        return Path(data_raw)
+    for root in (Path(__file__).resolve().parents[2], Path.cwd()):
+        if (root / "data_raw").is_dir():
+            return root / "data_raw"
+    raise WeightsError(
+        format_error(
+            "cannot find the data_raw folder",
+            hint="run from the project root or pass data_raw=<path to data_raw>",
+        )
+    )
+
+
+# --------------------------------------------------------------------------
+# coordinates and distances
+# --------------------------------------------------------------------------
+
+
+def capital_coordinates(data_raw: str | Path | None = None) -> pd.DataFrame:
+    """Longitude and latitude of the 31 mainland provincial capitals.
+
+    Read (never written) from the upstream folder
+    ``data_raw/upstream1119__statistical-modeling_CUC_PYH/data_raw/spatial``:
+    ``province_capital_coordinates.csv`` holds 30 capitals (AMap / Gaode
+    coordinates, GCJ-02 datum, updated 2023-03-31); Tibet is missing there and
+    Lhasa (adcode 540100) is taken from the source table
+    ``source_adcode_lng_lat_gaode_20230331.xlsx`` that the CSV was made from.
+    GCJ-02 differs from WGS-84 by a few hundred metres, negligible for
+    inter-provincial distances.
+
+    Parameters
+    ----------
+    data_raw : path, optional
+        The ``data_raw`` folder; found from the package location or the working
+        directory when omitted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the provincial GB code (``"110000"``, text), sorted, with
+        columns ``province`` (short Chinese name), ``capital``, ``lon``, ``lat``.
+    """
+    folder = _default_data_raw(data_raw) / _CAPITALS_DIR
+    csv = pd.read_csv(folder / _CAPITALS_CSV, encoding="utf-8-sig", dtype={"adcode": str})
+    out = pd.DataFrame(
+        {
+            "province": csv["province"].to_numpy(),
+            "capital": csv["capital_city"].to_numpy(),
+            "lon": csv["longitude"].astype(float).to_numpy(),
+            "lat": csv["latitude"].astype(float).to_numpy(),
+        },
+        index=pd.Index(csv["adcode"].map(_code), name="adcode"),
+    )
+    if "540000" not in out.index:
+        gaode = pd.read_excel(folder / _GAODE_XLSX, dtype={"编码": str})
+        row = gaode.loc[gaode["编码"].astype(str) == _LHASA].iloc[0]
+        out.loc["540000"] = ["西藏", "拉萨", float(row["经度"]), float(row["维度"])]
+    if len(out) != 31:
+        raise WeightsError(
+            format_error(
+                f"expected 31 provincial capitals, found {len(out)}",
+                file=str(folder / _CAPITALS_CSV),
+                hint="check the upstream coordinate table",
+            )
+        )
+    return out.sort_index()
+
+
+def haversine_km(
+    lon1: Any, lat1: Any, lon2: Any, lat2: Any, radius: float = EARTH_RADIUS_KM
+) -> np.ndarray:
+    """Great-circle distance in km by the haversine formula (broadcasts).
+
+    ``d = 2 R asin(sqrt(sin^2(dphi/2) + cos(phi1) cos(phi2) sin^2(dlambda/2)))``
+    (Sinnott 1984, *Sky and Telescope* 68(2), 159), with the mean Earth radius
+    R = 6371.0088 km (Moritz 2000, *Journal of Geodesy* 74, 128-133).
+    """
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dphi = p2 - p1
+    dlam = np.radians(lon2) - np.radians(lon1)
+    h = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlam / 2) ** 2
+    return 2 * radius * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+def distance_matrix_km(points: pd.DataFrame) -> np.ndarray:
+    """All pairwise great-circle distances (km) of a frame with ``lon``/``lat`` columns."""
+    lon = points["lon"].to_numpy(float)
+    lat = points["lat"].to_numpy(float)
+    return haversine_km(lon[:, None], lat[:, None], lon[None, :], lat[None, :])
+
+
+def _points(
+    coords_or_geo: Any,
+    *,
+    points: str = "capitals",
+    id_col: str = "adcode",
+    ids: Sequence[Hashable] | None = None,
+) -> pd.DataFrame:
+    """Normalise the accepted location inputs to a frame indexed by id with lon/lat."""
+    import geopandas as gpd
+
+    if coords_or_geo is None:
+        return capital_coordinates()[["lon", "lat"]]
+    if isinstance(coords_or_geo, gpd.GeoDataFrame):
+        geo = coords_or_geo
+        if id_col not in geo.columns:
+            raise SpecificationError(
+                format_error(f"no id column {id_col!r}", columns=list(geo.columns),
+                             hint="pass id_col=<column holding the unit codes>")
+            )
+        gid = _codes(geo[id_col])
+        if points == "capitals":
+            cap = capital_coordinates()
+            missing = [i for i in gid if i not in cap.index]
+            if missing:
+                raise WeightsError(
+                    format_error(
+                        "no provincial capital for these ids",
+                        ids=missing,
+                        hint="capitals exist for the 31 mainland provinces only; "
+                        "use points='centroids' or 'representative' for other units",
+                    )
+                )
+            return cap.loc[gid, ["lon", "lat"]]
+        if geo.crs is None:
+            raise WeightsError(
+                format_error("geometry has no CRS",
+                             hint="set it, e.g. geo = geo.set_crs(4326) for lon/lat")
+            )
+        if points == "centroids":
+            # centroid of the area computed in an equal-area projection, then back to lon/lat
+            pts = geo.geometry.to_crs(6933).centroid.to_crs(4326)
+        elif points == "representative":
+            pts = geo.geometry.representative_point().to_crs(4326)
+        else:
+            raise SpecificationError(
+                format_error(f"unknown points {points!r}", option="points",
+                             hint="use 'capitals', 'centroids' or 'representative'")
+            )
+        xy = pts.get_coordinates()
+        return pd.DataFrame({"lon": xy["x"].to_numpy(), "lat": xy["y"].to_numpy()},
+                            index=pd.Index(gid, name=id_col))
+    if isinstance(coords_or_geo, pd.DataFrame):
+        df = coords_or_geo.rename(columns={"longitude": "lon", "lng": "lon", "latitude": "lat"})
+        if not {"lon", "lat"} <= set(df.columns):
+            raise SpecificationError(
+                format_error("coordinate frame needs lon and lat columns",
+                             columns=list(coords_or_geo.columns),
+                             hint="index the frame by unit id with columns lon, lat (degrees)")
+            )
+        return pd.DataFrame({"lon": df["lon"].to_numpy(float), "lat": df["lat"].to_numpy(float)},
+                            index=pd.Index(_codes(df.index), name="id"))
+    arr = np.asarray(coords_or_geo, dtype=float)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise SpecificationError(
+            format_error(f"coordinates must be an (n, 2) lon/lat array, got shape {arr.shape}")
+        )
+    if ids is None or len(ids) != len(arr):
+        raise SpecificationError(
+            format_error("an array of coordinates needs ids of the same length", option="ids")
+        )
+    return pd.DataFrame({"lon": arr[:, 0], "lat": arr[:, 1]}, index=pd.Index(_codes(ids)))
+
+
+# --------------------------------------------------------------------------
+# builders
+# --------------------------------------------------------------------------
+
+
+def _nearest_polygon(geo: Any, i: int) -> tuple[int, float, str]:
+    """Index of the polygon nearest to polygon ``i``, the gap and its unit.
+
+    For a geographic CRS the distances are taken in an azimuthal equidistant
+    projection centred on polygon ``i`` (exact for distances from the centre,
+    accurate to well under 1 % for gaps of a few hundred km).
+    """
+    gs = geo.geometry
+    unit = "crs units"
+    if gs.crs is not None and gs.crs.is_geographic:
+        c = gs.iloc[i].representative_point()
+        gs = gs.to_crs(f"+proj=aeqd +lat_0={c.y} +lon_0={c.x} +datum=WGS84 +units=m")
+        unit = "km"
+    d = np.array(gs.distance(gs.iloc[i]), dtype=float)
+    d[i] = np.inf
+    j = int(np.argmin(d))
+    gap = d[j] / 1000.0 if unit == "km" else d[j]
+    return j, float(gap), unit
+
+
+def contiguity(
+    geo: Any,
+    id_col: str = "adcode",
+    kind: Literal["queen", "rook"] = "queen",
+    islands: Literal["nearest", "keep", "error"] = "nearest",
+    transform: str | None = "r",
+) -> W:
+    """Binary contiguity weights from polygons, with an explicit island policy.
+
+    Neighbours are found by libpysal (``Queen`` / ``Rook.from_dataframe``):
+    queen shares at least one boundary point, rook at least one edge
+    (Anselin 1988, ch. 3). A unit with no neighbour (an island, for China's
+    31 provinces Hainan 460000) is handled by ``islands``:
+
+    - ``"nearest"`` (default): link it to the unit whose polygon is nearest
+      (polygon-to-polygon distance), symmetrically, weight 1. For China this
+      gives Hainan <-> Guangdong (440000), the usual convention.
+    - ``"keep"``: leave the empty row (most estimators refuse such a W).
+    - ``"error"``: raise :class:`~spillover.errors.WeightsError`.
+
+    Parameters
+    ----------
+    geo : geopandas.GeoDataFrame
+        One row per unit.
+    id_col : str
+        Column with the unit ids (GB codes); ids are converted to text.
+    kind : {"queen", "rook"}
+    islands : {"nearest", "keep", "error"}
+    transform : str or None
+        libpysal transform applied at the end; ``"r"`` row-standardises.
+
+    Returns
+    -------
+    libpysal.weights.W
+        ``w.spillover_meta`` records kind, island policy, the islands found and
+        the links added (``island_links``: island, neighbour, gap).
+    """
+    if kind not in ("queen", "rook"):
+        raise SpecificationError(format_error(f"unknown contiguity kind {kind!r}", option="kind",
+                                              hint="use 'queen' or 'rook'"))
+    if islands not in ("nearest", "keep", "error"):
+        raise SpecificationError(format_error(f"unknown island policy {islands!r}",
+                                              option="islands",
+                                              hint="use 'nearest', 'keep' or 'error'"))
+    if id_col not in geo.columns:
+        raise SpecificationError(format_error(f"no id column {id_col!r}",
+                                              columns=list(geo.columns),
+                                              hint="pass id_col=<column holding the unit codes>"))
+    geo = geo.reset_index(drop=True).assign(**{id_col: _codes(geo[id_col])})
+    builder = Queen if kind == "queen" else Rook
+    base = builder.from_dataframe(geo, ids=id_col, silence_warnings=True)
+    ids = [str(i) for i in geo[id_col]]
+    neighbors = {i: [str(j) for j in base.neighbors[i]] for i in ids}
+    found = [i for i in ids if not neighbors[i]]
+    links: list[dict[str, Any]] = []
+    if found and islands == "error":
+        raise WeightsError(
+            format_error(
+                f"{len(found)} unit(s) without {kind} neighbours",
+                islands=found,
+                hint="use islands='nearest' to link each to its nearest unit, "
+                "or islands='keep' to keep empty rows",
+            )
+        )
+    if found and islands == "nearest":
+        pos = {u: k for k, u in enumerate(ids)}
+        for isl in found:
+            if neighbors[isl]:  # already linked as the nearest unit of an earlier island
+                continue
+            j, gap, unit = _nearest_polygon(geo, pos[isl])
+            other = ids[j]
+            neighbors[isl].append(other)
+            if isl not in neighbors[other]:
+                neighbors[other].append(isl)
+            links.append({"island": isl, "neighbour": other,
+                          "gap": round(gap, 3), "gap_unit": unit})
+    w = W(neighbors, id_order=ids, silence_warnings=True)
+    meta = {"kind": "contiguity", "contiguity": kind, "id_col": id_col,
+            "islands_policy": islands, "islands_found": found, "island_links": links,
+            "source": f"libpysal.weights.{builder.__name__}.from_dataframe"}
+    return _finish(w, transform, meta)
+
+
+def inverse_distance(
+    coords_or_geo: Any = None,
+    power: float = 1,
+    cutoff_km: float | None = None,
+    transform: str | None = "r",
+    *,
+    points: Literal["capitals", "centroids", "representative"] = "capitals",
+    id_col: str = "adcode",
+    ids: Sequence[Hashable] | None = None,
+) -> W:
+    """Inverse great-circle distance weights ``w_ij = d_ij ** -power`` (i != j).
+
+    Distances are haversine distances in km (:func:`haversine_km`, Earth radius
+    6371.0088 km). Pairs farther apart than ``cutoff_km`` get weight 0.
+    ``power=1`` is the inverse distance and ``power=2`` the gravity form
+    (Anselin 1988, ch. 3; Elhorst 2014, sec. 2.4).
+
+    Parameters
+    ----------
+    coords_or_geo : None, GeoDataFrame, DataFrame or (n, 2) array
+        ``None``: the 31 provincial capitals (:func:`capital_coordinates`).
+        GeoDataFrame: locations chosen by ``points`` for the ids in ``id_col``.
+        DataFrame: indexed by id with ``lon`` and ``lat`` (degrees).
+        Array: lon/lat columns, with ``ids``.
+    power : float
+        Distance decay exponent, > 0 (usually 1 or 2).
+    cutoff_km : float, optional
+        Keep only pairs with ``d_ij <= cutoff_km``.
+    transform : str or None
+        libpysal transform; ``"r"`` row-standardises.
+    points : {"capitals", "centroids", "representative"}
+        For a GeoDataFrame: provincial capitals (default), area centroids
+        (computed in an equal-area projection) or representative points
+        (guaranteed inside the polygon).
+    id_col, ids : see ``coords_or_geo``.
+
+    Returns
+    -------
+    libpysal.weights.W
+    """
+    if not power > 0:
+        raise SpecificationError(format_error(f"power must be > 0, got {power}", option="power"))
+    if cutoff_km is not None and not cutoff_km > 0:
+        raise SpecificationError(format_error(f"cutoff_km must be > 0, got {cutoff_km}",
+                                              option="cutoff_km"))
+    pts = _points(coords_or_geo, points=points, id_col=id_col, ids=ids)
+    ids_ = [str(i) for i in pts.index]
+    d = distance_matrix_km(pts)
+    off = ~np.eye(len(ids_), dtype=bool)
+    if np.any(d[off] == 0):
+        i, j = np.argwhere((d == 0) & off)[0]
+        raise WeightsError(format_error("two units share a location", ids=[ids_[i], ids_[j]],
+                                        hint="inverse distance is undefined at distance 0"))
+    with np.errstate(divide="ignore"):
+        mat = np.where(off, d, np.inf) ** -float(power)
+    if cutoff_km is not None:
+        mat[d > cutoff_km] = 0.0
+    w = _w_from_dense(mat, ids_)
+    is_capitals = coords_or_geo is None or points == "capitals"
+    meta = {"kind": "inverse_distance", "power": power, "cutoff_km": cutoff_km,
+            "distance": "haversine", "radius_km": EARTH_RADIUS_KM,
+            "points": "capitals" if is_capitals else points}
+    return _finish(w, transform, meta)
+
+
+def knn(
+    coords: Any,
+    k: int,
+    *,
+    transform: str | None = "r",
+    points: Literal["capitals", "centroids", "representative"] = "capitals",
+    id_col: str = "adcode",
+    ids: Sequence[Hashable] | None = None,
+) -> W:
+    """k-nearest-neighbour weights on the sphere (libpysal ``KNN``, arc distance).
+
+    Each unit gets exactly ``k`` neighbours (weight 1 before the transform);
+    the relation is not symmetric in general. Distances are great-circle
+    distances with Earth radius 6371.0088 km.
+
+    Parameters
+    ----------
+    coords : None, GeoDataFrame, DataFrame or (n, 2) lon/lat array
+        As for :func:`inverse_distance`.
+    k : int
+        Number of neighbours, ``1 <= k < n``.
+    transform, points, id_col, ids : see :func:`inverse_distance`.
+
+    Returns
+    -------
+    libpysal.weights.W
+    """
+    pts = _points(coords, points=points, id_col=id_col, ids=ids)
+    n = len(pts)
+    if not (isinstance(k, (int, np.integer)) and 1 <= k < n):
+        raise SpecificationError(format_error(f"k must be an integer in [1, {n - 1}], got {k}",
+                                              option="k"))
+    ids_ = [str(i) for i in pts.index]
+    base = KNN.from_array(pts[["lon", "lat"]].to_numpy(), k=int(k), ids=ids_,
+                          distance_metric="arc", radius=EARTH_RADIUS_KM, silence_warnings=True)
+    neighbors = {str(i): [str(j) for j in base.neighbors[i]] for i in base.id_order}
+    w = W(neighbors, id_order=ids_, silence_warnings=True)
+    meta = {"kind": "knn", "k": int(k), "distance": "arc", "radius_km": EARTH_RADIUS_KM,
+            "points": "capitals" if coords is None else points,
+            "source": "libpysal.weights.KNN"}
+    return _finish(w, transform, meta)
+
+
+def _values(values: pd.Series | Mapping[Hashable, float], what: str) -> pd.Series:
+    s = pd.Series(values, dtype=float)
+    s.index = pd.Index(_codes(s.index))
+    bad = s.index[~np.isfinite(s.to_numpy())].tolist()
+    if bad:
+        raise WeightsError(format_error(f"{what} must be finite", ids=bad,
+                                        hint="drop or fill the missing values first"))
+    return s
+
+
+def economic_distance(
+    values: pd.Series | Mapping[Hashable, float],
+    transform: str | None = "r",
+) -> W:
+    """Economic distance weights ``w_ij = 1 / |x_i - x_j|`` for i != j.
+
+    ``x`` is an economic attribute per unit, usually the mean real GDP per
+    capita over the sample years; units with similar levels are close
+    (Case, Rosen & Hines 1993, *Journal of Public Economics* 52, 285-307; Lin,
+    Long & Wu 2005).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Indexed by unit id; one finite value per unit.
+    transform : str or None
+        libpysal transform; ``"r"`` row-standardises.
+
+    Raises
+    ------
+    WeightsError
+        If two units have equal values (the weight would be infinite); the
+        message names them.
+    """
+    s = _values(values, "economic values")
+    x = s.to_numpy()
+    ids_ = list(s.index)
+    diff = np.abs(x[:, None] - x[None, :])
+    off = ~np.eye(len(x), dtype=bool)
+    ties = np.argwhere((diff == 0) & off & np.triu(off))
+    if len(ties):
+        pairs = [(ids_[i], ids_[j]) for i, j in ties]
+        raise WeightsError(format_error("equal values give an infinite economic-distance weight",
+                                        pairs=pairs, value=float(x[ties[0][0]]),
+                                        hint="use values with more precision or another attribute"))
+    with np.errstate(divide="ignore"):
+        mat = np.where(off, 1.0 / np.where(off, diff, 1.0), 0.0)
+    w = _w_from_dense(mat, ids_)
+    meta = {"kind": "economic_distance", "formula": "1/|x_i - x_j|",
+            "values": getattr(values, "name", None)}
+    return _finish(w, transform, meta)
+
+
+def nested(
+    w_geo: W,
+    values: pd.Series | Mapping[Hashable, float],
+    kind: Literal["product", "convex"] = "product",
+    phi: float = 0.5,
+    transform: str | None = "r",
+) -> W:
+    """Economic-geographic nested weights.
+
+    ``kind="product"`` (default), Lin, Long & Wu (2005)::
+
+        W = W_d diag(Ybar_1 / Ybar, ..., Ybar_n / Ybar)
+
+    where ``W_d`` is the geographic matrix (taken as built, libpysal transform
+    "O"), ``Ybar_i`` unit i's mean of the economic variable (e.g. GDP per
+    capita over the sample years) and ``Ybar`` the mean over all units. The
+    weight of neighbour j grows with its relative income; W is asymmetric.
+
+    ``kind="convex"``: the convex combination of the row-standardised
+    geographic and economic-distance matrices (Debarsy & LeSage 2018)::
+
+        W = phi W_d + (1 - phi) W_e,   W_e from :func:`economic_distance`.
+
+    In both cases ``transform`` ("r" by default) is applied afterwards.
+    Row-standardising W_d first would not change the product form.
+
+    Parameters
+    ----------
+    w_geo : libpysal.weights.W
+        Geographic matrix (inverse distance, contiguity, ...).
+    values : pandas.Series
+        Indexed by unit id, must cover every id of ``w_geo``; positive for
+        the product form.
+    kind : {"product", "convex"}
+    phi : float
+        Weight of the geographic matrix in the convex form, in [0, 1].
+    transform : str or None
+
+    Returns
+    -------
+    libpysal.weights.W
+        Ids and order of ``w_geo``.
+    """
+    if kind not in ("product", "convex"):
+        raise SpecificationError(format_error(f"unknown nested kind {kind!r}", option="kind",
+                                              hint="use 'product' (Lin, Long & Wu 2005) "
+                                              "or 'convex'"))
+    s = _values(values, "economic values")
+    ids_ = [str(i) for i in w_geo.id_order]
+    missing = [i for i in ids_ if i not in s.index]
+    if missing:
+        raise WeightsError(format_error("no economic value for these ids of w_geo", ids=missing,
+                                        hint="give values for every unit of the matrix"))
+    s = s.loc[ids_]
+    wd = _original_dense(w_geo)
+    geo_meta = getattr(w_geo, "spillover_meta", {"kind": "user"})
+    if kind == "product":
+        if (s <= 0).any():
+            raise WeightsError(format_error("the product form needs positive values",
+                                            ids=s.index[s <= 0].tolist()))
+        mat = wd * (s.to_numpy() / s.mean())[None, :]
+        meta = {"kind": "nested", "form": "product", "formula": "W_d diag(Ybar_i / Ybar)",
+                "reference": "Lin, Long & Wu (2005)", "geographic": geo_meta}
+    else:
+        if not 0.0 <= phi <= 1.0:
+            raise SpecificationError(format_error(f"phi must be in [0, 1], got {phi}",
+                                                  option="phi"))
+        rs = wd.sum(axis=1, keepdims=True)
+        wd_r = np.divide(wd, rs, out=np.zeros_like(wd), where=rs > 0)
+        we = align(economic_distance(s, transform="r"), ids_).toarray()
+        mat = phi * wd_r + (1.0 - phi) * we
+        meta = {"kind": "nested", "form": "convex", "phi": phi,
+                "formula": "phi W_d(r) + (1 - phi) W_e(r)",
+                "reference": "Debarsy & LeSage (2018)", "geographic": geo_meta}
+    meta["values"] = getattr(values, "name", None)
+    return _finish(_w_from_dense(mat, ids_), transform, meta)
+
+
+def from_matrix(
+    matrix: np.ndarray | pd.DataFrame | sps.sparray | sps.spmatrix,
+    ids: Sequence[Hashable] | None = None,
+    transform: str | None = None,
+) -> W:
+    """A ``W`` from a square matrix; nonzero cells are the links.
+
+    Parameters
+    ----------
+    matrix : array, sparse matrix or DataFrame
+        ``matrix[i, j]`` is the weight of unit j in unit i's spatial lag. A
+        DataFrame carries its ids in the index and columns (same set; columns
+        are reordered to the index).
+    ids : sequence, optional
+        Row/column ids for an array (required); for a DataFrame, the order
+        to use (must be the same set).
+    transform : str or None
+        None keeps the weights as given (libpysal "O"); "r" row-standardises.
+
+    Returns
+    -------
+    libpysal.weights.W
+    """
+    if isinstance(matrix, pd.DataFrame):
+        rows, cols = _codes(matrix.index), _codes(matrix.columns)
+        _same_ids(cols, rows, "columns", "index")
+        df = matrix.set_axis(rows, axis=0).set_axis(cols, axis=1)
+        order = rows if ids is None else _codes(ids)
+        _same_ids(order, rows, "ids", "matrix index")
+        mat = df.loc[order, order].to_numpy(dtype=float)
+        ids_ = order
+    else:
+        mat = matrix.toarray() if sps.issparse(matrix) else np.asarray(matrix, dtype=float)
+        mat = np.asarray(mat, dtype=float)
+        if ids is None:
+            raise SpecificationError(format_error("an array needs ids", option="ids",
+                                                  hint="pass ids=[...] in row order"))
+        ids_ = _codes(ids)
+        if mat.shape != (len(ids_), len(ids_)):
+            raise WeightsError(format_error(f"matrix of shape {mat.shape} does not match "
+                                            f"{len(ids_)} ids", hint="the matrix must be n x n"))
+    if not np.isfinite(mat).all():
+        raise WeightsError(format_error("matrix has non-finite cells"))
+    if (mat < 0).any():
+        raise WeightsError(format_error("matrix has negative weights",
+                                        hint="spatial weights must be non-negative"))
+    return _finish(_w_from_dense(mat, ids_), transform, {"kind": "matrix"})
+
+
+def _same_ids(a: Sequence[str], b: Sequence[str], name_a: str, name_b: str) -> None:
+    missing = [i for i in b if i not in set(a)]
+    extra = [i for i in a if i not in set(b)]
+    if missing or extra:
+        raise WeightsError(format_error(f"{name_a} and {name_b} hold different ids",
+                                        **{f"not_in_{name_a}": missing or None,
+                                           f"not_in_{name_b}": extra or None},
+                                        hint="rows and columns must list the same units"))
+
+
+def from_csv(path: str | Path, transform: str | None = None) -> W:
+    """Read a square weights matrix from CSV.
+
+    The first column holds the row ids and the header the column ids (the
+    same units, any order); cells are the weights. Ids are read as text so
+    GB codes keep their form.
+
+    Parameters
+    ----------
+    path : path
+    transform : str or None
+        None keeps the weights as in the file; "r" row-standardises.
+    """
+    raw = pd.read_csv(path, dtype=str, index_col=0)
+    try:
+        df = raw.apply(pd.to_numeric, errors="raise")
+    except (ValueError, TypeError) as exc:
+        raise WeightsError(format_error(f"non-numeric cell: {exc}", file=str(path))) from exc
+    try:
+        w = from_matrix(df, transform=transform)
+    except WeightsError as exc:
+        raise WeightsError(f"{exc} [file={str(path)!r}]") from exc
+    w.spillover_meta["source"] = str(path)
+    return w
+
+
+def to_csv(w: W, path: str | Path, ids: Sequence[Hashable] | None = None) -> Path:
+    """Write ``w`` (current transform) as a square CSV readable by :func:`from_csv`."""
+    order = [str(i) for i in w.id_order] if ids is None else _codes(ids)
+    df = pd.DataFrame(align(w, order).toarray(), index=pd.Index(order, name="id"), columns=order)
+    df.to_csv(path)
+    return Path(path)
+
+
+# --------------------------------------------------------------------------
+# alignment, checks and description
+# --------------------------------------------------------------------------
+
+
+def _id_diff(w: W, ids: Sequence[Hashable]) -> tuple[list, list]:
+    wids = list(w.id_order)
+    wset, pset = set(wids), set(ids)
+    return [i for i in ids if i not in wset], [i for i in wids if i not in pset]
+
+
+def _id_hint(w: W, ids: Sequence[Hashable]) -> str:
+    if {str(i) for i in ids} == {str(i) for i in w.id_order}:
+        return ("the ids agree as text but differ in type (e.g. int vs str); "
+                "convert the panel ids with .astype(str)")
+    return ("build W for exactly the panel's units, or subset the panel to W's ids "
+            "(spillover.weights builders use GB codes as text)")
+
+
+def align(w: W, ids: Sequence[Hashable]) -> sps.csr_array:
+    """The weights of ``w`` (current transform) as a CSR array in the order ``ids``.
+
+    Row ``k`` / column ``k`` belong to ``ids[k]``. Estimators call this to
+    put W in the panel's entity order.
+
+    Raises
+    ------
+    WeightsError
+        If ``ids`` repeats an id or its set differs from ``w``'s; the message
+        names the missing and extra ids.
+    """
+    ids = list(ids)
+    dup = sorted({str(i) for i in ids if ids.count(i) > 1})
+    if dup:
+        raise WeightsError(format_error("ids repeat", ids=dup, hint="pass each unit once"))
+    missing, extra = _id_diff(w, ids)
+    if missing or extra:
+        raise WeightsError(format_error(
+            "the panel's ids do not match W",
+            missing_from_w=missing or None, extra_in_w=extra or None, hint=_id_hint(w, ids)))
+    pos = np.array([w.id2i[i] for i in ids], dtype=np.intp)
+    mat = sps.csr_array(w.sparse)
+    return sps.csr_array(mat[pos][:, pos])
+
+
+def _row_sums(w: W) -> np.ndarray:
+    return np.asarray(w.sparse.sum(axis=1)).ravel()
+
+
+def is_row_standardised(w: W, tol: float = _TOL) -> bool:
+    """True when every row of ``w`` (current transform) sums to 1 within ``tol``."""
+    return bool(np.all(np.abs(_row_sums(w) - 1.0) <= tol))
+
+
+def _is_symmetric(mat: sps.sparray | sps.spmatrix, tol: float = _TOL) -> bool:
+    diff = abs(mat - mat.T)
+    scale = max(abs(mat).max(), 1.0)
+    return bool(diff.max() <= tol * scale) if diff.nnz else True
+
+
+def _symmetric_original(w: W) -> bool:
+    return _is_symmetric(sps.csr_array(_original_dense(w)))
+
+
+def validate(
+    w: W,
+    ids: Sequence[Hashable] | None = None,
+    *,
+    require_symmetric: bool = False,
+    require_row_standardised: bool = False,
+) -> W:
+    """Check ``w`` for use with a panel; raise one error listing every problem.
+
+    Checks: ids equal ``ids`` (when given); no self-loops (nonzero diagonal);
+    no empty rows (islands); with ``require_symmetric`` the weights as built
+    (before the transform, libpysal "O") are symmetric -- the condition under
+    which a row-standardised W is similar to a symmetric matrix (Ord 1975,
+    *JASA* 70, 120-126); with ``require_row_standardised`` every row sums
+    to 1.
+
+    Returns
+    -------
+    libpysal.weights.W
+        ``w`` itself, so ``w = validate(w, ids)`` reads naturally.
+
+    Raises
+    ------
+    WeightsError
+    """
+    problems: list[str] = []
+    if ids is not None:
+        ids = list(ids)
+        missing, extra = _id_diff(w, ids)
+        if missing or extra:
+            problems.append(format_error("ids do not match the panel",
+                                         missing_from_w=missing or None,
+                                         extra_in_w=extra or None, hint=_id_hint(w, ids)))
+    diag = w.sparse.diagonal()
+    loops = [w.id_order[k] for k in np.flatnonzero(diag)]
+    if loops:
+        problems.append(format_error("self-loops (nonzero diagonal)", ids=loops,
+                                     hint="a unit must not be its own neighbour; zero the diagonal"))
+    if w.islands:
+        problems.append(format_error("empty rows (islands)", ids=list(w.islands),
+                                     hint="use contiguity(..., islands='nearest') or link them"))
+    if require_symmetric and not _symmetric_original(w):
+        problems.append(format_error("W is not symmetric (before its transform)",
+                                     transform=w.transform,
+                                     hint="use a symmetric base matrix or w.symmetrize()"))
+    if require_row_standardised and not is_row_standardised(w):
+        rs = _row_sums(w)
+        bad = [w.id_order[k] for k in np.flatnonzero(np.abs(rs - 1.0) > _TOL)]
+        problems.append(format_error("W is not row-standardised", transform=w.transform,
+                                     rows=bad[:10], hint="set w.transform = 'r'"))
+    if problems:
+        raise WeightsError("invalid spatial weights: " + "; ".join(problems))
+    return w
+
+
+def describe(w: W) -> dict[str, Any]:
+    """Summary of ``w``: size, links, neighbours, islands, connectivity, symmetry.
+
+    Returns
+    -------
+    dict
+        ``n``, ``links`` (nonzero weights), ``pct_nonzero``,
+        ``mean/min/max_neighbours``, ``islands`` (ids), ``n_components``
+        (libpysal, connected components of the graph), ``symmetric_links``
+        (the neighbour relation), ``symmetric_weights`` (weights before the
+        transform), ``row_standardised``, ``transform`` and ``meta``
+        (``w.spillover_meta``).
+    """
+    card = np.array([w.cardinalities[i] for i in w.id_order])
+    binary = (sps.csr_array(w.sparse) != 0).astype(float)
+    return {
+        "n": int(w.n),
+        "links": int(w.sparse.count_nonzero()),
+        "pct_nonzero": float(100.0 * w.sparse.count_nonzero() / w.n**2),
+        "mean_neighbours": float(card.mean()),
+        "min_neighbours": int(card.min()),
+        "max_neighbours": int(card.max()),
+        "islands": [str(i) for i in w.islands],
+        "n_components": int(w.n_components),
+        "symmetric_links": _is_symmetric(binary),
+        "symmetric_weights": _symmetric_original(w),
+        "row_standardised": is_row_standardised(w),
+        "transform": w.transform,
+        "meta": dict(getattr(w, "spillover_meta", {})),
+    }
+
+
+def neighbour_table(w: W, names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One row per unit: number of neighbours and their ids (names when given)."""
+    def label(i: Hashable) -> str:
+        return f"{i} {names[i]}" if names and i in names else str(i)
+
+    rows = [{"id": str(i), "name": (names or {}).get(i, ""),
+             "n_neighbours": len(w.neighbors[i]),
+             "neighbours": ", ".join(label(j) for j in sorted(w.neighbors[i], key=str))}
+            for i in w.id_order]
+    return pd.DataFrame(rows).set_index("id")
