@@ -1,0 +1,105 @@
+"""``spillover data``: build the provincial panel and write it to ``results/data/``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Provincial data pipeline: catalog -> balanced panel + composite indices.",
+                  no_args_is_help=True, add_completion=False)
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write ``path`` via a temporary file in the same folder and ``os.replace``.
+
+    A reader never sees a half-written file: either the old file or the
+    complete new one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _csv(df: pd.DataFrame) -> Callable[[Path], None]:
+    return lambda p: df.to_csv(p, index=False, encoding="utf-8")
+
+
+def _fmt(x: object) -> str:
+    if isinstance(x, float):
+        return f"{x:,.6g}" if abs(x) < 1e4 else f"{x:,.1f}"
+    return "" if x is None else str(x)
+
+
+def _table(title: str, df: pd.DataFrame, columns: list[str] | None = None) -> Table:
+    t = Table(title=title, title_justify="left", show_lines=False)
+    cols = columns or list(df.columns)
+    for c in cols:
+        t.add_column(str(c), overflow="fold")
+    for row in df[cols].itertuples(index=False):
+        t.add_row(*[_fmt(v) for v in row])
+    return t
+
+
+@app.command()
+def build(
+    catalog: Path = typer.Option(None, "--catalog", help="catalog.toml (default: data_raw/catalog.toml)."),
+    out: Path = typer.Option(Path("results/data"), "--out", help="Output folder."),
+) -> None:
+    """Build the balanced panel, print a summary and write panel.parquet/csv and weight tables."""
+    from spillover.data import build_panel
+    from spillover.errors import DataError
+
+    console = Console(width=max(Console().width, 120))
+    try:
+        panel = build_panel(catalog, cache=False)
+    except DataError as exc:
+        console.print(f"[bold red]data error:[/] {exc}")
+        raise typer.Exit(2) from None
+    data = panel.data
+    years = panel.catalog.years
+
+    console.print(f"[bold]Panel[/]: {data['province'].nunique()} provinces x {years[0]}-{years[1]} = "
+                  f"{len(data)} rows, {data.shape[1]} columns; catalog {panel.catalog.path}")
+    summary_cols = ["dei", "cpi", "urban", "gov", "open", "hc", "fin", "innov", "indup", "rural_inc",
+                    "urban_rural_ratio", "gdp_pc", "lgdp_pc", "pop"]
+    desc = data[summary_cols].describe().T[["mean", "std", "min", "max"]].reset_index(names="variable")
+    console.print(_table("Key variables", desc))
+    console.print(_table("Derived variables (formula in catalog units)", panel.derived,
+                         ["name", "formula", "unit"]))
+    for name, weights in panel.weights.items():
+        w = weights[["indicator", "dimension", "direction", "weight"]]
+        console.print(_table(f"{name} entropy weights (shift 1e-4, pooled panel)", w))
+    counts = (panel.corrections_frame().groupby(["what", "indicator"], sort=False).size()
+              .reset_index(name="cells"))
+    console.print(_table("Corrections and flags (full list in corrections.csv)", counts))
+    console.print(_table("PROVENANCE.md spot checks", panel.spot_checks,
+                         ["what", "province", "year", "expected", "built", "ok"]))
+
+    out = Path(out)
+    atomic_write(out / "panel.parquet", lambda p: data.to_parquet(p, index=False))
+    atomic_write(out / "panel.csv", _csv(data))
+    for name, weights in panel.weights.items():
+        atomic_write(out / f"weights_{name}.csv", _csv(weights))
+    atomic_write(out / "corrections.csv", _csv(panel.corrections_frame()))
+    atomic_write(out / "derived_variables.csv", _csv(panel.derived))
+    console.print(f"wrote panel.parquet, panel.csv, weights_dei.csv, weights_cpi.csv, corrections.csv, "
+                  f"derived_variables.csv to {out}/")
+    if not panel.spot_checks["ok"].all():
+        console.print("[bold red]spot checks failed[/]")
+        raise typer.Exit(1)

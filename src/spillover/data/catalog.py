@@ -1,0 +1,362 @@
+"""Schema of ``data_raw/catalog.toml``: every indicator the pipeline reads.
+
+The catalog is a hand-written TOML document. Each ``[[indicator]]`` entry
+names one series in one raw file and says how to find it (file, sheet,
+header row, key columns, column), what it measures (Chinese and English
+name, unit), where it comes from (publisher, citation, vintage, sha256 of
+the file) and what the study does with it (status, and the composite index,
+dimension and direction where it feeds one).
+
+:func:`load_catalog` validates the document with pydantic and turns every
+problem into a :class:`spillover.errors.DataError` that names the catalog
+file and the offending entry.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from spillover.data.units import Unit, UnitParseError, parse_unit
+from spillover.errors import DataError, format_error
+
+Layout = Literal["long", "wide", "sheet_per_year"]
+Status = Literal["used", "reference", "supplementary", "excluded"]
+
+
+def data_root() -> Path:
+    """The repository's ``data_raw/`` folder.
+
+    ``SPILLOVER_DATA_RAW`` overrides the default, which is ``data_raw/``
+    next to ``src/`` (``src/spillover/data`` -> ``../../../data_raw``).
+
+    Raises
+    ------
+    DataError
+        When the folder does not exist.
+    """
+    env = os.environ.get("SPILLOVER_DATA_RAW")
+    root = Path(env) if env else Path(__file__).resolve().parents[3] / "data_raw"
+    if not root.is_dir():
+        raise DataError(
+            format_error(
+                "raw data folder not found",
+                file=str(root),
+                hint="run from a source checkout that has data_raw/, or set SPILLOVER_DATA_RAW "
+                "to the folder that holds catalog.toml",
+            )
+        )
+    return root
+
+
+def default_catalog_path() -> Path:
+    """``<data_root()>/catalog.toml``."""
+    return data_root() / "catalog.toml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Location(_Strict):
+    """Where a series sits in a raw file.
+
+    Attributes
+    ----------
+    file : str
+        Path relative to the catalog's ``root`` (or absolute).
+    sha256 : str
+        Hex SHA-256 of the file's bytes; checked before reading.
+    sheet : str or None
+        Worksheet name (xlsx); ``None`` for csv. For ``sheet_per_year`` a
+        template with ``{year}``.
+    header_row : int
+        0-based row holding the column headers.
+    data_start_row : int or None
+        0-based first data row (default: the row after the header).
+    layout : {"long", "wide", "sheet_per_year"}
+        ``long``: one row per province-year with key columns
+        ``province_column`` and ``year_column``; ``wide``: one row per
+        province, one column per year (``column`` is a template such as
+        ``"{year}年"``); ``sheet_per_year``: one sheet per year, provinces
+        across the header row, the series in the row whose
+        ``label_column`` cell equals ``row_label``.
+    province_column, year_column : str
+        Header of the key columns (``long``/``wide``).
+    column : str or None
+        Header of the value column (``long``) or year-column template
+        (``wide``); not used by ``sheet_per_year``. Headers are compared after removing zero-width
+        characters and collapsing whitespace.
+    row_label : str or None
+        ``sheet_per_year`` only: label of the row to read.
+    label_column : int
+        ``sheet_per_year`` only: 0-based column holding row labels.
+    ignore_keys : list of str
+        Key cells that are not provinces and are skipped on purpose
+        (aggregates such as 合计, Hong Kong, Macao, Taiwan).
+    """
+
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    sheet: str | None = None
+    header_row: int = Field(default=0, ge=0)
+    data_start_row: int | None = Field(default=None, ge=0)
+    layout: Layout = "long"
+    province_column: str = "province"
+    year_column: str = "year"
+    column: str | None = None
+    row_label: str | None = None
+    label_column: int = Field(default=0, ge=0)
+    ignore_keys: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _layout_fields(self) -> Location:
+        if self.layout in ("long", "wide") and not self.column:
+            raise ValueError(f"layout {self.layout!r} needs 'column'")
+        if self.layout == "wide" and "{year}" not in (self.column or ""):
+            raise ValueError("layout 'wide' needs a column template containing '{year}'")
+        if self.layout == "sheet_per_year":
+            if self.sheet is None or "{year}" not in self.sheet:
+                raise ValueError("layout 'sheet_per_year' needs a sheet template containing '{year}'")
+            if not self.row_label:
+                raise ValueError("layout 'sheet_per_year' needs row_label")
+        if self.data_start_row is not None and self.data_start_row <= self.header_row:
+            raise ValueError("data_start_row must come after header_row")
+        return self
+
+
+class Indicator(Location):
+    """One catalog entry (see :class:`Location` for the reading fields).
+
+    Attributes
+    ----------
+    id : str
+        Identifier used in the long table and as the panel column name.
+    name_zh, name_en : str
+        Chinese and English names.
+    unit : str
+        Unit of the stored values (grammar of :mod:`spillover.data.units`).
+    publisher, citation, vintage : str
+        Original publisher, how to cite it, and which release the numbers
+        come from.
+    coverage : tuple of int
+        First and last year the file is expected to hold; a year outside
+        this range is an error.
+    status : {"used", "reference", "supplementary", "excluded"}
+        ``used``: enters the panel and must be complete; ``reference``:
+        kept in the panel for checks, not used in derivations;
+        ``supplementary``: read and derived but left out of the balanced
+        panel (known gaps listed in ``known_missing``); ``excluded``: read
+        into the long table only, with ``reason``.
+    reason : str
+        Why an entry is excluded, a reference or supplementary.
+    index, dimension, direction : str or None
+        Composite index the series feeds (``dei`` or ``cpi``), its
+        dimension and its direction (``+`` benefit, ``-`` cost).
+    enters_as : {"level", "per_capita"}
+        Whether the index uses the level or the per-capita version
+        ``<id>_pc`` (value per 10,000 residents).
+    known_missing : list of str
+        GB codes documented as absent from the source.
+    uninterpolated : Location or None
+        The same series before the compiler filled gaps; a cell missing
+        there but present here is flagged as interpolated.
+    replace_years : list of int
+        Years whose cross-section is known to be wrong in the file; the
+        pipeline replaces each cell by the mean of the adjacent years and
+        records a Correction per cell (``replace_reason`` says why).
+    replace_reason : str
+        Evidence for ``replace_years``.
+    notes : str
+        Free text.
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name_zh: str
+    name_en: str
+    unit: str
+    publisher: str
+    citation: str
+    vintage: str
+    coverage: tuple[int, int]
+    status: Status = "used"
+    reason: str = ""
+    index: Literal["dei", "cpi"] | None = None
+    dimension: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
+    direction: Literal["+", "-"] | None = None
+    enters_as: Literal["level", "per_capita"] = "level"
+    known_missing: list[str] = Field(default_factory=list)
+    uninterpolated: Location | None = None
+    replace_years: list[int] = Field(default_factory=list)
+    replace_reason: str = ""
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Indicator:
+        if self.index is not None and (self.dimension is None or self.direction is None):
+            raise ValueError(f"indicator {self.id!r} feeds index {self.index!r}: give dimension and direction")
+        if self.index is not None and self.status != "used":
+            raise ValueError(f"indicator {self.id!r} feeds an index but has status {self.status!r}")
+        if self.status != "used" and not self.reason:
+            raise ValueError(f"indicator {self.id!r} has status {self.status!r}: give a reason")
+        if self.coverage[0] > self.coverage[1]:
+            raise ValueError(f"indicator {self.id!r}: coverage must be [first, last]")
+        if self.replace_years and not self.replace_reason:
+            raise ValueError(f"indicator {self.id!r} has replace_years: give replace_reason")
+        for y in self.replace_years:
+            if not (self.coverage[0] < y < self.coverage[1]):
+                raise ValueError(f"indicator {self.id!r}: replace year {y} needs a year on each side in coverage")
+        return self
+
+    @property
+    def parsed_unit(self) -> Unit:
+        """The parsed :class:`~spillover.data.units.Unit`."""
+        return parse_unit(self.unit)
+
+
+class Catalog(_Strict):
+    """The whole catalog.
+
+    Attributes
+    ----------
+    schema_version : int
+        Version of this schema (1).
+    title : str
+        One line saying what the catalog describes.
+    root : str
+        Folder the ``file`` paths are relative to, itself relative to the
+        catalog file (default ``"."``).
+    years : tuple of int
+        First and last year of the study panel.
+    indicator : list of Indicator
+        The entries, in the order they are read.
+    path : pathlib.Path or None
+        Where the catalog was loaded from (set by :func:`load_catalog`).
+    """
+
+    schema_version: Literal[1] = 1
+    title: str = ""
+    root: str = "."
+    years: tuple[int, int]
+    indicator: list[Indicator]
+    path: Path | None = None
+
+    @field_validator("indicator")
+    @classmethod
+    def _unique(cls, value: list[Indicator]) -> list[Indicator]:
+        seen: set[str] = set()
+        for ind in value:
+            if ind.id in seen:
+                raise ValueError(f"indicator id {ind.id!r} appears twice")
+            seen.add(ind.id)
+        return value
+
+    @model_validator(mode="after")
+    def _same_file_same_hash(self) -> Catalog:
+        hashes: dict[str, tuple[str, str]] = {}
+        for ind in self.indicator:
+            for loc in (ind, ind.uninterpolated):
+                if loc is None:
+                    continue
+                prev = hashes.setdefault(loc.file, (loc.sha256, ind.id))
+                if prev[0] != loc.sha256:
+                    raise ValueError(
+                        f"file {loc.file!r} has sha256 {prev[0][:12]}... in {prev[1]!r} "
+                        f"but {loc.sha256[:12]}... in {ind.id!r}"
+                    )
+        if self.years[0] > self.years[1]:
+            raise ValueError("years must be [first, last]")
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        """Absolute folder the indicator files are relative to."""
+        here = self.path.parent if self.path is not None else Path.cwd()
+        return (here / self.root).resolve()
+
+    def resolve(self, file: str) -> Path:
+        """Absolute path of a catalog ``file`` entry."""
+        p = Path(file)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def get(self, indicator_id: str) -> Indicator:
+        """The entry with this id (``KeyError`` if absent)."""
+        for ind in self.indicator:
+            if ind.id == indicator_id:
+                return ind
+        raise KeyError(indicator_id)
+
+    def ids(self, *statuses: str) -> list[str]:
+        """Ids of entries, optionally only those with the given statuses."""
+        return [i.id for i in self.indicator if not statuses or i.status in statuses]
+
+
+def _describe(err: ValidationError, raw: dict) -> list[str]:
+    lines = []
+    for e in err.errors():
+        loc = list(e["loc"])
+        where = ".".join(str(x) for x in loc)
+        if len(loc) >= 2 and loc[0] == "indicator" and isinstance(loc[1], int):
+            try:
+                where = f"indicator[{loc[1]}] (id={raw['indicator'][loc[1]].get('id')!r})." + ".".join(
+                    str(x) for x in loc[2:]
+                )
+            except (KeyError, IndexError, AttributeError, TypeError):
+                pass
+        lines.append(f"{where}: {e['msg']}")
+    return lines
+
+
+def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
+    """Read and validate a catalog.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        The TOML file; default ``data_raw/catalog.toml`` (see :func:`data_root`).
+
+    Returns
+    -------
+    Catalog
+
+    Raises
+    ------
+    DataError
+        Missing file, invalid TOML, a schema violation or a unit that does
+        not parse; the message names the catalog file and the entry.
+    """
+    path = Path(path) if path is not None else default_catalog_path()
+    if not path.is_file():
+        raise DataError(format_error("catalog file not found", file=str(path),
+                                     hint="pass the path of a catalog.toml or set SPILLOVER_DATA_RAW"))
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(format_error(f"catalog is not valid TOML: {exc}", file=str(path),
+                                     hint="fix the TOML syntax")) from None
+    try:
+        catalog = Catalog.model_validate({**raw, "path": path.resolve()})
+    except ValidationError as exc:
+        detail = "; ".join(_describe(exc, raw))
+        raise DataError(format_error(f"catalog does not follow the schema: {detail}", file=str(path),
+                                     hint="see spillover.data.catalog for the fields of an entry")) from None
+    for ind in catalog.indicator:
+        try:
+            ind.parsed_unit
+        except UnitParseError as exc:
+            raise DataError(
+                format_error(
+                    f"unit does not parse: {exc}",
+                    file=ind.file,
+                    sheet=ind.sheet,
+                    column=ind.column,
+                    indicator=ind.id,
+                    catalog=str(path),
+                    hint="use e.g. '100 million yuan', '10,000 persons', 'yuan', '%', 'index', 'Mt CO2'",
+                )
+            ) from None
+    return catalog
