@@ -33,7 +33,10 @@ def format_error(what: str, *, hint: str | None = None, **where: object) -> str:
     >>> format_error("non-numeric cell", file="a.xlsx", column="gdp", hint="fix the cell")
     "non-numeric cell [file='a.xlsx', column='gdp']. Hint: fix the cell"
     """
-    locs = ", ".join(f"{k}={v!r}" for k, v in where.items() if v is not None)
+    def plain(v: object) -> object:  # numpy scalars print as plain numbers
+        return v.item() if hasattr(v, "item") and getattr(v, "ndim", 1) == 0 else v
+
+    locs = ", ".join(f"{k}={plain(v)!r}" for k, v in where.items() if v is not None)
     msg = what + (f" [{locs}]" if locs else "")
     if hint:
         msg += f". Hint: {hint}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,28 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from spillover.io import atomic_write
+
 app = typer.Typer(help="Provincial data pipeline: catalog -> balanced panel + composite indices.",
                   no_args_is_help=True, add_completion=False)
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write ``path`` via a temporary file in the same folder and ``os.replace``.
-
-    A reader never sees a half-written file: either the old file or the
-    complete new one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _csv(df: pd.DataFrame) -> Callable[[Path], None]:

@@ -1,0 +1,248 @@
+"""The study specification: a folder of TOML files validated by pydantic.
+
+Every file in the folder is read (sorted by name) and merged: ``[study]`` and
+``[data]`` may be given once; ``[weights.NAME]`` tables, ``[[moran]]``,
+``[[diagnose]]``, ``[[estimate]]``, ``[[table]]`` and ``[[figure]]`` entries
+are collected from all files. Validation happens before any estimation and
+every error names the file, the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from spillover.errors import SpecificationError
+
+FE = Literal["none", "entity", "time", "twoways", "random"]
+METHOD = Literal["direct", "lee-yu"]
+MODEL = Literal["ols", "fe", "sar", "sem", "sdm", "sdem", "sac", "slx"]
+FORMAT = Literal["tex", "html", "md", "csv", "xlsx", "docx"]
+SPATIAL = {"sar", "sem", "sdm", "sdem", "sac", "slx"}
+WITH_IMPACTS = {"sar", "sdm", "sac", "sdem", "slx"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StudySpec(_Strict):
+    name: str = "study"
+    title: str = ""
+    seed: int = 20261124
+    language: Literal["en", "zh"] = "en"
+
+
+class DataSpec(_Strict):
+    catalog: str = "data_raw/catalog.toml"
+    years: tuple[int, int] = (2013, 2022)
+    entity: str = "province"
+    time: str = "year"
+
+    @field_validator("years")
+    @classmethod
+    def _ordered(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[0] > v[1]:
+            raise ValueError(f"years must be [first, last], got {list(v)}")
+        return v
+
+
+class WeightsSpec(_Strict):
+    kind: Literal["contiguity", "inverse_distance", "knn", "economic", "nested"]
+    contiguity: Literal["queen", "rook"] = "queen"
+    islands: Literal["nearest", "keep", "error"] = "nearest"
+    power: Literal[1, 2] = 1
+    cutoff_km: float | None = None
+    k: int = Field(4, ge=1)
+    variable: str = "gdp_pc"
+    nested: Literal["product", "convex"] = "product"
+    phi: float = Field(0.5, ge=0.0, le=1.0)
+    label: str = ""
+
+
+class ImpactsSpec(_Strict):
+    draws: int = Field(1000, ge=10)
+    seed: int = 20261124
+    method: Literal["simulation", "delta"] = "simulation"
+
+
+class EstimateSpec(_Strict):
+    name: str
+    model: MODEL
+    formula: str
+    weights: str | None = None
+    fe: FE = "twoways"
+    method: METHOD = "lee-yu"
+    impacts: ImpactsSpec | None = None
+    lag: list[str] = Field(default_factory=list, description="variables replaced by their one-period lag")
+    regions: list[Literal["east", "central", "west", "northeast"]] = Field(default_factory=list)
+    label: str = ""
+
+    @model_validator(mode="after")
+    def _combinations(self) -> EstimateSpec:
+        if "~" not in self.formula:
+            raise ValueError(f"formula {self.formula!r} needs the form 'y ~ x1 + x2'")
+        if self.model in SPATIAL and not self.weights:
+            raise ValueError(f"model {self.model!r} needs 'weights' (a name from [weights.*])")
+        if self.fe == "random" and self.model not in ("sar", "sdm", "fe"):
+            raise ValueError(f"fe = 'random' is available for models sar, sdm and fe, not {self.model!r}")
+        if self.impacts is not None and self.model not in WITH_IMPACTS:
+            raise ValueError(f"impacts are defined for {sorted(WITH_IMPACTS)}, not {self.model!r}")
+        return self
+
+
+class MoranSpec(_Strict):
+    name: str
+    variables: list[str]
+    weights: list[str]
+    permutations: int = Field(999, ge=0)
+    seed: int = 20261124
+
+
+class DiagnoseSpec(_Strict):
+    name: str
+    formula: str
+    weights: str
+    fe: Literal["none", "entity", "time", "twoways"] = "twoways"
+    method: METHOD = "lee-yu"
+
+
+class TableSpec(_Strict):
+    name: str
+    title: str = ""
+    columns: list[str]
+    column_names: list[str] = Field(default_factory=list)
+    impacts: bool = False
+    stat: Literal["se", "t"] = "se"
+    notes: str = ""
+    formats: list[FORMAT] = Field(default_factory=lambda: ["tex", "html", "md", "csv", "xlsx", "docx"])
+
+
+class FigureSpec(_Strict):
+    name: str
+    kind: Literal["choropleth", "moran_scatter", "lisa_map", "impacts", "trends"]
+    variable: str = "cpi"
+    weights: str | None = None
+    estimate: str | None = None
+    years: list[int] = Field(default_factory=list)
+
+
+class Study(_Strict):
+    study: StudySpec = StudySpec()
+    data: DataSpec = DataSpec()
+    weights: dict[str, WeightsSpec] = Field(default_factory=dict)
+    moran: list[MoranSpec] = Field(default_factory=list)
+    diagnose: list[DiagnoseSpec] = Field(default_factory=list)
+    estimate: list[EstimateSpec] = Field(default_factory=list)
+    table: list[TableSpec] = Field(default_factory=list)
+    figure: list[FigureSpec] = Field(default_factory=list)
+    sources: dict[str, str] = Field(default_factory=dict, description="spec file -> sha256")
+
+    def estimate_by_name(self) -> dict[str, EstimateSpec]:
+        return {e.name: e for e in self.estimate}
+
+
+_SINGLE = ("study", "data")
+_MAPS = ("weights",)
+_LISTS = ("moran", "diagnose", "estimate", "table", "figure")
+
+
+def _fmt_validation(file: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        ctx = err.get("ctx") or {}
+        if "expected" in ctx:
+            msg += f" (allowed: {ctx['expected']})"
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key; check the spelling against the schema in spillover.study.spec"
+        lines.append(f"{file}: {loc}: {msg}; got {err.get('input')!r}")
+    return "\n".join(lines)
+
+
+def load_study(folder: str | Path) -> Study:
+    """Read and validate every ``*.toml`` file in ``folder``; raise :class:`SpecificationError`."""
+    folder = Path(folder)
+    files = sorted(folder.glob("*.toml")) if folder.is_dir() else [folder]
+    if not files:
+        raise SpecificationError(f"{folder}: no *.toml study files found")
+    merged: dict = {}
+    owner: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    errors: list[str] = []
+    for f in files:
+        raw = f.read_bytes()
+        sources[f.name] = hashlib.sha256(raw).hexdigest()
+        try:
+            doc = tomllib.loads(raw.decode("utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            errors.append(f"{f}: TOML syntax error: {exc}")
+            continue
+        for key, value in doc.items():
+            if key in _SINGLE:
+                if key in merged:
+                    errors.append(f"{f}: [{key}] is already defined in {owner[key]}; define it once")
+                merged[key], owner[key] = value, f.name
+            elif key in _MAPS:
+                for name, sub in value.items():
+                    if name in merged.setdefault(key, {}):
+                        errors.append(f"{f}: [{key}.{name}] is already defined in {owner[key + name]}")
+                    merged[key][name] = sub
+                    owner[key + name] = f.name
+            elif key in _LISTS:
+                for i, item in enumerate(value):
+                    try:
+                        item_model = Study.model_fields[key].annotation.__args__[0]  # type: ignore[union-attr]
+                        item_model.model_validate(item)
+                    except ValidationError as exc:
+                        errors.append(_fmt_validation(f"{f}", exc).replace(f"{f}: ", f"{f}: {key}[{i}].", 1))
+                merged.setdefault(key, []).extend(value)
+            else:
+                errors.append(f"{f}: unknown top-level key {key!r}; allowed: {list(_SINGLE + _MAPS + _LISTS)}")
+    if errors:
+        raise SpecificationError("\n".join(errors))
+    try:
+        study = Study.model_validate({**merged, "sources": sources})
+    except ValidationError as exc:
+        raise SpecificationError(_fmt_validation(str(folder), exc)) from None
+    _check_references(study, folder)
+    return study
+
+
+def _check_references(study: Study, folder: Path) -> None:
+    errors: list[str] = []
+    for kind in _LISTS:
+        names = [x.name for x in getattr(study, kind)]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            errors.append(f"{folder}: duplicate {kind} name(s) {dup}")
+    wnames = sorted(study.weights)
+    enames = [e.name for e in study.estimate]
+    for e in study.estimate:
+        if e.weights and e.weights not in study.weights:
+            errors.append(f"{folder}: estimate {e.name!r}: weights = {e.weights!r} is not defined; defined: {wnames}")
+    for m in study.moran:
+        for wn in m.weights:
+            if wn not in study.weights:
+                errors.append(f"{folder}: moran {m.name!r}: weights {wn!r} is not defined; defined: {wnames}")
+    for d in study.diagnose:
+        if d.weights not in study.weights:
+            errors.append(f"{folder}: diagnose {d.name!r}: weights {d.weights!r} is not defined; defined: {wnames}")
+    for t in study.table:
+        for c in t.columns:
+            if c not in enames:
+                errors.append(f"{folder}: table {t.name!r}: column {c!r} is not an estimate; defined: {enames}")
+        if t.column_names and len(t.column_names) != len(t.columns):
+            errors.append(f"{folder}: table {t.name!r}: column_names has {len(t.column_names)} entries for {len(t.columns)} columns")
+    for fg in study.figure:
+        if fg.weights and fg.weights not in study.weights:
+            errors.append(f"{folder}: figure {fg.name!r}: weights {fg.weights!r} is not defined; defined: {wnames}")
+        if fg.estimate and fg.estimate not in enames:
+            errors.append(f"{folder}: figure {fg.name!r}: estimate {fg.estimate!r} is not defined; defined: {enames}")
+    if errors:
+        raise SpecificationError("\n".join(errors))

@@ -1,0 +1,87 @@
+"""Study specifications fail before any estimation, naming file, key and allowed values."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from spillover.errors import SpecificationError
+from spillover.study.spec import load_study
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+@pytest.fixture()
+def study_dir(tmp_path):
+    d = tmp_path / "models"
+    shutil.copytree(MODELS, d)
+    return d
+
+
+def _append(d: Path, name: str, text: str) -> None:
+    (d / name).write_text(text, encoding="utf-8")
+
+
+def test_default_study_is_valid():
+    st = load_study(MODELS)
+    assert set(st.weights) == {"adjacency", "distance", "economic", "nested"}
+    assert "sdm_twoways" in st.estimate_by_name()
+    assert len(st.sources) == len(list(MODELS.glob("*.toml")))
+
+
+def test_unknown_key_names_file_and_key(study_dir):
+    _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "sar"\nformula = "cpi ~ dei"\nweights = "adjacency"\nfix = "twoways"\n')
+    with pytest.raises(SpecificationError, match=r"90_bad.toml: estimate\[0\]\.fix: unknown key"):
+        load_study(study_dir)
+
+
+def test_wrong_value_lists_allowed(study_dir):
+    _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "sar"\nformula = "cpi ~ dei"\nweights = "adjacency"\nfe = "individual"\n')
+    with pytest.raises(SpecificationError, match=r"90_bad.toml: estimate\[0\]\.fe: .*'entity'.*got 'individual'"):
+        load_study(study_dir)
+
+
+def test_wrong_type(study_dir):
+    _append(study_dir, "90_bad.toml", '[[moran]]\nname = "m2"\nvariables = "cpi"\nweights = ["adjacency"]\n')
+    with pytest.raises(SpecificationError, match=r"moran\[0\]\.variables"):
+        load_study(study_dir)
+
+
+def test_undefined_weights_and_estimates(study_dir):
+    _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "sar"\nformula = "cpi ~ dei"\nweights = "railway"\n'
+            '[[table]]\nname = "t"\ncolumns = ["x", "nope"]\n')
+    with pytest.raises(SpecificationError) as exc:
+        load_study(study_dir)
+    msg = str(exc.value)
+    assert "weights = 'railway' is not defined" in msg and "adjacency" in msg
+    assert "column 'nope' is not an estimate" in msg
+
+
+def test_impossible_combinations(study_dir):
+    _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "sem"\nformula = "cpi ~ dei"\nweights = "adjacency"\n'
+            'impacts = { draws = 100 }\n')
+    with pytest.raises(SpecificationError, match="impacts are defined for"):
+        load_study(study_dir)
+    _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "sdm"\nformula = "cpi ~ dei"\n')
+    with pytest.raises(SpecificationError, match="needs 'weights'"):
+        load_study(study_dir)
+    _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "sem"\nformula = "cpi ~ dei"\nweights = "adjacency"\nfe = "random"\n')
+    with pytest.raises(SpecificationError, match="random"):
+        load_study(study_dir)
+
+
+def test_duplicates_and_double_sections(study_dir):
+    _append(study_dir, "90_bad.toml", '[study]\nname = "again"\n')
+    with pytest.raises(SpecificationError, match=r"\[study\] is already defined in 00_study.toml"):
+        load_study(study_dir)
+    _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "sdm_twoways"\nmodel = "ols"\nformula = "cpi ~ dei"\n')
+    with pytest.raises(SpecificationError, match="duplicate estimate name"):
+        load_study(study_dir)
+
+
+def test_toml_syntax_error_names_file(study_dir):
+    _append(study_dir, "90_bad.toml", "[[estimate]\nname = \n")
+    with pytest.raises(SpecificationError, match="90_bad.toml: TOML syntax error"):
+        load_study(study_dir)
