@@ -1,0 +1,1035 @@
+"""Publication figures: maps, Moran scatterplots, LISA clusters, impacts and trends.
+
+Every function builds a :class:`matplotlib.figure.Figure` attached to an Agg
+canvas directly, without :mod:`matplotlib.pyplot`: no display is needed, no
+global backend is switched and figures are not kept alive by pyplot's figure
+manager. Fonts are DejaVu Sans with a CJK fallback (see
+:mod:`spillover.report.fonts`), so Chinese titles and labels render when
+``language="zh"`` and Latin text looks the same either way.
+
+:func:`study_figures` is the study runner's figures step; it writes each
+figure as ``results/figures/NAME.png`` (200 dpi) and ``NAME.pdf``,
+atomically and reproducibly (fixed permutation seeds, no creation date in
+the PDF, fixed SVG hash salt).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import BoundaryNorm, Normalize
+from matplotlib.figure import Figure
+from matplotlib.collections import PathCollection
+from matplotlib.patches import Patch
+from matplotlib.path import Path as MplPath
+
+from spillover.errors import SpecificationError, format_error
+from spillover.report import fonts
+
+__all__ = [
+    "DPI",
+    "choropleth",
+    "default_figure_specs",
+    "impacts_plot",
+    "lisa_map",
+    "moran_scatter",
+    "save_figure",
+    "study_figures",
+    "trends_by_region",
+]
+
+#: Resolution of the PNG files.
+DPI = 200
+
+#: Albers equal-area conic for China (standard parallels 25N and 47N, central meridian 105E).
+ALBERS_CHINA = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +datum=WGS84 +units=m +no_defs"
+
+#: Longitude/latitude box of the mainland map (the South China Sea islands go to the inset).
+_MAIN_BOX = (70.0, 17.0, 140.0, 56.0)
+#: Longitude/latitude box of the South China Sea inset.
+_SOUTH_SEA_BOX = (106.0, 2.5, 124.0, 24.5)
+
+#: LISA cluster colours (Anselin's GeoDa convention).
+CLUSTER_COLORS = {"HH": "#d7191c", "LL": "#2c7bb6", "LH": "#abd9e9", "HL": "#fdae61", "ns": "#eeeeee"}
+_CLUSTER_ORDER = ("HH", "LL", "LH", "HL", "ns")
+_QUADRANT_NAMES = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
+
+#: NBS regions, in the order they are drawn, and their colours (ColorBrewer Dark2).
+REGION_ORDER = ("east", "central", "west", "northeast")
+REGION_COLORS = {"east": "#1b9e77", "central": "#d95f02", "west": "#7570b3", "northeast": "#e7298a"}
+
+_MISSING_COLOR = "#f4f4f4"
+_EDGE_COLOR = "#ffffff"
+
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "dei": "Digital economy index",
+        "cpi": "Common prosperity index",
+        "urban": "Urbanisation",
+        "gov": "Government intervention",
+        "open": "Openness",
+        "hc": "Human capital",
+        "fin": "Financial development",
+        "innov": "Innovation",
+        "indup": "Industrial upgrading",
+        "gdp_pc": "GDP per capita",
+        "lgdp_pc": "log GDP per capita",
+        "east": "East",
+        "central": "Central",
+        "west": "West",
+        "northeast": "Northeast",
+        "national": "All provinces",
+        "direct": "Direct",
+        "indirect": "Indirect (spillover)",
+        "total": "Total",
+        "HH": "High-High",
+        "LL": "Low-Low",
+        "LH": "Low-High",
+        "HL": "High-Low",
+        "ns": "Not significant",
+        "missing": "No data",
+        "year": "Year",
+        "std": "Standardised {v}",
+        "lag": "Spatial lag of standardised {v}",
+        "moran_title": "Moran scatterplot of {v}, {year}",
+        "moran_note": "Moran's I = {i:.3f}\npseudo p = {p:.3f} ({perm} permutations)",
+        "moran_note_noperm": "Moran's I = {i:.3f}\nz = {z:.2f}, p = {p:.3f}",
+        "lisa_title": "LISA clusters of {v}",
+        "lisa_note": "p \u2264 {alpha:g}, {perm} conditional permutations",
+        "choropleth_title": "{v}",
+        "impacts_title": "Direct, indirect and total effects ({level:.0%} confidence intervals)",
+        "impacts_x": "Effect",
+        "trends_title": "Mean by region",
+        "trends_y": "Mean",
+    },
+    "zh": {
+        "dei": "数字经济指数",
+        "cpi": "共同富裕指数",
+        "urban": "城镇化率",
+        "gov": "政府干预",
+        "open": "对外开放",
+        "hc": "人力资本",
+        "fin": "金融发展",
+        "innov": "创新水平",
+        "indup": "产业结构升级",
+        "gdp_pc": "人均GDP",
+        "lgdp_pc": "人均GDP（对数）",
+        "east": "东部",
+        "central": "中部",
+        "west": "西部",
+        "northeast": "东北",
+        "national": "全国",
+        "direct": "直接效应",
+        "indirect": "间接效应（空间溢出）",
+        "total": "总效应",
+        "HH": "高-高",
+        "LL": "低-低",
+        "LH": "低-高",
+        "HL": "高-低",
+        "ns": "不显著",
+        "missing": "无数据",
+        "year": "年份",
+        "std": "{v}（标准化）",
+        "lag": "{v}的空间滞后（标准化）",
+        "moran_title": "{v}的Moran散点图，{year}年",
+        "moran_note": "Moran's I = {i:.3f}\n伪p值 = {p:.3f}（{perm}次置换）",
+        "moran_note_noperm": "Moran's I = {i:.3f}\nz = {z:.2f}，p = {p:.3f}",
+        "lisa_title": "{v}的LISA集聚图",
+        "lisa_note": "p \u2264 {alpha:g}，{perm}次条件置换",
+        "choropleth_title": "{v}",
+        "impacts_title": "直接效应、间接效应与总效应（{level:.0%}置信区间）",
+        "impacts_x": "效应",
+        "trends_title": "分区域均值",
+        "trends_y": "均值",
+    },
+}
+
+
+# ---------------------------------------------------------------- helpers
+def _text(key: str, language: str, labels: Mapping[str, str] | None = None, **fmt: Any) -> str:
+    """User label, else the built-in label of ``language``, else ``key``; then ``str.format(**fmt)``."""
+    if labels and key in labels:
+        s = labels[key]
+    else:
+        s = LABELS.get(language, LABELS["en"]).get(key, LABELS["en"].get(key, key))
+    return s.format(**fmt) if fmt else s
+
+
+def _check_language(language: str) -> str:
+    if language not in LABELS:
+        raise SpecificationError(format_error("unknown figure language", language=language, hint="use 'en' or 'zh'"))
+    return language
+
+
+@contextmanager
+def _style(language: str):
+    """rcParams in force while a figure is built: fonts (with CJK fallback) and a clean look.
+
+    Text objects keep the font family list they were created with, so the
+    figure renders the same after the context is left.
+    """
+    if language == "zh":
+        fonts.cjk_font_family()  # warns once when Chinese text cannot render
+    families = [fonts.LATIN_FAMILY] + ([fonts.cjk_font_family()] if fonts.has_cjk_font() else [])
+    rc = {
+        "font.family": families,
+        "font.size": 9,
+        "axes.titlesize": 10,
+        "axes.labelsize": 9,
+        "legend.fontsize": 8,
+        "legend.frameon": False,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.unicode_minus": True,
+        "svg.hashsalt": "spillover",
+        "image.cmap": "viridis",
+    }
+    with matplotlib.rc_context(rc):
+        yield
+
+
+def _new_figure(figsize: tuple[float, float]) -> Figure:
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _as_list(value: Any) -> list:
+    """A scalar, a comma-separated string or an iterable as a list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, Iterable):
+        return list(value)
+    return [value]
+
+
+def _require_columns(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise SpecificationError(format_error(f"{what}: missing columns", columns=missing))
+
+
+def _years(panel: pd.DataFrame, time: str, years: Any, default: str) -> list[int]:
+    available = sorted(pd.unique(panel[time]))
+    chosen = _as_list(years)
+    if not chosen:
+        chosen = [available[0], available[-1]] if default == "ends" else [available[-1]]
+        chosen = list(dict.fromkeys(chosen))
+    bad = [y for y in chosen if y not in set(available)]
+    if bad:
+        raise SpecificationError(format_error("figure years not in the data", years=bad,
+                                              available=f"{available[0]}..{available[-1]}"))
+    return [int(y) if isinstance(y, (int, np.integer)) else y for y in chosen]
+
+
+def _grid(n: int, max_cols: int = 3) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return int(np.ceil(n / cols)), cols
+
+
+# ---------------------------------------------------------------- maps
+def _to_lonlat(geo):
+    if geo.crs is None:
+        return geo.set_crs(4326)
+    return geo if geo.crs.to_epsg() == 4326 else geo.to_crs(4326)
+
+
+def _box_bounds(box: tuple[float, float, float, float], projection: str) -> np.ndarray:
+    import geopandas as gpd
+    from shapely.geometry import box as shp_box
+
+    return gpd.GeoSeries([shp_box(*box)], crs=4326).to_crs(projection).total_bounds
+
+
+def _polygon_path(geom) -> MplPath:
+    """A matplotlib Path of a (Multi)Polygon: exteriors counter-clockwise, holes clockwise."""
+    from shapely.geometry.polygon import orient
+
+    if geom is None or geom.is_empty:
+        return MplPath(np.zeros((0, 2)))
+    polys = list(geom.geoms) if geom.geom_type == "MultiPolygon" else [geom]
+    verts, codes = [], []
+    for poly in polys:
+        if poly.geom_type != "Polygon" or poly.is_empty:
+            continue
+        poly = orient(poly, 1.0)
+        for ring in (poly.exterior, *poly.interiors):
+            xy = np.asarray(ring.coords, dtype=float)[:, :2]
+            c = np.full(len(xy), MplPath.LINETO, dtype=np.uint8)
+            c[0], c[-1] = MplPath.MOVETO, MplPath.CLOSEPOLY
+            verts.append(xy)
+            codes.append(c)
+    if not verts:
+        return MplPath(np.zeros((0, 2)))
+    return MplPath(np.concatenate(verts), np.concatenate(codes))
+
+
+def _prepare_map(geo, projection: str | None):
+    """(projected geometry, polygon paths, main extent, inset extent, has islands south of the main map)."""
+    lonlat = _to_lonlat(geo)
+    clipped = lonlat.clip(_MAIN_BOX)
+    if projection is None:
+        gdf, main, south = lonlat, clipped.total_bounds, np.array(_SOUTH_SEA_BOX, dtype=float)
+    else:
+        gdf, main, south = lonlat.to_crs(projection), clipped.to_crs(projection).total_bounds, \
+            _box_bounds(_SOUTH_SEA_BOX, projection)
+    paths = [_polygon_path(g) for g in gdf.geometry]
+    islands = bool(lonlat.total_bounds[1] < _MAIN_BOX[1])
+    return gdf, paths, main, south, islands
+
+
+def _map_axes(ax, paths: list, colors: list, main: np.ndarray, inset: np.ndarray | None,
+              missing: np.ndarray) -> None:
+    """Draw the polygons ``paths`` coloured by ``colors`` on ``ax`` (and a South China Sea inset)."""
+    targets = [ax]
+    if inset is not None:
+        targets.append(ax.inset_axes([0.84, 0.0, 0.16, 0.30]))
+    for k, target in enumerate(targets):
+        if k == 0:
+            coll = PathCollection(paths, facecolors=colors, edgecolors=_EDGE_COLOR, linewidths=0.3)
+        else:  # islands are specks: outline them in their own colour so they show
+            coll = PathCollection(paths, facecolors=colors, edgecolors=colors, linewidths=0.5)
+        target.add_collection(coll, autolim=False)
+        if missing.any():
+            target.add_collection(PathCollection([p for p, m in zip(paths, missing, strict=True) if m],
+                                                 facecolors="none", edgecolors="#9a9a9a", hatch="////",
+                                                 linewidths=0.0), autolim=False)
+        target.set_xticks([])
+        target.set_yticks([])
+        target.set_aspect("equal")
+    pad_x, pad_y = 0.01 * (main[2] - main[0]), 0.01 * (main[3] - main[1])
+    ax.set_xlim(main[0] - pad_x, main[2] + pad_x)
+    ax.set_ylim(main[1] - pad_y, main[3] + pad_y)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if len(targets) > 1:
+        sub = targets[1]
+        sub.set_xlim(inset[0], inset[2])
+        sub.set_ylim(inset[1], inset[3])
+        for spine in sub.spines.values():
+            spine.set_visible(True)
+            spine.set_linewidth(0.6)
+            spine.set_color("#555555")
+
+
+def _join(geo, values: pd.Series, id_col: str) -> np.ndarray:
+    """Values aligned to the rows of ``geo`` (NaN where a unit has no value)."""
+    keys = geo[id_col].astype(str)
+    v = values.copy()
+    v.index = v.index.astype(str)
+    return keys.map(v).to_numpy(dtype=float)
+
+
+def choropleth(
+    geo,
+    panel: pd.DataFrame,
+    variable: str | Sequence[str],
+    years: int | Sequence[int] | None = None,
+    *,
+    entity: str = "province",
+    time: str = "year",
+    id_col: str = "adcode",
+    cmap: str = "YlGnBu",
+    scheme: str = "quantiles",
+    k: int = 5,
+    labels: Mapping[str, str] | None = None,
+    language: str = "en",
+    title: str | None = None,
+    projection: str | None = ALBERS_CHINA,
+    inset: bool = True,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Choropleth maps of one or more variables in one or more years.
+
+    One row of maps per variable and one column per year; the maps of a row
+    share one colour scale (the range over the years shown), drawn as a
+    colour bar, so the years can be compared. Units without a value are
+    hatched.
+
+    Parameters
+    ----------
+    geo : geopandas.GeoDataFrame
+        Polygons with the unit code in ``id_col`` (e.g.
+        :func:`spillover.data.default_geometry`); a missing CRS is taken as
+        EPSG:4326.
+    panel : pandas.DataFrame
+        Long panel with ``entity``, ``time`` and the variables.
+    variable : str or sequence of str
+        Variable(s) to map; a comma-separated string is split.
+    years : int or sequence of int, optional
+        Years (columns); default the first and the last year of the panel.
+    entity, time : str
+        Unit and period columns of ``panel``.
+    id_col : str, default "adcode"
+        Unit code column of ``geo``, matched to ``panel[entity]`` as strings.
+    cmap : str, default "YlGnBu"
+        Matplotlib colormap.
+    scheme : {"quantiles", "continuous"}, default "quantiles"
+        ``"quantiles"``: ``k`` classes bounded by the quantiles of the
+        values pooled over the years of the row (skewed indices such as the
+        digital economy index stay readable); ``"continuous"``: a linear
+        scale from the minimum to the maximum.
+    k : int, default 5
+        Number of quantile classes.
+    labels : mapping, optional
+        Overrides of the built-in labels (keys: variable names and label keys
+        of :data:`LABELS`).
+    language : {"en", "zh"}
+        Language of the built-in labels.
+    title : str, optional
+        Figure title; default none (each row is labelled by its colour bar).
+    projection : str or None, default Albers equal-area for China
+        PROJ string the maps are drawn in; None keeps longitude/latitude.
+    inset : bool, default True
+        Draw the South China Sea islands in an inset instead of stretching
+        the map southwards.
+    figsize : (float, float), optional
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``len(variables) * len(years)`` map axes followed by one colour-bar
+        axes per variable.
+    """
+    language = _check_language(language)
+    variables = _as_list(variable)
+    if not variables:
+        raise SpecificationError("choropleth: no variable given")
+    _require_columns(panel, [entity, time, *variables], "choropleth panel")
+    _require_columns(geo, [id_col], "choropleth geometry")
+    yrs = _years(panel, time, years, "ends")
+    gdf, paths, main, south, islands = _prepare_map(geo, projection)
+    if scheme not in ("quantiles", "continuous"):
+        raise SpecificationError(format_error("choropleth: unknown scheme", scheme=scheme,
+                                              hint="use 'quantiles' or 'continuous'"))
+    if int(k) < 2:
+        raise SpecificationError(format_error("choropleth: need k >= 2 classes", k=k))
+    nrow, ncol = len(variables), len(yrs)
+    cm = matplotlib.colormaps[cmap]
+    with _style(language):
+        fig = _new_figure(figsize or (3.3 * ncol + 1.0, 2.9 * nrow + (0.4 if title else 0.0)))
+        axes = np.atleast_2d(np.array(fig.subplots(nrow, ncol, squeeze=False)))
+        for r, var in enumerate(variables):
+            sub = panel[panel[time].isin(yrs)]
+            finite = sub[var].to_numpy(dtype=float)
+            finite = finite[np.isfinite(finite)]
+            vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            if vmin == vmax:
+                vmin, vmax = vmin - 0.5, vmax + 0.5
+            edges = np.unique(np.quantile(finite, np.linspace(0, 1, k + 1))) if finite.size else np.array([])
+            if scheme == "quantiles" and edges.size >= 3:
+                norm = BoundaryNorm(edges, cm.N, clip=True)
+            else:
+                norm, edges = Normalize(vmin, vmax), None
+            for c, year in enumerate(yrs):
+                ax = axes[r, c]
+                values = sub[sub[time] == year].set_index(entity)[var]
+                vals = _join(gdf, values, id_col)
+                missing = ~np.isfinite(vals)
+                colors = [_MISSING_COLOR if m else cm(norm(v)) for v, m in zip(vals, missing, strict=True)]
+                _map_axes(ax, paths, colors, main, south if (inset and islands) else None, missing)
+                sep = ("，", "年") if language == "zh" else (", ", "")
+                ax.set_title(f"{year}{sep[1]}" if nrow == 1 else f"{_text(var, language, labels)}{sep[0]}{year}{sep[1]}")
+            sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cm)
+            cb = fig.colorbar(sm, ax=list(axes[r, :]), shrink=0.8, aspect=18, pad=0.02)
+            cb.set_label(_text(var, language, labels))
+            if edges is not None:
+                cb.set_ticks(edges, labels=[f"{e:.3g}" for e in edges])
+            cb.outline.set_linewidth(0.5)
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def lisa_map(
+    geo,
+    lisa_frame: pd.DataFrame,
+    year: int | Sequence[int] | None = None,
+    *,
+    id_col: str = "adcode",
+    entity_col: str = "entity",
+    time: str = "year",
+    variable: str | None = None,
+    alpha: float | None = 0.05,
+    permutations: int | None = None,
+    labels: Mapping[str, str] | None = None,
+    language: str = "en",
+    title: str | None = None,
+    projection: str | None = ALBERS_CHINA,
+    inset: bool = True,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Map of LISA clusters (High-High, Low-Low, Low-High, High-Low, not significant).
+
+    Parameters
+    ----------
+    geo : geopandas.GeoDataFrame
+        Polygons with the unit code in ``id_col``.
+    lisa_frame : pandas.DataFrame
+        Output of :func:`spillover.lisa_by_year` (columns ``entity, year,
+        cluster, ...``).
+    year : int or sequence of int, optional
+        Year(s) to map, one axes each; default the last year of the frame.
+    id_col, entity_col, time : str
+        Unit code column of ``geo``, unit and year columns of ``lisa_frame``.
+    variable : str, optional
+        Variable name for the title.
+    alpha, permutations : optional
+        Shown in a note under the legend when given.
+    labels, language, title, projection, inset, figsize
+        As in :func:`choropleth`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One map axes per year and a legend with one entry per cluster class
+        (with the number of units in it when one year is shown).
+    """
+    language = _check_language(language)
+    _require_columns(lisa_frame, [entity_col, time, "cluster"], "lisa_map frame")
+    _require_columns(geo, [id_col], "lisa_map geometry")
+    yrs = _years(lisa_frame, time, year, "last")
+    gdf, paths, main, south, islands = _prepare_map(geo, projection)
+    nrow, ncol = _grid(len(yrs))
+    with _style(language):
+        fig = _new_figure(figsize or (4.4 * ncol + (1.3 if len(yrs) == 1 else 0.0), 3.5 * nrow + 0.5))
+        axes = np.array(fig.subplots(nrow, ncol, squeeze=False)).ravel()
+        counts: dict[str, int] = {}
+        for ax, y in zip(axes, yrs, strict=False):
+            frame = lisa_frame[lisa_frame[time] == y].set_index(entity_col)["cluster"]
+            frame.index = frame.index.astype(str)
+            clusters = gdf[id_col].astype(str).map(frame)
+            missing = clusters.isna().to_numpy()
+            colors = [_MISSING_COLOR if m else CLUSTER_COLORS.get(c, CLUSTER_COLORS["ns"])
+                      for c, m in zip(clusters, missing, strict=True)]
+            _map_axes(ax, paths, colors, main, south if (inset and islands) else None, missing)
+            if len(yrs) > 1:
+                ax.set_title(str(y))
+            counts = clusters.value_counts().to_dict()
+        for ax in axes[len(yrs):]:
+            ax.set_visible(False)
+        handles = []
+        for c in _CLUSTER_ORDER:
+            name = _text(c, language, labels)
+            if len(yrs) == 1:
+                name = f"{name} ({counts.get(c, 0)})"
+            handles.append(Patch(facecolor=CLUSTER_COLORS[c], edgecolor="#999999", linewidth=0.4, label=name))
+        if len(yrs) == 1:
+            fig.legend(handles=handles, loc="outside right center", handlelength=1.2)
+        else:
+            fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), handlelength=1.2)
+        note = None
+        if permutations is not None and alpha is not None:
+            note = _text("lisa_note", language, labels, alpha=alpha, perm=permutations)
+        head = title
+        if head is None and variable is not None:
+            head = _text("lisa_title", language, labels, v=_text(variable, language, labels))
+            if len(yrs) == 1:
+                head = f"{head}, {yrs[0]}" if language == "en" else f"{head}，{yrs[0]}年"
+        if head:
+            fig.suptitle(head)
+        if note:
+            fig.supxlabel(note, fontsize=7, color="#555555")
+    return fig
+
+
+# ---------------------------------------------------------------- Moran
+def _standardised(panel: pd.DataFrame, variable: str, w, entity: str, time: str, year) -> tuple[np.ndarray, np.ndarray]:
+    """(z, Wz) of ``variable`` in ``year``, units in ``w.id_order``; z uses the population sd."""
+    sub = panel[panel[time] == year]
+    values = sub.assign(_k=sub[entity].astype(str)).set_index("_k")[variable]
+    ids = [str(i) for i in w.id_order]
+    missing = [i for i in ids if i not in values.index]
+    if missing:
+        raise SpecificationError(format_error("moran_scatter: units of W missing from the panel",
+                                              year=year, units=missing[:5]))
+    y = values.loc[ids].to_numpy(dtype=float)
+    if not np.all(np.isfinite(y)):
+        raise SpecificationError(format_error("moran_scatter: missing values", variable=variable, year=year))
+    sd = y.std()
+    if sd == 0:
+        raise SpecificationError(format_error("moran_scatter: variable is constant", variable=variable, year=year))
+    z = (y - y.mean()) / sd
+    return z, np.asarray(w.sparse @ z, dtype=float)
+
+
+def moran_scatter(
+    panel: pd.DataFrame,
+    variable: str,
+    w,
+    year: int | Sequence[int] | None = None,
+    *,
+    entity: str = "province",
+    time: str = "year",
+    permutations: int = 999,
+    seed: int | None = 0,
+    annotate: bool = False,
+    name_col: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    language: str = "en",
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Moran scatterplot: standardised value against its spatial lag.
+
+    Points are coloured by quadrant (HH, LH, LL, HL); the line through the
+    origin has slope ``z'Wz / z'z``, which equals Moran's I when W is
+    row-standardised. Moran's I and its permutation p-value come from
+    :func:`spillover.moran_by_year` with the same ``permutations`` and
+    ``seed`` (so they match the study's Moran table).
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Long panel with ``entity``, ``time`` and ``variable``.
+    variable : str
+        Variable to plot.
+    w : libpysal.weights.W
+        Spatial weights, ids equal to the ``entity`` codes.
+    year : int or sequence of int, optional
+        Year(s), one axes each; default the last year of the panel.
+    entity, time : str
+        Unit and period columns.
+    permutations : int, default 999
+        Permutations for the pseudo p-value (0: normal approximation).
+    seed : int, default 0
+        Seed passed to :func:`spillover.moran_by_year`.
+    annotate : bool, default False
+        Label the points with unit names (``name_col``; default
+        ``province_en`` / ``province_zh`` by language when present, else the
+        codes).
+    name_col : str, optional
+        Column with the point labels.
+    labels, language, title, figsize
+        As in :func:`choropleth`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per year, each with the scatter (one point per unit), the
+        slope line and the two axis lines at zero.
+    """
+    from spillover.diagnostics.moran import moran_by_year
+
+    language = _check_language(language)
+    _require_columns(panel, [entity, time, variable], "moran_scatter panel")
+    yrs = _years(panel, time, year, "last")
+    vlabel = _text(variable, language, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small-N and island notices: the figure reports p_sim
+        stats = moran_by_year(panel[panel[time].isin(yrs)], variable, w, entity, time,
+                              permutations=permutations, seed=seed).set_index("year")
+    names = None
+    if annotate:
+        col = name_col or ("province_zh" if language == "zh" else "province_en")
+        if col in panel.columns:
+            names = panel.drop_duplicates(entity).assign(_k=lambda d: d[entity].astype(str)).set_index("_k")[col]
+    ids = [str(i) for i in w.id_order]
+    nrow, ncol = _grid(len(yrs))
+    with _style(language):
+        fig = _new_figure(figsize or (4.0 * ncol, 3.8 * nrow))
+        axes = np.array(fig.subplots(nrow, ncol, squeeze=False)).ravel()
+        for ax, y in zip(axes, yrs, strict=False):
+            z, lag = _standardised(panel, variable, w, entity, time, y)
+            quad = np.where(z >= 0, np.where(lag >= 0, 1, 4), np.where(lag >= 0, 2, 3))
+            colors = [CLUSTER_COLORS[_QUADRANT_NAMES[q]] for q in quad]
+            ax.axhline(0, color="#888888", linewidth=0.6, zorder=1)
+            ax.axvline(0, color="#888888", linewidth=0.6, zorder=1)
+            ax.scatter(z, lag, s=22, c=colors, edgecolors="#333333", linewidths=0.4, zorder=3)
+            slope = float(z @ lag / (z @ z))
+            lim = float(max(np.abs(z).max(), np.abs(lag).max()) * 1.1)
+            xs = np.array([-lim, lim])
+            ax.plot(xs, slope * xs, color="#222222", linewidth=1.0, zorder=2, gid="moran_slope")
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_aspect("equal", adjustable="box")
+            ax.set_xlabel(_text("std", language, labels, v=vlabel))
+            ax.set_ylabel(_text("lag", language, labels, v=vlabel))
+            row = stats.loc[y]
+            if permutations and permutations > 0:
+                note = _text("moran_note", language, labels, i=row["I"], p=row["p_sim"], perm=int(permutations))
+            else:
+                note = _text("moran_note_noperm", language, labels, i=row["I"], z=row["z"], p=row["p_norm"])
+            ax.text(0.03, 0.97, note, transform=ax.transAxes, va="top", ha="left", fontsize=7.5,
+                    bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "#cccccc",
+                          "linewidth": 0.5})
+            if names is not None:
+                for k, (xi, yi) in enumerate(zip(z, lag, strict=True)):
+                    ax.annotate(str(names.get(ids[k], ids[k])), (xi, yi), xytext=(2, 2),
+                                textcoords="offset points", fontsize=5.5, color="#333333")
+            ax.set_title(title if (title and len(yrs) == 1) else
+                         _text("moran_title", language, labels, v=vlabel, year=y))
+        for ax in axes[len(yrs):]:
+            ax.set_visible(False)
+        if title and len(yrs) > 1:
+            fig.suptitle(title)
+    return fig
+
+
+# ---------------------------------------------------------------- impacts
+def _normal_quantile(level: float) -> float:
+    from scipy import stats
+
+    if not 0 < level < 1:
+        raise SpecificationError(format_error("confidence level must be in (0, 1)", level=level))
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
+def impacts_plot(
+    impacts_table,
+    *,
+    level: float = 0.95,
+    parts: Sequence[str] = ("direct", "indirect", "total"),
+    variables: Sequence[str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    language: str = "en",
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Dot-and-whisker plot of direct, indirect and total effects.
+
+    Each panel shows one kind of effect: the point estimate of every
+    variable with its ``level`` normal confidence interval (estimate
+    +/- z * se, z = 1.96 for 95 %). Filled markers are significant at
+    ``1 - level`` (interval excludes zero), open markers are not.
+
+    Parameters
+    ----------
+    impacts_table : pandas.DataFrame or ImpactsResult
+        Indexed by variable with columns ``direct, indirect, total`` and
+        ``direct_se, indirect_se, total_se`` (``ImpactsResult.table``); an
+        object with a ``table`` attribute is accepted.
+    level : float, default 0.95
+        Confidence level of the intervals.
+    parts : sequence of str
+        Effects to show, one panel each.
+    variables : sequence of str, optional
+        Rows to show, in order; default all rows of the table.
+    labels, language, title, figsize
+        As in :func:`choropleth`; ``title`` default names the effects and
+        the confidence level.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per effect, sharing the variable axis.
+    """
+    language = _check_language(language)
+    table = getattr(impacts_table, "table", impacts_table)
+    if not isinstance(table, pd.DataFrame):
+        raise SpecificationError("impacts_plot needs a DataFrame or an object with a .table DataFrame")
+    parts = list(parts)
+    _require_columns(table, [*parts, *[f"{p}_se" for p in parts]], "impacts_plot table")
+    if variables is not None:
+        table = table.loc[list(variables)]
+    if table.empty:
+        raise SpecificationError("impacts_plot: the impacts table has no rows")
+    zq = _normal_quantile(level)
+    names = [_text(str(v), language, labels) for v in table.index]
+    ypos = np.arange(len(table))[::-1].astype(float)
+    with _style(language):
+        fig = _new_figure(figsize or (2.6 * len(parts) + 1.4, 0.42 * len(table) + 1.3))
+        axes = np.array(fig.subplots(1, len(parts), sharey=True, squeeze=False)).ravel()
+        for k, (ax, part) in enumerate(zip(axes, parts, strict=True)):
+            est = table[part].to_numpy(dtype=float)
+            se = table[f"{part}_se"].to_numpy(dtype=float)
+            half = zq * se
+            sig = np.isfinite(half) & (np.abs(est) > half)
+            color = ("#1f4e79", "#b2182b", "#333333")[k % 3]
+            ax.axvline(0, color="#999999", linewidth=0.7, linestyle="--", zorder=1)
+            ax.errorbar(est, ypos, xerr=np.where(np.isfinite(half), half, 0.0), fmt="none", ecolor=color,
+                        elinewidth=1.1, capsize=2.5, zorder=2)
+            ax.scatter(est, ypos, s=26, zorder=3, edgecolors=color, linewidths=1.1,
+                       facecolors=[color if s else "white" for s in sig])
+            ax.set_title(_text(part, language, labels))
+            ax.set_xlabel(_text("impacts_x", language, labels))
+            ax.grid(axis="x", color="#eeeeee", linewidth=0.5)
+            ax.set_axisbelow(True)
+            if k == 0:
+                ax.set_yticks(ypos, names)
+            else:
+                ax.tick_params(axis="y", left=False)
+        axes[0].set_ylim(-0.6, len(table) - 0.4)
+        fig.suptitle(title if title is not None else _text("impacts_title", language, labels, level=level))
+    return fig
+
+
+# ---------------------------------------------------------------- trends
+def trends_by_region(
+    panel: pd.DataFrame,
+    variables: str | Sequence[str],
+    *,
+    region_col: str = "region",
+    time: str = "year",
+    regions: Sequence[str] | None = None,
+    national: bool = True,
+    labels: Mapping[str, str] | None = None,
+    language: str = "en",
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Mean of each variable by region and year, one panel per variable.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Long panel with ``region_col``, ``time`` and the variables.
+    variables : str or sequence of str
+        Variables, one axes each; a comma-separated string is split.
+    region_col, time : str
+        Region and year columns.
+    regions : sequence of str, optional
+        Regions in drawing order; default east, central, west, northeast
+        (those present), then any others sorted.
+    national : bool, default True
+        Also draw the mean over all units (dashed).
+    labels, language, title, figsize
+        As in :func:`choropleth`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per variable with one line per region (plus the national
+        mean) and a shared legend.
+    """
+    language = _check_language(language)
+    variables = _as_list(variables)
+    if not variables:
+        raise SpecificationError("trends_by_region: no variable given")
+    _require_columns(panel, [region_col, time, *variables], "trends_by_region panel")
+    present = list(pd.unique(panel[region_col].dropna()))
+    if regions is None:
+        regions = [r for r in REGION_ORDER if r in present] + sorted(r for r in present if r not in REGION_ORDER)
+    means = panel.groupby([region_col, time])[variables].mean()
+    overall = panel.groupby(time)[variables].mean()
+    fallback = matplotlib.colormaps["tab10"]
+    nrow, ncol = _grid(len(variables), 2)
+    with _style(language):
+        fig = _new_figure(figsize or (3.6 * ncol + 0.4, 2.8 * nrow + 0.7))
+        axes = np.array(fig.subplots(nrow, ncol, squeeze=False, sharex=True)).ravel()
+        handles: list = []
+        for ax, var in zip(axes, variables, strict=False):
+            handles = []
+            for k, reg in enumerate(regions):
+                if reg not in means.index.get_level_values(0):
+                    continue
+                s = means.loc[reg, var]
+                (line,) = ax.plot(s.index.to_numpy(), s.to_numpy(), marker="o", markersize=2.8, linewidth=1.3,
+                                  color=REGION_COLORS.get(reg, fallback(k % 10)),
+                                  label=_text(str(reg), language, labels))
+                handles.append(line)
+            if national:
+                (line,) = ax.plot(overall.index.to_numpy(), overall[var].to_numpy(), color="#222222",
+                                  linestyle="--", linewidth=1.1, label=_text("national", language, labels))
+                handles.append(line)
+            ax.set_title(_text(var, language, labels))
+            ax.set_xlabel(_text("year", language, labels))
+            ax.set_ylabel(_text("trends_y", language, labels))
+            ax.grid(color="#eeeeee", linewidth=0.5)
+            ax.set_axisbelow(True)
+            years = sorted(pd.unique(panel[time]))
+            step = 1 if len(years) <= 6 else 2 if len(years) <= 12 else int(np.ceil(len(years) / 6))
+            ax.set_xticks(years[::step])
+            ax.tick_params(axis="x", labelbottom=True)
+        for ax in axes[len(variables):]:
+            ax.set_visible(False)
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), handlelength=1.8)
+        fig.suptitle(title if title is not None else _text("trends_title", language, labels))
+    return fig
+
+
+# ---------------------------------------------------------------- output
+def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", "pdf"), dpi: int = DPI) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` / ``stem.pdf`` atomically and reproducibly.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    stem : str or Path
+        Output path without suffix; its folder is created.
+    formats : sequence of str, default ("png", "pdf")
+    dpi : int, default 200
+        Resolution of raster formats.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, in ``formats`` order.
+
+    Notes
+    -----
+    PDF and SVG carry no creation date and SVG ids use a fixed hash salt, so
+    the same figure gives the same bytes on every run.
+    """
+    from spillover.io import atomic_write
+
+    stem = Path(stem)
+    written = []
+    for fmt in formats:
+        path = stem.parent / f"{stem.name}.{fmt}"
+        metadata = {"CreationDate": None} if fmt == "pdf" else {"Date": None} if fmt == "svg" else None
+        with matplotlib.rc_context({"svg.hashsalt": "spillover", "pdf.fonttype": 3, "pdf.compression": 6}):
+            atomic_write(path, lambda p, fmt=fmt, metadata=metadata: fig.savefig(
+                p, format=fmt, dpi=dpi, metadata=metadata, facecolor="white"))
+        written.append(path)
+    return written
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "figure"
+
+
+def default_figure_specs(run) -> list:
+    """The figures made when the study declares no ``[[figure]]``.
+
+    Choropleths of dei and cpi (first and last year), a Moran scatterplot and
+    a LISA cluster map of cpi in the last year under the first weights
+    matrix, one impacts plot per estimate with impacts, and the regional
+    trends of dei and cpi. Figures whose inputs are absent are left out.
+
+    Parameters
+    ----------
+    run : StudyRun
+        The study run (``panel``, ``weights``, ``impacts``, ``study``).
+
+    Returns
+    -------
+    list of spillover.study.spec.FigureSpec
+    """
+    from spillover.study.spec import FigureSpec
+
+    panel, time = run.panel, run.study.data.time
+    y0, y1 = int(panel[time].min()), int(panel[time].max())
+    idx = [v for v in ("dei", "cpi") if v in panel.columns]
+    specs = []
+    if idx:
+        specs.append(FigureSpec(name="choropleth_" + "_".join(idx), kind="choropleth", variable=",".join(idx),
+                                years=sorted({y0, y1})))
+    if "cpi" in panel.columns and run.weights:
+        first = next(iter(run.weights))
+        specs.append(FigureSpec(name=f"moran_scatter_cpi_{y1}", kind="moran_scatter", variable="cpi",
+                                weights=first, years=[y1]))
+        specs.append(FigureSpec(name=f"lisa_cpi_{y1}", kind="lisa_map", variable="cpi", weights=first, years=[y1]))
+    for est in run.impacts:
+        specs.append(FigureSpec(name=f"impacts_{_safe_name(str(est))}", kind="impacts", estimate=str(est)))
+    if idx and "region" in panel.columns:
+        specs.append(FigureSpec(name="trends_" + "_".join(idx), kind="trends", variable=",".join(idx)))
+    return specs
+
+
+def _moran_settings(run, variable: str, weights: str) -> tuple[int, int]:
+    """Permutations and seed of the study's Moran step for this variable/weights (else 999 and the study seed)."""
+    for m in getattr(run.study, "moran", []) or []:
+        if variable in m.variables and weights in m.weights:
+            return int(m.permutations), int(m.seed)
+    for m in getattr(run.study, "moran", []) or []:
+        return int(m.permutations) or 999, int(m.seed)
+    return 999, int(run.study.study.seed)
+
+
+def _pick_weights(run, spec) -> tuple[str, Any]:
+    if not run.weights:
+        raise SpecificationError(format_error("figure needs a weights matrix but the study has none", figure=spec.name))
+    name = spec.weights or next(iter(run.weights))
+    if name not in run.weights:
+        raise SpecificationError(format_error("figure: unknown weights", figure=spec.name, weights=name,
+                                              available=list(run.weights)))
+    return name, run.weights[name]
+
+
+def _make_figure(run, spec, geo_cache: dict) -> Figure:
+    from spillover.diagnostics.moran import lisa_by_year
+
+    entity, time = run.study.data.entity, run.study.data.time
+    language = run.study.study.language
+    panel = run.panel
+
+    def geometry():
+        if "geo" not in geo_cache:
+            geo = getattr(run, "geometry", None)
+            if geo is None:
+                from spillover.data import default_geometry
+
+                geo = default_geometry()
+            geo_cache["geo"] = geo
+        return geo_cache["geo"]
+
+    years = spec.years or None
+    if spec.kind == "choropleth":
+        return choropleth(geometry(), panel, spec.variable, years, entity=entity, time=time, language=language)
+    if spec.kind == "moran_scatter":
+        wname, w = _pick_weights(run, spec)
+        perm, seed = _moran_settings(run, spec.variable, wname)
+        return moran_scatter(panel, spec.variable, w, years, entity=entity, time=time, permutations=perm,
+                             seed=seed, language=language)
+    if spec.kind == "lisa_map":
+        wname, w = _pick_weights(run, spec)
+        perm, seed = _moran_settings(run, spec.variable, wname)
+        perm = max(perm, 1)
+        yrs = _years(panel, time, years, "last")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = lisa_by_year(panel[panel[time].isin(yrs)], spec.variable, w, entity, time,
+                                 permutations=perm, seed=seed)
+        return lisa_map(geometry(), frame, yrs, variable=spec.variable, permutations=perm, alpha=0.05,
+                        language=language)
+    if spec.kind == "impacts":
+        if not run.impacts:
+            raise SpecificationError(format_error("impacts figure but no estimate has impacts", figure=spec.name))
+        est = spec.estimate or next(iter(run.impacts))
+        if est not in run.impacts:
+            raise SpecificationError(format_error("impacts figure: estimate has no impacts", figure=spec.name,
+                                                  estimate=est, available=list(run.impacts)))
+        sep = "：" if language == "zh" else ": "
+        return impacts_plot(run.impacts[est], language=language,
+                            title=f"{est}{sep}" + _text("impacts_title", language, level=0.95))
+    if spec.kind == "trends":
+        return trends_by_region(panel, spec.variable, time=time, language=language)
+    raise SpecificationError(format_error("unknown figure kind", figure=spec.name, kind=spec.kind))
+
+
+def study_figures(run) -> list[Path]:
+    """The study runner's figures step: write every figure under ``run.out / "figures"``.
+
+    Uses the study's ``[[figure]]`` entries, or :func:`default_figure_specs`
+    when there are none. Each figure is written as ``NAME.png`` (200 dpi)
+    and ``NAME.pdf``; the paths are appended to ``run.files``.
+
+    Parameters
+    ----------
+    run : StudyRun
+        Needs ``panel``, ``weights``, ``impacts``, ``study``, ``out`` and
+        ``files`` (a ``geometry`` attribute, when present, replaces
+        :func:`spillover.data.default_geometry`).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    specs = list(run.study.figure) or default_figure_specs(run)
+    names = [s.name for s in specs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise SpecificationError(format_error("figure names must be unique", names=dup))
+    folder = Path(run.out) / "figures"
+    geo_cache: dict = {}
+    written: list[Path] = []
+    for spec in specs:
+        fig = _make_figure(run, spec, geo_cache)
+        paths = save_figure(fig, folder / _safe_name(spec.name))
+        run.files.extend(paths)
+        written.extend(paths)
+    return written
