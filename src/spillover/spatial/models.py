@@ -1,0 +1,483 @@
+"""Spatial panel models: SAR, SEM, SDM, SDEM, SAC (maximum likelihood) and SLX (least squares).
+
+Constructors only store and check the configuration; :meth:`fit` does the
+work. The likelihoods and their conventions are documented in
+:mod:`spillover.spatial.likelihood` and :mod:`spillover.spatial.transforms`.
+
+Covariance estimators (``cov=``)
+
+* ``"information"`` (default for SAR, SEM, SDM, SDEM): the inverse of the
+  expected information matrix of the (transformed) model, Anselin (1988,
+  eqs. 6.5 and 12.9 for SAR/SEM), Elhorst (2014, eq. 3.20), Lee & Yu (2010,
+  eqs. 13 and 37) where the demeaning operator's unit eigenvalue is removed
+  (``tr(G*) = tr(G) - 1/(1-rho)``, ``tr(G*'G*) = tr(G'G) - |G'1|^2/N``).
+* ``"hessian"``: the inverse of minus the analytic observed Hessian at the
+  estimate.
+* ``"numerical"``: the inverse of minus a central-difference Hessian of the
+  full log-likelihood (the only choice for SAC).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp_sparse
+from scipy import optimize
+from scipy.sparse.linalg import splu
+
+from spillover.errors import ConvergenceWarning, SpecificationError, format_error
+from spillover.spatial.design import PanelDesign, build_design, collinear_columns, design_from_arrays
+from spillover.spatial.impacts import ImpactContext
+from spillover.spatial.likelihood import Moments, concentrated, full_loglik, numerical_hessian
+from spillover.spatial.results import SpatialResults
+from spillover.spatial.transforms import FE_CHOICES, METHOD_CHOICES, convention, demean, recover_effects, spatial_lag
+
+COV_CHOICES = ("information", "hessian", "numerical")
+_BOUND_TOL = 1e-5
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    lag: bool  # rho W y
+    err: bool  # lam W u
+    durbin: bool  # W X terms
+
+
+class _SpatialPanelModel:
+    """Common machinery; use :class:`SAR`, :class:`SEM`, :class:`SDM`, :class:`SDEM`, :class:`SAC`."""
+
+    _spec: _Spec
+
+    def __init__(
+        self,
+        formula: str | None = None,
+        data: pd.DataFrame | None = None,
+        w=None,
+        entity: str | None = None,
+        time: str | None = None,
+        *,
+        fe: str = "twoways",
+        method: str = "lee-yu",
+        wx: list[str] | None = None,
+        logdet: str = "auto",
+        cov: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        if fe not in FE_CHOICES + ("random",):
+            raise SpecificationError(format_error(f"fe={fe!r} is not supported", option="fe", hint=f"choose one of {FE_CHOICES + ('random',)}"))
+        if fe == "random" and (self._spec.err or not self._spec.lag):
+            raise SpecificationError(
+                format_error(
+                    f"random effects are implemented for SAR and SDM, not {self._spec.name}",
+                    option="fe", hint="use fe='entity' (or 'twoways') for this model",
+                )
+            )
+        if method not in METHOD_CHOICES:
+            raise SpecificationError(format_error(f"method={method!r} is not supported", option="method", hint=f"choose one of {METHOD_CHOICES}"))
+        default_cov = "numerical" if (self._spec.lag and self._spec.err) else "information"
+        cov = cov or default_cov
+        if cov not in COV_CHOICES:
+            raise SpecificationError(format_error(f"cov={cov!r} is not supported", option="cov", hint=f"choose one of {COV_CHOICES}"))
+        if self._spec.lag and self._spec.err and cov != "numerical":
+            raise SpecificationError(format_error("SAC standard errors come from the numerical Hessian", option="cov", hint="use cov='numerical'"))
+        if wx is not None and not self._spec.durbin:
+            raise SpecificationError(
+                format_error(f"{self._spec.name} has no W*x terms", option="wx", hint="use SDM/SDEM/SLX for W*x terms")
+            )
+        if w is None:
+            raise SpecificationError(format_error("a spatial weights matrix is required", option="w"))
+        if formula is not None and (data is None or entity is None or time is None):
+            raise SpecificationError(format_error("formula interface needs data, entity and time", option="data"))
+        self.formula, self.data, self.w = formula, data, w
+        self.entity, self.time = entity, time
+        self.fe, self.method, self.wx = fe, method, wx
+        self.logdet, self.cov, self.seed = logdet, cov, seed
+        self._arrays: dict | None = None
+
+    @classmethod
+    def from_arrays(cls, y, x, w, n_periods: int, *, names: list[str] | None = None, **kwargs):
+        """Arrays stacked time-major (period 1's N units in W's order, then period 2's, ...)."""
+        obj = cls.__new__(cls)
+        wx = kwargs.pop("wx", None)
+        cls.__init__(obj, None, None, w, None, None, wx=wx, **kwargs)
+        obj._arrays = {"y": y, "x": x, "n_periods": n_periods, "names": names}
+        return obj
+
+    # ------------------------------------------------------------------
+    def _design(self) -> PanelDesign:
+        want_wx: bool | list[str] = (self.wx if self.wx is not None else True) if self._spec.durbin else False
+        if self._arrays is not None:
+            a = self._arrays
+            return design_from_arrays(a["y"], a["x"], self.w, a["n_periods"], names=a["names"], wx=want_wx)
+        return build_design(
+            self.formula, self.data, self.w, self.entity, self.time,
+            intercept=(self.fe in ("none", "random")), wx=want_wx,
+        )
+
+    def fit(self) -> SpatialResults:
+        """Estimate by maximum likelihood and return a :class:`SpatialResults`."""
+        from spillover.spatial.logdet import make_logdet
+
+        spec = self._spec
+        d = self._design()
+        if self.fe == "random":
+            from spillover.spatial.random_effects import fit_random_effects
+
+            return fit_random_effects(self, d)
+        n, t, fe = d.n, d.t, self.fe
+        conv = convention(fe, self.method, n, t)
+        if conv.requires_row_standardised and not d.row_standardised:
+            raise SpecificationError(
+                format_error(
+                    f"method='lee-yu' with fe={fe!r} needs a row-standardised W (Lee & Yu 2010 use W 1 = 1)",
+                    option="method",
+                    hint="row-standardise W (libpysal: w.transform = 'r') or use method='direct'",
+                )
+            )
+        W = d.w
+        x = d.x
+        wx = spatial_lag(W, x[:, d.wx_idx], n, t) if d.wx_idx else np.empty((n * t, 0))
+        z = np.column_stack([x, wx])
+        z_names = d.x_names + d.wx_names
+        y = d.y
+        wy = spatial_lag(W, y, n, t)
+        wwy = spatial_lag(W, wy, n, t) if (spec.lag and spec.err) else np.zeros_like(y)
+        wz = spatial_lag(W, z, n, t) if spec.err else np.zeros_like(z)
+
+        def tr(a):
+            return demean(a, n, t, fe)
+
+        zt = tr(z)
+        bad = collinear_columns(zt, z_names)
+        if bad:
+            raise SpecificationError(
+                format_error(
+                    "perfectly collinear regressor(s) after the fixed-effects transformation",
+                    variables=bad,
+                    hint="drop them; with unit effects time-invariant variables vanish, with time effects common ones do",
+                )
+            )
+        yt, wyt = tr(y), tr(wy)
+        mom = Moments.from_arrays(yt, wyt, tr(wwy), zt, tr(wz))
+        engine = make_logdet(W, self.logdet, seed=self.seed)
+        lo, hi = engine.bounds
+        corr_on = conv.jac_corr > 0
+
+        def parts(rho: float, lam: float) -> tuple[float, float]:
+            ld = (engine.logdet(rho) if spec.lag else 0.0) + (engine.logdet(lam) if spec.err else 0.0)
+            cr = 0.0
+            if corr_on:
+                cr = (np.log1p(-rho) if spec.lag else 0.0) + (np.log1p(-lam) if spec.err else 0.0)
+            return float(ld), float(cr)
+
+        def neg_conc(rho: float, lam: float) -> float:
+            _, ssr = mom.beta_ssr(rho, lam)
+            ld, cr = parts(rho, lam)
+            return -concentrated(ssr, ld, cr, conv)
+
+        eps = 1e-7
+        flags: list[str] = []
+        if spec.lag and spec.err:
+            best = None
+            for start in ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5)):
+                r = optimize.minimize(
+                    lambda p: neg_conc(p[0], p[1]), np.array(start), method="L-BFGS-B",
+                    bounds=[(lo + eps, hi - eps)] * 2, options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 500},
+                )
+                if best is None or r.fun < best.fun:
+                    best = r
+            r2 = optimize.minimize(
+                lambda p: neg_conc(p[0], p[1]), best.x, method="Nelder-Mead",
+                options={"xatol": 1e-11, "fatol": 1e-13, "maxiter": 4000},
+            )
+            best = r2 if r2.fun <= best.fun and np.all((r2.x > lo) & (r2.x < hi)) else best
+            rho, lam = float(best.x[0]), float(best.x[1])
+            # optimisers' own flags are unreliable at machine precision: check the gradient
+            h = 1e-6
+            grad = [
+                (neg_conc(rho + h, lam) - neg_conc(rho - h, lam)) / (2 * h),
+                (neg_conc(rho, lam + h) - neg_conc(rho, lam - h)) / (2 * h),
+            ]
+            converged = max(abs(g) for g in grad) <= 1e-5 * max(1.0, abs(best.fun))
+        else:
+            f = (lambda p: neg_conc(p, 0.0)) if spec.lag else (lambda p: neg_conc(0.0, p))
+            r = optimize.minimize_scalar(f, bounds=(lo + eps, hi - eps), method="bounded", options={"xatol": 1e-12, "maxiter": 1000})
+            converged = bool(r.success)
+            p = float(r.x)
+            rho, lam = (p, 0.0) if spec.lag else (0.0, p)
+        for name, val, on in (("rho", rho, spec.lag), ("lambda", lam, spec.err)):
+            if on and (val - lo < _BOUND_TOL or hi - val < _BOUND_TOL):
+                flags.append(f"{name} = {val:.6f} is at the bound of its admissible interval ({lo:.4f}, {hi:.4f})")
+        if not converged:
+            flags.append("the optimiser did not report convergence")
+        for msg in flags:
+            warnings.warn(f"{spec.name}: {msg}; the result is flagged (res.converged = False)", ConvergenceWarning, stacklevel=2)
+
+        beta, ssr = mom.beta_ssr(rho, lam)
+        sigma2 = ssr / conv.n_eff
+        ld, cr = parts(rho, lam)
+        llf = full_loglik(ssr, sigma2, ld, cr, conv)
+
+        # ---- covariance --------------------------------------------------
+        names = list(z_names) + (["rho"] if spec.lag else []) + (["lambda"] if spec.err else [])
+        theta = np.concatenate([beta, [rho] if spec.lag else [], [lam] if spec.err else [], [sigma2]])
+        if self.cov == "numerical":
+
+            def llf_at(th: np.ndarray) -> float:
+                b = th[: len(beta)]
+                rr = th[len(beta)] if spec.lag else 0.0
+                ll = th[len(beta) + int(spec.lag)] if spec.err else 0.0
+                s2 = th[-1]
+                ldx, crx = parts(rr, ll)
+                return full_loglik(mom.ssr_at(rr, ll, b), s2, ldx, crx, conv)
+
+            info = -numerical_hessian(llf_at, theta)
+        elif self.cov == "hessian":
+            info = -_observed_hessian(spec, mom, beta, rho, lam, sigma2, engine, conv)
+        else:
+            info = _expected_information(spec, mom, beta, rho, lam, sigma2, engine, conv, W, zt, n, t, fe)
+        try:
+            cov_full = np.linalg.inv(info)
+        except np.linalg.LinAlgError as exc:  # pragma: no cover - singular information
+            raise SpecificationError(format_error("the information matrix is singular", hint="check for collinear regressors")) from exc
+        cov = pd.DataFrame(cov_full[:-1, :-1], index=names, columns=names)
+        params = pd.Series(theta[:-1], index=names, name="params")
+
+        # ---- fitted values, residuals, fixed effects ----------------------
+        zb = z @ beta
+        total = y - (rho * wy if spec.lag else 0.0) - zb
+        grand, mu, alpha = recover_effects(total, n, t, fe)
+        effects = grand + np.tile(mu, t) + np.repeat(alpha, n)
+        resid = total - effects  # structural disturbance u (= e for lag models)
+        fitted = y - resid
+        e_t = mom.residual(rho, lam, beta, yt, wyt, tr(wwy), zt, tr(wz))
+        yc = yt - yt.mean()
+        rsq = 1.0 - float(e_t @ e_t) / float(yc @ yc)
+        corr2 = float(np.corrcoef(y, fitted)[0, 1] ** 2)
+        idx = self.data.index[d.order] if self._arrays is None else pd.RangeIndex(n * t)
+        fixed = {
+            "intercept": grand,
+            "entity": pd.Series(mu, index=pd.Index(d.ids, name=self.entity or "entity"), name="mu"),
+            "time": pd.Series(alpha, index=pd.Index(d.periods, name=self.time or "time"), name="alpha"),
+        }
+        ctx = None
+        x_imp = [c for c in d.x_names if c != "Intercept"]
+        if spec.lag or spec.durbin:
+            theta_names = [f"W*{c}" if f"W*{c}" in names else None for c in x_imp]
+            ctx = ImpactContext(
+                x_names=x_imp, beta_names=x_imp, theta_names=theta_names,
+                rho_name="rho" if spec.lag else None, engine=engine if spec.lag else None, n=n,
+                w_trace=float(W.diagonal().sum()), w_sum=float(W.sum()),
+            )
+        return SpatialResults(
+            model=spec.name, fe=fe, method=self.method, params=params, cov_params=cov,
+            sigma2=float(sigma2), sigma2_se=float(np.sqrt(cov_full[-1, -1])), llf=float(llf),
+            nobs=n * t, n_eff=conv.n_eff, N=n, T=t, y_name=d.y_name, x_names=d.x_names, wx_names=d.wx_names,
+            w_label=d.w_label, logdet_strategy=engine.strategy, cov_type=self.cov,
+            rsquared=rsq, rsquared_label="R2 (transformed)" if fe != "none" else "R2",
+            corr2=corr2,
+            fitted_values=pd.Series(fitted, index=idx, name="fitted").sort_index(),
+            resid=pd.Series(resid, index=idx, name="resid").sort_index(),
+            fixed_effects=fixed, converged=not flags, flags=tuple(flags),
+            extra={"bounds": (lo, hi), "convention": conv}, _impact_ctx=ctx,
+        )
+
+
+# ---------------------------------------------------------------------------
+# information matrices
+
+
+def _starred(engine, p: float, corr_on: bool, W, n: int) -> tuple[float, float, float]:
+    """tr(G), tr(G^2), tr(G'G) at p, with Lee-Yu's unit-eigenvalue removal when ``corr_on``."""
+    tg, tg2, tgg = float(engine.tr_G(p)), float(engine.tr_G2(p)), float(engine.tr_GtG(p))
+    if corr_on:
+        a = sp_sparse.csc_matrix(sp_sparse.identity(n) - p * sp_sparse.csr_matrix(W)).T.tocsc()
+        g1 = splu(a).solve(np.asarray(W.T @ np.ones(n)))
+        tg -= 1.0 / (1.0 - p)
+        tg2 -= 1.0 / (1.0 - p) ** 2
+        tgg -= float(g1 @ g1) / n
+    return tg, tg2, tgg
+
+
+def _expected_information(spec, mom, beta, rho, lam, sigma2, engine, conv, W, zt, n, t, fe):
+    """Expected information of (beta, rho | lambda, sigma2); see the module docstring."""
+    k = len(beta)
+    corr_on = conv.jac_corr > 0
+    c = conv.jac
+    p = rho if spec.lag else lam
+    tg, tg2, tgg = _starred(engine, p, corr_on, W, n)
+    info = np.zeros((k + 2, k + 2))
+    if spec.lag:
+        zb = zt @ beta
+        lu = splu(sp_sparse.csc_matrix(sp_sparse.identity(n) - rho * sp_sparse.csr_matrix(W)))
+        wzb = np.asarray(W @ zb.reshape(t, n).T)
+        v = lu.solve(wzb).T.reshape(-1)  # (I_T kron G) Z b, time-major
+        if corr_on:
+            v = demean(v, n, t, fe)
+        info[:k, :k] = zt.T @ zt / sigma2
+        info[:k, k] = info[k, :k] = zt.T @ v / sigma2
+        info[k, k] = c * (tg2 + tgg) + float(v @ v) / sigma2
+    else:
+        _, bmat = mom._vectors(0.0, lam)
+        info[:k, :k] = bmat.T @ mom.gram @ bmat / sigma2
+        info[k, k] = c * (tg2 + tgg)
+    info[k, k + 1] = info[k + 1, k] = c * tg / sigma2
+    info[k + 1, k + 1] = conv.n_eff / (2 * sigma2**2)
+    return info
+
+
+def _observed_hessian(spec, mom, beta, rho, lam, sigma2, engine, conv):
+    """Analytic Hessian of the full log-likelihood in (beta, rho | lambda, sigma2)."""
+    k = len(beta)
+    g = mom.gram
+    s2 = sigma2
+    h = np.zeros((k + 2, k + 2))
+    p = rho if spec.lag else lam
+    curv = -conv.jac * float(engine.tr_G2(p)) + conv.jac_corr / (1.0 - p) ** 2
+    m = 3 + 2 * k
+    zsel = np.zeros((m, k))
+    zsel[3 : 3 + k] = np.eye(k)
+    a_e, bmat = mom._vectors(rho, lam)
+    a_e = a_e - bmat @ beta  # coefficients of e
+    ee = float(a_e @ g @ a_e)
+    if spec.lag:
+        a_wy = np.zeros(m)
+        a_wy[1] = 1.0
+        h[:k, :k] = -zsel.T @ g @ zsel / s2
+        h[:k, k] = h[k, :k] = -zsel.T @ g @ a_wy / s2
+        h[k, k] = curv - float(a_wy @ g @ a_wy) / s2
+        h[:k, k + 1] = h[k + 1, :k] = -zsel.T @ g @ a_e / s2**2
+        h[k, k + 1] = h[k + 1, k] = -float(a_wy @ g @ a_e) / s2**2
+    else:
+        wzsel = np.zeros((m, k))
+        wzsel[3 + k :] = np.eye(k)
+        a_uw = np.zeros(m)
+        a_uw[1] = 1.0
+        a_uw[3 + k :] = -beta
+        h[:k, :k] = -bmat.T @ g @ bmat / s2
+        h[:k, k] = h[k, :k] = (-wzsel.T @ g @ a_e - bmat.T @ g @ a_uw) / s2
+        h[k, k] = curv - float(a_uw @ g @ a_uw) / s2
+        h[:k, k + 1] = h[k + 1, :k] = -bmat.T @ g @ a_e / s2**2
+        h[k, k + 1] = h[k + 1, k] = -float(a_uw @ g @ a_e) / s2**2
+    h[k + 1, k + 1] = conv.n_eff / (2 * s2**2) - ee / s2**3
+    return h
+
+
+# ---------------------------------------------------------------------------
+# public classes
+
+
+class SAR(_SpatialPanelModel):
+    """Spatial autoregressive (spatial lag) panel model ``y = rho W y + X b + effects + e``.
+
+    Parameters
+    ----------
+    formula : str
+        ``"y ~ x1 + x2"`` (formulaic syntax); the intercept is kept only with ``fe="none"``.
+    data : DataFrame
+        Long panel with ``entity`` and ``time`` columns; entities must be exactly W's ids.
+    w : libpysal W, scipy sparse matrix or ndarray
+    fe : "none" | "entity" | "time" | "twoways"
+    method : "direct" (Elhorst 2014) | "lee-yu" (Lee & Yu 2010)
+    logdet : "auto" | "eigen" | "lu" | "mc" (see :mod:`spillover.spatial.logdet`)
+    cov : "information" | "hessian" | "numerical"
+    """
+
+    _spec = _Spec("SAR", lag=True, err=False, durbin=False)
+
+
+class SDM(_SpatialPanelModel):
+    """Spatial Durbin panel model ``y = rho W y + X b + W X t + effects + e``.
+
+    ``wx`` selects the regressors that get a W*x term (default: all).
+    See :class:`SAR` for the other parameters.
+    """
+
+    _spec = _Spec("SDM", lag=True, err=False, durbin=True)
+
+
+class SEM(_SpatialPanelModel):
+    """Spatial error panel model ``y = X b + effects + u, u = lambda W u + e``. See :class:`SAR`."""
+
+    _spec = _Spec("SEM", lag=False, err=True, durbin=False)
+
+
+class SDEM(_SpatialPanelModel):
+    """Spatial Durbin error model ``y = X b + W X t + effects + u, u = lambda W u + e``. See :class:`SDM`."""
+
+    _spec = _Spec("SDEM", lag=False, err=True, durbin=True)
+
+
+class SAC(_SpatialPanelModel):
+    """Spatial autoregressive model with autoregressive disturbances (Kelejian & Prucha 1998; Elhorst 2014 eq. 2.5).
+
+    ``y = rho W y + X b + effects + u, u = lambda W u + e`` with the same W in
+    both parts; standard errors from the numerical Hessian.
+    """
+
+    _spec = _Spec("SAC", lag=True, err=True, durbin=False)
+
+
+class SLX(_SpatialPanelModel):
+    """Spatial lag of X panel model ``y = X b + W X t + effects + e``, by least squares.
+
+    Estimated with :class:`linearmodels.PanelOLS` (entity and/or time effects,
+    ``cov_type="unadjusted"``; Wooldridge 2010, eq. 10.52). ``method`` does not
+    apply and is reported as ``"ls"``. Impacts are linear in the coefficients
+    (Halleck Vega & Elhorst 2015, J. Regional Science 55).
+    """
+
+    _spec = _Spec("SLX", lag=False, err=False, durbin=True)
+
+    def fit(self) -> SpatialResults:
+        from linearmodels import PanelOLS
+
+        d = self._design()
+        n, t, fe = d.n, d.t, self.fe
+        W = d.w
+        x = d.x
+        wx = spatial_lag(W, x[:, d.wx_idx], n, t) if d.wx_idx else np.empty((n * t, 0))
+        z = np.column_stack([x, wx])
+        names = d.x_names + d.wx_names
+        bad = collinear_columns(demean(z, n, t, fe), names)
+        if bad:
+            raise SpecificationError(format_error("perfectly collinear regressor(s)", variables=bad, hint="drop them"))
+        index = pd.MultiIndex.from_arrays(
+            [np.tile(np.arange(n), t), np.repeat(np.arange(t), n)], names=["entity", "time"]
+        )
+        exog = pd.DataFrame(z, index=index, columns=names)
+        mod = PanelOLS(
+            pd.Series(d.y, index=index, name=d.y_name), exog,
+            entity_effects=fe in ("entity", "twoways"), time_effects=fe in ("time", "twoways"),
+        )
+        lr = mod.fit(cov_type="unadjusted")
+        params = lr.params.rename("params")
+        cov = lr.cov
+        resid_arr = lr.resids.to_numpy()
+        fitted = d.y - resid_arr
+        eff = lr.estimated_effects.to_numpy().ravel()
+        grand, mu, alpha = recover_effects(eff + (0.0), n, t, fe)
+        idx = self.data.index[d.order] if self._arrays is None else pd.RangeIndex(n * t)
+        x_imp = [c for c in d.x_names if c != "Intercept"]
+        ctx = ImpactContext(
+            x_names=x_imp, beta_names=x_imp,
+            theta_names=[f"W*{c}" if f"W*{c}" in names else None for c in x_imp],
+            rho_name=None, engine=None, n=n, w_trace=float(W.diagonal().sum()), w_sum=float(W.sum()),
+        )
+        s2 = float(lr.s2)
+        return SpatialResults(
+            model="SLX", fe=fe, method="ls", params=params, cov_params=cov, sigma2=s2, sigma2_se=float("nan"),
+            llf=float(lr.loglik), nobs=n * t, n_eff=int(lr.df_resid), N=n, T=t, y_name=d.y_name,
+            x_names=d.x_names, wx_names=d.wx_names, w_label=d.w_label, logdet_strategy="none",
+            cov_type="ols (unadjusted)", rsquared=float(lr.rsquared),
+            rsquared_label="R2 (within)" if fe != "none" else "R2", corr2=float(np.corrcoef(d.y, fitted)[0, 1] ** 2),
+            fitted_values=pd.Series(fitted, index=idx, name="fitted").sort_index(),
+            resid=pd.Series(resid_arr, index=idx, name="resid").sort_index(),
+            fixed_effects={"intercept": grand, "entity": pd.Series(mu, index=pd.Index(d.ids)),
+                           "time": pd.Series(alpha, index=pd.Index(d.periods))},
+            converged=True, _impact_ctx=ctx,
+        )

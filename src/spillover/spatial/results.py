@@ -1,0 +1,142 @@
+"""Immutable results of a spatial panel fit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+@dataclass(frozen=True, eq=False)
+class SpatialResults:
+    """Estimates, inference and fit statistics of one spatial panel model.
+
+    ``params``/``bse``/``tvalues``/``pvalues`` are indexed by the regressors,
+    their ``W*`` terms, ``rho`` and/or ``lambda`` (``sigma2`` is reported
+    separately; its variance is in ``cov_params_full``).
+    """
+
+    model: str
+    fe: str
+    method: str
+    params: pd.Series
+    cov_params: pd.DataFrame
+    sigma2: float
+    sigma2_se: float
+    llf: float
+    nobs: int
+    n_eff: int
+    N: int
+    T: int
+    y_name: str
+    x_names: list[str]
+    wx_names: list[str]
+    w_label: str
+    logdet_strategy: str
+    cov_type: str
+    rsquared: float
+    rsquared_label: str
+    corr2: float
+    fitted_values: pd.Series
+    resid: pd.Series
+    fixed_effects: dict
+    converged: bool
+    flags: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict, repr=False)
+    _impact_ctx: object = field(default=None, repr=False)
+
+    # -- inference -------------------------------------------------------
+    @cached_property
+    def bse(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.cov_params.to_numpy())), index=self.params.index, name="bse")
+
+    @property
+    def std_errors(self) -> pd.Series:  # linearmodels name
+        return self.bse
+
+    @cached_property
+    def tvalues(self) -> pd.Series:
+        return (self.params / self.bse).rename("t")
+
+    @cached_property
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index, name="p")
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        q = stats.norm.ppf(1 - alpha / 2)
+        return pd.DataFrame(
+            {"lower": self.params - q * self.bse, "upper": self.params + q * self.bse}, index=self.params.index
+        )
+
+    # -- information criteria ---------------------------------------------
+    @property
+    def df_model(self) -> int:
+        """Number of estimated parameters, sigma2 included."""
+        return len(self.params) + 1
+
+    @property
+    def aic(self) -> float:
+        return -2 * self.llf + 2 * self.df_model
+
+    @property
+    def bic(self) -> float:
+        return -2 * self.llf + np.log(self.nobs) * self.df_model
+
+    @property
+    def rho(self) -> float | None:
+        return float(self.params["rho"]) if "rho" in self.params else None
+
+    @property
+    def lam(self) -> float | None:
+        return float(self.params["lambda"]) if "lambda" in self.params else None
+
+    # -- impacts -----------------------------------------------------------
+    def impacts(self, draws: int = 1000, seed: int | None = 0, method: str = "simulation"):
+        """Direct, indirect and total effects (LeSage & Pace 2009, ch. 2.7).
+
+        ``method="simulation"`` draws ``draws`` parameter vectors from
+        N(theta_hat, V_hat) with ``seed``; ``method="delta"`` uses the delta
+        method. See :mod:`spillover.spatial.impacts`.
+        """
+        from spillover.spatial.impacts import compute_impacts
+
+        if self._impact_ctx is None:
+            raise ValueError(f"impacts are not defined for the {self.model} model")
+        return compute_impacts(self, self._impact_ctx, draws=draws, seed=seed, method=method)
+
+    # -- display -----------------------------------------------------------
+    def summary_frame(self) -> pd.DataFrame:
+        ci = self.conf_int()
+        return pd.DataFrame(
+            {
+                "coef": self.params,
+                "std err": self.bse,
+                "z": self.tvalues,
+                "P>|z|": self.pvalues,
+                "[0.025": ci["lower"],
+                "0.975]": ci["upper"],
+            }
+        )
+
+    def summary(self) -> str:
+        """Plain-text summary whose header names model, fe, method, W, N, T and log-determinant."""
+        head = [
+            f"{self.model} spatial panel (maximum likelihood)" if self.model != "SLX" else "SLX panel (least squares)",
+            f"Dependent variable: {self.y_name}",
+            f"Fixed effects: {self.fe}    Method: {self.method}    Covariance: {self.cov_type}",
+            f"Weights: {self.w_label}    Log-determinant: {self.logdet_strategy}",
+            f"N = {self.N}   T = {self.T}   NT = {self.nobs}   effective n = {self.n_eff}",
+            f"sigma2 = {self.sigma2:.6g}   log-likelihood = {self.llf:.4f}   AIC = {self.aic:.3f}   BIC = {self.bic:.3f}",
+            f"{self.rsquared_label} = {self.rsquared:.4f}   corr^2(y, fitted) = {self.corr2:.4f}",
+        ]
+        if self.flags:
+            head.append("WARNING: " + "; ".join(self.flags))
+        body = self.summary_frame().to_string(float_format=lambda v: f"{v: .6f}")
+        rule = "=" * max(len(line) for line in head + body.splitlines())
+        return "\n".join([rule, *head, rule, body, rule])
+
+    def __repr__(self) -> str:
+        return self.summary()

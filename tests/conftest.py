@@ -1,0 +1,39 @@
+"""Shared fixtures: the public reference panels shipped in tests/reference/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libpysal
+import numpy as np
+import pandas as pd
+import pytest
+
+REF = Path(__file__).parent / "reference"
+
+
+@pytest.fixture(scope="session")
+def produc():
+    """Produc (48 states x 17 years) with logs and the row-standardised usaww W."""
+    df = pd.read_csv(REF / "produc" / "Produc_plm.csv")
+    wm = pd.read_csv(REF / "produc" / "usaww_rowstd.csv", index_col=0)
+    df["state"] = df["state"].str.replace(" ", "_")
+    for c in ("gsp", "pcap", "pc", "emp"):
+        df["l" + c] = np.log(df[c])
+    w = libpysal.weights.full2W(wm.to_numpy(), ids=list(wm.index))
+    return df, w
+
+
+@pytest.fixture(scope="session")
+def cigar():
+    """Cigar (46 states x 30 years): logc, logp, logy and the row-standardised contiguity W."""
+    df = pd.read_csv(REF / "cigar" / "Cigar_plm.csv")
+    wm = pd.read_csv(REF / "cigar" / "usa46_binary.csv", index_col=0)
+    codes = sorted(df["state"].unique())
+    assert len(codes) == wm.shape[0] == 46
+    df["logc"] = np.log(df["sales"])
+    df["logp"] = np.log(df["price"] / df["cpi"])
+    df["logy"] = np.log(df["ndi"] / df["cpi"])
+    w = libpysal.weights.full2W(wm.to_numpy(), ids=codes)
+    w.transform = "r"
+    return df, w

@@ -1,0 +1,106 @@
+"""Bad input to the spatial estimators gets a clear error or a flagged result."""
+
+from __future__ import annotations
+
+import libpysal
+import numpy as np
+import pytest
+
+import spillover as sp
+from spillover.errors import ConvergenceWarning, SpecificationError, WeightsError
+
+F = "logc ~ logp + logy"
+
+
+def test_w_ids_not_matching_entities(cigar):
+    df, w = cigar
+    sub = df[df["state"] != df["state"].iloc[0]]
+    with pytest.raises(WeightsError, match="in_w_not_in_data"):
+        sp.SAR(F, sub, w, "state", "year", fe="entity").fit()
+
+
+def test_unbalanced_panel(cigar):
+    df, w = cigar
+    with pytest.raises(SpecificationError, match="unbalanced panel"):
+        sp.SAR(F, df.iloc[1:], w, "state", "year", fe="entity").fit()
+
+
+def test_duplicate_rows(cigar):
+    df, w = cigar
+    bad = df.copy()
+    bad.loc[bad.index[1], "year"] = bad.loc[bad.index[0], "year"]
+    with pytest.raises(SpecificationError, match="duplicate entity-period"):
+        sp.SAR(F, bad, w, "state", "year", fe="entity").fit()
+
+
+def test_missing_values_named(cigar):
+    df, w = cigar
+    bad = df.copy()
+    bad.loc[bad.index[5], "logp"] = np.nan
+    with pytest.raises(SpecificationError, match=r"column='logp'.*entity=1.*time=68"):
+        sp.SDM(F, bad, w, "state", "year", fe="twoways").fit()
+
+
+def test_collinear_regressors_named(cigar):
+    df, w = cigar
+    d = df.assign(logp2=2 * df["logp"], const_in_time=df["state"] * 1.0)
+    with pytest.raises(SpecificationError, match="logp2"):
+        sp.SAR("logc ~ logp + logy + logp2", d, w, "state", "year", fe="entity").fit()
+    with pytest.raises(SpecificationError, match="const_in_time"):
+        sp.SAR("logc ~ logp + const_in_time", d, w, "state", "year", fe="entity").fit()
+
+
+def test_lee_yu_time_effects_need_row_standardised_w(cigar):
+    df, w = cigar
+    wb = libpysal.weights.W(w.neighbors, id_order=w.id_order)  # binary
+    with pytest.raises(SpecificationError, match="row-standardised"):
+        sp.SAR(F, df, wb, "state", "year", fe="twoways", method="lee-yu").fit()
+    # entity effects do not need it
+    sp.SAR(F, df, wb, "state", "year", fe="entity", method="lee-yu").fit()
+
+
+def test_rho_at_bound_is_flagged(cigar):
+    df, w = cigar
+    d = df.copy()
+    # a dependent variable that is almost W y: rho runs to its upper bound
+    wd = w.full()[0]
+    ids = list(w.id_order)
+    rng = np.random.default_rng(0)
+    d["yy"] = 0.0
+    for yr, g in d.groupby("year"):
+        v = rng.standard_normal(len(ids))
+        for _ in range(400):
+            v = wd @ v
+        d.loc[g.index, "yy"] = g["state"].map(dict(zip(ids, v))).to_numpy()
+    with pytest.warns(ConvergenceWarning, match="bound"):
+        res = sp.SAR("yy ~ logp", d, w, "state", "year", fe="entity", method="direct").fit()
+    assert not res.converged and res.flags
+
+
+def test_bad_options():
+    with pytest.raises(SpecificationError, match="fe="):
+        sp.SAR(F, None, np.eye(2), fe="individual")
+    with pytest.raises(SpecificationError, match="method="):
+        sp.SAR(F, None, np.eye(2), fe="entity", method="leeyu")
+    with pytest.raises(SpecificationError, match="W\\*x"):
+        sp.SAR(F, None, np.eye(2), wx=["logp"])
+
+
+def test_results_in_original_order(cigar):
+    df, w = cigar
+    shuffled = df.sample(frac=1.0, random_state=3)
+    res = sp.SDM(F, shuffled, w, "state", "year", fe="twoways").fit()
+    assert res.fitted_values.index.equals(shuffled.index.sort_values())
+    base = sp.SDM(F, df, w, "state", "year", fe="twoways").fit()
+    np.testing.assert_allclose(res.params, base.params, rtol=1e-10)
+    np.testing.assert_allclose(res.fitted_values.loc[df.index], base.fitted_values.loc[df.index], rtol=1e-10)
+    # fitted + resid reproduces y
+    y = np.log(df["sales"])
+    np.testing.assert_allclose((base.fitted_values + base.resid).loc[df.index], y, rtol=1e-12)
+
+
+def test_summary_names_conventions(cigar):
+    df, w = cigar
+    text = sp.SDM(F, df, w, "state", "year", fe="twoways", method="lee-yu").fit().summary()
+    for token in ("SDM", "twoways", "lee-yu", "N = 46", "T = 30", "Log-determinant"):
+        assert token in text
