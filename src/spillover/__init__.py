@@ -35,6 +35,13 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "moran_by_year": ("spillover.diagnostics.moran", "moran_by_year"),
     "lisa_by_year": ("spillover.diagnostics.moran", "lisa_by_year"),
     "lm_tests": ("spillover.diagnostics.lm", "lm_tests"),
+    "moran_pooled": ("spillover.diagnostics.moran", "moran_pooled"),
+    "lr_test": ("spillover.diagnostics.tests", "lr_test"),
+    "fe_lr_tests": ("spillover.diagnostics.tests", "fe_lr_tests"),
+    "wald_sdm_sar": ("spillover.diagnostics.tests", "wald_sdm_sar"),
+    "wald_sdm_sem": ("spillover.diagnostics.tests", "wald_sdm_sem"),
+    "hausman": ("spillover.diagnostics.tests", "hausman"),
+    "specification_search": ("spillover.diagnostics.search", "specification_search"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
