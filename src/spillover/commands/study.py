@@ -1,0 +1,126 @@
+"""Top-level study commands: ``spillover replicate``, ``spillover verify``, ``spillover diagnose``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from spillover.errors import SpilloverError
+
+
+def _progress(console: Console, steps: tuple[str, ...]):
+    prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TimeElapsedColumn(), console=console, transient=False)
+    task = prog.add_task("study", total=len(steps))
+    seen: list[str] = []
+
+    def step(name: str) -> None:
+        if seen:
+            prog.advance(task)
+        seen.append(name)
+        prog.update(task, description=f"step: {name}")
+
+    return prog, task, step
+
+
+def replicate(
+    models: Path = typer.Argument(Path("models"), help="Folder of study TOML files."),
+    out: Path = typer.Option(Path("results"), "--out", help="Results folder."),
+) -> None:
+    """Run the study in MODELS and write every table, figure, README and manifest under --out."""
+    from spillover.study.runner import STEPS, run_study
+
+    console = Console()
+    t0 = time.perf_counter()
+    prog, task, step = _progress(console, STEPS)
+    try:
+        with prog:
+            run = run_study(models, out, progress=step)
+            prog.update(task, completed=len(STEPS), description="done")
+    except SpilloverError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    from spillover.study.hypotheses import verdicts
+
+    table = Table(title="Hypotheses", show_lines=False)
+    for col in ("hypothesis", "verdict"):
+        table.add_column(col)
+    for h, v, _ in verdicts(run):
+        table.add_row(h, v)
+    console.print(table)
+    console.print(f"wrote {len(set(run.files))} files to {out}/ in {time.perf_counter() - t0:.1f} s "
+                  f"(see {out}/README.md and {out}/manifest.json)")
+
+
+def verify(
+    models: Path = typer.Argument(Path("models"), help="Folder of study TOML files."),
+    results: Path = typer.Option(Path("results"), "--results", help="Committed results folder."),
+    rtol: float = typer.Option(1e-6, help="Relative tolerance."),
+    atol: float = typer.Option(1e-9, help="Absolute tolerance."),
+) -> None:
+    """Rerun the study and compare every number with the committed results/numbers.csv."""
+    from spillover.study.runner import STEPS
+    from spillover.study.verify import verify as run_verify
+
+    console = Console()
+    prog, task, step = _progress(console, STEPS)
+    with prog:
+        rep = run_verify(models, results, rtol=rtol, atol=atol, progress=step)
+    console.print(f"compared {rep.compared} numbers (rtol {rep.rtol:g}, atol {rep.atol:g})")
+    for title, df in (("mismatches", rep.mismatches), ("missing in rerun", rep.missing), ("new in rerun", rep.extra)):
+        if not df.empty:
+            t = Table(title=f"{title}: {len(df)}")
+            for c in df.columns:
+                t.add_column(str(c))
+            for row in df.head(50).itertuples(index=False):
+                t.add_row(*[f"{v:.10g}" if isinstance(v, float) else str(v) for v in row])
+            console.print(t)
+    if not rep.ok:
+        console.print("[bold red]verify: results differ from the committed ones[/]")
+        raise typer.Exit(1)
+    console.print("[bold green]verify: every number matches[/]")
+
+
+def diagnose(
+    formula: str = typer.Option("cpi ~ dei + urban + gov + open + hc", "--formula", "-f"),
+    weights: str = typer.Option("contiguity", "--weights", "-w", help="contiguity | inverse_distance | economic | nested"),
+    fe: str = typer.Option("twoways", "--fe"),
+    method: str = typer.Option("lee-yu", "--method"),
+) -> None:
+    """Run the Elhorst specification sequence on the default panel and print every statistic."""
+    import warnings
+
+    import spillover as sp
+    from spillover.study.runner import build_weights
+    from spillover.study.spec import WeightsSpec
+
+    console = Console()
+    panel = sp.data.default_panel()
+    kind = {"contiguity": "contiguity", "inverse_distance": "inverse_distance", "economic": "economic",
+            "nested": "nested"}.get(weights)
+    if kind is None:
+        console.print(f"[bold red]error:[/] --weights {weights!r}: choose contiguity, inverse_distance, economic or nested")
+        raise typer.Exit(2)
+    w = build_weights(WeightsSpec(kind=kind), sp.data.default_geometry(), panel, "province", "year")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = sp.specification_search(formula, panel, w, "province", "year", fe=fe, method=method)
+    t = Table(title=f"Specification tests: {formula} (W = {weights}, fe = {fe}, method = {method})")
+    for c in ("test", "model", "stat", "df", "p", "points_to"):
+        t.add_column(c)
+    for name, r in s.table.iterrows():
+        t.add_row(str(name), r["model"], f"{r['stat']:.4f}", str(r["df"]), f"{r['p']:.4g}", str(r["points_to"]))
+    console.print(t)
+    console.print(f"[bold]Chosen model: {s.chosen}.[/] {s.reason}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the study commands to the top-level app."""
+    app.command()(replicate)
+    app.command()(verify)
+    app.command()(diagnose)

@@ -1,0 +1,80 @@
+"""``results/manifest.json``: what produced the results.
+
+Input file hashes (the catalog's files, the geometry), study-spec hashes,
+package versions, seeds, the git commit and per-step timings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from spillover.io import atomic_write_text
+
+PACKAGES = ("spillover", "numpy", "scipy", "pandas", "statsmodels", "linearmodels", "libpysal", "esda", "spreg",
+            "geopandas", "formulaic", "pydantic", "matplotlib", "openpyxl", "python-docx")
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _git_commit(root: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "models", "data_raw"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def collect(run) -> dict:
+    root = run.root
+    inputs = {}
+    catalog = root / run.study.data.catalog
+    if catalog.exists():
+        inputs[str(catalog.relative_to(root))] = sha256(catalog)
+    cat = getattr(getattr(run, "built", None), "catalog", None)
+    for ind in getattr(cat, "indicator", []) or []:
+        for loc in (ind, getattr(ind, "uninterpolated", None)):
+            if loc is None:
+                continue
+            p = cat.resolve(loc.file)
+            if p.exists():
+                inputs[p.resolve().relative_to(root.resolve()).as_posix()] = sha256(p)
+    geo = root / "data_raw" / "geo" / "china_provinces.gpkg"
+    if geo.exists():
+        inputs[geo.relative_to(root).as_posix()] = sha256(geo)
+    seeds = {"study": run.study.study.seed}
+    seeds.update({f"moran:{m.name}": m.seed for m in run.study.moran})
+    seeds.update({f"impacts:{e.name}": e.impacts.seed for e in run.study.estimate if e.impacts})
+    versions = {}
+    for p in PACKAGES:
+        try:
+            versions[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            versions[p] = None
+    return {
+        "study": run.study.study.name,
+        "inputs_sha256": dict(sorted(inputs.items())),
+        "specs_sha256": run.study.sources,
+        "python": platform.python_version(),
+        "packages": versions,
+        "seeds": seeds,
+        "git_commit": _git_commit(root),
+        "timings_s": run.timings,
+        "outputs": sorted({p.relative_to(run.out).as_posix() for p in run.files if p.exists()}),
+    }
+
+
+def write_manifest(run) -> Path:
+    return atomic_write_text(run.out / "manifest.json", json.dumps(collect(run), indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,308 @@
+"""Run a study folder (``models/``) and write every output under ``results/``.
+
+Steps, in order: data -> weights -> Moran's I -> specification tests ->
+estimates -> tables -> figures -> hypotheses -> manifest. Each output file is
+written atomically; ``results/numbers.csv`` holds every number of every table
+in tidy form, which ``spillover verify`` compares.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libpysal
+import numpy as np
+import pandas as pd
+
+from spillover.errors import SpecificationError
+from spillover.io import atomic_write, atomic_write_text
+from spillover.study.spec import EstimateSpec, Study, WeightsSpec, load_study
+
+MODEL_CLASSES = {"sar": "SAR", "sem": "SEM", "sdm": "SDM", "sdem": "SDEM", "sac": "SAC", "slx": "SLX"}
+
+
+@dataclass
+class StudyRun:
+    """Everything a study run produced, kept in memory for the hypotheses and tests."""
+
+    study: Study
+    root: Path
+    out: Path
+    panel: pd.DataFrame | None = None
+    built: object = None
+    weights: dict = field(default_factory=dict)
+    estimates: dict = field(default_factory=dict)
+    impacts: dict = field(default_factory=dict)
+    moran: pd.DataFrame | None = None
+    diagnostics: dict = field(default_factory=dict)
+    numbers: list[pd.DataFrame] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+    def write_csv(self, rel: str, df: pd.DataFrame, index: bool = False) -> Path:
+        path = self.out / rel
+        atomic_write(path, lambda p: df.to_csv(p, index=index, encoding="utf-8", float_format="%.10g"))
+        self.files.append(path)
+        return path
+
+    def write_text(self, rel: str, text: str) -> Path:
+        path = atomic_write_text(self.out / rel, text)
+        self.files.append(path)
+        return path
+
+    def add_numbers(self, output: str, df: pd.DataFrame, row: str, columns: list[str]) -> None:
+        long = df.melt(id_vars=[row], value_vars=columns, var_name="column", value_name="value")
+        long.insert(0, "output", output)
+        long = long.rename(columns={row: "row"})
+        self.numbers.append(long[["output", "row", "column", "value"]])
+
+
+# ---------------------------------------------------------------- weights
+def build_weights(spec: WeightsSpec, geo, panel: pd.DataFrame, entity: str, time_col: str):
+    """A libpysal W (row-standardised, ids = GB codes) from one ``[weights.NAME]`` entry."""
+    from spillover import weights as wmod
+
+    if spec.kind == "contiguity":
+        return wmod.contiguity(geo, id_col="adcode", kind=spec.contiguity, islands=spec.islands)
+    if spec.kind == "inverse_distance":
+        return wmod.inverse_distance(None, power=spec.power, cutoff_km=spec.cutoff_km)
+    if spec.kind == "knn":
+        return wmod.knn(wmod.capital_coordinates(), k=spec.k)
+    if spec.variable not in panel.columns:
+        raise SpecificationError(f"weights: variable {spec.variable!r} is not a panel column")
+    means = panel.groupby(entity)[spec.variable].mean()
+    if spec.kind == "economic":
+        return wmod.economic_distance(means)
+    w_geo = wmod.inverse_distance(None, power=spec.power)
+    return wmod.nested(w_geo, means, kind=spec.nested, phi=spec.phi)
+
+
+def subset_weights(w, ids: list[str], name: str):
+    """W restricted to ``ids`` and row-standardised again; islands are an error naming them."""
+    sub = libpysal.weights.w_subset(w, ids, silence_warnings=True)
+    if sub.islands:
+        raise SpecificationError(
+            f"weights {name!r} restricted to the subsample leaves islands {sub.islands}; "
+            "choose another W (e.g. inverse distance) or another sample"
+        )
+    sub.transform = "r"
+    meta = dict(getattr(w, "spillover_meta", {}))
+    meta["label"] = f"{meta.get('label', name)}, subsample"
+    sub.spillover_meta = meta
+    return sub
+
+
+# ---------------------------------------------------------------- estimates
+def estimate_data(run: StudyRun, e: EstimateSpec) -> pd.DataFrame:
+    entity, time_col = run.study.data.entity, run.study.data.time
+    df = run.panel
+    if e.regions:
+        df = df[df["region"].isin(e.regions)]
+    if e.lag:
+        df = df.sort_values([entity, time_col]).copy()
+        for v in e.lag:
+            df[v] = df.groupby(entity)[v].shift(1)
+        df = df[df[time_col] > df[time_col].min()]
+    return df.reset_index(drop=True)
+
+
+def fit_estimate(run: StudyRun, e: EstimateSpec):
+    import spillover as sp
+    from spillover.panel import fit_panel
+
+    entity, time_col = run.study.data.entity, run.study.data.time
+    df = estimate_data(run, e)
+    if e.model in ("ols", "fe"):
+        return fit_panel(e.formula, df, entity, time_col, fe="none" if e.model == "ols" else e.fe)
+    w = run.weights[e.weights]
+    if e.regions:
+        w = subset_weights(w, sorted(df[entity].unique()), e.weights)
+    cls = getattr(sp, MODEL_CLASSES[e.model])
+    method = e.method if e.fe not in ("none", "random") else "direct"
+    res = cls(e.formula, df, w, entity, time_col, fe=e.fe, method=method).fit()
+    return res
+
+
+# ---------------------------------------------------------------- steps
+def step_data(run: StudyRun) -> None:
+    from spillover.data import build_panel
+
+    built = build_panel(run.root / run.study.data.catalog)
+    panel = built.data
+    y0, y1 = run.study.data.years
+    panel = panel[(panel[run.study.data.time] >= y0) & (panel[run.study.data.time] <= y1)].reset_index(drop=True)
+    if panel.empty:
+        raise SpecificationError(f"data.years = {[y0, y1]} selects no rows of the panel")
+    run.panel, run.built = panel, built
+    run.write_csv("data/panel.csv", panel)
+    for name, wt in built.weights.items():
+        run.write_csv(f"data/weights_{name}.csv", wt)
+        run.add_numbers(f"weights_{name}", wt.assign(row=wt["indicator"]), "row", ["weight"])
+    run.write_csv("data/corrections.csv", built.corrections_frame())
+    cols = ["dei", "cpi", "urban", "gov", "open", "hc", "fin", "innov", "indup", "rural_inc", "urban_rural_ratio", "gdp_pc"]
+    desc = panel[cols].describe().T[["count", "mean", "std", "min", "max"]].reset_index(names="variable")
+    run.write_csv("tables/descriptive_statistics.csv", desc)
+    run.write_text("tables/descriptive_statistics.md", _markdown(desc, "Descriptive statistics, 31 provinces, "
+                                                                 f"{y0}-{y1}"))
+    run.add_numbers("descriptive_statistics", desc, "variable", ["mean", "std", "min", "max"])
+
+
+def step_weights(run: StudyRun) -> None:
+    from spillover import weights as wmod
+    from spillover.data import default_geometry
+
+    geo = default_geometry()
+    rows = []
+    for name, spec in run.study.weights.items():
+        w = build_weights(spec, geo, run.panel, run.study.data.entity, run.study.data.time)
+        w.spillover_meta = {**getattr(w, "spillover_meta", {}), "label": spec.label or name}
+        run.weights[name] = w
+        ids = list(w.id_order)
+        run.write_csv(f"weights/{name}.csv", pd.DataFrame(w.full()[0], index=ids, columns=ids), index=True)
+        d = wmod.describe(w)
+        rows.append({"weights": name, "label": spec.label or name, "kind": spec.kind, "n": d.get("n"),
+                     "links": d["links"], "mean_neighbours": d["mean_neighbours"], "islands": len(d["islands"]),
+                     "components": d["n_components"], "transform": d["transform"]})
+    run.write_csv("weights/summary.csv", pd.DataFrame(rows))
+
+
+def step_moran(run: StudyRun) -> None:
+    import spillover as sp
+
+    frames = []
+    for m in run.study.moran:
+        for var in m.variables:
+            for wn in m.weights:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # small-N warning: p_sim is reported
+                    r = sp.moran_by_year(run.panel, var, run.weights[wn], run.study.data.entity,
+                                         run.study.data.time, permutations=m.permutations, seed=m.seed)
+                frames.append(r.assign(variable=var, weights=wn))
+    if not frames:
+        return
+    df = pd.concat(frames, ignore_index=True)[["variable", "weights", "year", "I", "expected", "z", "p_norm", "p_sim"]]
+    run.moran = df
+    run.write_csv("tables/moran_by_year.csv", df)
+    wide = df.pivot_table(index="year", columns=["variable", "weights"], values="I")
+    wide.columns = [f"{v}, W = {w}" for v, w in wide.columns]
+    run.write_text("tables/moran_by_year.md", _markdown(wide.reset_index(),
+                                                        "Global Moran's I by year (permutation p-values in moran_by_year.csv)"))
+    key = df.assign(row=df["variable"] + "|" + df["weights"] + "|" + df["year"].astype(str))
+    run.add_numbers("moran_by_year", key, "row", ["I", "z", "p_sim"])
+
+
+def step_diagnose(run: StudyRun) -> None:
+    import spillover as sp
+
+    for d in run.study.diagnose:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            s = sp.specification_search(d.formula, run.panel, run.weights[d.weights], run.study.data.entity,
+                                        run.study.data.time, fe=d.fe, method=d.method)
+        run.diagnostics[d.name] = s
+        tab = s.table.reset_index()
+        run.write_csv(f"tables/{d.name}.csv", tab)
+        run.write_text(f"tables/{d.name}.md", _markdown(tab, f"Specification tests ({d.formula}; W = {d.weights})")
+                       + f"\nChosen model: **{s.chosen}**. {s.reason}\n")
+        run.add_numbers(d.name, tab, "test", ["stat", "p"])
+
+
+def step_estimates(run: StudyRun, progress: Callable[[str], None] | None = None) -> None:
+    for e in run.study.estimate:
+        if progress:
+            progress(e.name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            res = fit_estimate(run, e)
+        run.estimates[e.name] = res
+        if e.impacts is not None:
+            run.impacts[e.name] = res.impacts(draws=e.impacts.draws, seed=e.impacts.seed, method=e.impacts.method)
+
+
+def step_tables(run: StudyRun) -> None:
+    from spillover.report.tables import Table
+
+    labels = variable_labels(run)
+    specs = run.study.estimate_by_name()
+    for t in run.study.table:
+        results = [run.estimates[c] for c in t.columns]
+        names = t.column_names or [specs[c].label or c for c in t.columns]
+        imps = [run.impacts.get(c) for c in t.columns] if t.impacts else None
+        table = Table.from_results(results, names, stat=t.stat, impacts=imps, labels=labels,
+                                   title=t.title or t.name, notes=t.notes or None)
+        run.files.extend(Path(p) for p in table.write(run.out / "tables" / t.name, formats=t.formats))
+        nums = table.numbers()
+        nums.insert(0, "output", t.name)
+        run.numbers.append(_tidy_numbers(nums))
+
+
+def _tidy_numbers(nums: pd.DataFrame) -> pd.DataFrame:
+    value_cols = [c for c in ("coef", "se", "t", "p") if c in nums.columns]
+    long = nums.melt(id_vars=["output", "column", "row"], value_vars=value_cols, var_name="stat", value_name="value")
+    long["row"] = long["row"].astype(str) + "|" + long["stat"]
+    long["column"] = long["column"].astype(str)
+    return long[["output", "row", "column", "value"]]
+
+
+def variable_labels(run: StudyRun) -> dict[str, str]:
+    labels = {"dei": "Digital economy index", "cpi": "Common prosperity index", "urban": "Urbanisation",
+              "gov": "Government expenditure / GDP", "open": "Trade openness", "hc": "Human capital",
+              "fin": "Loans / GDP", "rho": "rho", "lambda": "lambda"}
+    if run.study.study.language == "zh":
+        labels.update({"dei": "数字经济指数", "cpi": "共同富裕指数", "urban": "城镇化率", "gov": "政府支出占比",
+                       "open": "对外开放度", "hc": "人力资本", "fin": "金融发展"})
+    return labels
+
+
+def _markdown(df: pd.DataFrame, title: str) -> str:
+    cols = [str(c) for c in df.columns]
+    lines = [f"### {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in df.itertuples(index=False):
+        cells = [f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- driver
+STEPS = ("data", "weights", "moran", "diagnose", "estimates", "tables", "figures", "hypotheses")
+
+
+def run_study(models: str | Path = "models", out: str | Path = "results", *, root: str | Path | None = None,
+              progress=None, figures: bool = True) -> StudyRun:
+    """Run every step of the study in ``models`` and write ``out``; returns the in-memory :class:`StudyRun`."""
+    from spillover.study import hypotheses, manifest
+
+    models = Path(models)
+    study = load_study(models)
+    root = Path(root) if root is not None else models.resolve().parent
+    run = StudyRun(study=study, root=root, out=Path(out))
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("data", lambda: step_data(run)),
+        ("weights", lambda: step_weights(run)),
+        ("moran", lambda: step_moran(run)),
+        ("diagnose", lambda: step_diagnose(run)),
+        ("estimates", lambda: step_estimates(run)),
+        ("tables", lambda: step_tables(run)),
+    ]
+    if figures:
+        from spillover.report import figures as figmod
+
+        steps.append(("figures", lambda: figmod.study_figures(run)))
+    steps.append(("hypotheses", lambda: hypotheses.write_readme(run)))
+    for name, fn in steps:
+        if progress:
+            progress(name)
+        t0 = time.perf_counter()
+        fn()
+        run.timings[name] = round(time.perf_counter() - t0, 3)
+    numbers = pd.concat(run.numbers, ignore_index=True) if run.numbers else pd.DataFrame(
+        columns=["output", "row", "column", "value"])
+    numbers["value"] = pd.to_numeric(numbers["value"], errors="coerce")
+    run.write_csv("numbers.csv", numbers)
+    manifest.write_manifest(run)
+    return run
+
