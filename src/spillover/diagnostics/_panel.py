@@ -268,14 +268,14 @@ def layout(
 def spatial_lag(wsp: sparse.spmatrix, arr: np.ndarray) -> np.ndarray:
     """``(I_T kron W) v`` for ``v`` given as a (T, N) or (T, N, k) array.
 
-    Row t of the result is ``W v_t`` -- the period-by-period lag, equal to the
-    Kronecker product applied to the time-major stacked vector.
+    Row t of the result is ``W v_t``; delegates to
+    :func:`spillover.spatial.transforms.spatial_lag`.
     """
+    from spillover.spatial.transforms import spatial_lag as _lag
+
     arr = np.asarray(arr, dtype=float)
     t, n = arr.shape[:2]
-    flat = arr.reshape(t, n, -1).transpose(1, 0, 2).reshape(n, -1)  # N x (T*k)
-    lagged = np.asarray(wsp @ flat)
-    return lagged.reshape(n, t, -1).transpose(1, 0, 2).reshape(arr.shape)
+    return _lag(wsp, arr.reshape(t * n, -1), n, t).reshape(arr.shape)
 
 
 def demean(arr: np.ndarray, fe: str) -> np.ndarray:
@@ -283,24 +283,15 @@ def demean(arr: np.ndarray, fe: str) -> np.ndarray:
 
     ``"entity"`` subtracts each unit's time mean, ``"time"`` each period's
     cross-sectional mean, ``"twoways"`` both and adds back the grand mean
-    (Baltagi 2021, *Econometric Analysis of Panel Data*, sec. 3.2), i.e. the
-    projections ``Q_entity``, ``Q_time`` and ``Q_entity Q_time`` above.
-    ``"none"`` returns a copy.
+    (Baltagi 2021, sec. 3.2); delegates to
+    :func:`spillover.spatial.transforms.demean`. ``"none"`` returns a copy.
     """
-    arr = np.asarray(arr, dtype=float)
-    if fe == "none":
-        return arr.copy()
-    if fe == "entity":
-        return arr - arr.mean(axis=0, keepdims=True)
-    if fe == "time":
-        return arr - arr.mean(axis=1, keepdims=True)
-    if fe == "twoways":
-        return (
-            arr
-            - arr.mean(axis=0, keepdims=True)
-            - arr.mean(axis=1, keepdims=True)
-            + arr.mean(axis=(0, 1), keepdims=True)
+    from spillover.spatial.transforms import demean as _demean
+
+    if fe not in FE_KINDS:
+        raise SpecificationError(
+            format_error("unknown fixed effects", fe=fe, hint=f"use one of {', '.join(FE_KINDS)}")
         )
-    raise SpecificationError(
-        format_error("unknown fixed effects", fe=fe, hint=f"use one of {', '.join(FE_KINDS)}")
-    )
+    arr = np.asarray(arr, dtype=float)
+    t, n = arr.shape[:2]
+    return _demean(arr.reshape(t * n, -1), n, t, fe).reshape(arr.shape)

@@ -6,25 +6,17 @@ package versions, seeds, the git commit and per-step timings.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from spillover.data.readers import sha256_file as sha256
 from spillover.io import atomic_write_text
 
 PACKAGES = ("spillover", "numpy", "scipy", "pandas", "statsmodels", "linearmodels", "libpysal", "esda", "spreg",
             "geopandas", "formulaic", "pydantic", "matplotlib", "openpyxl", "python-docx")
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _git_commit(root: Path) -> str | None:
