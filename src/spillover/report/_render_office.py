@@ -11,7 +11,7 @@ import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from spillover.io import atomic_write
+from spillover.io import atomic_write, normalise_office_zip
 
 if TYPE_CHECKING:  # pragma: no cover
     from spillover.report.tables import Cell, Table
@@ -134,7 +134,7 @@ def write_xlsx(table: Table, path: Path) -> Path:
     nums.append(list(frame.columns))
     for rec in frame.itertuples(index=False):
         nums.append([None if isinstance(v, float) and v != v else v for v in rec])
-    return atomic_write(path, lambda tmp: wb.save(tmp))
+    return atomic_write(path, lambda tmp: (wb.save(tmp), normalise_office_zip(tmp)))
 
 
 # ---------------------------------------------------------------- Word
@@ -232,4 +232,4 @@ def write_docx(table: Table, path: Path) -> Path:
         par = doc.add_paragraph()
         par.paragraph_format.space_after = 0
         _set_run_font(par.add_run(note), size=9)
-    return atomic_write(path, lambda tmp: doc.save(str(tmp)))
+    return atomic_write(path, lambda tmp: (doc.save(str(tmp)), normalise_office_zip(tmp)))
