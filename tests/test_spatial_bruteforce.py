@@ -179,3 +179,34 @@ def test_random_effects_match_brute_force(cig, model):
     assert -r.fun == pytest.approx(res.llf, abs=1e-6)
     _, b = negll(r.x)
     np.testing.assert_allclose(res.params.to_numpy(), np.concatenate([b, [r.x[0]]]), atol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["SEM", "SDEM"])
+def test_random_effects_error_models_match_brute_force(cig, model):
+    """RE-SEM/SDEM against the likelihood with the explicit NT x NT covariance (Baltagi et al. 2003, eq. 2.2):
+    Omega = s2_mu (11'_T kron I_N) + s2 (I_T kron (B'B)^-1)."""
+    df, w = cig
+    wx = ["logp", "logy"] if model == "SDEM" else []
+    y, x, wd, n, t = _stack(df, w, ["logp", "logy"], wx)
+    x = np.column_stack([np.ones(len(y)), x])
+    res = getattr(sp, model)("logc ~ logp + logy", df, w, "state", "year", fe="random").fit()
+    jt = np.ones((t, t))
+
+    def negll(p):
+        lam, s2mu, s2 = p[0], np.exp(p[1]), np.exp(p[2])
+        b = np.eye(n) - lam * wd
+        omega = s2mu * np.kron(jt, np.eye(n)) + s2 * np.kron(np.eye(t), np.linalg.inv(b.T @ b))
+        oinv = np.linalg.inv(omega)
+        beta = np.linalg.solve(x.T @ oinv @ x, x.T @ oinv @ y)
+        e = y - x @ beta
+        ll = -0.5 * np.linalg.slogdet(omega)[1] - n * t / 2 * np.log(2 * np.pi) - 0.5 * e @ oinv @ e
+        return -ll, beta
+
+    f = res.extra["sigma2_mu_over_sigma2"]
+    start = np.array([res.params["lambda"], np.log(f * res.sigma2), np.log(res.sigma2)])
+    # the brute force cannot do better than our optimum, and is worse a little away from it
+    f0, b0 = negll(start)
+    assert -f0 == pytest.approx(res.llf, abs=1e-6)
+    np.testing.assert_allclose(res.params.to_numpy()[:-1], b0, atol=1e-8)
+    for step in np.eye(3) * 1e-3:
+        assert negll(start + step)[0] > f0 - 1e-9 and negll(start - step)[0] > f0 - 1e-9

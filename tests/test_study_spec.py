@@ -67,7 +67,7 @@ def test_impossible_combinations(study_dir):
     _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "sdm"\nformula = "cpi ~ dei"\n')
     with pytest.raises(SpecificationError, match="needs 'weights'"):
         load_study(study_dir)
-    _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "sem"\nformula = "cpi ~ dei"\nweights = "adjacency"\nfe = "random"\n')
+    _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "sac"\nformula = "cpi ~ dei"\nweights = "adjacency"\nfe = "random"\n')
     with pytest.raises(SpecificationError, match="random"):
         load_study(study_dir)
 

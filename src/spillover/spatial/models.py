@@ -69,10 +69,10 @@ class _SpatialPanelModel:
     ) -> None:
         if fe not in FE_CHOICES + ("random",):
             raise SpecificationError(format_error(f"fe={fe!r} is not supported", option="fe", hint=f"choose one of {FE_CHOICES + ('random',)}"))
-        if fe == "random" and (self._spec.err or not self._spec.lag):
+        if fe == "random" and self._spec.lag == self._spec.err:  # SAC and SLX
             raise SpecificationError(
                 format_error(
-                    f"random effects are implemented for SAR and SDM, not {self._spec.name}",
+                    f"random effects are implemented for SAR, SDM, SEM and SDEM, not {self._spec.name}",
                     option="fe", hint="use fe='entity' (or 'twoways') for this model",
                 )
             )
@@ -125,9 +125,9 @@ class _SpatialPanelModel:
         spec = self._spec
         d = self._design()
         if self.fe == "random":
-            from spillover.spatial.random_effects import fit_random_effects
+            from spillover.spatial.random_effects import fit_random_effects, fit_random_effects_error
 
-            return fit_random_effects(self, d)
+            return fit_random_effects_error(self, d) if spec.err else fit_random_effects(self, d)
         n, t, fe = d.n, d.t, self.fe
         conv = convention(fe, self.method, n, t)
         if conv.requires_row_standardised and not d.row_standardised:

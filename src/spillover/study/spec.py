@@ -88,8 +88,8 @@ class EstimateSpec(_Strict):
             raise ValueError(f"formula {self.formula!r} needs the form 'y ~ x1 + x2'")
         if self.model in SPATIAL and not self.weights:
             raise ValueError(f"model {self.model!r} needs 'weights' (a name from [weights.*])")
-        if self.fe == "random" and self.model not in ("sar", "sdm", "fe"):
-            raise ValueError(f"fe = 'random' is available for models sar, sdm and fe, not {self.model!r}")
+        if self.fe == "random" and self.model not in ("sar", "sdm", "sem", "sdem", "fe"):
+            raise ValueError(f"fe = 'random' is available for models sar, sdm, sem, sdem and fe, not {self.model!r}")
         if self.impacts is not None and self.model not in WITH_IMPACTS:
             raise ValueError(f"impacts are defined for {sorted(WITH_IMPACTS)}, not {self.model!r}")
         return self
