@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -10,14 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from spillover.io import atomic_write
 
 app = typer.Typer(help="Provincial data pipeline: catalog -> balanced panel + composite indices.",
                   no_args_is_help=True, add_completion=False)
-
-
-def _csv(df: pd.DataFrame) -> Callable[[Path], None]:
-    return lambda p: df.to_csv(p, index=False, encoding="utf-8")
 
 
 def _fmt(x: object) -> str:
@@ -71,13 +65,10 @@ def build(
     console.print(_table("PROVENANCE.md spot checks", panel.spot_checks,
                          ["what", "province", "year", "expected", "built", "ok"]))
 
+    from spillover.data.export import write_panel_outputs
+
     out = Path(out)
-    atomic_write(out / "panel.parquet", lambda p: data.to_parquet(p, index=False))
-    atomic_write(out / "panel.csv", _csv(data))
-    for name, weights in panel.weights.items():
-        atomic_write(out / f"weights_{name}.csv", _csv(weights))
-    atomic_write(out / "corrections.csv", _csv(panel.corrections_frame()))
-    atomic_write(out / "derived_variables.csv", _csv(panel.derived))
+    write_panel_outputs(panel, out)
     console.print(f"wrote panel.parquet, panel.csv, weights_dei.csv, weights_cpi.csv, corrections.csv, "
                   f"derived_variables.csv to {out}/")
     if not panel.spot_checks["ok"].all():

@@ -138,11 +138,11 @@ def step_data(run: StudyRun) -> None:
     if panel.empty:
         raise SpecificationError(f"data.years = {[y0, y1]} selects no rows of the panel")
     run.panel, run.built = panel, built
-    run.write_csv("data/panel.csv", panel)
+    from spillover.data.export import write_panel_outputs
+
+    run.files.extend(write_panel_outputs(built, run.out / "data", data=panel))
     for name, wt in built.weights.items():
-        run.write_csv(f"data/weights_{name}.csv", wt)
         run.add_numbers(f"weights_{name}", wt.assign(row=wt["indicator"]), "row", ["weight"])
-    run.write_csv("data/corrections.csv", built.corrections_frame())
     cols = ["dei", "cpi", "urban", "gov", "open", "hc", "fin", "innov", "indup", "rural_inc", "urban_rural_ratio", "gdp_pc"]
     desc = panel[cols].describe().T[["count", "mean", "std", "min", "max"]].reset_index(names="variable")
     run.write_csv("tables/descriptive_statistics.csv", desc)
