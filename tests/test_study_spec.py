@@ -85,3 +85,14 @@ def test_toml_syntax_error_names_file(study_dir):
     _append(study_dir, "90_bad.toml", "[[estimate]\nname = \n")
     with pytest.raises(SpecificationError, match="90_bad.toml: TOML syntax error"):
         load_study(study_dir)
+
+
+def test_analysis_sections_validate(study_dir):
+    st = load_study(study_dir)
+    assert st.mediation and st.threshold and st.regime
+    _append(study_dir, "90_bad.toml", '[[mediation]]\nname = "m2"\nformula = "cpi ~ dei"\nmediators = ["innov"]\nweights = "rail"\n'
+            '[[threshold]]\nname = "t2"\nformula = "cpi ~ dei"\nn_thresholds = 3\n')
+    with pytest.raises(SpecificationError) as exc:
+        load_study(study_dir)
+    msg = str(exc.value)
+    assert "threshold[0].n_thresholds" in msg and "got 3" in msg

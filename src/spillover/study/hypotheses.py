@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 ALPHA = 0.05
 
 
@@ -52,22 +54,9 @@ def verdicts(run) -> list[tuple[str, str, str]]:
             verdict = "not supported"
         out.append(("H2 spatial spillover", verdict,
                     f"Indirect (spillover) effect of dei under contiguity: {_fmt(base, 'indirect')}.{extra}"))
-    out.append(("H3 mechanisms", "not tested in this version",
-                "Mediation through innovation, industrial upgrading and rural income is planned (issue 6); no estimate "
-                "in this study tests it."))
-    east, cw = _imp(run, "sdm_east"), _imp(run, "sdm_central_west")
-    if east is None or cw is None:
-        out.append(("H4 heterogeneity", "not tested", "the study has no regional SDM estimates"))
-    else:
-        bigger_d = bool(east["direct"] > cw["direct"])
-        bigger_i = bool(east["indirect"] > cw["indirect"])
-        verdict = "supported" if bigger_d and bigger_i else ("mixed" if bigger_d or bigger_i else "not supported")
-        out.append(("H4 heterogeneity", verdict,
-                    f"East: direct {_fmt(east, 'direct')}, indirect {_fmt(east, 'indirect')}; central and west: "
-                    f"direct {_fmt(cw, 'direct')}, indirect {_fmt(cw, 'indirect')} [tables/table_heterogeneity]. "
-                    "Subsample point estimates compared; a regime model with a Wald test of equality is planned (issue 6)."))
-    out.append(("H5 nonlinearity", "not tested in this version",
-                "The Hansen (1999) panel threshold model is planned (issue 6)."))
+    out.append(_h3(run))
+    out.append(_h4(run))
+    out.append(_h5(run))
     return out
 
 
@@ -89,3 +78,82 @@ def write_readme(run) -> Path:
     lines.append("")
     path = run.write_text("README.md", "\n".join(lines))
     return path
+
+
+def _h3(run) -> tuple[str, str, str]:
+    meds = {k.split(":")[1]: v for k, v in run.analyses.items() if k.count(":") == 1}
+    if not meds:
+        return ("H3 mechanisms", "not tested", "the study has no [[mediation]] entry")
+    parts, plain, spatial = [], [], []
+    for med, r in meds.items():
+        lo, hi = r.boot_ci
+        sig = lo > 0 or hi < 0
+        plain.append(sig and r.indirect > 0)
+        text = (f"{med}: a*b = {r.indirect:.3f} (Sobel p = {r.sobel_p:.3g}, bootstrap 95% CI "
+                f"[{lo:.3f}, {hi:.3f}])")
+        key = next((k for k in run.analyses if k.endswith(f":{med}:spatial")), None)
+        if key is not None:
+            t = run.analyses[key].table
+            row = t.loc[[i for i in t.index if "(mediated" in str(i)][0]]
+            ssig = bool(row["total_p"] < ALPHA and row["total"] > 0) or bool(row["indirect_p"] < ALPHA and row["indirect"] > 0)
+            spatial.append(ssig)
+            text += (f"; through SDM impacts the mediated direct effect is {row['direct']:.3f} (p = {row['direct_p']:.3g}) "
+                     f"and the mediated spillover {row['indirect']:.3f} (p = {row['indirect_p']:.3g})")
+        parts.append(text)
+    if any(plain):
+        verdict = "supported"
+    elif any(spatial):
+        verdict = "partly supported"
+    else:
+        verdict = "not supported"
+    why = ("; ".join(parts) + ". A channel counts when its mediated effect is positive and significant at 5% "
+           "[tables/mediation_*].")
+    if verdict == "partly supported":
+        why += " No channel mediates the local (within-province) effect; a channel works only through spillovers."
+    return ("H3 mechanisms", verdict, why)
+
+
+def _h4(run) -> tuple[str, str, str]:
+    reg = next((v for k, v in run.analyses.items() if hasattr(v, "wald_tests")), None)
+    east, cw = _imp(run, "sdm_east"), _imp(run, "sdm_central_west")
+    texts = []
+    verdict = "not tested"
+    if reg is not None:
+        imp = reg.impacts
+        wb = reg.wald_tests.loc["beta"]
+        ranked = ", ".join(f"{g} {imp.loc[g, 'direct']:.3f}" for g in imp["direct"].sort_values(ascending=False).index)
+        east_largest = all(imp.loc["east", "direct"] > imp.loc[g, "direct"] for g in imp.index if g in ("central", "west"))
+        east_spill = all(imp.loc["east", "indirect"] > imp.loc[g, "indirect"] for g in imp.index if g in ("central", "west"))
+        verdict = "supported" if (east_largest and east_spill and wb["p"] < ALPHA) else "not supported"
+        texts.append(f"Regime SDM (full sample): regional direct effects of dei {ranked}; Wald test of equal slopes "
+                     f"chi2({int(wb['df'])}) = {wb['stat']:.2f}, p = {wb['p']:.3g}; equal spillover terms "
+                     f"p = {reg.wald_tests.loc['theta', 'p']:.3g} [tables/regime_wald, tables/regime_impacts]. "
+                     "Effects differ across regions, but the east's are not the largest")
+        if east_largest and east_spill:
+            texts[-1] = texts[-1].replace(", but the east's are not the largest", " and the east's are the largest")
+    if east is not None and cw is not None:
+        texts.append(f"Subsamples: east direct {_fmt(east, 'direct')}, central and west direct {_fmt(cw, 'direct')} "
+                     "[tables/table_heterogeneity]")
+        if verdict == "not tested":
+            verdict = "supported" if east["direct"] > cw["direct"] and east["indirect"] > cw["indirect"] else "not supported"
+    return ("H4 heterogeneity", verdict, ". ".join(texts) + "." if texts else "no regional estimates in the study")
+
+
+def _h5(run) -> tuple[str, str, str]:
+    th = next((v for v in run.analyses.values() if hasattr(v, "thresholds")), None)
+    if th is None:
+        return ("H5 nonlinearity", "not tested", "the study has no [[threshold]] entry")
+    p1 = th.pvalues.get("F1")
+    slopes = th.params[[i for i in th.params.index if i.startswith(th.threshold_var + "[")]]
+    rising = bool(np.all(np.diff(slopes.to_numpy()) > 0))
+    sig = p1 is not None and p1 < ALPHA
+    verdict = "supported" if (sig and rising) else "not supported"
+    desc = ", ".join(f"{k} {v:.3f}" for k, v in slopes.items())
+    why = (f"Hansen (1999) threshold model with dei as threshold variable: single-threshold F1 = {th.F['F1']:.2f}, "
+           f"bootstrap p = {p1:.3g}")
+    if "F2" in th.F:
+        why += f"; second threshold F2 = {th.F['F2']:.2f}, p = {th.pvalues.get('F2'):.3g}"
+    why += (f". Regime slopes of dei: {desc} ({'rising' if rising else 'not monotonically rising'}), "
+            f"but {'the thresholds are significant' if sig else 'no threshold is significant, so a linear effect is not rejected'} "
+            "[tables/threshold]. The digital-divide part of H5 (gaps widening early on) is not tested separately.")
+    return ("H5 nonlinearity", verdict, why)

@@ -39,6 +39,7 @@ class StudyRun:
     impacts: dict = field(default_factory=dict)
     moran: pd.DataFrame | None = None
     diagnostics: dict = field(default_factory=dict)
+    analyses: dict = field(default_factory=dict)
     numbers: list[pd.DataFrame] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
@@ -223,6 +224,64 @@ def step_estimates(run: StudyRun, progress: Callable[[str], None] | None = None)
             run.impacts[e.name] = res.impacts(draws=e.impacts.draws, seed=e.impacts.seed, method=e.impacts.method)
 
 
+def _write_analysis(run: StudyRun, name: str, table: pd.DataFrame, title: str, numeric: list[str]) -> None:
+    tab = table.reset_index()
+    key = tab.columns[0]
+    run.write_csv(f"tables/{name}.csv", tab)
+    run.write_text(f"tables/{name}.md", _markdown(tab, title))
+    cols = [c for c in numeric if c in tab.columns]
+    run.add_numbers(name, tab.assign(**{key: tab[key].astype(str)}), key, cols)
+
+
+def step_analyses(run: StudyRun) -> None:
+    """Mechanisms (mediation), nonlinearity (Hansen threshold) and regional regimes."""
+    from spillover.analysis import mediation, panel_threshold, regime_sdm, spatial_mediation
+
+    ent, tim = run.study.data.entity, run.study.data.time
+    for m in run.study.mediation:
+        for med in m.mediators:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = mediation(m.formula, med, m.treatment, run.panel, ent, tim, fe=m.fe, bootstrap=m.bootstrap,
+                              seed=m.seed)
+            run.analyses[f"{m.name}:{med}"] = r
+            _write_analysis(run, f"{m.name}_{med}", r.table,
+                            f"Mediation of {m.treatment} through {med} ({m.fe} effects; bootstrap {m.bootstrap}, "
+                            f"seed {m.seed})", ["estimate", "se", "p", "ci_low", "ci_high"])
+            if m.weights:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    sr = spatial_mediation(m.formula, med, m.treatment, run.panel, run.weights[m.weights], ent, tim,
+                                           draws=m.draws, seed=m.seed)
+                run.analyses[f"{m.name}:{med}:spatial"] = sr
+                _write_analysis(run, f"{m.name}_{med}_spatial", sr.table,
+                                f"Spatial mediation of {m.treatment} through {med} (SDM impacts, W = {m.weights})",
+                                [c for c in sr.table.columns if sr.table[c].dtype.kind == "f"])
+    for th in run.study.threshold:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = panel_threshold(th.formula, run.panel, ent, tim, threshold_var=th.threshold_var,
+                                regime_vars=th.regime_vars or None, n_thresholds=th.n_thresholds, fe=th.fe,
+                                bootstrap=th.bootstrap, seed=th.seed)
+        run.analyses[th.name] = r
+        t1 = r.table()
+        _write_analysis(run, th.name, t1, f"Hansen (1999) threshold tests, threshold variable {th.threshold_var} "
+                        f"(bootstrap {th.bootstrap}, seed {th.seed})", [c for c in t1.columns if t1[c].dtype.kind == "f"])
+        t2 = r.coef_table()
+        _write_analysis(run, f"{th.name}_coefficients", t2, "Threshold model coefficients",
+                        [c for c in t2.columns if t2[c].dtype.kind == "f"])
+    for rg in run.study.regime:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = regime_sdm(rg.formula, run.panel, run.weights[rg.weights], ent, tim, regime_col=rg.regime_col,
+                           var=rg.var, fe=rg.fe, method=rg.method, draws=rg.draws, seed=rg.seed)
+        run.analyses[rg.name] = r
+        _write_analysis(run, f"{rg.name}_wald", r.wald_tests, f"Wald tests of equal regional effects of {rg.var}",
+                        [c for c in r.wald_tests.columns if r.wald_tests[c].dtype.kind == "f"])
+        _write_analysis(run, f"{rg.name}_impacts", r.impacts, f"Regional impacts of {rg.var} (regime SDM)",
+                        [c for c in r.impacts.columns if r.impacts[c].dtype.kind == "f"])
+
+
 def step_tables(run: StudyRun) -> None:
     from spillover.report.tables import Table
 
@@ -262,13 +321,13 @@ def _markdown(df: pd.DataFrame, title: str) -> str:
     cols = [str(c) for c in df.columns]
     lines = [f"### {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in df.itertuples(index=False):
-        cells = [f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v) for v in row]
+        cells = [f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v).replace("|", "\\|") for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- driver
-STEPS = ("data", "weights", "moran", "diagnose", "estimates", "tables", "figures", "hypotheses")
+STEPS = ("data", "weights", "moran", "diagnose", "estimates", "analyses", "tables", "figures", "hypotheses")
 
 
 def run_study(models: str | Path = "models", out: str | Path = "results", *, root: str | Path | None = None,
@@ -286,6 +345,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *, roo
         ("moran", lambda: step_moran(run)),
         ("diagnose", lambda: step_diagnose(run)),
         ("estimates", lambda: step_estimates(run)),
+        ("analyses", lambda: step_analyses(run)),
         ("tables", lambda: step_tables(run)),
     ]
     if figures:

@@ -111,6 +111,41 @@ class DiagnoseSpec(_Strict):
     method: METHOD = "lee-yu"
 
 
+class MediationSpec(_Strict):
+    name: str
+    formula: str  # outcome ~ treatment + controls
+    treatment: str = "dei"
+    mediators: list[str]
+    fe: Literal["none", "entity", "time", "twoways"] = "twoways"
+    bootstrap: int = Field(500, ge=0)
+    seed: int = 20261124
+    weights: str | None = None  # set to decompose the mediated effect through SDM impacts
+    draws: int = Field(1000, ge=10)
+
+
+class ThresholdSpec(_Strict):
+    name: str
+    formula: str
+    threshold_var: str = "dei"
+    regime_vars: list[str] = Field(default_factory=list)
+    n_thresholds: Literal[1, 2] = 2
+    fe: Literal["entity", "twoways"] = "entity"
+    bootstrap: int = Field(300, ge=0)
+    seed: int = 20261124
+
+
+class RegimeSpec(_Strict):
+    name: str
+    formula: str
+    weights: str
+    var: str = "dei"
+    regime_col: str = "region"
+    fe: Literal["none", "entity", "time", "twoways"] = "twoways"
+    method: METHOD = "lee-yu"
+    draws: int = Field(1000, ge=10)
+    seed: int = 20261124
+
+
 class TableSpec(_Strict):
     name: str
     title: str = ""
@@ -138,6 +173,9 @@ class Study(_Strict):
     moran: list[MoranSpec] = Field(default_factory=list)
     diagnose: list[DiagnoseSpec] = Field(default_factory=list)
     estimate: list[EstimateSpec] = Field(default_factory=list)
+    mediation: list[MediationSpec] = Field(default_factory=list)
+    threshold: list[ThresholdSpec] = Field(default_factory=list)
+    regime: list[RegimeSpec] = Field(default_factory=list)
     table: list[TableSpec] = Field(default_factory=list)
     figure: list[FigureSpec] = Field(default_factory=list)
     sources: dict[str, str] = Field(default_factory=dict, description="spec file -> sha256")
@@ -148,7 +186,7 @@ class Study(_Strict):
 
 _SINGLE = ("study", "data")
 _MAPS = ("weights",)
-_LISTS = ("moran", "diagnose", "estimate", "table", "figure")
+_LISTS = ("moran", "diagnose", "estimate", "mediation", "threshold", "regime", "table", "figure")
 
 
 def _fmt_validation(file: str, exc: ValidationError) -> str:
@@ -230,6 +268,9 @@ def _check_references(study: Study, folder: Path) -> None:
         for wn in m.weights:
             if wn not in study.weights:
                 errors.append(f"{folder}: moran {m.name!r}: weights {wn!r} is not defined; defined: {wnames}")
+    for a in list(study.mediation) + list(study.regime):
+        if a.weights and a.weights not in study.weights:
+            errors.append(f"{folder}: {a.name!r}: weights {a.weights!r} is not defined; defined: {wnames}")
     for d in study.diagnose:
         if d.weights not in study.weights:
             errors.append(f"{folder}: diagnose {d.name!r}: weights {d.weights!r} is not defined; defined: {wnames}")
