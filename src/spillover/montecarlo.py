@@ -1,0 +1,394 @@
+"""Monte Carlo experiments for the spatial panel estimators, run on dask.distributed.
+
+A :class:`Design` is a grid of cells (W, T, rho, estimator model, method,
+fixed effects) times R replications. Replication ``r`` of every cell draws its
+data from :func:`spillover.simulate.replication_seed` ``(seed, r)``: cells that
+differ only in the estimation method see the *same* simulated panels (common
+random numbers), which makes the direct vs. Lee-Yu comparison sharper.
+
+Execution: one task per (cell, chunk of replications) submitted to a
+:class:`distributed.Client` -- a :class:`distributed.LocalCluster` (threads,
+``threads_per_worker=1``) by default, or an existing scheduler by address.
+Per-replication results are keyed by (cell, replication, quantity) and sorted
+before aggregation, so the numbers do not depend on the number of workers or
+the order tasks finish in.
+
+Aggregation (per cell and quantity, over the R_ok replications that
+converged): ``bias = mean(est - true)``, ``rmse = sqrt(mean((est - true)^2))``,
+``sd = std(est, ddof=1)``, ``mean_se`` and ``coverage = mean(|est - true| <=
+z_{0.975} se)``, the share of nominal 95% Wald intervals that contain the true
+value. Impact standard errors are delta-method ones (LeSage & Pace 2009,
+sec. 2.7; ``impacts(method="delta")``). ``bias_mcse = sd / sqrt(R_ok)`` is the
+Monte Carlo standard error of the bias.
+
+References
+----------
+Lee, L.-F. and Yu, J. (2010). Estimation of spatial autoregressive panel data models with fixed
+effects. *Journal of Econometrics* 154(2), 165-185 (sec. 4: the direct approach's rho and sigma2 are
+inconsistent for fixed T with time effects; sigma2 biased by the factor (T-1)/T with unit effects).
+Morris, T. P., White, I. R. and Crowther, M. J. (2019). Using simulation studies to evaluate
+statistical methods. *Statistics in Medicine* 38(11), 2074-2102 (performance measures, MCSE).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from spillover.simulate import FIXED_EFFECTS, MODELS, as_sparse_w, replication_seed, simulate
+
+METHODS = ("direct", "lee-yu")
+CELL_COLUMNS = ["cell", "weights", "n", "t", "model", "fe", "method", "spatial"]
+_LATTICE = re.compile(r"^lattice(\d+)x(\d+)$")
+
+
+# ----------------------------------------------------------------------------- weights
+def weights_names_help() -> str:
+    return "'provinces' (31-province queen contiguity) or 'latticeRxC' (rook lattice, e.g. 'lattice7x7')"
+
+
+def load_weights(name: str):
+    """Row-standardised sparse W by name: ``provinces`` or ``latticeRxC``."""
+    if name == "provinces":
+        import spillover as sp
+
+        w = sp.weights.contiguity(sp.data.default_geometry(), id_col="adcode")
+        w.transform = "r"
+        return as_sparse_w(w)
+    m = _LATTICE.match(name)
+    if m:
+        from libpysal.weights import lat2W
+
+        w = lat2W(int(m.group(1)), int(m.group(2)), rook=True)
+        w.transform = "r"
+        return as_sparse_w(w)
+    raise ValueError(f"unknown weights {name!r}: use {weights_names_help()}")
+
+
+# ----------------------------------------------------------------------------- design
+@dataclass(frozen=True)
+class Cell:
+    """One design point: DGP and estimator settings."""
+
+    cell: int
+    weights: str
+    t: int
+    model: str
+    fe: str
+    method: str
+    spatial: float  # rho (sar, sdm) or lambda (sem, sdem)
+
+
+@dataclass(frozen=True)
+class Design:
+    """A Monte Carlo design: cells x ``replications``, with shared DGP settings.
+
+    Parameters
+    ----------
+    cells : tuple of Cell
+    replications : int
+        R per cell.
+    seed : int
+        Base seed; replication r uses ``replication_seed(seed, r)``.
+    beta, theta : sequence of float
+        Coefficients of X and (Durbin models) W X.
+    sigma2, effect_scale, x_effect_corr : float
+        See :func:`spillover.simulate.simulate`.
+    chunk_size : int
+        Replications per task.
+    impacts : bool
+        Also evaluate delta-method impacts (SAR, SDM, SDEM).
+    name : str
+    """
+
+    cells: tuple[Cell, ...]
+    replications: int
+    seed: int = 0
+    beta: tuple[float, ...] = (1.0, -0.5)
+    theta: tuple[float, ...] | None = None
+    sigma2: float = 1.0
+    effect_scale: float = 1.0
+    x_effect_corr: float = 0.5
+    chunk_size: int = 25
+    impacts: bool = True
+    name: str = "montecarlo"
+
+    @classmethod
+    def grid(cls, *, weights: Sequence[str], periods: Sequence[int], spatial: Sequence[float],
+             models: Sequence[str], methods: Sequence[str], fe: Sequence[str] = ("twoways",),
+             **kwargs) -> Design:
+        """Full factorial grid; cells numbered in the order weights, T, model, fe, spatial, method."""
+        cells = tuple(
+            Cell(i, wname, int(t), m, f, meth, float(s))
+            for i, (wname, t, m, f, s, meth) in enumerate(
+                itertools.product(weights, periods, models, fe, spatial, methods))
+        )
+        return cls(cells=cells, **kwargs)
+
+
+# ----------------------------------------------------------------------------- one chunk
+def run_chunk(design: Design, cell: Cell, w, reps: Sequence[int]) -> pd.DataFrame:
+    """Simulate and estimate replications ``reps`` of ``cell``; one row per (rep, quantity).
+
+    Columns: ``cell, rep, quantity, kind ("param"|"impact"), truth, estimate, se, ok``.
+    A replication whose estimation raises is kept with ``ok = False`` and NaN estimates.
+    """
+    import spillover as sp
+
+    est_cls = {"sar": sp.SAR, "sem": sp.SEM, "sdm": sp.SDM, "sdem": sp.SDEM}[cell.model]
+    rows: list[tuple] = []
+    kw = {"rho": cell.spatial} if cell.model in ("sar", "sdm") else {"lam": cell.spatial}
+    for r in reps:
+        s = simulate(cell.model, w, cell.t, beta=design.beta, theta=design.theta, sigma2=design.sigma2,
+                     fe=cell.fe, effect_scale=design.effect_scale, x_effect_corr=design.x_effect_corr,
+                     seed=replication_seed(design.seed, r), **kw)
+        truth = s.truth
+        want_imp = design.impacts and cell.model != "sem"
+        imp_truth = s.impacts.stack() if want_imp else pd.Series(dtype=float)
+        try:
+            res = est_cls.from_arrays(s.y, s.x, s.w, n_periods=s.t, names=s.names, fe=cell.fe,
+                                      method=cell.method).fit()
+            est = dict(res.params)
+            se = dict(res.bse)
+            est["sigma2"], se["sigma2"] = res.sigma2, res.sigma2_se
+            ok = True
+            if want_imp:
+                tab = res.impacts(method="delta").table
+        except Exception:  # a failed fit is a result too (reported as R_ok < R)
+            est, se, ok = {}, {}, False
+        for q, tv in truth.items():
+            rows.append((cell.cell, r, q, "param", float(tv), float(est.get(q, np.nan)),
+                         float(se.get(q, np.nan)), ok))
+        for (var, eff), tv in imp_truth.items():
+            e = float(tab.loc[var, eff]) if ok else np.nan
+            v = float(tab.loc[var, f"{eff}_se"]) if ok else np.nan
+            rows.append((cell.cell, r, f"{eff}:{var}", "impact", float(tv), e, v, ok))
+    return pd.DataFrame(rows, columns=["cell", "rep", "quantity", "kind", "truth", "estimate", "se", "ok"])
+
+
+# ----------------------------------------------------------------------------- aggregation
+def aggregate(reps: pd.DataFrame, cells: pd.DataFrame | None = None, level: float = 0.95) -> pd.DataFrame:
+    """Bias, RMSE, SD, mean SE and interval coverage per (cell, quantity).
+
+    ``reps`` is the per-replication frame of :func:`run_chunk` (any row order:
+    it is sorted by cell, rep, quantity first). Failed replications are
+    dropped and counted (``r_ok``). ``cells`` (one row per cell) is merged in
+    to label the output.
+    """
+    z = norm.ppf(0.5 + level / 2)
+    d = reps.sort_values(["cell", "quantity", "rep"], kind="mergesort").reset_index(drop=True)
+    d = d[d["ok"]]
+    err = d["estimate"] - d["truth"]
+    d = d.assign(err=err, err2=err**2, cover=(err.abs() <= z * d["se"]).astype(float))
+    g = d.groupby(["cell", "kind", "quantity"], sort=True)
+    out = pd.DataFrame({
+        "truth": g["truth"].first(),
+        "mean": g["estimate"].mean(),
+        "bias": g["err"].mean(),
+        "rmse": np.sqrt(g["err2"].mean()),
+        "sd": g["estimate"].std(ddof=1),
+        "mean_se": g["se"].mean(),
+        "coverage": g["cover"].mean(),
+        "r_ok": g["rep"].count(),
+    }).reset_index()
+    out["bias_mcse"] = out["sd"] / np.sqrt(out["r_ok"])
+    if cells is not None:
+        out = cells.merge(out, on="cell", how="right")
+    return out
+
+
+# ----------------------------------------------------------------------------- execution
+@dataclass
+class MonteCarloResult:
+    """Per-replication results, the aggregated table and run metadata."""
+
+    design: Design
+    replications: pd.DataFrame
+    summary: pd.DataFrame
+    cells: pd.DataFrame
+    seconds: float
+    workers: int
+    info: dict = field(default_factory=dict)
+
+
+def cells_frame(design: Design, sizes: dict[str, int]) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"cell": c.cell, "weights": c.weights, "n": sizes[c.weights], "t": c.t, "model": c.model,
+         "fe": c.fe, "method": c.method, "spatial": c.spatial}
+        for c in design.cells
+    ], columns=CELL_COLUMNS)
+
+
+def _chunks(r: int, size: int) -> list[range]:
+    return [range(a, min(a + size, r)) for a in range(0, r, max(1, size))]
+
+
+def run(design: Design, *, scheduler: str | None = None, n_workers: int = 2, processes: bool = False,
+        progress: Callable[[int, int], None] | bool = False) -> MonteCarloResult:
+    """Run ``design`` on dask.distributed and aggregate.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of a running scheduler (``"tcp://host:8786"``); by default a
+        LocalCluster with ``n_workers`` workers, one thread each, is started and
+        closed.
+    n_workers : int
+        Workers of the LocalCluster.
+    processes : bool
+        LocalCluster workers as processes (True) or threads in this process (False).
+    progress : callable or bool
+        ``progress(done, total)`` after each finished task; ``True`` shows a rich progress bar.
+    """
+    import time
+
+    from distributed import Client, LocalCluster, as_completed
+
+    for c in design.cells:
+        _check_cell(c)
+    t0 = time.perf_counter()
+    wmats = {name: load_weights(name) for name in sorted({c.weights for c in design.cells})}
+    cells = cells_frame(design, {k: v.shape[0] for k, v in wmats.items()})
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    bar = None
+    try:
+        workers = len(client.scheduler_info().get("workers", {}))
+        wfut = {k: client.scatter(v, broadcast=True, hash=False) for k, v in wmats.items()}
+        futures = []
+        for c in design.cells:
+            for ch in _chunks(design.replications, design.chunk_size):
+                key = f"mc-{design.name}-c{c.cell}-r{ch.start}-{ch.stop}-{design.seed}"
+                futures.append(client.submit(run_chunk, design, c, wfut[c.weights], list(ch), key=key, pure=False))
+        total = len(futures)
+        if progress is True:
+            bar, progress = _rich_bar(total, design.name)
+        parts = []
+        for i, fut in enumerate(as_completed(futures), 1):
+            parts.append(fut.result())
+            if callable(progress):
+                progress(i, total)
+    finally:
+        if bar is not None:
+            bar.stop()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    reps = (pd.concat(parts, ignore_index=True)
+            .sort_values(["cell", "rep", "kind", "quantity"], kind="mergesort").reset_index(drop=True))
+    summary = aggregate(reps, cells)
+    return MonteCarloResult(design=design, replications=reps, summary=summary, cells=cells,
+                            seconds=time.perf_counter() - t0, workers=workers)
+
+
+def _rich_bar(total: int, name: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn(f"[bold]{name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    task = bar.add_task(name, total=total)
+    bar.start()
+    return bar, lambda done, _total: bar.update(task, completed=done)
+
+
+def _check_cell(c: Cell) -> None:
+    if c.model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {c.model!r}")
+    if c.method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {c.method!r}")
+    if c.fe not in FIXED_EFFECTS:
+        raise ValueError(f"fe must be one of {FIXED_EFFECTS}, got {c.fe!r}")
+
+
+# ----------------------------------------------------------------------------- outputs
+def summary_markdown(result: MonteCarloResult, quantities: Sequence[str] | None = None) -> str:
+    """A Markdown table of the summary (optionally only some quantities)."""
+    s = result.summary
+    if quantities is not None:
+        s = s[s["quantity"].isin(quantities)]
+    cols = ["weights", "n", "t", "model", "fe", "method", "spatial", "quantity", "truth", "mean", "bias",
+            "bias_mcse", "rmse", "sd", "mean_se", "coverage", "r_ok"]
+    s = s[cols]
+    head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
+    body = "".join(
+        "| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row) + " |\n"
+        for row in s.itertuples(index=False)
+    )
+    d = result.design
+    return (f"# Monte Carlo: {d.name}\n\nR = {d.replications} replications per cell, base seed {d.seed}, "
+            f"beta = {list(d.beta)}, sigma2 = {d.sigma2}. Coverage: nominal 95% Wald intervals. "
+            f"bias_mcse = sd / sqrt(r_ok).\n\n" + head + body)
+
+
+def plot_summary(result: MonteCarloResult, path: str | Path, quantities: Sequence[str] | None = None) -> Path:
+    """Bias (with +-1.96 MCSE bars) and coverage per cell, one column per quantity; written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spillover.io import atomic_write
+
+    s = result.summary
+    if quantities is None:
+        spatial_q = [q for q in ("rho", "lambda") if q in set(s["quantity"])]
+        quantities = spatial_q + ["sigma2"]
+    quantities = [q for q in quantities if q in set(s["quantity"])]
+    labels = s.drop_duplicates("cell").set_index("cell")
+    others = [c for c in ("weights", "t", "model", "fe") if labels[c].nunique() > 1]
+    group_cols = others + ["spatial"]
+    methods = list(dict.fromkeys(s["method"]))
+    fig, axes = plt.subplots(2, len(quantities), figsize=(4.2 * len(quantities), 6.0), squeeze=False)
+    for j, q in enumerate(quantities):
+        sq = s[s["quantity"] == q]
+        groups = list(dict.fromkeys(tuple(r) for r in sq[group_cols].itertuples(index=False)))
+        xs = np.arange(len(groups))
+        width = 0.8 / max(1, len(methods))
+        for m_i, meth in enumerate(methods):
+            sm = sq[sq["method"] == meth].set_index(group_cols)
+            vals = [sm.loc[g] if g in sm.index else None for g in groups]
+            bias = [v["bias"] if v is not None else np.nan for v in vals]
+            mcse = [1.96 * v["bias_mcse"] if v is not None else np.nan for v in vals]
+            cov = [v["coverage"] if v is not None else np.nan for v in vals]
+            off = xs + (m_i - (len(methods) - 1) / 2) * width
+            axes[0, j].bar(off, bias, width, yerr=mcse, label=meth, capsize=3)
+            axes[1, j].bar(off, cov, width, label=meth)
+        ticks = [", ".join(f"{c}={v}" if c != "spatial" else f"{'rho' if q != 'lambda' else 'lambda'}={v}"
+                           for c, v in zip(group_cols, g)) for g in groups]
+        for i in (0, 1):
+            axes[i, j].set_xticks(xs, ticks, fontsize=8)
+        axes[0, j].axhline(0, color="black", lw=0.8)
+        axes[0, j].set_title(f"{q}: bias (+-1.96 MCSE)")
+        axes[1, j].axhline(0.95, color="black", lw=0.8, ls="--")
+        axes[1, j].set_ylim(0, 1)
+        axes[1, j].set_title(f"{q}: coverage of 95% CI")
+    axes[0, 0].legend(title="method", fontsize=8)
+    d = result.design
+    fig.suptitle(f"{d.name}: R = {d.replications} per cell", fontsize=10)
+    fig.tight_layout()
+    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=120, metadata={"Software": None}))
+    plt.close(fig)
+    return Path(path)
+
+
+def write_outputs(result: MonteCarloResult, out: str | Path, stem: str | None = None) -> list[Path]:
+    """Write ``<stem>.csv`` (summary), ``<stem>.md`` and ``<stem>.png`` atomically under ``out``."""
+    from spillover.io import atomic_write_text
+
+    out = Path(out)
+    stem = stem or result.design.name
+    csv = atomic_write_text(out / f"{stem}.csv", result.summary.to_csv(index=False, float_format="%.10g"))
+    md = atomic_write_text(out / f"{stem}.md", summary_markdown(result))
+    png = plot_summary(result, out / f"{stem}.png")
+    return [csv, md, png]
