@@ -132,3 +132,99 @@ def test_failed_fit_is_counted(lattice):
                          "ok": [True, False, True]})
     row = aggregate(reps).iloc[0]
     assert row["r_ok"] == 2 and row["bias"] == pytest.approx(0.0) and row["coverage"] == 0.5
+
+
+# ------------------------------------------------------------------ spec and command
+from pathlib import Path  # noqa: E402
+
+import typer  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from spillover.errors import SpecificationError  # noqa: E402
+from spillover.montecarlo import load_spec  # noqa: E402
+
+SHIPPED = Path(__file__).resolve().parents[1] / "models" / "montecarlo" / "lee_yu_bias.toml"
+
+TINY_TOML = """
+name = "tiny_cli"
+replications = 3
+seed = 1
+chunk_size = 2
+[grid]
+weights = ["lattice5x5"]
+periods = [4]
+spatial = [0.3]
+models = ["sar"]
+methods = ["direct", "lee-yu"]
+"""
+
+
+def test_shipped_spec_is_valid():
+    d = load_spec(SHIPPED).design()
+    assert d.replications == 200 and len(d.cells) == 4
+    assert {(c.spatial, c.method) for c in d.cells} == {(0.2, "direct"), (0.2, "lee-yu"), (0.5, "direct"),
+                                                         (0.5, "lee-yu")}
+    assert {c.fe for c in d.cells} == {"twoways"} and {c.weights for c in d.cells} == {"provinces"}
+
+
+@pytest.mark.parametrize("patch,expect", [
+    (('methods = ["direct", "lee-yu"]', 'methods = ["direct", "lee_yu"]'),
+     ["grid.methods.1", "'direct'", "'lee-yu'", "lee_yu"]),
+    (('weights = ["lattice5x5"]', 'weights = ["queen"]'), ["grid.weights", "provinces", "lattice7x7"]),
+    (("seed = 1", "seed = 1\nsead = 2"), ["sead", "allowed keys", "replications"]),
+    (("replications = 3", "replications = 1"), ["replications", "greater than or equal to 2"]),
+    (("spatial = [0.3]", "spatial = [1.2]"), ["grid.spatial", "(-1, 1)"]),
+    (("models = [\"sar\"]", "models = [\"sac\"]"), ["grid.models.0", "'sdem'"]),
+])
+def test_spec_errors_name_file_key_allowed(tmp_path, patch, expect):
+    f = tmp_path / "bad.toml"
+    f.write_text(TINY_TOML.replace(*patch))
+    with pytest.raises(SpecificationError) as err:
+        load_spec(f)
+    msg = str(err.value)
+    assert str(f) in msg
+    for e in expect:
+        assert e in msg, msg
+
+
+def test_spec_missing_section_and_bad_toml(tmp_path):
+    f = tmp_path / "nogrid.toml"
+    f.write_text('name = "x"\nreplications = 3\nseed = 0\n')
+    with pytest.raises(SpecificationError, match="grid: Field required"):
+        load_spec(f)
+    f.write_text("name = \n")
+    with pytest.raises(SpecificationError, match="not valid TOML"):
+        load_spec(f)
+
+
+def test_command_via_typer(tmp_path):
+    from spillover.commands.montecarlo import register
+
+    app = typer.Typer()
+    register(app)
+
+    @app.command()
+    def other() -> None:  # a second command keeps typer in multi-command mode
+        pass
+
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY_TOML)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["montecarlo", str(spec), "--workers", "1", "--out", str(out), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert {p.name for p in out.iterdir()} == {"tiny_cli.csv", "tiny_cli.md", "tiny_cli.png"}
+    table = pd.read_csv(out / "tiny_cli.csv")
+    assert set(table["method"]) == {"direct", "lee-yu"} and (table["r_ok"] == 3).all()
+    assert "| rho |" in (out / "tiny_cli.md").read_text() or "rho" in (out / "tiny_cli.md").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY_TOML.replace("seed = 1", "seed = -1"))
+    res = CliRunner().invoke(app, ["montecarlo", str(bad), "--out", str(out)])
+    assert res.exit_code == 2 and "seed" in res.output
+
+
+def test_existing_scheduler_address(tiny_design, runs):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        res = run(tiny_design, scheduler=cluster.scheduler_address)
+    pd.testing.assert_frame_equal(res.summary, runs[1].summary, check_exact=True)

@@ -356,8 +356,9 @@ def plot_summary(result: MonteCarloResult, path: str | Path, quantities: Sequenc
         xs = np.arange(len(groups))
         width = 0.8 / max(1, len(methods))
         for m_i, meth in enumerate(methods):
-            sm = sq[sq["method"] == meth].set_index(group_cols)
-            vals = [sm.loc[g] if g in sm.index else None for g in groups]
+            sm = sq[sq["method"] == meth]
+            by_key = {tuple(k): row for k, (_, row) in zip(sm[group_cols].itertuples(index=False), sm.iterrows())}
+            vals = [by_key.get(g) for g in groups]
             bias = [v["bias"] if v is not None else np.nan for v in vals]
             mcse = [1.96 * v["bias_mcse"] if v is not None else np.nan for v in vals]
             cov = [v["coverage"] if v is not None else np.nan for v in vals]
@@ -392,3 +393,135 @@ def write_outputs(result: MonteCarloResult, out: str | Path, stem: str | None = 
     md = atomic_write_text(out / f"{stem}.md", summary_markdown(result))
     png = plot_summary(result, out / f"{stem}.png")
     return [csv, md, png]
+
+
+# ----------------------------------------------------------------------------- TOML spec
+_SPEC_DOC = """A Monte Carlo design file (TOML)::
+
+    name = "lee_yu_bias"        # stem of the output files
+    replications = 200          # R per cell
+    seed = 20261124             # base seed
+    chunk_size = 25             # replications per dask task
+    impacts = true              # evaluate delta-method impacts
+
+    [grid]                      # full factorial
+    weights = ["provinces"]     # or "lattice7x7"
+    periods = [10]
+    spatial = [0.2, 0.5]        # rho (sar, sdm) or lambda (sem, sdem)
+    models = ["sar"]            # sar | sem | sdm | sdem
+    methods = ["direct", "lee-yu"]
+    fe = ["twoways"]            # none | entity | time | twoways
+
+    [dgp]
+    beta = [1.0, -0.5]
+    sigma2 = 1.0
+"""
+
+
+def _spec_models():
+    from typing import Literal
+
+    from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+    class GridSpec(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        weights: list[str] = Field(min_length=1)
+        periods: list[int] = Field(min_length=1)
+        spatial: list[float] = Field(min_length=1)
+        models: list[Literal["sar", "sem", "sdm", "sdem"]] = Field(min_length=1)
+        methods: list[Literal["direct", "lee-yu"]] = Field(min_length=1)
+        fe: list[Literal["none", "entity", "time", "twoways"]] = ["twoways"]
+
+        @field_validator("weights")
+        @classmethod
+        def _weights(cls, v: list[str]) -> list[str]:
+            for name in v:
+                if name != "provinces" and not _LATTICE.match(name):
+                    raise ValueError(f"unknown weights {name!r}; allowed: {weights_names_help()}")
+            return v
+
+        @field_validator("periods")
+        @classmethod
+        def _periods(cls, v: list[int]) -> list[int]:
+            if any(t < 2 for t in v):
+                raise ValueError("every T must be >= 2 (fixed effects need two periods)")
+            return v
+
+        @field_validator("spatial")
+        @classmethod
+        def _spatial(cls, v: list[float]) -> list[float]:
+            if any(not -1 < s < 1 for s in v):
+                raise ValueError("spatial parameters must lie in (-1, 1) for a row-standardised W")
+            return v
+
+    class DgpSpec(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        beta: list[float] = Field(default=[1.0, -0.5], min_length=1)
+        theta: list[float] | None = None
+        sigma2: float = Field(default=1.0, gt=0)
+        effect_scale: float = Field(default=1.0, ge=0)
+        x_effect_corr: float = 0.5
+
+    class MonteCarloSpec(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+        description: str = ""
+        replications: int = Field(ge=2)
+        seed: int = Field(ge=0)
+        chunk_size: int = Field(default=25, ge=1)
+        impacts: bool = True
+        grid: GridSpec
+        dgp: DgpSpec = DgpSpec()
+
+        def design(self) -> Design:
+            g, d = self.grid, self.dgp
+            return Design.grid(weights=g.weights, periods=g.periods, spatial=g.spatial, models=g.models,
+                               methods=g.methods, fe=g.fe, replications=self.replications, seed=self.seed,
+                               beta=tuple(d.beta), theta=None if d.theta is None else tuple(d.theta),
+                               sigma2=d.sigma2, effect_scale=d.effect_scale, x_effect_corr=d.x_effect_corr,
+                               chunk_size=self.chunk_size, impacts=self.impacts, name=self.name)
+
+    return MonteCarloSpec
+
+
+MonteCarloSpec = _spec_models()
+
+
+def load_spec(path: str | Path):
+    """Read and validate a Monte Carlo TOML design; see ``_SPEC_DOC`` for the format.
+
+    Raises
+    ------
+    spillover.errors.SpecificationError
+        One line per problem: ``file: key: message (allowed: ...); got value``.
+    """
+    import tomllib
+
+    from pydantic import ValidationError
+
+    from spillover.errors import SpecificationError
+
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecificationError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecificationError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return MonteCarloSpec.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "<top level>"
+            msg = err["msg"]
+            ctx = err.get("ctx") or {}
+            if "expected" in ctx:
+                msg += f" (allowed: {ctx['expected']})"
+            if err["type"] == "extra_forbidden":
+                parent = MonteCarloSpec
+                for part in err["loc"][:-1]:
+                    parent = parent.model_fields[str(part)].annotation
+                msg += f" (allowed keys: {list(parent.model_fields)})"
+            lines.append(f"{path}: {loc}: {msg}; got {err.get('input')!r}")
+        raise SpecificationError("invalid Monte Carlo design\n" + "\n".join(lines)) from None
