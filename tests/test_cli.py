@@ -24,3 +24,9 @@ def test_replicate_bad_spec_fails_before_estimation(tmp_path):
     assert out.exit_code == 2
     assert "a.toml" in out.output and "needs 'weights'" in out.output
     assert not (tmp_path / "res").exists()
+
+
+def test_all_command_groups_are_mounted():
+    out = CliRunner().invoke(app, ["--help"])
+    for cmd in ("replicate", "verify", "diagnose", "montecarlo", "data", "weights"):
+        assert cmd in out.output

@@ -32,6 +32,7 @@ _GROUPS: list[tuple[str, str | None]] = [
     ("data", "data"),
     ("weights", "weights"),
     ("study", None),
+    ("montecarlo", None),
 ]
 
 for _module, _name in _GROUPS:
