@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python tests/benchmarks/bench_sdm.py
+	$(BIN)/python tests/benchmarks/report.py
 
 clean-venv:
 	rm -rf $(VENV)
