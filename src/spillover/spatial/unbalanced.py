@@ -1,0 +1,373 @@
+"""Fixed-effects SAR, SEM and SDM for unbalanced spatial panels (direct method).
+
+Model (Elhorst 2014, *Spatial Econometrics*, ch. 3, eq. 3.1, written period by
+period for the units observed in period t, the set ``S_t``)::
+
+    y_t = rho W_t y_t + X_t b + W_t X_t theta + mu_{S_t} + alpha_t 1 + u_t,
+    u_t = lam W_t u_t + e_t   (SEM),       e ~ N(0, sigma2 I)
+
+Conventions (project DESIGN.md, "Numerical conventions", extended to
+unbalanced panels):
+
+* **Per-period weights.** ``W_t`` is ``W`` restricted to ``S_t`` (rows and
+  columns) and row-standardised again. A unit none of whose neighbours is
+  observed in t is an *island* of ``W_t``: its row stays zero (its spatial
+  lags are 0 in that period). Islands are reported in ``res.extra["islands"]``
+  as ``{period: [ids]}``. A unit that is an island in *every* period it is
+  observed ("never observed with others") has no spatial information and is
+  refused, as is a period with a single unit.
+* **Spatial lags** ``W_t y_t``, ``W_t X_t`` (and ``W_t W_t y_t``) are formed
+  per period on the raw data, then transformed.
+* **Within transformation** ``Q = I - D (D'D)^+ D'`` is the exact
+  least-squares projection off the effect dummies ``D`` (entity, time or
+  both). Entity: subtract each unit's mean over its observed periods. Time:
+  subtract each period's mean over its observed units. Two-way: the
+  Frisch-Waugh-Lovell form of the same projection (Wansbeek & Kapteyn 1989,
+  J. Econometrics 41, 341-361, eq. 2.9; Davis 2002, J. Econometrics 110,
+  1-22): entity-demean, then remove the projection on the entity-demeaned
+  time dummies (a ``T x T`` system factorised once). For a balanced panel
+  this is the usual two-way demeaning.
+* **Residual** (the SAC form of :mod:`spillover.spatial.likelihood`)::
+
+      e = [Q y - (rho + lam) Q W y] - [Q Z - lam Q W Z] b
+
+  i.e. for SEM the effects enter after the spatial filter, as in the
+  balanced direct method (Elhorst 2014, eq. 3.19).
+* **Jacobian** ``sum_t log|I - rho W_t|`` with one
+  :func:`spillover.spatial.logdet.make_logdet` engine per distinct unit set
+  (exact eigenvalues for small N); ``sigma2 = e'e / n_obs``.
+* **Estimation.** The concentrated log-likelihood (Elhorst 2014, eq. 3.18) is
+  maximised over rho (or lambda) on the intersection of the per-period
+  admissible intervals; b and sigma2 follow by GLS.
+* **Standard errors** from the inverse of minus a central-difference Hessian
+  (:func:`spillover.spatial.likelihood.numerical_hessian`) of the full
+  log-likelihood in ``(b, rho | lam, sigma2)`` (Elhorst 2014, eq. 3.13).
+* **Impacts** (LeSage & Pace 2009, eq. 2.46) are evaluated with the *full*
+  ``W`` (the complete cross-section, row-standardised as given), i.e. the
+  effects of a change when every unit is present.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp_sparse
+from scipy import optimize
+
+from spillover.errors import ConvergenceWarning, SpecificationError, WeightsError, format_error
+from spillover.spatial.design import _weights_matrix, collinear_columns, is_row_standardised
+from spillover.spatial.impacts import ImpactContext
+from spillover.spatial.likelihood import Moments, full_loglik, numerical_hessian
+from spillover.spatial.results import SpatialResults
+from spillover.spatial.transforms import Convention
+
+__all__ = ["fit_unbalanced", "UnbalancedPanel", "within_unbalanced"]
+
+MODELS = {"sar": (True, False, False), "sem": (False, True, False), "sdm": (True, False, True)}
+FE_UNBALANCED = ("none", "entity", "time", "twoways")
+_BOUND_TOL = 1e-5
+
+
+class UnbalancedPanel:
+    """Time-major stacking of an unbalanced panel with its per-period weights.
+
+    Attributes
+    ----------
+    unit, period : (n_obs,) integer codes (W's unit order, sorted periods)
+    blocks : list of (period index, row slice, unit codes, W_t csr)
+    islands : {period label: [unit ids]}
+    """
+
+    def __init__(self, unit: np.ndarray, period: np.ndarray, w: sp_sparse.csr_array, ids: list, periods: list):
+        self.unit, self.period = unit, period
+        self.ids, self.periods = ids, periods
+        self.n_units, self.n_periods = len(ids), len(periods)
+        self.blocks = []
+        self.islands: dict = {}
+        w = sp_sparse.csr_array(w, dtype=float)
+        has_nb = np.zeros(len(ids), dtype=bool)
+        for s in range(len(periods)):
+            rows = np.flatnonzero(period == s)
+            if len(rows) == 0:
+                continue
+            if len(rows) == 1:
+                raise SpecificationError(
+                    format_error(
+                        "a period with a single observed unit has no spatial structure",
+                        time=periods[s], entity=ids[unit[rows[0]]], hint="drop that period or that observation",
+                    )
+                )
+            u = unit[rows]
+            wt = sp_sparse.csr_array(w[u][:, u])
+            rs = np.asarray(wt.sum(axis=1)).ravel()
+            inv = np.where(rs > 0, 1.0 / np.where(rs > 0, rs, 1.0), 0.0)
+            wt = sp_sparse.csr_array(sp_sparse.diags_array(inv) @ wt)
+            isl = rs <= 0
+            has_nb[u[~isl]] = True
+            if isl.any():
+                self.islands[periods[s]] = [ids[i] for i in u[isl]]
+            self.blocks.append((s, slice(int(rows[0]), int(rows[-1]) + 1), u, wt))
+        observed = np.unique(unit)
+        lonely = [ids[i] for i in observed if not has_nb[i]]
+        if lonely:
+            raise SpecificationError(
+                format_error(
+                    "unit(s) never observed together with any of their neighbours (an island of every W_t)",
+                    entity=lonely[:10], hint="drop them or use a W that connects them",
+                )
+            )
+
+    def lag(self, a: np.ndarray) -> np.ndarray:
+        """Per-period spatial lag ``W_t a_t`` of a stacked array."""
+        a = np.asarray(a, dtype=float)
+        out = np.empty_like(a)
+        for _, sl, _, wt in self.blocks:
+            out[sl] = wt @ a[sl]
+        return out
+
+
+def within_unbalanced(a: np.ndarray, unit: np.ndarray, period: np.ndarray, fe: str) -> np.ndarray:
+    """Exact least-squares projection of ``a`` off entity and/or time dummies.
+
+    Parameters
+    ----------
+    a : (n_obs,) or (n_obs, k)
+    unit, period : (n_obs,) integer codes
+    fe : "none" | "entity" | "time" | "twoways"
+
+    Notes
+    -----
+    Two-way case by Frisch-Waugh-Lovell (Wansbeek & Kapteyn 1989, eq. 2.9;
+    Davis 2002): with ``M_N`` the entity demeaning and ``D_T`` the time
+    dummies, ``Q a = M_N a - M_N D_T (D_T' M_N D_T)^+ D_T' M_N a``.
+    """
+    a = np.asarray(a, dtype=float)
+    vec = a.ndim == 1
+    a2 = a[:, None] if vec else a
+    if fe == "none":
+        out = a2.copy()
+    elif fe == "entity":
+        out = _demean_by(a2, unit)
+    elif fe == "time":
+        out = _demean_by(a2, period)
+    elif fe == "twoways":
+        ma = _demean_by(a2, unit)
+        nt = int(period.max()) + 1
+        dt = np.zeros((len(period), nt))
+        dt[np.arange(len(period)), period] = 1.0
+        mdt = _demean_by(dt, unit)
+        g = np.linalg.pinv(mdt.T @ mdt, rcond=1e-12, hermitian=True)
+        out = ma - mdt @ (g @ (mdt.T @ ma))
+    else:
+        raise SpecificationError(format_error(f"fe={fe!r} is not supported", option="fe", hint=f"choose one of {FE_UNBALANCED}"))
+    return out[:, 0] if vec else out
+
+
+def _demean_by(a: np.ndarray, code: np.ndarray) -> np.ndarray:
+    m = int(code.max()) + 1
+    cnt = np.bincount(code, minlength=m).astype(float)
+    sums = np.zeros((m, a.shape[1]))
+    np.add.at(sums, code, a)
+    means = sums / np.where(cnt > 0, cnt, 1.0)[:, None]
+    return a - means[code]
+
+
+def _prepare(formula, data, w, entity, time, fe, durbin):
+    from formulaic import model_matrix
+
+    if not isinstance(data, pd.DataFrame) or entity not in data.columns or time not in data.columns:
+        raise SpecificationError(format_error("data must be a DataFrame with the entity and time columns", option="data"))
+    df = data.reset_index(drop=True)
+    dup = df.duplicated([entity, time])
+    if dup.any():
+        r = df[dup].iloc[0]
+        raise SpecificationError(format_error("duplicate entity-period row", entity=r[entity], time=r[time], hint="aggregate or drop duplicates"))
+    mm = model_matrix(formula, df, na_action="ignore")
+    lhs = np.asarray(mm.lhs, dtype=float).ravel()
+    rhs = pd.DataFrame(np.asarray(mm.rhs, dtype=float), columns=list(mm.rhs.columns))
+    if np.isnan(lhs).any() or rhs.isna().to_numpy().any():
+        raise SpecificationError(format_error("missing values in the model variables", hint="drop those rows: an unbalanced panel is fine"))
+    if fe != "none" and "Intercept" in rhs.columns:
+        rhs = rhs.drop(columns="Intercept")
+    if fe == "none" and "Intercept" not in rhs.columns:
+        rhs.insert(0, "Intercept", 1.0)
+    if hasattr(w, "id_order"):
+        ids = list(w.id_order)
+        extra = sorted(map(str, set(df[entity].unique()) - set(ids)))
+        if extra:
+            raise WeightsError(format_error("entities in the data are not ids of W", column=entity, in_data_not_in_w=extra[:10]))
+    else:
+        ids = sorted(df[entity].unique())
+    W, label = _weights_matrix(w, ids)
+    periods = sorted(df[time].unique())
+    pos_id = {v: i for i, v in enumerate(ids)}
+    pos_t = {v: i for i, v in enumerate(periods)}
+    unit = df[entity].map(pos_id).to_numpy()
+    if np.isnan(unit.astype(float)).any():
+        raise WeightsError(format_error("entities in the data are not ids of W", column=entity))
+    unit = unit.astype(np.int64)
+    period = df[time].map(pos_t).to_numpy().astype(np.int64)
+    order = np.lexsort((unit, period))
+    names = list(rhs.columns)
+    wx_idx = [j for j, c in enumerate(names) if c != "Intercept"] if durbin else []
+    return dict(
+        y=lhs[order], x=rhs.to_numpy()[order], names=names, wx_idx=wx_idx, W=W, label=label,
+        ids=ids, periods=periods, unit=unit[order], period=period[order], order=order,
+        y_name=str(mm.lhs.columns[0]), index=df.index, data_index=data.index,
+    )
+
+
+def fit_unbalanced(
+    model: str,
+    formula: str,
+    data: pd.DataFrame,
+    w,
+    entity: str,
+    time: str,
+    fe: str = "entity",
+    *,
+    logdet: str = "auto",
+    seed: int = 0,
+) -> SpatialResults:
+    """Fixed-effects SAR / SEM / SDM on an unbalanced panel (direct method; see module docstring).
+
+    Parameters
+    ----------
+    model : "sar" | "sem" | "sdm"
+    formula : str
+        ``"y ~ x1 + x2"``; the intercept is kept only with ``fe="none"``.
+    data : DataFrame
+        Long panel, any subset of W's units in each period, no duplicate
+        entity-period rows.
+    w : libpysal W, scipy sparse matrix or ndarray (N x N, all units)
+    entity, time : str
+        Column names.
+    fe : "entity" | "twoways" | "time" | "none"
+    logdet : strategy passed to :func:`spillover.spatial.logdet.make_logdet`
+        for each distinct per-period unit set.
+
+    Returns
+    -------
+    SpatialResults
+        ``method="direct-unbalanced"``, ``cov_type="numerical"``; ``T`` is the
+        number of periods, ``nobs`` the number of observations; per-period
+        islands in ``extra["islands"]``.
+    """
+    from spillover.spatial.logdet import make_logdet
+
+    key = str(model).lower()
+    if key not in MODELS:
+        raise SpecificationError(format_error(f"model={model!r} is not supported", option="model", hint="choose 'sar', 'sem' or 'sdm'"))
+    if fe not in FE_UNBALANCED:
+        raise SpecificationError(format_error(f"fe={fe!r} is not supported", option="fe", hint=f"choose one of {FE_UNBALANCED}"))
+    lag, err, durbin = MODELS[key]
+    name = key.upper()
+    d = _prepare(formula, data, w, entity, time, fe, durbin)
+    panel = UnbalancedPanel(d["unit"], d["period"], d["W"], d["ids"], d["periods"])
+    y, x = d["y"], d["x"]
+    n_obs = len(y)
+    wx = panel.lag(x[:, d["wx_idx"]]) if d["wx_idx"] else np.empty((n_obs, 0))
+    z = np.column_stack([x, wx])
+    z_names = d["names"] + [f"W*{d['names'][j]}" for j in d["wx_idx"]]
+    wy = panel.lag(y)
+    wz = panel.lag(z) if err else np.zeros_like(z)
+
+    def tr(a):
+        return within_unbalanced(a, d["unit"], d["period"], fe)
+
+    zt = tr(z)
+    bad = collinear_columns(zt, z_names)
+    if bad:
+        raise SpecificationError(format_error("perfectly collinear regressor(s) after the fixed-effects transformation", variables=bad, hint="drop them"))
+    yt, wyt, wzt = tr(y), tr(wy), tr(wz)
+    mom = Moments.from_arrays(yt, wyt, np.zeros_like(yt), zt, wzt)
+
+    # one log-determinant engine per distinct unit set, weighted by its number of periods
+    groups: dict[bytes, list] = {}
+    for _, _, u, wt in panel.blocks:
+        k = u.tobytes()
+        if k in groups:
+            groups[k][1] += 1
+        else:
+            groups[k] = [wt, 1]
+    engines = [(make_logdet(wt, logdet, seed=seed), cnt) for wt, cnt in groups.values()]
+    lo = max(e.bounds[0] for e, _ in engines)
+    hi = min(e.bounds[1] for e, _ in engines)
+    conv = Convention(fe, "direct-unbalanced", 1.0, 0.0, n_obs, False)
+
+    def ld_sum(p: float) -> float:
+        return float(sum(c * float(e.logdet(p)) for e, c in engines))
+
+    def split(p):
+        return (p, 0.0) if lag else (0.0, p)
+
+    def neg_conc(p: float) -> float:
+        rho, lam = split(p)
+        _, ssr = mom.beta_ssr(rho, lam)
+        s2 = ssr / n_obs
+        return -full_loglik(ssr, s2, ld_sum(p), 0.0, conv)
+
+    eps = 1e-7
+    r = optimize.minimize_scalar(neg_conc, bounds=(lo + eps, hi - eps), method="bounded", options={"xatol": 1e-12, "maxiter": 1000})
+    p = float(r.x)
+    flags: list[str] = []
+    pname = "rho" if lag else "lambda"
+    if p - lo < _BOUND_TOL or hi - p < _BOUND_TOL:
+        flags.append(f"{pname} = {p:.6f} is at the bound of its admissible interval ({lo:.4f}, {hi:.4f})")
+    if not r.success:
+        flags.append("the optimiser did not report convergence")
+    for msg in flags:
+        warnings.warn(f"{name} (unbalanced): {msg}; the result is flagged", ConvergenceWarning, stacklevel=2)
+    rho, lam = split(p)
+    beta, ssr = mom.beta_ssr(rho, lam)
+    sigma2 = ssr / n_obs
+    llf = full_loglik(ssr, sigma2, ld_sum(p), 0.0, conv)
+
+    kb = len(beta)
+    theta = np.concatenate([beta, [p, sigma2]])
+
+    def llf_at(th: np.ndarray) -> float:
+        rr, ll = split(th[kb])
+        return full_loglik(mom.ssr_at(rr, ll, th[:kb]), th[-1], ld_sum(th[kb]), 0.0, conv)
+
+    info = -numerical_hessian(llf_at, theta)
+    try:
+        cov_full = np.linalg.inv(info)
+    except np.linalg.LinAlgError as exc:  # pragma: no cover
+        raise SpecificationError(format_error("the numerical Hessian is singular", hint="check for collinear regressors")) from exc
+    names = z_names + [pname]
+    params = pd.Series(theta[:-1], index=names, name="params")
+    cov = pd.DataFrame(cov_full[:-1, :-1], index=names, columns=names)
+
+    e = Moments.residual(rho, lam, beta, yt, wyt, np.zeros_like(yt), zt, wzt)
+    fitted = y - e
+    yc = yt - yt.mean()
+    rsq = 1.0 - float(e @ e) / float(yc @ yc)
+    idx = d["data_index"][d["order"]]
+    ctx = None
+    x_imp = [c for c in d["names"] if c != "Intercept"]
+    if lag:
+        Wfull = d["W"]
+        ctx = ImpactContext(
+            x_names=x_imp, beta_names=x_imp, theta_names=[f"W*{c}" if f"W*{c}" in names else None for c in x_imp],
+            rho_name="rho", engine=make_logdet(Wfull, logdet, seed=seed), n=Wfull.shape[0],
+            w_trace=float(Wfull.diagonal().sum()), w_sum=float(Wfull.sum()),
+        )
+    effects = pd.Series(y - (rho * wy if lag else 0.0) - z @ beta - e, index=idx, name="effects")
+    return SpatialResults(
+        model=name, fe=fe, method="direct-unbalanced", params=params, cov_params=cov, sigma2=float(sigma2),
+        sigma2_se=float(np.sqrt(cov_full[-1, -1])), llf=float(llf), nobs=n_obs, n_eff=n_obs,
+        N=len(np.unique(d["unit"])), T=len(d["periods"]), y_name=d["y_name"], x_names=d["names"],
+        wx_names=[f"W*{d['names'][j]}" for j in d["wx_idx"]], w_label=d["label"],
+        logdet_strategy=",".join(sorted({e_.strategy for e_, _ in engines})), cov_type="numerical",
+        rsquared=rsq, rsquared_label="R2 (transformed)" if fe != "none" else "R2",
+        corr2=float(np.corrcoef(y, fitted)[0, 1] ** 2),
+        fitted_values=pd.Series(fitted, index=idx, name="fitted").sort_index(),
+        resid=pd.Series(e, index=idx, name="resid").sort_index(),
+        fixed_effects={"combined": effects.sort_index()}, converged=not flags, flags=tuple(flags),
+        extra={"bounds": (lo, hi), "islands": panel.islands, "n_unit_sets": len(engines),
+               "row_standardised_input": is_row_standardised(d["W"]), "impacts_w": "full W"},
+        _impact_ctx=ctx,
+    )
