@@ -1,0 +1,167 @@
+"""Dynamic spatial Durbin panel (spillover.spatial.dynamic).
+
+* QML against a brute-force likelihood written here: explicit lags from a
+  pivoted panel, explicit demeaning matrices (Kronecker products) over
+  periods 2..T, Jacobian (T-1) slogdet(I - rho W), sigma2 = e'e/(N(T-1)).
+* Impacts against dense matrix inverses.
+* SYNTHETIC Monte Carlo (seeded; N = 49 rook lattice, T = 10 estimation
+  periods, 20 replications): the Yu-de Jong-Lee / Lee-Yu corrected
+  estimator has smaller bias than the uncorrected QML.
+"""
+
+from __future__ import annotations
+
+import libpysal
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import optimize
+
+from spillover.errors import SpecificationError
+from spillover.spatial.dynamic import DynamicSDM, dynamic_bias
+
+T_SUB = 12
+
+
+@pytest.fixture(scope="module")
+def cig(cigar):
+    df, w = cigar
+    return df[df["year"] > df["year"].max() - T_SUB].copy(), w
+
+
+def brute_force(df, w, fe, wx):
+    ids = list(w.id_order)
+    wd = np.asarray(w.full()[0])
+    yp = df.pivot(index="year", columns="state", values="logc")[ids].to_numpy()  # (T, N)
+    xs = [df.pivot(index="year", columns="state", values=c)[ids].to_numpy() for c in ("logp", "logy")]
+    t_all, n = yp.shape
+    t = t_all - 1
+    y = yp[1:].ravel()
+    ylag = yp[:-1].ravel()
+    bigw = np.kron(np.eye(t), wd)
+    x = np.column_stack([ylag, bigw @ ylag] + [a[1:].ravel() for a in xs])
+    if wx:
+        x = np.column_stack([x, bigw @ x[:, 2:]])
+    jt = np.eye(t) - np.ones((t, t)) / t
+    jn = np.eye(n) - np.ones((n, n)) / n
+    q = np.kron(jt, np.eye(n)) @ (np.kron(np.eye(t), jn) if fe == "twoways" else np.eye(n * t))
+    qy, qwy, qx = q @ y, q @ bigw @ y, q @ x
+    nt = n * t
+
+    def negll(rho):
+        ys = qy - rho * qwy
+        b = np.linalg.lstsq(qx, ys, rcond=None)[0]
+        e = ys - qx @ b
+        s2 = e @ e / nt
+        return nt / 2 * (np.log(2 * np.pi * s2) + 1) - t * np.linalg.slogdet(np.eye(n) - rho * wd)[1], b, s2
+
+    r = optimize.minimize_scalar(lambda v: negll(v)[0], bounds=(-0.95, 0.995), method="bounded", options={"xatol": 1e-13})
+    f, b, s2 = negll(r.x)
+    return np.concatenate([b, [r.x]]), s2, -f
+
+
+@pytest.mark.parametrize("fe", ["twoways", "entity"])
+@pytest.mark.parametrize("wx", [True, False])
+def test_qml_matches_brute_force(cig, fe, wx):
+    df, w = cig
+    ref, s2, ll = brute_force(df, w, fe, wx)
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", fe=fe, wx=wx, correction="none").fit()
+    np.testing.assert_allclose(res.params_qml.to_numpy(), ref, atol=1e-6)
+    np.testing.assert_allclose(res.params.to_numpy(), ref, atol=1e-6)  # no correction
+    np.testing.assert_allclose(res.sigma2_qml, s2, rtol=1e-6)
+    np.testing.assert_allclose(res.llf, ll, rtol=1e-9)
+    assert res.T == T_SUB - 1 and res.N == 46
+    assert np.all(res.bse > 0)
+
+
+def test_correction_formula_dense(cig):
+    """Bias vector against the YDL (2008) Theorem 3 terms written with explicit power series."""
+    df, w = cig
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year").fit()
+    p = res.params_qml
+    wd = np.asarray(w.full()[0])
+    n = wd.shape[0]
+    tau, eta, rho, s2 = p["logc(t-1)"], p["W*logc(t-1)"], p["rho"], res.sigma2_qml
+    s_inv = np.linalg.inv(np.eye(n) - rho * wd)
+    a = s_inv @ (tau * np.eye(n) + eta * wd)
+    series = sum(np.linalg.matrix_power(a, h) for h in range(400))
+    g = wd @ s_inv
+    k = 4
+    phi1 = np.zeros(k + 4)
+    phi1[0] = np.trace(series @ s_inv) / n
+    phi1[1] = np.trace(wd @ series @ s_inv) / n
+    phi1[2 + k] = (tau * np.trace(g @ series @ s_inv) + eta * np.trace(g @ wd @ series @ s_inv) + np.trace(g)) / n
+    phi1[3 + k] = 1 / (2 * s2)
+    f1, f2 = dynamic_bias(wd, tau, eta, rho, s2, k, "twoways")
+    np.testing.assert_allclose(f1, phi1, rtol=1e-10)
+    np.testing.assert_allclose(f2[-2:], [1 / (1 - rho), 1 / (2 * s2)])
+    sigma = -res.extra["hessian"] / (n * res.T)
+    bias = -np.linalg.solve(sigma, phi1 / res.T + f2 / n)
+    np.testing.assert_allclose(res.bias.to_numpy(), bias[:-1], rtol=1e-10)
+    np.testing.assert_allclose(res.params.to_numpy(), p.to_numpy() - bias[:-1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["short", "long"])
+def test_impacts_against_dense(cig, kind):
+    df, w = cig
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year").fit()
+    p = res.params
+    wd = np.asarray(w.full()[0])
+    n = wd.shape[0]
+    tau, eta, rho = p["logc(t-1)"], p["W*logc(t-1)"], p["rho"]
+    base = np.eye(n) - rho * wd if kind == "short" else (1 - tau) * np.eye(n) - (rho + eta) * wd
+    imp = res.impacts(kind=kind, draws=300, seed=3)
+    for c in ("logp", "logy"):
+        m = np.linalg.solve(base, p[c] * np.eye(n) + p[f"W*{c}"] * wd)
+        direct, total = np.trace(m) / n, m.sum() / n
+        np.testing.assert_allclose(imp.table.loc[c, "direct"], direct, rtol=1e-9)
+        np.testing.assert_allclose(imp.table.loc[c, "total"], total, rtol=1e-9)
+        np.testing.assert_allclose(imp.table.loc[c, "indirect"], total - direct, rtol=1e-8, atol=1e-12)
+    assert np.all(imp.table["total_se"] > 0)
+    again = res.impacts(kind=kind, draws=300, seed=3)
+    pd.testing.assert_frame_equal(imp.table, again.table)
+
+
+def test_bad_options(cig):
+    df, w = cig
+    with pytest.raises(SpecificationError):
+        DynamicSDM("logc ~ logp", df, w, "state", "year", fe="time")
+    with pytest.raises(SpecificationError):
+        DynamicSDM("logc ~ logp", df, w, "state", "year", correction="bootstrap")
+
+
+def _simulate(rng, wd, n, t_keep, par, burn=30):
+    """SYNTHETIC dynamic SDM panel with unit and time effects."""
+    tau, eta, rho, b, th = par
+    s_inv = np.linalg.inv(np.eye(n) - rho * wd)
+    mu = rng.normal(size=n)
+    y = np.zeros(n)
+    rows = []
+    for s in range(burn + t_keep):
+        x = rng.normal(size=n) + 0.5 * mu
+        alpha = rng.normal()
+        y = s_inv @ (tau * y + eta * wd @ y + b * x + th * wd @ x + mu + alpha + rng.normal(size=n))
+        if s >= burn:
+            rows.append(pd.DataFrame({"unit": np.arange(n), "period": s, "y": y, "x": x}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_monte_carlo_correction_reduces_bias():
+    """SYNTHETIC data, seed 12345: N = 49 (7x7 rook lattice), T = 10 estimation periods, 20 replications."""
+    wl = libpysal.weights.lat2W(7, 7, rook=True)
+    wl.transform = "r"
+    wd = np.asarray(wl.full()[0])
+    n = 49
+    true = np.array([0.4, 0.1, 0.3, 1.0, 0.5])  # tau, eta, rho, b, theta
+    rng = np.random.default_rng(12345)
+    est_u, est_c = [], []
+    for _ in range(20):
+        df = _simulate(rng, wd, n, 11, true)
+        res = DynamicSDM("y ~ x", df, wd, "unit", "period", fe="twoways").fit()
+        order = ["y(t-1)", "W*y(t-1)", "rho", "x", "W*x"]
+        est_u.append(res.params_qml[order].to_numpy())
+        est_c.append(res.params[order].to_numpy())
+    bias_u = np.mean(est_u, axis=0) - true
+    bias_c = np.mean(est_c, axis=0) - true
+    assert abs(bias_c[0]) < abs(bias_u[0])  # tau: the Nickell-type bias
+    assert np.abs(bias_c[:3]).sum() < np.abs(bias_u[:3]).sum()
