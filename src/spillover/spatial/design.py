@@ -139,7 +139,7 @@ def build_design(
                 column=col,
                 entity=df[entity].iloc[r],
                 time=df[time].iloc[r],
-                hint="drop or impute those rows; unbalanced panels are not supported by this estimator yet",
+                hint="drop or impute those rows; for an unbalanced panel use spillover.fit_unbalanced (fixed effects, direct method)",
             )
         )
     if "Intercept" in rhs.columns and not intercept:
@@ -185,7 +185,7 @@ def build_design(
             format_error(
                 f"unbalanced panel: {len(df)} rows for {n} units x {t} periods",
                 entity=list(short.index[:5]),
-                hint="this estimator needs a balanced panel (every unit in every period); drop units or periods",
+                hint="this estimator needs a balanced panel; spillover.fit_unbalanced fits unbalanced fixed-effects SAR/SEM/SDM",
             )
         )
     order = np.empty(n * t, dtype=np.int64)
