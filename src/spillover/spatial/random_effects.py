@@ -96,14 +96,8 @@ def fit_random_effects(model, d) -> SpatialResults:
         flags.append(f"rho = {rho:.6f} is at the bound of its admissible interval")
     if phi > 1 - 1e-6:
         flags.append("phi = 1: the random-effects variance is estimated at zero (pooled model)")
-    for msg in flags:
-        warnings.warn(f"{d.y_name}: {msg}", ConvergenceWarning, stacklevel=3)
-    theta = np.concatenate([b, [rho, phi, s2]])
-    hess = numerical_hessian(lambda th: full(th[:k], th[k], th[k + 1], th[k + 2]), theta)
-    cov_full = np.linalg.inv(-hess)
     pnames = names + ["rho"]
-    cov = pd.DataFrame(cov_full[: k + 1, : k + 1], index=pnames, columns=pnames)
-    params = pd.Series(theta[: k + 1], index=pnames, name="params")
+    theta, cov_full, cov, params = _inference(d, flags, np.concatenate([b, [rho, phi, s2]]), full, pnames)
     resid = y - rho * wy - z @ b
     fitted = y - resid
     idx = model.data.index[d.order] if model._arrays is None else pd.RangeIndex(nt)
@@ -225,14 +219,8 @@ def fit_random_effects_error(model, d) -> SpatialResults:
         flags.append(f"lambda = {lam:.6f} is at the bound of its admissible interval")
     if f < 1e-8:
         flags.append("the random-effects variance is estimated at zero (pooled model)")
-    for msg in flags:
-        warnings.warn(f"{d.y_name}: {msg}", ConvergenceWarning, stacklevel=3)
-    theta = np.concatenate([beta, [lam, f, s2]])
-    hess = numerical_hessian(lambda th: full(th[:k], th[k], th[k + 1], th[k + 2]), theta)
-    cov_full = np.linalg.inv(-hess)
     pnames = names + ["lambda"]
-    cov = pd.DataFrame(cov_full[: k + 1, : k + 1], index=pnames, columns=pnames)
-    params = pd.Series(theta[: k + 1], index=pnames, name="params")
+    theta, cov_full, cov, params = _inference(d, flags, np.concatenate([beta, [lam, f, s2]]), full, pnames)
     y = d.y
     resid = y - z @ beta
     fitted = y - resid
@@ -259,3 +247,15 @@ def fit_random_effects_error(model, d) -> SpatialResults:
         _impact_ctx=ctx,
     )
 
+
+
+def _inference(d, flags, theta, full, pnames):
+    """Warn about flags; covariance from the numerical Hessian of ``full(b, spatial, variance ratio, s2)``."""
+    for msg in flags:
+        warnings.warn(f"{d.y_name}: {msg}", ConvergenceWarning, stacklevel=4)
+    k = len(pnames) - 1
+    hess = numerical_hessian(lambda th: full(th[:k], th[k], th[k + 1], th[k + 2]), theta)
+    cov_full = np.linalg.inv(-hess)
+    cov = pd.DataFrame(cov_full[: k + 1, : k + 1], index=pnames, columns=pnames)
+    params = pd.Series(theta[: k + 1], index=pnames, name="params")
+    return theta, cov_full, cov, params
