@@ -83,3 +83,18 @@ def test_sem_has_no_impacts(cigar):
     res = sp.SEM(F, df, w, "state", "year", fe="entity").fit()
     with pytest.raises(ValueError, match="not defined"):
         res.impacts()
+
+
+def test_impacts_with_binary_w_match_dense(cigar):
+    """A W that is not row-standardised: total effects need 1'S1, not N/(1 - rho)."""
+    import libpysal
+
+    df, w = cigar
+    wb = libpysal.weights.W(w.neighbors, id_order=w.id_order)  # binary
+    res = sp.SDM(F, df, wb, "state", "year", fe="entity", method="direct").fit()
+    imp = res.impacts(method="delta").table
+    for x in ("logp", "logy"):
+        np.testing.assert_allclose(imp.loc[x, ["direct", "indirect", "total"]].to_numpy(float), _dense(res, wb, x),
+                                   rtol=1e-9)
+    sim = res.impacts(draws=500, seed=1).table
+    np.testing.assert_allclose(sim["total_se"].to_numpy(float), imp["total_se"].to_numpy(float), rtol=0.15)

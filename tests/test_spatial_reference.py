@@ -135,3 +135,36 @@ def test_lee_yu_information_matches_transformed_model(cigar):
     se = np.sqrt(np.diag(np.linalg.inv(info)))[:-1]
     assert big.shape[0] == nt
     np.testing.assert_allclose(res.bse.to_numpy(), se, rtol=1e-8)
+
+
+def test_slx_matches_dummy_variable_ols(cigar):
+    """SLX (two-way effects) against least squares with explicit unit and time dummies."""
+    df, w = cigar
+    res = sp.SLX("logc ~ logp + logy", df, w, "state", "year", fe="twoways").fit()
+    pos = {v: i for i, v in enumerate(w.id_order)}
+    d = df.assign(_o=df["state"].map(pos)).sort_values(["year", "_o"])
+    n, t = len(pos), d["year"].nunique()
+    wd = w.full()[0]
+    x = d[["logp", "logy"]].to_numpy()
+    wx = np.kron(np.eye(t), wd) @ x
+    u = (d["state"].to_numpy()[:, None] == np.unique(d["state"])).astype(float)
+    tt = (d["year"].to_numpy()[:, None] == np.unique(d["year"])[1:]).astype(float)
+    b = np.linalg.lstsq(np.column_stack([x, wx, u, tt]), d["logc"].to_numpy(), rcond=None)[0]
+    np.testing.assert_allclose(res.params.to_numpy(), b[:4], rtol=1e-9)
+    assert n == 46
+
+
+def test_recovered_fixed_effects_match_lsdv(cigar):
+    """Unit effects of a SAR (entity effects) equal the dummy coefficients of y - rho W y on X and dummies."""
+    df, w = cigar
+    res = sp.SAR("logc ~ logp + logy", df, w, "state", "year", fe="entity", method="direct").fit()
+    pos = {v: i for i, v in enumerate(w.id_order)}
+    d = df.assign(_o=df["state"].map(pos)).sort_values(["year", "_o"])
+    t = d["year"].nunique()
+    y = d["logc"].to_numpy()
+    ys = y - res.params["rho"] * np.kron(np.eye(t), w.full()[0]) @ y
+    u = (d["_o"].to_numpy()[:, None] == np.arange(len(pos))).astype(float)
+    b = np.linalg.lstsq(np.column_stack([d[["logp", "logy"]].to_numpy(), u]), ys, rcond=None)[0]
+    np.testing.assert_allclose(res.params[["logp", "logy"]].to_numpy(), b[:2], rtol=1e-7)
+    fe = res.fixed_effects
+    np.testing.assert_allclose(fe["intercept"] + fe["entity"].to_numpy(), b[2:], rtol=1e-7)

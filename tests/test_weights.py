@@ -341,3 +341,20 @@ def test_cli_describe():
     out = runner.invoke(app, ["describe", "--kind", "nested", "--no-neighbours"])
     assert out.exit_code == 0, out.output
     assert "Lin, Long & Wu" in out.output
+
+
+def test_build_dispatch_and_errors():
+    import pandas as pd
+
+    from spillover.errors import WeightsError
+
+    w = sw.build("inverse_distance", power=2)
+    assert w.n == 31 and sw.is_row_standardised(w)
+    with pytest.raises(WeightsError, match="unknown weights kind"):
+        sw.build("railway")
+    with pytest.raises(WeightsError, match="need the economic variable"):
+        sw.build("economic")
+    with pytest.raises(WeightsError, match="needs the polygons"):
+        sw.build("contiguity")
+    vals = pd.Series(range(1, 32), index=list(w.id_order), dtype=float)
+    assert sw.build("economic", values=vals).n == 31

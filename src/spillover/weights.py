@@ -57,6 +57,7 @@ __all__ = [
     "EARTH_RADIUS_KM",
     "MAINLAND_EXCLUDED",
     "align",
+    "build",
     "capital_coordinates",
     "contiguity",
     "describe",
@@ -927,3 +928,46 @@ def neighbour_table(w: W, names: Mapping[str, str] | None = None) -> pd.DataFram
              "neighbours": ", ".join(label(j) for j in sorted(w.neighbors[i], key=str))}
             for i in w.id_order]
     return pd.DataFrame(rows).set_index("id")
+
+
+KINDS = ("contiguity", "inverse_distance", "knn", "economic", "nested")
+
+
+def build(
+    kind: str,
+    *,
+    geo: Any = None,
+    values: pd.Series | Mapping[Hashable, float] | None = None,
+    contiguity_kind: Literal["queen", "rook"] = "queen",
+    islands: Literal["nearest", "keep", "error"] = "nearest",
+    power: float = 1,
+    cutoff_km: float | None = None,
+    k: int = 4,
+    nested_kind: Literal["product", "convex"] = "product",
+    phi: float = 0.5,
+) -> W:
+    """One entry point for every builder, as used by the study specs and the CLI.
+
+    ``kind`` is one of :data:`KINDS`. Contiguity needs ``geo`` (polygons with an
+    ``adcode`` column); distances and neighbours use the provincial capitals
+    (:func:`capital_coordinates`); ``economic`` and ``nested`` need ``values``
+    (e.g. mean GDP per capita by unit), ``nested`` builds its geographic part
+    as inverse distance with ``power`` and ``cutoff_km``. All row-standardised.
+    """
+    if kind not in KINDS:
+        raise WeightsError(format_error(f"unknown weights kind {kind!r}", option="kind", hint=f"choose one of {KINDS}"))
+    if kind == "contiguity":
+        if geo is None:
+            raise WeightsError(format_error("contiguity needs the polygons", option="geo",
+                                            hint="pass geo=spillover.data.default_geometry()"))
+        return contiguity(geo, id_col="adcode", kind=contiguity_kind, islands=islands)
+    if kind == "inverse_distance":
+        return inverse_distance(None, power=power, cutoff_km=cutoff_km)
+    if kind == "knn":
+        return knn(capital_coordinates(), k=k)
+    if values is None:
+        raise WeightsError(format_error(f"{kind} weights need the economic variable by unit", option="values",
+                                        hint="pass values=panel.groupby('province')['gdp_pc'].mean()"))
+    if kind == "economic":
+        return economic_distance(values)
+    return nested(inverse_distance(None, power=power, cutoff_km=cutoff_km), values, kind=nested_kind, phi=phi)

@@ -60,6 +60,10 @@ from spillover.errors import SpecificationError, format_error
 __all__ = ["mediation", "spatial_mediation", "sobel", "MediationResult", "SpatialMediationResult"]
 
 
+#: Row of :class:`SpatialMediationResult.table` holding the mediated effect ``B A``.
+MEDIATED = "x -> m -> y (mediated BA)"
+
+
 def sobel(a: float, se_a: float, b: float, se_b: float) -> tuple[float, float, float, float]:
     """Sobel (1982) test of ``a b``: returns (ab, se, z, two-sided p)."""
     ab = a * b
@@ -345,7 +349,7 @@ def spatial_mediation(formula: str, mediator: str, treatment: str, data: pd.Data
 
     A, B, C = mats(res_m.params, res_y.params)
     est = {"x -> m (A)": _summ(A), "m -> y | x (B)": _summ(B), "x -> y | m (unmediated)": _summ(C),
-           "x -> m -> y (mediated BA)": _summ(B @ A)}
+           MEDIATED: _summ(B @ A)}
     ss = np.random.SeedSequence(seed)
     cm, cy = ss.spawn(2)
     dm = _draw(res_m, np.random.default_rng(cm), draws)
@@ -356,7 +360,7 @@ def spatial_mediation(formula: str, mediator: str, treatment: str, data: pd.Data
         sims["x -> m (A)"][r] = _summ(A_)
         sims["m -> y | x (B)"][r] = _summ(B_)
         sims["x -> y | m (unmediated)"][r] = _summ(C_)
-        sims["x -> m -> y (mediated BA)"][r] = _summ(B_ @ A_)
+        sims[MEDIATED][r] = _summ(B_ @ A_)
     rows = []
     for k, v in est.items():
         se = sims[k].std(axis=0, ddof=1)
@@ -376,4 +380,4 @@ def spatial_mediation(formula: str, mediator: str, treatment: str, data: pd.Data
         rows.append(row)
     table = pd.DataFrame(rows).set_index("path")
     return SpatialMediationResult(table=table, fits={"mediator": res_m, "outcome": res_y, "total": res_t},
-                                  draws=draws, seed=seed, mediated_draws=sims["x -> m -> y (mediated BA)"])
+                                  draws=draws, seed=seed, mediated_draws=sims[MEDIATED])

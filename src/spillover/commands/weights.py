@@ -11,7 +11,6 @@ the panel years.
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
@@ -23,10 +22,6 @@ from spillover import weights as sw
 from spillover.errors import SpilloverError
 
 app = typer.Typer(help="Spatial weights: build and describe W.", no_args_is_help=True)
-
-_CONTROL_XLSX = Path("airuimeng1__UG_thesis_code_repository", "control V.xlsx")
-_CONTROL_SHEET = "Control Variables(originaldata)"
-
 
 @app.callback()
 def _group() -> None:
@@ -41,45 +36,19 @@ class Kind(str, Enum):
     nested = "nested"
 
 
-def _data_raw() -> Path:
-    return sw._default_data_raw(None)
-
-
 def default_geometry() -> Any:
-    """The 31-province GeoDataFrame (``spillover.data`` when available, else the gpkg)."""
-    try:
-        from spillover.data import default_geometry as from_data
-    except ImportError:
-        from_data = None
-    if from_data is not None:
-        return from_data()
-    import geopandas as gpd
+    """The 31-province GeoDataFrame (:func:`spillover.data.default_geometry`)."""
+    from spillover.data import default_geometry as from_data
 
-    geo = gpd.read_file(_data_raw() / "geo" / "china_provinces.gpkg")
-    geo = geo[~geo["adcode"].astype(str).isin(sw.MAINLAND_EXCLUDED)].reset_index(drop=True)
-    if len(geo) != 31:
-        raise SpilloverError(f"expected 31 provinces in china_provinces.gpkg, found {len(geo)}")
-    return geo
+    return from_data()
 
 
 def mean_gdp_per_capita() -> pd.Series:
-    """Mean GDP per capita (yuan) over the panel years, indexed by GB code.
+    """Mean GDP per capita (yuan) over the panel years, indexed by GB code (``default_panel()["gdp_pc"]``)."""
+    from spillover.data import default_panel
 
-    ``spillover.data.default_panel()["gdp_pc"]`` when the data package
-    provides it; otherwise column ``gdp_pc1`` (人均GDP, yuan/person) of sheet
-    'Control Variables(originaldata)' in ``control V.xlsx`` (2013-2022).
-    """
-    try:
-        from spillover.data import default_panel
-
-        panel = default_panel()
-        s = panel.groupby(panel["province"].astype(str))["gdp_pc"].mean()
-    except (ImportError, KeyError):
-        raw = pd.read_excel(_data_raw() / _CONTROL_XLSX, sheet_name=_CONTROL_SHEET)
-        col = next(c for c in raw.columns if "gdp_pc1" in str(c))
-        raw = raw.dropna(subset=["id"])
-        gdp = pd.to_numeric(raw[col], errors="coerce")
-        s = gdp.groupby(raw["id"].astype(int).astype(str)).mean()
+    panel = default_panel()
+    s = panel.groupby(panel["province"].astype(str))["gdp_pc"].mean()
     s.name = "gdp_pc_mean"
     return s
 
@@ -87,19 +56,10 @@ def mean_gdp_per_capita() -> pd.Series:
 def build(kind: Kind, *, k: int = 5, power: float = 1, contiguity: str = "queen",
           islands: str = "nearest", nested_form: str = "product", phi: float = 0.5,
           cutoff_km: float | None = None) -> Any:
-    """The W of ``kind`` for the 31 provinces (all row-standardised)."""
-    geo = default_geometry()
-    if kind is Kind.contiguity:
-        return sw.contiguity(geo, kind=contiguity, islands=islands)
-    if kind is Kind.inverse_distance:
-        return sw.inverse_distance(geo, power=power, cutoff_km=cutoff_km)
-    if kind is Kind.knn:
-        return sw.knn(geo, k)
-    gdp = mean_gdp_per_capita()
-    if kind is Kind.economic:
-        return sw.economic_distance(gdp)
-    w_geo = sw.inverse_distance(geo, power=power, cutoff_km=cutoff_km)
-    return sw.nested(w_geo, gdp, kind=nested_form, phi=phi)
+    """The W of ``kind`` for the 31 provinces (all row-standardised), via :func:`spillover.weights.build`."""
+    values = mean_gdp_per_capita() if kind in (Kind.economic, Kind.nested) else None
+    return sw.build(kind.value, geo=default_geometry(), values=values, contiguity_kind=contiguity,
+                    islands=islands, power=power, cutoff_km=cutoff_km, k=k, nested_kind=nested_form, phi=phi)
 
 
 def _fmt(value: Any) -> str:

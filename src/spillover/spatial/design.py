@@ -56,6 +56,30 @@ class PanelDesign:
     def wx_names(self) -> list[str]:
         return [f"W*{self.x_names[j]}" for j in self.wx_idx]
 
+    def regressors(self, transform=None) -> tuple[np.ndarray, list[str]]:
+        """Raw ``Z = [X, W X]`` (time-major) and its column names.
+
+        Raises :class:`SpecificationError` naming the perfectly collinear
+        columns of ``transform(Z)`` (``Z`` itself when ``transform`` is None),
+        e.g. time-invariant regressors under unit effects.
+        """
+        from spillover.spatial.transforms import spatial_lag
+
+        n, t = self.n, self.t
+        wx = spatial_lag(self.w, self.x[:, self.wx_idx], n, t) if self.wx_idx else np.empty((n * t, 0))
+        z = np.column_stack([self.x, wx])
+        names = self.x_names + self.wx_names
+        bad = collinear_columns(z if transform is None else transform(z), names)
+        if bad:
+            raise SpecificationError(
+                format_error(
+                    "perfectly collinear regressor(s)" + ("" if transform is None else " after the fixed-effects transformation"),
+                    variables=bad,
+                    hint="drop them; with unit effects time-invariant variables vanish, with time effects common ones do",
+                )
+            )
+        return z, names
+
 
 def is_row_standardised(w: sp_sparse.sparray, tol: float = 1e-10) -> bool:
     """True when every row of ``w`` sums to one."""

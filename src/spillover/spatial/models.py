@@ -29,7 +29,7 @@ from scipy import optimize
 from scipy.sparse.linalg import splu
 
 from spillover.errors import ConvergenceWarning, SpecificationError, format_error
-from spillover.spatial.design import PanelDesign, build_design, collinear_columns, design_from_arrays
+from spillover.spatial.design import PanelDesign, build_design, design_from_arrays
 from spillover.spatial.impacts import ImpactContext
 from spillover.spatial.likelihood import Moments, concentrated, full_loglik, numerical_hessian
 from spillover.spatial.results import SpatialResults
@@ -139,28 +139,17 @@ class _SpatialPanelModel:
                 )
             )
         W = d.w
-        x = d.x
-        wx = spatial_lag(W, x[:, d.wx_idx], n, t) if d.wx_idx else np.empty((n * t, 0))
-        z = np.column_stack([x, wx])
-        z_names = d.x_names + d.wx_names
+
+        def tr(a):
+            return demean(a, n, t, fe)
+
+        z, z_names = d.regressors(tr)
         y = d.y
         wy = spatial_lag(W, y, n, t)
         wwy = spatial_lag(W, wy, n, t) if (spec.lag and spec.err) else np.zeros_like(y)
         wz = spatial_lag(W, z, n, t) if spec.err else np.zeros_like(z)
 
-        def tr(a):
-            return demean(a, n, t, fe)
-
         zt = tr(z)
-        bad = collinear_columns(zt, z_names)
-        if bad:
-            raise SpecificationError(
-                format_error(
-                    "perfectly collinear regressor(s) after the fixed-effects transformation",
-                    variables=bad,
-                    hint="drop them; with unit effects time-invariant variables vanish, with time effects common ones do",
-                )
-            )
         yt, wyt = tr(y), tr(wy)
         mom = Moments.from_arrays(yt, wyt, tr(wwy), zt, tr(wz))
         engine = make_logdet(W, self.logdet, seed=self.seed)
@@ -439,13 +428,7 @@ class SLX(_SpatialPanelModel):
         d = self._design()
         n, t, fe = d.n, d.t, self.fe
         W = d.w
-        x = d.x
-        wx = spatial_lag(W, x[:, d.wx_idx], n, t) if d.wx_idx else np.empty((n * t, 0))
-        z = np.column_stack([x, wx])
-        names = d.x_names + d.wx_names
-        bad = collinear_columns(demean(z, n, t, fe), names)
-        if bad:
-            raise SpecificationError(format_error("perfectly collinear regressor(s)", variables=bad, hint="drop them"))
+        z, names = d.regressors(lambda a: demean(a, n, t, fe))
         index = pd.MultiIndex.from_arrays(
             [np.tile(np.arange(n), t), np.repeat(np.arange(t), n)], names=["entity", "time"]
         )

@@ -25,7 +25,6 @@ import pandas as pd
 from scipy import optimize
 
 from spillover.errors import ConvergenceWarning, SpecificationError, format_error
-from spillover.spatial.design import collinear_columns
 from spillover.spatial.impacts import ImpactContext
 from spillover.spatial.likelihood import LOG2PI, numerical_hessian
 from spillover.spatial.results import SpatialResults
@@ -37,13 +36,7 @@ def fit_random_effects(model, d) -> SpatialResults:
 
     n, t = d.n, d.t
     W = d.w
-    x = d.x
-    wx = spatial_lag(W, x[:, d.wx_idx], n, t) if d.wx_idx else np.empty((n * t, 0))
-    z = np.column_stack([x, wx])
-    names = d.x_names + d.wx_names
-    bad = collinear_columns(z, names)
-    if bad:
-        raise SpecificationError(format_error("perfectly collinear regressor(s)", variables=bad, hint="drop them"))
+    z, names = d.regressors()
     y = d.y
     wy = spatial_lag(W, y, n, t)
     m = np.column_stack([y, wy, z])
@@ -150,13 +143,7 @@ def fit_random_effects_error(model, d) -> SpatialResults:
         )
     W = d.w
     Wd = W.toarray()
-    x = d.x
-    wx = spatial_lag(W, x[:, d.wx_idx], n, t) if d.wx_idx else np.empty((n * t, 0))
-    z = np.column_stack([x, wx])
-    names = d.x_names + d.wx_names
-    bad = collinear_columns(z, names)
-    if bad:
-        raise SpecificationError(format_error("perfectly collinear regressor(s)", variables=bad, hint="drop them"))
+    z, names = d.regressors()
     m = np.column_stack([d.y, z]).reshape(t, n, -1)  # [y, Z] as (T, N, 1+k)
     means = m.mean(axis=0)  # (N, 1+k)
     dev = m - means  # (T, N, 1+k)

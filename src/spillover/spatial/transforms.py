@@ -61,10 +61,6 @@ class Convention:
     n_eff: int
     requires_row_standardised: bool
 
-    @property
-    def label(self) -> str:
-        return f"fe={self.fe}, method={self.method}"
-
 
 def convention(fe: str, method: str, n: int, t: int) -> Convention:
     """Return the likelihood constants for ``fe`` x ``method`` (see module docstring)."""

@@ -99,7 +99,9 @@ def _h3(run) -> tuple[str, str, str]:
         key = next((k for k in run.analyses if k.endswith(f":{med}:spatial")), None)
         if key is not None:
             t = run.analyses[key].table
-            row = t.loc[[i for i in t.index if "(mediated" in str(i)][0]]
+            from spillover.analysis.mediation import MEDIATED
+
+            row = t.loc[MEDIATED]
             ssig = bool(row["total_p"] < ALPHA and row["total"] > 0) or bool(row["indirect_p"] < ALPHA and row["indirect"] > 0)
             spatial.append(ssig)
             text += (f"; through SDM impacts the mediated direct effect is {row['direct']:.3f} (p = {row['direct_p']:.3g}) "

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import libpysal
 import numpy as np
 import pandas as pd
 
@@ -67,30 +66,20 @@ def build_weights(spec: WeightsSpec, geo, panel: pd.DataFrame, entity: str, time
     """A libpysal W (row-standardised, ids = GB codes) from one ``[weights.NAME]`` entry."""
     from spillover import weights as wmod
 
-    if spec.kind == "contiguity":
-        return wmod.contiguity(geo, id_col="adcode", kind=spec.contiguity, islands=spec.islands)
-    if spec.kind == "inverse_distance":
-        return wmod.inverse_distance(None, power=spec.power, cutoff_km=spec.cutoff_km)
-    if spec.kind == "knn":
-        return wmod.knn(wmod.capital_coordinates(), k=spec.k)
-    if spec.variable not in panel.columns:
-        raise SpecificationError(f"weights: variable {spec.variable!r} is not a panel column")
-    means = panel.groupby(entity)[spec.variable].mean()
-    if spec.kind == "economic":
-        return wmod.economic_distance(means)
-    w_geo = wmod.inverse_distance(None, power=spec.power)
-    return wmod.nested(w_geo, means, kind=spec.nested, phi=spec.phi)
+    values = None
+    if spec.kind in ("economic", "nested"):
+        if spec.variable not in panel.columns:
+            raise SpecificationError(f"weights: variable {spec.variable!r} is not a panel column")
+        values = panel.groupby(entity)[spec.variable].mean()
+    return wmod.build(spec.kind, geo=geo, values=values, contiguity_kind=spec.contiguity, islands=spec.islands,
+                      power=spec.power, cutoff_km=spec.cutoff_km, k=spec.k, nested_kind=spec.nested, phi=spec.phi)
 
 
 def subset_weights(w, ids: list[str], name: str):
-    """W restricted to ``ids`` and row-standardised again; islands are an error naming them."""
-    sub = libpysal.weights.w_subset(w, ids, silence_warnings=True)
-    if sub.islands:
-        raise SpecificationError(
-            f"weights {name!r} restricted to the subsample leaves islands {sub.islands}; "
-            "choose another W (e.g. inverse distance) or another sample"
-        )
-    sub.transform = "r"
+    """W restricted to ``ids`` and re-standardised (islands are an error naming them), keeping its label."""
+    from spillover.analysis.heterogeneity import subset_weights as restrict
+
+    sub, _, _ = restrict(w, ids, islands="raise")
     meta = dict(getattr(w, "spillover_meta", {}))
     meta["label"] = f"{meta.get('label', name)}, subsample"
     sub.spillover_meta = meta
@@ -104,9 +93,11 @@ def estimate_data(run: StudyRun, e: EstimateSpec) -> pd.DataFrame:
     if e.regions:
         df = df[df["region"].isin(e.regions)]
     if e.lag:
-        df = df.sort_values([entity, time_col]).copy()
+        from spillover.panel import add_lag
+
         for v in e.lag:
-            df[v] = df.groupby(entity)[v].shift(1)
+            df = add_lag(df, v, entity, time_col)
+            df[v] = df.pop(f"L1_{v}")
         df = df[df[time_col] > df[time_col].min()]
     return df.reset_index(drop=True)
 
