@@ -165,3 +165,69 @@ def test_monte_carlo_correction_reduces_bias():
     bias_c = np.mean(est_c, axis=0) - true
     assert abs(bias_c[0]) < abs(bias_u[0])  # tau: the Nickell-type bias
     assert np.abs(bias_c[:3]).sum() < np.abs(bias_u[:3]).sum()
+
+
+# ---------------------------------------------------------------- impacts inference and tables
+def test_delta_impacts_agree_with_many_draws(cig):
+    """Delta-method SEs (central-difference gradient) against 20,000 simulated draws, short run."""
+    df, w = cig
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", fe="entity").fit()
+    delta = res.impacts(kind="short", method="delta").table
+    sim = res.impacts(kind="short", draws=20000, seed=11).table
+    np.testing.assert_allclose(delta[["direct", "indirect", "total"]], sim[["direct", "indirect", "total"]], rtol=1e-12)
+    np.testing.assert_allclose(delta[["direct_se", "indirect_se", "total_se"]].to_numpy(),
+                               sim[["direct_se", "indirect_se", "total_se"]].to_numpy(), rtol=0.05)
+
+
+def test_delta_gradient_against_analytic_short_run(cig):
+    """d direct / d b_k = tr(S^-1)/N exactly, so the delta SE of a direct effect with rho fixed is checkable."""
+    df, w = cig
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", fe="entity", correction="none").fit()
+    wd = np.asarray(w.full()[0])
+    n = wd.shape[0]
+    p = res.params
+    s_inv = np.linalg.inv(np.eye(n) - p["rho"] * wd)
+    g = wd @ s_inv
+    # analytic gradient of direct_logp = [b tr(S^-1) + th tr(S^-1 W)]/N with respect to (b, th, rho)
+    d_b, d_th = np.trace(s_inv) / n, np.trace(s_inv @ wd) / n
+    d_rho = (p["logp"] * np.trace(s_inv @ g) + p["W*logp"] * np.trace(s_inv @ g @ wd)) / n
+    names = ["logp", "W*logp", "rho"]
+    grad = np.array([d_b, d_th, d_rho])
+    v = res.cov_params.loc[names, names].to_numpy()
+    se = float(np.sqrt(grad @ v @ grad))
+    got = res.impacts(kind="short", method="delta").table.loc["logp", "direct_se"]
+    assert got == pytest.approx(se, rel=1e-6)
+
+
+def test_both_horizons_and_table(cig):
+    from spillover.report.tables import Table
+
+    df, w = cig
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year").fit()
+    both = res.impacts(kind="both", draws=200, seed=5)
+    short = res.impacts(kind="short", draws=200, seed=5).table
+    long_ = res.impacts(kind="long", draws=200, seed=5).table
+    assert list(both.table.index) == ["logp (short run)", "logp (long run)", "logy (short run)", "logy (long run)"]
+    np.testing.assert_allclose(both.table.loc["logp (short run)"].to_numpy(), short.loc["logp"].to_numpy())
+    np.testing.assert_allclose(both.table.loc["logy (long run)"].to_numpy(), long_.loc["logy"].to_numpy())
+    t = Table.from_results([res], ["dyn"], impacts=[both], labels={"logp": "Price"})
+    md = t.to_markdown()
+    assert "Dynamic SDM" in md and "Price, short run" in md and "Price, long run" in md and "lee-yu" in md
+    nums = t.numbers()
+    assert nums.loc[nums["row"] == "logc(t-1)", "coef"].iloc[0] == pytest.approx(res.params["logc(t-1)"])
+    assert "Dynamic SDM panel" in res.summary() and "Correction: lee-yu" in res.summary()
+
+
+def test_long_run_undefined_outside_stable_region(cig):
+    import dataclasses
+
+    df, w = cig
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year").fit()
+    p = res.params.copy()
+    p["logc(t-1)"] = 1.05  # push the process outside the stable region
+    bad = dataclasses.replace(res, params=p)
+    assert bad.spectral_radius() > 1
+    with pytest.warns(UserWarning, match="long-run impacts are not defined"):
+        tab = bad.impacts(kind="long", draws=100, seed=1).table
+    assert tab["direct"].isna().all() and tab["total_se"].isna().all()
+    assert np.isfinite(bad.impacts(kind="short", draws=100, seed=1).table["direct"]).all()

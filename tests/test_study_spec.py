@@ -96,3 +96,21 @@ def test_analysis_sections_validate(study_dir):
         load_study(study_dir)
     msg = str(exc.value)
     assert "threshold[0].n_thresholds" in msg and "got 3" in msg
+
+
+def test_issue6_options_validate(study_dir):
+    _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "sdm"\nformula = "cpi ~ dei"\nweights = "adjacency"\n'
+            'drop_interpolated = ["x13"]\n')
+    with pytest.raises(SpecificationError, match="method = 'direct'"):
+        load_study(study_dir)
+    _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "iv"\nformula = "cpi ~ dei + urban"\n')
+    with pytest.raises(SpecificationError, match=r"\[endog ~ instruments\]"):
+        load_study(study_dir)
+    _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "dynamic_sdm"\nformula = "cpi ~ dei"\n'
+            'weights = "adjacency"\nfe = "time"\n')
+    with pytest.raises(SpecificationError, match="fe = 'entity' or 'twoways'"):
+        load_study(study_dir)
+    _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "sac"\nformula = "cpi ~ dei"\nweights = "adjacency"\n'
+            'method = "direct"\ndrop_interpolated = ["x13"]\n')
+    with pytest.raises(SpecificationError, match="unbalanced panel"):
+        load_study(study_dir)

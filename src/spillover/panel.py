@@ -8,6 +8,8 @@ available; the report tables read it directly.
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from spillover.errors import SpecificationError, format_error
@@ -95,4 +97,66 @@ def fit_iv(dependent: str, exog: list[str], endog: list[str], instruments: list[
     kw = {"clusters": df[entity].astype("category").cat.codes} if cov_type == "clustered" else {}
     res = cls(df[dependent], x, df[endog], df[instruments]).fit(cov_type=cov_type, **kw)
     res.spillover_fe = fe
+    res.spillover_hidden = [c for c in x.columns if c.startswith(("_u_", "_t_"))]  # effect dummies, not tabulated
+    res.spillover_entity_count = int(df[entity].nunique())
+    res.spillover_time_count = int(df[time].nunique())
+    return res
+
+
+_IV_FORMULA = re.compile(r"^\s*(?P<y>[^~\[\]]+?)\s*~(?P<exog>[^\[\]]*)\[(?P<endog>[^~\[\]]+)~(?P<inst>[^\[\]]+)\]"
+                         r"(?P<rest>[^\[\]]*)$")
+_LAG = re.compile(r"^L(\d+)\.(\w+)$")
+
+
+def parse_iv_formula(formula: str) -> tuple[str, list[str], list[str], list[str]]:
+    """Split ``"y ~ x1 + x2 + [d ~ z1 + L1.d]"`` into (dependent, exogenous, endogenous, instruments).
+
+    The bracket syntax is linearmodels' (and Stata ``ivregress``'s). A term
+    ``L{k}.v`` is variable ``v`` lagged ``k`` periods within each entity.
+    """
+    m = _IV_FORMULA.match(formula)
+    if not m:
+        raise SpecificationError(format_error(f"IV formula {formula!r} is not of the form 'y ~ x1 + x2 + [d ~ z1 + z2]'",
+                                              option="formula"))
+
+    def terms(text: str) -> list[str]:
+        return [t.strip() for t in text.split("+") if t.strip() and t.strip() not in ("1", "0")]
+
+    exog = terms(m.group("exog")) + terms(m.group("rest"))
+    return m.group("y").strip(), exog, terms(m.group("endog")), terms(m.group("inst"))
+
+
+def fit_iv_formula(formula: str, data: pd.DataFrame, entity: str, time: str, *, fe: str = "twoways",
+                   estimator: str = "2sls", cov_type: str = "clustered"):
+    """:func:`fit_iv` from a formula ``"y ~ exog + [endog ~ instruments]"`` (lags as ``L1.x``).
+
+    Lagged terms are built with :func:`add_lag`; the first ``k`` periods of
+    every entity then lack the instrument and are dropped (stated by the
+    result's ``nobs``).
+    """
+    y, exog, endog, inst = parse_iv_formula(formula)
+    df = data
+    resolved: dict[str, list[str]] = {"exog": [], "endog": [], "inst": []}
+    for role, names in (("exog", exog), ("endog", endog), ("inst", inst)):
+        for name in names:
+            lag = _LAG.match(name)
+            if lag:
+                k, var = int(lag.group(1)), lag.group(2)
+                if var not in df.columns:
+                    raise SpecificationError(format_error(f"lagged variable in {formula!r} is not in the data", column=var))
+                col = f"L{k}_{var}"
+                if col not in df.columns:
+                    df = add_lag(df, var, entity, time, k)
+                resolved[role].append(col)
+            else:
+                resolved[role].append(name)
+    if not resolved["inst"]:
+        raise SpecificationError(format_error("the IV formula names no instrument", option="formula"))
+    if len(resolved["inst"]) < len(resolved["endog"]):
+        raise SpecificationError(format_error(f"{len(resolved['endog'])} endogenous regressor(s) but only "
+                                              f"{len(resolved['inst'])} instrument(s): the model is not identified",
+                                              option="formula"))
+    res = fit_iv(y, resolved["exog"], resolved["endog"], resolved["inst"], df, entity, time, fe=fe,
+                 estimator=estimator, cov_type=cov_type)
+    res.spillover_formula = formula
     return res

@@ -734,8 +734,9 @@ def impacts_plot(
     _require_columns(table, [*parts, *[f"{p}_se" for p in parts]], "impacts_plot table")
     if variables is not None:
         table = table.loc[list(variables)]
+    table = table[table[parts].notna().any(axis=1)]  # e.g. long-run effects of an unstable dynamic estimate
     if table.empty:
-        raise SpecificationError("impacts_plot: the impacts table has no rows")
+        raise SpecificationError("impacts_plot: the impacts table has no rows with a value")
     zq = _normal_quantile(level)
     names = [_text(str(v), language, labels) for v in table.index]
     ypos = np.arange(len(table))[::-1].astype(float)

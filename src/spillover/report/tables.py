@@ -192,6 +192,9 @@ def _lm_depvar(model) -> str | None:
 
 def _from_linearmodels(res) -> ColumnRecord:
     coefs = _frame(res.params, res.std_errors, res.tstats, res.pvalues)
+    hidden = set(getattr(res, "spillover_hidden", ()))  # fixed-effect dummies of spillover.panel.fit_iv
+    if hidden:
+        coefs = coefs.loc[[i for i in coefs.index if i not in hidden]]
     kind = type(getattr(res, "model", None)).__name__
     fe = _lm_fe(res)
     model = _LM_MODEL.get(kind, kind)
@@ -207,8 +210,59 @@ def _from_linearmodels(res) -> ColumnRecord:
         "rsquared": _num(getattr(res, "rsquared", None)), "rsquared_label": label,
         "llf": _num(getattr(res, "loglik", None)), "aic": _num(getattr(res, "aic", None)),
     }
+    if kind in ("IV2SLS", "IVLIML", "IVGMM", "IVGMMCUE"):
+        stats["rsquared_label"] = "R2 (LSDV)" if hidden else "R2"
+        stats["extra"] = _iv_statistics(res)
+        entity = getattr(res, "spillover_entity_count", None)
+        stats["N"], stats["T"] = _num(entity), _num(getattr(res, "spillover_time_count", None))
     return ColumnRecord(model=model, coefs=coefs, depvar=_lm_depvar(getattr(res, "model", None)), fe=fe,
                         method=str(method), stats=stats)
+
+
+def _partial_f(stat, dist: str) -> float | None:
+    """The first-stage F: linearmodels reports a Wald chi2(q) under robust or clustered covariance; F = chi2 / q.
+
+    With ``cov_type="unadjusted"`` linearmodels already reports F(q, n - k)
+    (computed with sigma2 = SSR/n). Under a cluster-robust covariance Wald/q
+    is the robust first-stage F (for one endogenous regressor the
+    Kleibergen-Paap rk Wald F up to small-sample factors; Andrews, Stock & Sun
+    2019, Annu. Rev. Econ. 11, sec. 3).
+    """
+    value = _num(stat)
+    if value is None:
+        return None
+    if dist.startswith("chi2(") and dist.endswith(")"):
+        return value / float(dist[5:-1])
+    return value
+
+
+def _iv_statistics(res) -> dict[str, float | None]:
+    """First-stage partial F and partial R-squared per endogenous regressor, and the over-identification test.
+
+    Partial statistics exclude the exogenous regressors (linearmodels
+    ``first_stage.diagnostics``; Staiger & Stock 1997 for the F rule of thumb).
+    Over-identification: Sargan (2SLS) or Hansen's J (GMM), p-value shown.
+    """
+    out: dict[str, float | None] = {}
+    try:
+        diag = res.first_stage.diagnostics
+    except Exception:  # noqa: BLE001 -- linearmodels raises for models without a first stage
+        diag = None
+    if diag is not None:
+        for endog, row in diag.iterrows():
+            out[f"First stage: partial F ({endog})"] = _partial_f(row.get("f.stat"), str(row.get("f.dist", "")))
+            out[f"First stage: partial R2 ({endog})"] = _num(row.get("partial.rsquared"))
+    test = None
+    for attr in ("j_stat", "sargan"):
+        try:
+            test = getattr(res, attr)
+        except Exception:  # noqa: BLE001 -- exactly identified models raise
+            test = None
+        if test is not None and _num(getattr(test, "stat", None)) is not None and getattr(test, "df", 0):
+            name = "Hansen J" if attr == "j_stat" else "Sargan"
+            out[f"Over-identification: {name} p-value"] = _num(test.pval)
+            break
+    return out
 
 
 def _from_statsmodels(res) -> ColumnRecord:
@@ -245,6 +299,8 @@ def column_record(res) -> ColumnRecord:
     """
     if isinstance(res, ColumnRecord):
         return res
+    if callable(getattr(res, "column_record", None)):  # e.g. DynamicResults
+        return res.column_record()
     if all(hasattr(res, a) for a in ("w_label", "params", "bse", "fe", "method", "model")):
         return _from_spatial(res)
     if all(hasattr(res, a) for a in ("params", "std_errors", "tstats")):
@@ -427,6 +483,9 @@ class _Labeller:
             return f"W × {self(key[2:])}"
         if key in INTERCEPT_NAMES:
             return self("intercept")
+        if key.endswith(" run)") and " (" in key:  # "x (short run)" from dynamic impacts
+            base, _, tail = key.rpartition(" (")
+            return f"{self(base)}, {tail[:-1]}"
         return DEFAULT_LABELS.get(key, key)
 
     def rsquared(self, label: str) -> str:
@@ -506,6 +565,8 @@ def _layout(records: list[ColumnRecord], imps: list[pd.DataFrame | None], *, sta
         stat_row(f"stat:rsquared:{rl}", lab.rsquared(rl), values, "float")
     stat_row("stat:llf", lab("llf"), [r.stats.get("llf") for r in records], "float")
     stat_row("stat:aic", lab("aic"), [r.stats.get("aic") for r in records], "float")
+    for key in _ordered_union([list(r.stats.get("extra", {})) for r in records]):
+        stat_row(f"stat:{key}", lab(key), [r.stats.get("extra", {}).get(key) for r in records], "float")
     return rows
 
 

@@ -48,9 +48,13 @@ Impacts (Debarsy, Ertur & LeSage 2012, Spatial Economic Analysis 7, 19-33;
 Elhorst 2014, sec. 4.4): short-run ``(I - rho W)^{-1}(b_k I + theta_k W)``,
 long-run ``((1 - tau) I - (rho + eta) W)^{-1}(b_k I + theta_k W)``; direct =
 tr/N, total = 1'M1/N, indirect = total - direct. Computed from the
-eigen-decomposition of W (any diagonalisable W); standard errors by
-simulation from N(theta_c, V) with a seed (draws outside the stable region
-discarded), V = minus the inverse Hessian.
+eigen-decomposition of W (any diagonalisable W). Standard errors
+(``method="simulation"``, the default) from draws of N(theta_c, V) with a
+seed, draws outside the stable region discarded (Elhorst 2014, sec. 4.4), or
+(``method="delta"``) by the first-order delta method with the gradient of
+the impacts taken by central differences; V = minus the inverse Hessian at
+the QML estimate. ``impacts(kind="both")`` stacks the short- and long-run
+tables (rows ``"x (short run)"``, ``"x (long run)"``) for a regression table.
 """
 
 from __future__ import annotations
@@ -149,41 +153,159 @@ class DynamicResults:
     def bse(self) -> pd.Series:
         return pd.Series(np.sqrt(np.diag(self.cov_params.to_numpy())), index=self.params.index, name="bse")
 
-    def impacts(self, kind: str = "short", draws: int = 1000, seed: int | None = 0) -> ImpactsResult:
-        """Short-run or long-run direct/indirect/total impacts with simulated SEs (module docstring)."""
-        names = list(self.params.index)
+    @property
+    def model(self) -> str:
+        return "Dynamic SDM" if any(c.startswith("W*") for c in self.params.index
+                                    if c not in self.extra.get("lag_names", ())) else "Dynamic SAR"
+
+    @property
+    def method(self) -> str:
+        """The method as printed in tables: ``"lee-yu"`` (bias-corrected QML) or ``"direct"`` (uncorrected QML)."""
+        return "lee-yu" if self.correction == "lee-yu" else "direct"
+
+    @property
+    def nobs(self) -> int:
+        return self.N * self.T
+
+    @property
+    def tvalues(self) -> pd.Series:
+        return pd.Series(self.params / self.bse, name="z")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index, name="p")
+
+    @property
+    def aic(self) -> float:
+        return float(-2 * self.llf + 2 * (len(self.params) + 1))
+
+    def summary(self) -> str:
+        """Plain-text summary naming model, fe, correction, W, N, T and the stability check."""
+        ylag, _ = self.extra["lag_names"]
+        head = [
+            f"{self.model} panel (quasi-maximum likelihood, direct approach)",
+            f"Fixed effects: {self.fe}    Correction: {self.correction} (method = {self.method!r})",
+            f"Weights: {self.extra.get('w_label', 'W')}    N = {self.N}   T = {self.T} (after the first period)",
+            f"sigma2 = {self.sigma2:.6g} (QML {self.sigma2_qml:.6g})   log-likelihood (QML) = {self.llf:.4f}",
+            f"spectral radius of A at the QML estimate = {self.extra['spectral_radius_A']:.4f} "
+            f"({'stable' if self.stable else 'NOT stable'}); first lag {ylag}",
+        ]
+        if self.flags:
+            head.append("WARNING: " + "; ".join(self.flags))
+        frame = pd.DataFrame({"coef": self.params, "std err": self.bse, "z": self.tvalues, "P>|z|": self.pvalues,
+                              "QML": self.params_qml, "bias": self.bias})
+        body = frame.to_string(float_format=lambda v: f"{v: .6f}")
+        rule = "=" * max(len(line) for line in head + body.splitlines())
+        return "\n".join([rule, *head, rule, body, rule])
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def column_record(self):
+        """The column this result makes in :class:`spillover.report.tables.Table`."""
+        from spillover.report.tables import ColumnRecord, _frame
+
+        coefs = _frame(self.params, self.bse, self.tvalues, self.pvalues)
+        stats_ = {"nobs": float(self.nobs), "N": float(self.N), "T": float(self.T), "llf": float(self.llf),
+                  "aic": self.aic}
+        return ColumnRecord(model=self.model, coefs=coefs, depvar=self.extra.get("y_name"), fe=self.fe,
+                            method=self.method, w_label=self.extra.get("w_label"), stats=stats_,
+                            impacts_fn=lambda **kw: self.impacts(kind=kw.pop("kind", "both"), **kw))
+
+    def spectral_radius(self) -> float:
+        """Spectral radius of ``A = (I - rho W)^{-1}(tau I + eta W)`` at ``params`` (stable below 1)."""
         ylag, wylag = self.extra["lag_names"]
-        eig = self.extra["eig"]
+        om = self.extra["eig"][0]
+        tau, eta = self.params.get(ylag, 0.0), self.params.get(wylag, 0.0)
+        return float(np.max(np.abs((tau + eta * om) / (1 - self.params["rho"] * om))))
 
-        def split(p: pd.DataFrame):
-            b = p[self.x_names].to_numpy()
-            th = np.column_stack([p[f"W*{c}"].to_numpy() if f"W*{c}" in p else np.zeros(len(p)) for c in self.x_names])
-            tau = p[ylag].to_numpy() if ylag in p else np.zeros(len(p))
-            eta = p[wylag].to_numpy() if wylag in p else np.zeros(len(p))
-            return b, th, tau, eta, p["rho"].to_numpy()
+    def _split(self, p: pd.DataFrame):
+        ylag, wylag = self.extra["lag_names"]
+        b = p[self.x_names].to_numpy()
+        th = np.column_stack([p[f"W*{c}"].to_numpy() if f"W*{c}" in p else np.zeros(len(p)) for c in self.x_names])
+        tau = p[ylag].to_numpy() if ylag in p else np.zeros(len(p))
+        eta = p[wylag].to_numpy() if wylag in p else np.zeros(len(p))
+        return b, th, tau, eta, p["rho"].to_numpy()
 
-        point = self.params.to_frame().T
-        d0, t0 = dynamic_impacts(eig, *split(point), kind=kind)
-        rng = np.random.default_rng(seed)
+    def _point(self, theta: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        frame = pd.DataFrame(np.atleast_2d(theta), columns=list(self.params.index))
+        d, t = dynamic_impacts(self.extra["eig"], *self._split(frame), kind=kind)
+        return d, t
+
+    def impacts(self, kind: str = "short", draws: int = 1000, seed: int | None = 0,
+                method: str = "simulation") -> ImpactsResult:
+        """Short-run, long-run or both (``kind="both"``) direct/indirect/total impacts (module docstring).
+
+        ``method="simulation"`` (seeded draws from N(theta, V), unstable
+        draws discarded) or ``"delta"`` (first-order delta method, gradient
+        by central differences).
+        """
+        if kind == "both":
+            parts = [self.impacts(k, draws=draws, seed=seed, method=method) for k in ("short", "long")]
+            tables = []
+            for k, part in zip(("short", "long"), parts, strict=True):
+                t = part.table.copy()
+                t.index = pd.Index([f"{x} ({k} run)" for x in t.index], name="variable")
+                tables.append(t)
+            order = [f"{x} ({k} run)" for x in self.x_names for k in ("short", "long")]
+            table = pd.concat(tables).loc[order]
+            return ImpactsResult(table=table, method=method, draws=parts[0].draws, seed=seed,
+                                 model=f"{self.model} (short and long run)")
+        if kind not in ("short", "long"):
+            raise SpecificationError(format_error(f"kind={kind!r}", option="kind", hint="choose 'short', 'long' or 'both'"))
+        if method not in ("simulation", "delta"):
+            raise SpecificationError(format_error(f"method={method!r}", option="method", hint="choose 'simulation' or 'delta'"))
+        names = list(self.params.index)
+        theta = self.params.to_numpy()
+        d0, t0 = self._point(theta, kind)
         cov = self.cov_params.to_numpy()
-        vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
-        chol = vecs * np.sqrt(np.clip(vals, 0.0, None))
-        mean = self.params.to_numpy()
-        om = eig[0]
-        kept, tries = [], 0
-        while sum(len(a) for a in kept) < draws and tries < 100:
-            tries += 1
-            dr = pd.DataFrame(mean + rng.standard_normal((draws, len(mean))) @ chol.T, columns=names)
-            _, _, tau, eta, rho = split(dr)
-            ok = np.all(np.abs(rho[:, None] * om[None, :]) < 1, axis=1)
-            if kind == "long":
-                ok &= np.max(np.abs((tau[:, None] + eta[:, None] * om[None, :]) / (1 - rho[:, None] * om[None, :])), axis=1) < 1
-            kept.append(dr[ok])
-        sample = pd.concat(kept).iloc[:draws]
-        dd, tt = dynamic_impacts(eig, *split(sample), kind=kind)
+        if kind == "long" and self.spectral_radius() >= 1:
+            warnings.warn(f"{self.model}: the estimate is outside the stable region (spectral radius of A = "
+                          f"{self.spectral_radius():.4f}); long-run impacts are not defined and are reported as NaN",
+                          ConvergenceWarning, stacklevel=2)
+            nan = np.full(len(self.x_names), np.nan)
+            table = pd.DataFrame({c: nan for p_ in ("", "_se", "_z", "_p") for c in
+                                  (f"direct{p_}", f"indirect{p_}", f"total{p_}")},
+                                 index=pd.Index(self.x_names, name="variable"))
+            return ImpactsResult(table=table, method=method, draws=0 if method == "simulation" else None, seed=seed,
+                                 model=f"{self.model} (long-run: not defined, unstable estimate)")
+        if method == "delta":
+            k = len(self.x_names)
+            grads = np.zeros((3 * k, len(theta)))
+            for j in range(len(theta)):
+                h = 1e-6 * max(1.0, abs(theta[j]))
+                up, dn = theta.copy(), theta.copy()
+                up[j] += h
+                dn[j] -= h
+                (du, tu), (dd_, td) = self._point(up, kind), self._point(dn, kind)
+                fu = np.concatenate([du[0], tu[0] - du[0], tu[0]])
+                fd = np.concatenate([dd_[0], td[0] - dd_[0], td[0]])
+                grads[:, j] = (fu - fd) / (2 * h)
+            se_all = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", grads, cov, grads), 0.0, None))
+            ses = {"direct": se_all[:k], "indirect": se_all[k:2 * k], "total": se_all[2 * k:]}
+            used = None
+        else:
+            rng = np.random.default_rng(seed)
+            vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
+            chol = vecs * np.sqrt(np.clip(vals, 0.0, None))
+            om = self.extra["eig"][0]
+            kept, tries = [], 0
+            while sum(len(a) for a in kept) < draws and tries < 100:
+                tries += 1
+                dr = pd.DataFrame(theta + rng.standard_normal((draws, len(theta))) @ chol.T, columns=names)
+                _, _, tau, eta, rho = self._split(dr)
+                ok = np.all(np.abs(rho[:, None] * om[None, :]) < 1, axis=1)
+                if kind == "long":
+                    ok &= np.max(np.abs((tau[:, None] + eta[:, None] * om[None, :]) / (1 - rho[:, None] * om[None, :])),
+                                 axis=1) < 1
+                kept.append(dr[ok])
+            sample = pd.concat(kept).iloc[:draws]
+            dd, tt = dynamic_impacts(self.extra["eig"], *self._split(sample), kind=kind)
+            ses = {"direct": dd.std(axis=0, ddof=1), "indirect": (tt - dd).std(axis=0, ddof=1),
+                   "total": tt.std(axis=0, ddof=1)}
+            used = len(sample)
         table = pd.DataFrame(index=pd.Index(self.x_names, name="variable"))
         vals_ = {"direct": d0[0], "indirect": t0[0] - d0[0], "total": t0[0]}
-        ses = {"direct": dd.std(axis=0, ddof=1), "indirect": (tt - dd).std(axis=0, ddof=1), "total": tt.std(axis=0, ddof=1)}
         for part in vals_:
             table[part] = vals_[part]
         for part in vals_:
@@ -192,7 +314,8 @@ class DynamicResults:
             table[f"{part}_z"] = vals_[part] / ses[part]
         for part in vals_:
             table[f"{part}_p"] = 2 * stats.norm.sf(np.abs(table[f"{part}_z"]))
-        return ImpactsResult(table=table, method="simulation", draws=len(sample), seed=seed, model=f"dynamic SDM ({kind}-run)")
+        return ImpactsResult(table=table, method=method, draws=used, seed=seed if method == "simulation" else None,
+                             model=f"{self.model} ({kind}-run)")
 
 
 class DynamicSDM:
@@ -325,5 +448,5 @@ class DynamicSDM:
             sigma2=float(theta_c[-1]), sigma2_qml=float(s2), llf=float(llf), N=n, T=t, fe=self.fe,
             correction=self.correction, stable=stable, x_names=list(d.x_names), flags=tuple(flags),
             extra={"lag_names": (ylag, wylag), "eig": eig, "spectral_radius_A": spec_rad, "bounds": (lo, hi),
-                   "sigma2_bias": float(bias[-1]), "hessian": hess},
+                   "sigma2_bias": float(bias[-1]), "hessian": hess, "w_label": d.w_label, "y_name": d.y_name},
         )

@@ -22,6 +22,17 @@ def _imp(run, name: str, var: str = "dei"):
     return imp.table.loc[var]
 
 
+def _positive(run, name: str) -> bool:
+    """Whether estimate ``name`` gives dei a positive effect significant at ALPHA (its direct effect if it has impacts)."""
+    row = _imp(run, name)
+    if row is not None:
+        return bool(row["direct"] > 0 and row["direct_p"] < ALPHA)
+    res = run.estimates[name]
+    if hasattr(res, "spectral_radius") or "dei" not in getattr(res, "params", {}):
+        return False
+    return bool(res.params["dei"] > 0 and res.pvalues["dei"] < ALPHA)
+
+
 def _fmt(row, part: str) -> str:
     return f"{row[part]:.3f} (SE {row[part + '_se']:.3f}, p = {row[part + '_p']:.3g})"
 
@@ -35,9 +46,20 @@ def verdicts(run) -> list[tuple[str, str, str]]:
         out.append(("H2", "not tested", "the study has no estimate 'sdm_twoways' with impacts"))
     else:
         d_ok = bool(base["direct"] > 0 and base["direct_p"] < ALPHA)
-        out.append(("H1 local effect", "supported" if d_ok else "not supported",
-                    f"SDM (two-way effects, Lee-Yu, contiguity W) direct effect of dei on cpi: {_fmt(base, 'direct')} "
-                    "[tables/table_impacts]."))
+        why = (f"SDM (two-way effects, Lee-Yu, contiguity W) direct effect of dei on cpi: {_fmt(base, 'direct')} "
+               "[tables/table_impacts].")
+        against = [n for n, r in run.estimates.items() if hasattr(r, "spectral_radius") and n in run.impacts
+                   and "dei (short run)" in run.impacts[n].table.index
+                   and run.impacts[n].table.loc["dei (short run)", "direct"] < 0
+                   and run.impacts[n].table.loc["dei (short run)", "direct_p"] < ALPHA]
+        verdict = "supported" if d_ok else "not supported"
+        if d_ok and against:
+            verdict = "mixed"
+            held = [n for n in run.estimates if n != "sdm_twoways" and _positive(run, n)]
+            why += (f" The effect is positive and significant at 5% also in {', '.join(held) or 'no other estimate'}, "
+                    f"but in the dynamic SDM ({', '.join(against)}) the short-run direct effect is negative and "
+                    "significant (see 'Does the local effect survive?').")
+        out.append(("H1 local effect", verdict, why))
         i_ok = bool(base["indirect"] > 0 and base["indirect_p"] < ALPHA)
         nested = _imp(run, "sdm_nested")
         extra, larger = "", None
@@ -68,6 +90,9 @@ def write_readme(run) -> Path:
     lines += ["", "## Verdicts on the hypotheses", ""]
     for h, verdict, why in verdicts(run):
         lines.append(f"- **{h}: {verdict}.** {why}")
+    rob = robustness(run)
+    if rob:
+        lines += ["", "## Does the local effect survive? (H1 robustness)", ""] + [f"- {r}" for r in rob]
     for name, s in run.diagnostics.items():
         lines += ["", f"Specification tests ({name}): the Elhorst sequence points to **{s.chosen}**. {s.reason} "
                   f"[tables/{name}.md]"]
@@ -164,3 +189,31 @@ def _h5(run) -> tuple[str, str, str]:
             f"but {'the thresholds are significant' if sig else 'no threshold is significant, so a linear effect is not rejected'} "
             "[tables/threshold]. The digital-divide part of H5 (gaps widening early on) is not tested separately.")
     return ("H5 nonlinearity", verdict, why)
+
+
+def robustness(run) -> list[str]:
+    """One sentence per robustness estimate of the dei effect that the study ran (IV, unbalanced, dynamic)."""
+    out: list[str] = []
+    for name, res in run.estimates.items():
+        kind = type(getattr(res, "model", None)).__name__
+        if kind in ("IV2SLS", "IVGMM") and "dei" in res.params:
+            fs = res.first_stage.diagnostics
+            out.append(f"{name} ({'2SLS' if kind == 'IV2SLS' else 'IV-GMM'}, dei instrumented): coefficient "
+                       f"{res.params['dei']:.3f} (SE {res.std_errors['dei']:.3f}, p = {res.pvalues['dei']:.3g}), "
+                       f"first-stage partial R2 {fs.loc['dei', 'partial.rsquared']:.3f} [tables/table_iv].")
+    for name, res in run.estimates.items():
+        if getattr(res, "method", None) == "direct-unbalanced" and _imp(run, name) is not None:
+            row = _imp(run, name)
+            out.append(f"{name} (unbalanced panel, {res.nobs} observations): direct effect {_fmt(row, 'direct')}, "
+                       f"indirect {_fmt(row, 'indirect')} [tables/table_unbalanced].")
+    for name, res in run.estimates.items():
+        imp = run.impacts.get(name)
+        if hasattr(res, "spectral_radius") and imp is not None and "dei (short run)" in imp.table.index:
+            row = imp.table.loc["dei (short run)"]
+            out.append(f"{name} (dynamic SDM, method = {res.method}): short-run direct effect {_fmt(row, 'direct')}; "
+                       f"cpi(t-1) coefficient {res.params.iloc[0]:.3f}, spectral radius {res.spectral_radius():.3f} "
+                       "[tables/table_dynamic]."
+                       + (" Holding last year's index fixed, the local effect of dei is negative, unlike the static "
+                          "SDM: the static estimate does not survive the dynamic specification."
+                          if row["direct"] < 0 and row["direct_p"] < ALPHA else ""))
+    return out

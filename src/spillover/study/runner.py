@@ -42,6 +42,7 @@ class StudyRun:
     numbers: list[pd.DataFrame] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)  # estimate name -> notes for the tables that show it
 
     def write_csv(self, rel: str, df: pd.DataFrame, index: bool = False) -> Path:
         path = self.out / rel
@@ -75,18 +76,36 @@ def build_weights(spec: WeightsSpec, geo, panel: pd.DataFrame, entity: str, time
                       power=spec.power, cutoff_km=spec.cutoff_km, k=spec.k, nested_kind=spec.nested, phi=spec.phi)
 
 
-def subset_weights(w, ids: list[str], name: str):
-    """W restricted to ``ids`` and re-standardised (islands are an error naming them), keeping its label."""
+def subset_weights(w, ids: list[str], name: str, islands: str = "raise"):
+    """W restricted to ``ids`` and re-standardised, keeping its label; returns (W, islands found, dropped).
+
+    ``islands="raise"`` stops with an error naming the units left without a
+    neighbour; ``"drop"`` removes them (they are reported in the table notes).
+    """
     from spillover.analysis.heterogeneity import subset_weights as restrict
 
-    sub, _, _ = restrict(w, ids, islands="raise")
+    sub, found, dropped = restrict(w, ids, islands=islands)
     meta = dict(getattr(w, "spillover_meta", {}))
     meta["label"] = f"{meta.get('label', name)}, subsample"
     sub.spillover_meta = meta
-    return sub
+    return sub, found, dropped
 
 
 # ---------------------------------------------------------------- estimates
+def interpolated_cells(run: StudyRun, indicators: list[str]) -> pd.DataFrame:
+    """The (entity, time) pairs where any of ``indicators`` holds an interpolated (flagged) value."""
+    entity, time_col = run.study.data.entity, run.study.data.time
+    cor = run.built.corrections_frame()
+    flagged = cor[cor["what"].str.startswith("interpolated")]
+    known = set(run.built.catalog.ids())
+    unknown = [v for v in indicators if v not in known]
+    if unknown:
+        raise SpecificationError(f"drop_interpolated: {unknown} are not indicators of {run.study.data.catalog}; "
+                                 f"indicators with interpolated cells: {sorted(set(flagged['indicator']))}")
+    sel = flagged[flagged["indicator"].isin(indicators)]
+    return pd.DataFrame({entity: sel["province"].astype(str), time_col: sel["year"].astype(int)}).drop_duplicates()
+
+
 def estimate_data(run: StudyRun, e: EstimateSpec) -> pd.DataFrame:
     entity, time_col = run.study.data.entity, run.study.data.time
     df = run.panel
@@ -99,23 +118,53 @@ def estimate_data(run: StudyRun, e: EstimateSpec) -> pd.DataFrame:
             df = add_lag(df, v, entity, time_col)
             df[v] = df.pop(f"L1_{v}")
         df = df[df[time_col] > df[time_col].min()]
+    if e.drop_interpolated:
+        cells = interpolated_cells(run, e.drop_interpolated)
+        key = df[entity].astype(str) + "|" + df[time_col].astype(int).astype(str)
+        drop = set(cells[entity] + "|" + cells[time_col].astype(str))
+        df = df[~key.isin(drop)]
     return df.reset_index(drop=True)
 
 
 def fit_estimate(run: StudyRun, e: EstimateSpec):
+    """Fit one ``[[estimate]]`` entry; returns the fitted result (spatial, dynamic or linearmodels)."""
     import spillover as sp
-    from spillover.panel import fit_panel
+    from spillover.panel import fit_iv_formula, fit_panel
 
     entity, time_col = run.study.data.entity, run.study.data.time
     df = estimate_data(run, e)
     if e.model in ("ols", "fe"):
         return fit_panel(e.formula, df, entity, time_col, fe="none" if e.model == "ols" else e.fe)
+    if e.model == "iv":
+        return fit_iv_formula(e.formula, df, entity, time_col, fe=e.fe, estimator=e.estimator, cov_type=e.cov_type)
     w = run.weights[e.weights]
+    notes: list[str] = []
     if e.regions:
-        w = subset_weights(w, sorted(df[entity].unique()), e.weights)
-    cls = getattr(sp, MODEL_CLASSES[e.model])
-    method = e.method if e.fe not in ("none", "random") else "direct"
-    res = cls(e.formula, df, w, entity, time_col, fe=e.fe, method=method).fit()
+        w, found, dropped = subset_weights(w, sorted(df[entity].unique()), e.weights, islands=e.islands)
+        if dropped:
+            df = df[~df[entity].isin(dropped)].reset_index(drop=True)
+            notes.append(f"{e.label or e.name}: {', '.join(map(str, dropped))} left without a neighbour in the "
+                         "restricted W and dropped")
+    if e.model in ("dynamic_sdm", "dynamic_sar"):
+        from spillover.spatial.dynamic import DynamicSDM
+
+        res = DynamicSDM(e.formula, df, w, entity, time_col, fe=e.fe, lags=tuple(e.time_lags),
+                         wx=e.model == "dynamic_sdm", correction=e.correction).fit()
+    elif e.drop_interpolated:
+        from spillover.spatial.unbalanced import fit_unbalanced
+
+        res = fit_unbalanced(e.model, e.formula, df, w, entity, time_col, fe=e.fe)
+        isl = {k: v for k, v in res.extra["islands"].items() if v}
+        notes.append(f"{e.label or e.name}: {len(df)} of {len(run.panel)} observations (cells with interpolated "
+                     f"{', '.join(e.drop_interpolated)} dropped); per-period W restricted to the observed units"
+                     + ("; without an observed neighbour (spatial lags 0 in that year): "
+                        + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in sorted(isl.items())) if isl else ""))
+    else:
+        cls = getattr(sp, MODEL_CLASSES[e.model])
+        method = e.method if e.fe not in ("none", "random") else "direct"
+        res = cls(e.formula, df, w, entity, time_col, fe=e.fe, method=method).fit()
+    if notes:
+        run.notes.setdefault(e.name, []).extend(notes)
     return res
 
 
@@ -212,7 +261,16 @@ def step_estimates(run: StudyRun, progress: Callable[[str], None] | None = None)
             res = fit_estimate(run, e)
         run.estimates[e.name] = res
         if e.impacts is not None:
-            run.impacts[e.name] = res.impacts(draws=e.impacts.draws, seed=e.impacts.seed, method=e.impacts.method)
+            kw = {"draws": e.impacts.draws, "seed": e.impacts.seed, "method": e.impacts.method}
+            if e.model in ("dynamic_sdm", "dynamic_sar"):
+                kw["kind"] = e.impacts.kind
+                if e.impacts.kind != "short" and res.spectral_radius() >= 1:
+                    run.notes.setdefault(e.name, []).append(
+                        f"{e.label or e.name}: the estimate lies outside the stable region (spectral radius of "
+                        f"A = {res.spectral_radius():.3f} >= 1), so long-run effects are not defined and left blank.")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=UserWarning)  # undefined long run: stated in the notes
+                run.impacts[e.name] = res.impacts(**kw)
 
 
 def _write_analysis(run: StudyRun, name: str, table: pd.DataFrame, title: str, numeric: list[str]) -> None:
@@ -282,8 +340,9 @@ def step_tables(run: StudyRun) -> None:
         results = [run.estimates[c] for c in t.columns]
         names = t.column_names or [specs[c].label or c for c in t.columns]
         imps = [run.impacts.get(c) for c in t.columns] if t.impacts else None
+        notes = ([t.notes] if t.notes else []) + [n for c in t.columns for n in run.notes.get(c, [])]
         table = Table.from_results(results, names, stat=t.stat, impacts=imps, labels=labels,
-                                   title=t.title or t.name, notes=t.notes or None)
+                                   title=t.title or t.name, notes=notes or None)
         run.files.extend(Path(p) for p in table.write(run.out / "tables" / t.name, formats=t.formats))
         nums = table.numbers()
         nums.insert(0, "output", t.name)

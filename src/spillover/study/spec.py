@@ -20,10 +20,12 @@ from spillover.errors import SpecificationError
 
 FE = Literal["none", "entity", "time", "twoways", "random"]
 METHOD = Literal["direct", "lee-yu"]
-MODEL = Literal["ols", "fe", "sar", "sem", "sdm", "sdem", "sac", "slx"]
+MODEL = Literal["ols", "fe", "iv", "sar", "sem", "sdm", "sdem", "sac", "slx", "dynamic_sdm", "dynamic_sar"]
 FORMAT = Literal["tex", "html", "md", "csv", "xlsx", "docx"]
-SPATIAL = {"sar", "sem", "sdm", "sdem", "sac", "slx"}
-WITH_IMPACTS = {"sar", "sdm", "sac", "sdem", "slx"}
+SPATIAL = {"sar", "sem", "sdm", "sdem", "sac", "slx", "dynamic_sdm", "dynamic_sar"}
+DYNAMIC = {"dynamic_sdm", "dynamic_sar"}
+UNBALANCED = {"sar", "sem", "sdm"}
+WITH_IMPACTS = {"sar", "sdm", "sac", "sdem", "slx", "dynamic_sdm", "dynamic_sar"}
 
 
 class _Strict(BaseModel):
@@ -68,6 +70,7 @@ class ImpactsSpec(_Strict):
     draws: int = Field(1000, ge=10)
     seed: int = 20261124
     method: Literal["simulation", "delta"] = "simulation"
+    kind: Literal["short", "long", "both"] = Field("both", description="dynamic models: short-run, long-run or both")
 
 
 class EstimateSpec(_Strict):
@@ -80,6 +83,17 @@ class EstimateSpec(_Strict):
     impacts: ImpactsSpec | None = None
     lag: list[str] = Field(default_factory=list, description="variables replaced by their one-period lag")
     regions: list[Literal["east", "central", "west", "northeast"]] = Field(default_factory=list)
+    islands: Literal["raise", "drop"] = Field(
+        "raise", description="subsamples: what to do with units left without neighbours in the restricted W")
+    drop_interpolated: list[str] = Field(
+        default_factory=list,
+        description="catalog indicators whose interpolated (flagged) cells drop the province-year; the "
+                    "resulting unbalanced panel is estimated with per-period W (method = 'direct')")
+    estimator: Literal["2sls", "gmm"] = Field("2sls", description="model = 'iv' only")
+    cov_type: Literal["clustered", "robust", "unadjusted"] = Field("clustered", description="model = 'iv' only")
+    correction: Literal["lee-yu", "none"] = Field("lee-yu", description="dynamic models only (Yu, de Jong & Lee 2008)")
+    time_lags: list[Literal["y", "wy"]] = Field(default_factory=lambda: ["y", "wy"],
+                                                description="dynamic models: y(t-1) and/or W y(t-1)")
     label: str = ""
 
     @model_validator(mode="after")
@@ -88,6 +102,27 @@ class EstimateSpec(_Strict):
             raise ValueError(f"formula {self.formula!r} needs the form 'y ~ x1 + x2'")
         if self.model in SPATIAL and not self.weights:
             raise ValueError(f"model {self.model!r} needs 'weights' (a name from [weights.*])")
+        if self.model == "iv":
+            if "[" not in self.formula:
+                raise ValueError(f"model 'iv' needs a formula 'y ~ exog + [endog ~ instruments]', got {self.formula!r}")
+            if self.fe == "random":
+                raise ValueError("model 'iv' takes fe = none, entity, time or twoways")
+        elif "[" in self.formula:
+            raise ValueError(f"the bracket syntax [endog ~ instruments] needs model = 'iv', not {self.model!r}")
+        if self.model in DYNAMIC:
+            if self.fe not in ("entity", "twoways"):
+                raise ValueError(f"model {self.model!r} takes fe = 'entity' or 'twoways', not {self.fe!r}")
+            if not self.time_lags:
+                raise ValueError(f"model {self.model!r} needs time_lags ['y'], ['wy'] or ['y', 'wy']")
+        if self.drop_interpolated:
+            if self.model not in UNBALANCED | {"ols", "fe"}:
+                raise ValueError(f"drop_interpolated gives an unbalanced panel: available for models "
+                                 f"{sorted(UNBALANCED | {'ols', 'fe'})}, not {self.model!r}")
+            if self.model in UNBALANCED and self.method != "direct":
+                raise ValueError("the unbalanced spatial estimator uses the direct method (per-period W); "
+                                 "set method = 'direct'")
+            if self.fe == "random":
+                raise ValueError("drop_interpolated: fe = 'random' is not available for unbalanced panels")
         if self.fe == "random" and self.model not in ("sar", "sdm", "sem", "sdem", "fe"):
             raise ValueError(f"fe = 'random' is available for models sar, sdm, sem, sdem and fe, not {self.model!r}")
         if self.impacts is not None and self.model not in WITH_IMPACTS:
