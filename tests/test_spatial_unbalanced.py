@@ -112,6 +112,25 @@ def test_balanced_equals_balanced_estimator(cig, model, fe):
         a = res.impacts(method="delta").table[["direct", "indirect", "total"]].to_numpy()
         b = ref.impacts(method="delta").table[["direct", "indirect", "total"]].to_numpy()
         np.testing.assert_allclose(a, b, atol=1e-8)
+        # unit and time effects: the balanced convention (each sums to zero), recovered from the combined ones
+        fu, fb = res.fixed_effects, ref.fixed_effects
+        assert fu["max_abs_residual"] < 1e-10
+        np.testing.assert_allclose(fu["intercept"], fb["intercept"], atol=1e-6)
+        np.testing.assert_allclose(fu["entity"].to_numpy(), np.asarray(fb["entity"]), atol=1e-6)
+        if fe == "twoways":
+            np.testing.assert_allclose(fu["time"].to_numpy(), np.asarray(fb["time"]), atol=1e-6)
+
+
+def test_effects_split_on_unbalanced(unbal):
+    """Unbalanced: c + mu_i + alpha_t reproduces the combined effect of every observation exactly."""
+    df, w = unbal
+    res = fit_unbalanced("sdm", "logc ~ logp + logy", df, w, "state", "year", fe="twoways")
+    fx = res.fixed_effects
+    comb = fx["combined"]
+    keys = df.loc[comb.index, ["state", "year"]]
+    rebuilt = fx["intercept"] + fx["entity"].loc[keys["state"]].to_numpy() + fx["time"].loc[keys["year"]].to_numpy()
+    np.testing.assert_allclose(rebuilt, comb.to_numpy(), atol=1e-9)
+    assert abs(fx["entity"].sum()) < 1e-9 and abs(fx["time"].sum()) < 1e-9
 
 
 def test_duplicate_rows_are_refused(unbal):

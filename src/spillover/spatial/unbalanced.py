@@ -366,8 +366,56 @@ def fit_unbalanced(
         corr2=float(np.corrcoef(y, fitted)[0, 1] ** 2),
         fitted_values=pd.Series(fitted, index=idx, name="fitted").sort_index(),
         resid=pd.Series(e, index=idx, name="resid").sort_index(),
-        fixed_effects={"combined": effects.sort_index()}, converged=not flags, flags=tuple(flags),
+        fixed_effects=_split_effects(effects.to_numpy(), d["unit"], d["period"], d["ids"], d["periods"], fe)
+        | {"combined": effects.sort_index()},
+        converged=not flags, flags=tuple(flags),
         extra={"bounds": (lo, hi), "islands": panel.islands, "n_unit_sets": len(engines),
                "row_standardised_input": is_row_standardised(d["W"]), "impacts_w": "full W"},
         _impact_ctx=ctx,
     )
+
+
+def _split_effects(total: np.ndarray, unit: np.ndarray, period: np.ndarray, ids: list, periods: list,
+                   fe: str) -> dict:
+    """Intercept, unit and time effects from the combined effects of an unbalanced fit.
+
+    The combined effect of each observation lies in the span of the effect
+    dummies, so ``total_it = c + mu_i + alpha_t`` holds exactly; with both
+    effects present the unit and time effects are normalised to sum to zero
+    over the units and periods observed (Elhorst 2014, eq. 3.21, the same
+    convention as the balanced models). Solved by least squares in the
+    sum-to-zero (effect) coding; ``"max_abs_residual"`` reports the fit.
+    """
+    used_u, used_t = np.unique(unit), np.unique(period)
+
+    def coding(codes: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        k = len(levels)
+        if k < 2:
+            return np.empty((len(codes), 0))
+        pos = np.searchsorted(levels, codes)
+        m = np.zeros((len(codes), k - 1))
+        rows = pos < k - 1
+        m[np.flatnonzero(rows), pos[rows]] = 1.0
+        m[~rows, :] = -1.0
+        return m
+
+    cols = [np.ones((len(total), 1))]
+    if fe in ("entity", "twoways"):
+        cols.append(coding(unit, used_u))
+    if fe in ("time", "twoways"):
+        cols.append(coding(period, used_t))
+    x = np.column_stack(cols)
+    coef = np.linalg.lstsq(x, total, rcond=None)[0]
+    resid = total - x @ coef
+    out: dict = {"intercept": float(coef[0]), "max_abs_residual": float(np.max(np.abs(resid))) if len(resid) else 0.0}
+    pos = 1
+    if fe in ("entity", "twoways"):
+        k = len(used_u) - 1
+        mu = np.concatenate([coef[pos:pos + k], [-coef[pos:pos + k].sum()]])
+        out["entity"] = pd.Series(mu, index=pd.Index([ids[i] for i in used_u]), name="entity")
+        pos += k
+    if fe in ("time", "twoways"):
+        k = len(used_t) - 1
+        al = np.concatenate([coef[pos:pos + k], [-coef[pos:pos + k].sum()]])
+        out["time"] = pd.Series(al, index=pd.Index([periods[i] for i in used_t]), name="time")
+    return out
