@@ -133,3 +133,18 @@ def test_islands_reported():
         subsample_sdm("y ~ x", df, w, "id", "year", units=[0, 1, 2, 8])
     s = subsample_sdm("y ~ x", df, w, "id", "year", units=[0, 1, 2, 3, 4, 8], islands="drop")
     assert s.dropped == [8] and 8 not in s.units and s.fit.N == 5
+
+
+def test_subset_keeps_weights_of_a_distance_matrix():
+    """Restricting an inverse-distance W keeps its weights (libpysal's w_subset keeps only the links)."""
+    import spillover as sp
+    from spillover.analysis.heterogeneity import subset_weights as restrict
+
+    w = sp.weights.build("inverse_distance", power=2)
+    ids = [i for i in w.id_order if i.startswith(("11", "12", "13", "31", "32", "33"))]
+    ws, isl, dropped = restrict(w, ids)
+    full = np.asarray(w.full()[0])
+    ix = [list(w.id_order).index(i) for i in ids]
+    sub = full[np.ix_(ix, ix)]
+    np.testing.assert_allclose(ws.full()[0], sub / sub.sum(axis=1, keepdims=True), rtol=1e-12)
+    assert isl == [] and dropped == [] and len(set(np.round(ws.full()[0][0, 1:], 12))) > 2

@@ -6,9 +6,10 @@ data from :func:`spillover.simulate.replication_seed` ``(seed, r)``: cells that
 differ only in the estimation method see the *same* simulated panels (common
 random numbers), which makes the direct vs. Lee-Yu comparison sharper.
 
-Execution: one task per (cell, chunk of replications) submitted to a
-:class:`distributed.Client` -- a :class:`distributed.LocalCluster` (threads,
-``threads_per_worker=1``) by default, or an existing scheduler by address.
+Execution: one task per (cell, chunk of replications) through
+:class:`spillover.engine.Engine` -- a :class:`distributed.LocalCluster`
+(threads, ``threads_per_worker=1``) by default, or an existing scheduler by
+address; the same engine runs the study's specification grid and bootstraps.
 Per-replication results are keyed by (cell, replication, quantity) and sorted
 before aggregation, so the numbers do not depend on the number of workers or
 the order tasks finish in.
@@ -241,7 +242,7 @@ def run(design: Design, *, scheduler: str | None = None, n_workers: int = 2, pro
         LocalCluster with ``n_workers`` workers, one thread each, is started and
         closed.
     n_workers : int
-        Workers of the LocalCluster.
+        Workers of the LocalCluster (0: run in this process without a cluster).
     processes : bool
         LocalCluster workers as processes (True) or threads in this process (False).
     progress : callable or bool
@@ -249,43 +250,18 @@ def run(design: Design, *, scheduler: str | None = None, n_workers: int = 2, pro
     """
     import time
 
-    from distributed import Client, LocalCluster, as_completed
+    from spillover.engine import Engine
 
     for c in design.cells:
         _check_cell(c)
     t0 = time.perf_counter()
     wmats = {name: load_weights(name) for name in sorted({c.weights for c in design.cells})}
     cells = cells_frame(design, {k: v.shape[0] for k, v in wmats.items()})
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes,
-                               dashboard_address=None)
-        client = Client(cluster)
-    else:
-        client = Client(scheduler)
-    bar = None
-    try:
-        workers = len(client.scheduler_info().get("workers", {}))
-        wfut = {k: client.scatter(v, broadcast=True, hash=False) for k, v in wmats.items()}
-        futures = []
-        for c in design.cells:
-            for ch in _chunks(design.replications, design.chunk_size):
-                key = f"mc-{design.name}-c{c.cell}-r{ch.start}-{ch.stop}-{design.seed}"
-                futures.append(client.submit(run_chunk, design, c, wfut[c.weights], list(ch), key=key, pure=False))
-        total = len(futures)
-        if progress is True:
-            bar, progress = _rich_bar(total, design.name)
-        parts = []
-        for i, fut in enumerate(as_completed(futures), 1):
-            parts.append(fut.result())
-            if callable(progress):
-                progress(i, total)
-    finally:
-        if bar is not None:
-            bar.stop()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    tasks = [(c, list(ch)) for c in design.cells for ch in _chunks(design.replications, design.chunk_size)]
+    with Engine(scheduler=scheduler, n_workers=n_workers if scheduler is None else 0, processes=processes,
+                progress=progress) as eng:
+        workers = eng.workers
+        parts = eng.map(_run_task, tasks, shared={"design": design, "wmats": wmats}, name=design.name)
     reps = (pd.concat(parts, ignore_index=True)
             .sort_values(["cell", "rep", "kind", "quantity"], kind="mergesort").reset_index(drop=True))
     summary = aggregate(reps, cells)
@@ -293,13 +269,9 @@ def run(design: Design, *, scheduler: str | None = None, n_workers: int = 2, pro
                             seconds=time.perf_counter() - t0, workers=workers)
 
 
-def _rich_bar(total: int, name: str):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn(f"[bold]{name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    task = bar.add_task(name, total=total)
-    bar.start()
-    return bar, lambda done, _total: bar.update(task, completed=done)
+def _run_task(task, *, design: Design, wmats: dict) -> pd.DataFrame:
+    cell, reps = task
+    return run_chunk(design, cell, wmats[cell.weights], reps)
 
 
 def _check_cell(c: Cell) -> None:

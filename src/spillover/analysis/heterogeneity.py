@@ -249,7 +249,11 @@ class SubsampleResult:
 def subset_weights(w, ids, *, islands: str = "raise"):
     """W restricted to ``ids`` and row-standardised again; returns (W, islands, dropped).
 
-    Raises ``SpecificationError`` naming the islands when ``islands="raise"``.
+    The restriction keeps W's weights (not only its links): row ``i`` of the
+    result is ``w_ij / sum_{k in ids} w_ik`` over the kept units, which is the
+    same whether W was row-standardised before or not. A unit whose kept row
+    sums to zero is an island. Raises ``SpecificationError`` naming the
+    islands when ``islands="raise"``.
     """
     import libpysal
 
@@ -259,10 +263,15 @@ def subset_weights(w, ids, *, islands: str = "raise"):
     unknown = set(ids) - set(w.id_order)
     if unknown:
         raise SpecificationError(format_error("ids not in W", value=sorted(map(str, unknown))[:10]))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ws = libpysal.weights.w_subset(w, keep)
-    isl = [i for i in keep if len(ws.neighbors.get(i, [])) == 0]
+    full, order = w.full()
+    pos = {u: k for k, u in enumerate(order)}
+
+    def restrict(units: list) -> tuple[np.ndarray, list]:
+        ix = [pos[u] for u in units]
+        sub = np.asarray(full)[np.ix_(ix, ix)]
+        return sub, [u for u, r in zip(units, sub.sum(axis=1), strict=True) if r <= 0]
+
+    sub, isl = restrict(keep)
     dropped = []
     if isl:
         if islands == "raise":
@@ -271,9 +280,13 @@ def subset_weights(w, ids, *, islands: str = "raise"):
                 option="islands", hint="pass islands='drop' to drop them, or use another W"))
         dropped = isl
         keep = [i for i in keep if i not in set(isl)]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ws = libpysal.weights.w_subset(w, keep)
+        sub, more = restrict(keep)
+        if more:  # dropping islands can leave new ones
+            inner, _, extra = subset_weights(w, keep, islands="drop")
+            return inner, isl + [u for u in more if u not in isl], dropped + list(extra)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ws = libpysal.weights.full2W(sub / sub.sum(axis=1, keepdims=True), ids=keep)
     ws.transform = "r"
     return ws, isl, dropped
 

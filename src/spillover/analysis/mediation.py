@@ -25,7 +25,8 @@ Inference on ``a b``:
   Hayes 2008 for percentile CIs of ``ab``): resample entities with
   replacement (duplicates become distinct entities), re-estimate (2) and (3)
   with the same effects, take the 2.5 and 97.5 percentiles of ``a* b*``.
-  Draws come from ``numpy.random.SeedSequence(seed)``.
+  Draws come from ``numpy.random.SeedSequence(seed)``, one child per chunk of
+  replications (:func:`spillover.engine.chunk_seeds`).
 
 Spatial mediation (:func:`spatial_mediation`): SDM for the mediator and for
 the outcome (with ``m`` and ``W m`` as regressors),
@@ -55,6 +56,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from spillover.engine import bootstrap_map
 from spillover.errors import SpecificationError, format_error
 
 __all__ = ["mediation", "spatial_mediation", "sobel", "MediationResult", "SpatialMediationResult"]
@@ -169,7 +171,7 @@ def _within_coefs(y: np.ndarray, X: np.ndarray, ent: np.ndarray, tim: np.ndarray
 
 
 def mediation(formula: str, mediator: str, treatment: str, data: pd.DataFrame, entity: str, time: str, *,
-              fe: str = "twoways", bootstrap: int = 500, seed: int | None = 0, alpha: float = 0.05,
+              fe: str = "twoways", bootstrap: int = 500, seed: int | None = 0, alpha: float = 0.05, engine=None,
               cov_type: str = "unadjusted", **cov_kw) -> MediationResult:
     """Stepwise panel mediation with Sobel and entity-cluster bootstrap inference.
 
@@ -185,7 +187,11 @@ def mediation(formula: str, mediator: str, treatment: str, data: pd.DataFrame, e
     bootstrap : int
         Entity-cluster bootstrap replications for the percentile CI of ``a b`` (0 to skip).
     seed : int or None
-        Seed for ``numpy.random.SeedSequence``.
+        Seed for ``numpy.random.SeedSequence``; replications run in seeded
+        chunks (:func:`spillover.engine.bootstrap_map`), so the draws do not
+        depend on where they run.
+    engine : spillover.engine.Engine, optional
+        Where the bootstrap chunks run (default: this process).
     cov_type, **cov_kw
         Covariance passed to linearmodels for the reported SEs (e.g.
         ``cov_type="clustered", cluster_entity=True``).
@@ -227,15 +233,9 @@ def mediation(formula: str, mediator: str, treatment: str, data: pd.DataFrame, e
         codes, ent = np.unique(df[entity].to_numpy(), return_inverse=True)
         tim = df[time].to_numpy()
         rows = [np.flatnonzero(ent == i) for i in range(len(codes))]
-        rng = np.random.default_rng(np.random.SeedSequence(seed))
-        draws = np.empty(bootstrap)
-        for r in range(bootstrap):
-            pick = rng.integers(0, len(codes), size=len(codes))
-            idx = np.concatenate([rows[j] for j in pick])
-            new_ent = np.concatenate([np.full(len(rows[j]), i) for i, j in enumerate(pick)])
-            a_r = _within_coefs(mv[idx], X[idx], new_ent, tim[idx], fe)[0]
-            b_r = _within_coefs(yv[idx], XM[idx], new_ent, tim[idx], fe)[-1]
-            draws[r] = a_r * b_r
+        payload = {"X": X, "XM": XM, "m": mv, "y": yv, "time": tim, "rows": rows, "fe": fe}
+        draws = bootstrap_map(_ab_chunk, bootstrap, seed, payload, engine=engine,
+                              name=f"mediation bootstrap ({mediator})")
         ci = tuple(float(v) for v in np.quantile(draws, [alpha / 2, 1 - alpha / 2]))
         boot_se = float(draws.std(ddof=1))
     return MediationResult(
@@ -381,3 +381,18 @@ def spatial_mediation(formula: str, mediator: str, treatment: str, data: pd.Data
     table = pd.DataFrame(rows).set_index("path")
     return SpatialMediationResult(table=table, fits={"mediator": res_m, "outcome": res_y, "total": res_t},
                                   draws=draws, seed=seed, mediated_draws=sims[MEDIATED])
+
+
+def _ab_chunk(rng: np.random.Generator, size: int, p: dict) -> np.ndarray:
+    """a*b on ``size`` entity-cluster bootstrap samples (pairs cluster bootstrap, Cameron et al. 2008)."""
+    rows = p["rows"]
+    n = len(rows)
+    out = np.empty(size)
+    for r in range(size):
+        pick = rng.integers(0, n, size=n)
+        idx = np.concatenate([rows[j] for j in pick])
+        new_ent = np.concatenate([np.full(len(rows[j]), i) for i, j in enumerate(pick)])
+        a_r = _within_coefs(p["m"][idx], p["X"][idx], new_ent, p["time"][idx], p["fe"])[0]
+        b_r = _within_coefs(p["y"][idx], p["XM"][idx], new_ent, p["time"][idx], p["fe"])[-1]
+        out[r] = a_r * b_r
+    return out

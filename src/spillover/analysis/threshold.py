@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from spillover.engine import bootstrap_map
 from spillover.errors import SpecificationError, format_error
 
 __all__ = ["panel_threshold", "ThresholdResult", "lr_critical_value"]
@@ -237,7 +238,7 @@ def _ci(gr: np.ndarray, lr: np.ndarray, c: float, g_hat: float) -> tuple[float, 
 
 def panel_threshold(formula: str, data: pd.DataFrame, entity: str, time: str, *, threshold_var: str = "dei",
                     regime_vars: list[str] | None = None, n_thresholds: int = 1, trim: float | tuple = (0.05, 0.10),
-                    grid=None, max_grid: int = 300, bootstrap: int = 300, seed: int | None = 0,
+                    grid=None, max_grid: int = 300, bootstrap: int = 300, seed: int | None = 0, engine=None,
                     fe: str = "entity", alpha: float = 0.05) -> ThresholdResult:
     """Hansen (1999) fixed-effects panel threshold regression with one or two thresholds.
 
@@ -264,6 +265,11 @@ def panel_threshold(formula: str, data: pd.DataFrame, entity: str, time: str, *,
         Bootstrap replications for the p-values of F1 (and F2) (Hansen sec. 3.2, 3.7).
     seed : int or None
         Seed for ``numpy.random.SeedSequence``; identical results on re-run.
+        Replications run in chunks of :data:`spillover.engine.DEFAULT_CHUNK`,
+        chunk ``k`` seeded by child ``k`` of the F1 (F2) sequence.
+    engine : spillover.engine.Engine, optional
+        Where the bootstrap chunks run (default: this process); the numbers do
+        not depend on it.
     fe : {"entity", "twoways"}
         Unit effects (Hansen's model) or unit and time effects.
     alpha : float
@@ -320,33 +326,18 @@ def panel_threshold(formula: str, data: pd.DataFrame, entity: str, time: str, *,
     lr1 = (s1 - s1[i1]) / sig1
     c = lr_critical_value(alpha)
 
-    ss = np.random.SeedSequence(seed)
-    child1, child2 = ss.spawn(2)
     ent_idx = [np.flatnonzero(W.e == i) for i in range(n)]
-
-    def resample(resid: np.ndarray, rng, B: int) -> np.ndarray:
-        # Hansen's bootstrap: draw individuals with replacement, keep each one's residual vector.
-        out = np.empty((nt, B))
-        for b in range(B):
-            draw = rng.integers(0, n, size=n)
-            for i, j in enumerate(draw):
-                src, dst = ent_idx[j], ent_idx[i]
-                if len(src) != len(dst):
-                    raise SpecificationError("bootstrap requires a balanced panel")
-                out[dst, b] = resid[src]
-        return out
+    if bootstrap and bootstrap > 0 and len({len(ix) for ix in ent_idx}) > 1:
+        raise SpecificationError("bootstrap requires a balanced panel")
+    seed1, seed2 = np.random.SeedSequence(seed).spawn(2)
+    resampler = {"ent_idx": ent_idx, "n": n, "nt": nt, "W": W}
 
     # F1 bootstrap
     e1 = ys - bases1[i1] @ (bases1[i1].T @ ys)
     p1, crit1 = np.nan, (np.nan,) * 3
     if bootstrap and bootstrap > 0:
-        rng = np.random.default_rng(child1)
-        Ys = W(resample(e1, rng, bootstrap))
-        yy = (Ys ** 2).sum(0)
-        s0b = yy - ((Q0.T @ Ys) ** 2).sum(0)
-        s1b = np.stack([yy - ((Qb.T @ Ys) ** 2).sum(0) for Qb in bases1])
-        mb = s1b.min(0)
-        Fb = (s0b - mb) / (mb / dof)
+        payload = {**resampler, "resid": e1, "Q0": Q0, "bases1": bases1, "dof": dof}
+        Fb = bootstrap_map(_f1_chunk, bootstrap, seed1, payload, engine=engine, name="threshold F1 bootstrap")
         p1 = float(np.mean(Fb >= F1))
         crit1 = tuple(float(v) for v in np.quantile(Fb, [0.90, 0.95, 0.99]))
 
@@ -389,18 +380,9 @@ def panel_threshold(formula: str, data: pd.DataFrame, entity: str, time: str, *,
         if bootstrap and bootstrap > 0:
             B2 = P.basis([g1r, g2_final])
             e2 = ys - B2 @ (B2.T @ ys)
-            fit1 = ys - e1
-            rng = np.random.default_rng(child2)
-            Ys = W(fit1[:, None] + resample(e2, rng, bootstrap))
-            yy = (Ys ** 2).sum(0)
-            s1b = np.stack([yy - ((Qb.T @ Ys) ** 2).sum(0) for Qb in bases1])
-            ib = s1b.argmin(0)
-            Fb = np.empty(bootstrap)
-            for k in np.unique(ib):
-                cols = np.flatnonzero(ib == k)
-                _, Sb = second_search(float(gr1[k]), Ys[:, cols])
-                mb = Sb.min(0)
-                Fb[cols] = (s1b[k, cols] - mb) / (mb / dof)
+            payload = {**resampler, "resid": e2, "fit1": ys - e1, "bases1": bases1, "gr1": gr1, "dof": dof,
+                       "second_search": second_search}
+            Fb = bootstrap_map(_f2_chunk, bootstrap, seed2, payload, engine=engine, name="threshold F2 bootstrap")
             p2 = float(np.mean(Fb >= F2))
             crit2 = tuple(float(v) for v in np.quantile(Fb, [0.90, 0.95, 0.99]))
         first_stage = {"gamma1_first_stage": g1, "gamma2_given_first": g2r}
@@ -433,3 +415,39 @@ def panel_threshold(formula: str, data: pd.DataFrame, entity: str, time: str, *,
         sigma2=float(sigma2), ssr=ssr, ssr_path=path, nobs=nt, N=n, T=T, fe=fe, bootstrap=int(bootstrap or 0),
         seed=seed, alpha=alpha, first_stage=first_stage,
     )
+
+
+# ----------------------------------------------------------------------------- bootstrap chunks
+def _resample(resid: np.ndarray, rng: np.random.Generator, size: int, ent_idx: list, n: int, nt: int) -> np.ndarray:
+    """Hansen (1999, sec. 3.2): draw units with replacement, each keeping its whole residual vector."""
+    out = np.empty((nt, size))
+    for b in range(size):
+        draw = rng.integers(0, n, size=n)
+        for i, j in enumerate(draw):
+            out[ent_idx[i], b] = resid[ent_idx[j]]
+    return out
+
+
+def _f1_chunk(rng: np.random.Generator, size: int, p: dict) -> np.ndarray:
+    """Bootstrap F1 statistics of one chunk under the no-threshold null (Hansen 1999, eq. 12)."""
+    Ys = p["W"](_resample(p["resid"], rng, size, p["ent_idx"], p["n"], p["nt"]))
+    yy = (Ys ** 2).sum(0)
+    s0b = yy - ((p["Q0"].T @ Ys) ** 2).sum(0)
+    s1b = np.stack([yy - ((Qb.T @ Ys) ** 2).sum(0) for Qb in p["bases1"]])
+    mb = s1b.min(0)
+    return (s0b - mb) / (mb / p["dof"])
+
+
+def _f2_chunk(rng: np.random.Generator, size: int, p: dict) -> np.ndarray:
+    """Bootstrap F2 statistics of one chunk under the one-threshold null (Hansen 1999, eq. 25)."""
+    Ys = p["W"](p["fit1"][:, None] + _resample(p["resid"], rng, size, p["ent_idx"], p["n"], p["nt"]))
+    yy = (Ys ** 2).sum(0)
+    s1b = np.stack([yy - ((Qb.T @ Ys) ** 2).sum(0) for Qb in p["bases1"]])
+    ib = s1b.argmin(0)
+    Fb = np.empty(size)
+    for k in np.unique(ib):
+        cols = np.flatnonzero(ib == k)
+        _, Sb = p["second_search"](float(p["gr1"][k]), Ys[:, cols])
+        mb = Sb.min(0)
+        Fb[cols] = (s1b[k, cols] - mb) / (mb / p["dof"])
+    return Fb

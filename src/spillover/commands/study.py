@@ -31,16 +31,21 @@ def _progress(console: Console, steps: tuple[str, ...]):
 def replicate(
     models: Path = typer.Argument(Path("models"), help="Folder of study TOML files."),
     out: Path = typer.Option(Path("results"), "--out", help="Results folder."),
+    workers: int = typer.Option(0, "--workers", min=0, help="Run the specification grid and the bootstraps on a "
+                                "dask LocalCluster with this many workers (0: in this process). Same numbers."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Address of a running dask scheduler "
+                                  "(e.g. tcp://127.0.0.1:8786) for the grid and the bootstraps."),
 ) -> None:
     """Run the study in MODELS and write every table, figure, README and manifest under --out."""
+    from spillover.engine import Engine
     from spillover.study.runner import STEPS, run_study
 
     console = Console()
     t0 = time.perf_counter()
     prog, task, step = _progress(console, STEPS)
     try:
-        with prog:
-            run = run_study(models, out, progress=step)
+        with prog, Engine(scheduler=scheduler, n_workers=workers if scheduler is None else 0) as engine:
+            run = run_study(models, out, progress=step, engine=engine)
             prog.update(task, completed=len(STEPS), description="done")
     except SpilloverError as exc:
         console.print(f"[bold red]error:[/] {exc}")
@@ -54,7 +59,7 @@ def replicate(
         table.add_row(h, v)
     console.print(table)
     console.print(f"wrote {len(set(run.files))} files to {out}/ in {time.perf_counter() - t0:.1f} s "
-                  f"(see {out}/README.md and {out}/manifest.json)")
+                  f"(grid and bootstraps: {engine.describe()}; see {out}/README.md and {out}/manifest.json)")
 
 
 def verify(

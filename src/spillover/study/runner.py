@@ -43,6 +43,8 @@ class StudyRun:
     files: list[Path] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)  # estimate name -> notes for the tables that show it
+    engine: object = None  # spillover.engine.Engine for the grid and the bootstraps (None: in-process)
+    grids: dict = field(default_factory=dict)
 
     def write_csv(self, rel: str, df: pd.DataFrame, index: bool = False) -> Path:
         path = self.out / rel
@@ -292,7 +294,7 @@ def step_analyses(run: StudyRun) -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 r = mediation(m.formula, med, m.treatment, run.panel, ent, tim, fe=m.fe, bootstrap=m.bootstrap,
-                              seed=m.seed)
+                              seed=m.seed, engine=run.engine)
             run.analyses[f"{m.name}:{med}"] = r
             _write_analysis(run, f"{m.name}_{med}", r.table,
                             f"Mediation of {m.treatment} through {med} ({m.fe} effects; bootstrap {m.bootstrap}, "
@@ -311,7 +313,7 @@ def step_analyses(run: StudyRun) -> None:
             warnings.simplefilter("ignore")
             r = panel_threshold(th.formula, run.panel, ent, tim, threshold_var=th.threshold_var,
                                 regime_vars=th.regime_vars or None, n_thresholds=th.n_thresholds, fe=th.fe,
-                                bootstrap=th.bootstrap, seed=th.seed)
+                                bootstrap=th.bootstrap, seed=th.seed, engine=run.engine)
         run.analyses[th.name] = r
         t1 = r.table()
         _write_analysis(run, th.name, t1, f"Hansen (1999) threshold tests, threshold variable {th.threshold_var} "
@@ -329,6 +331,31 @@ def step_analyses(run: StudyRun) -> None:
                         [c for c in r.wald_tests.columns if r.wald_tests[c].dtype.kind == "f"])
         _write_analysis(run, f"{rg.name}_impacts", r.impacts, f"Regional impacts of {rg.var} (regime SDM)",
                         [c for c in r.impacts.columns if r.impacts[c].dtype.kind == "f"])
+
+
+def step_grid(run: StudyRun) -> None:
+    """Specification grids (weights x samples x fe x method) through the run's engine."""
+    from spillover.study.grid import run_grid, specification_curve
+
+    for g in run.study.grid:
+        table = run_grid(g, run.panel, run.weights, run.study.data.entity, run.study.data.time, engine=run.engine)
+        run.grids[g.name] = table
+        run.write_csv(f"tables/{g.name}.csv", table)
+        show = table[["spec", "weights", "sample", "fe", "method", "nobs", "spatial", "coef", "direct", "direct_se",
+                      "indirect", "indirect_se", "total", "total_se", "error"]]
+        ok = table["direct"].notna()
+        run.write_text(f"tables/{g.name}.md", _markdown(
+            show, f"Specification grid: {g.model.upper()} {g.formula}; effects of {g.variable} "
+            f"({g.impacts.method} standard errors); {int(ok.sum())} of {len(table)} specifications estimated")
+            + f"\nDirect effect positive and significant at 5% in {int(((table['direct'] > 0) & (table['direct_p'] < 0.05)).sum())}"
+            f" of {int(ok.sum())}; indirect in {int(((table['indirect'] > 0) & (table['indirect_p'] < 0.05)).sum())}.\n")
+        key = table.assign(row=table[["weights", "sample", "fe", "method"]].astype(str).agg("|".join, axis=1))
+        run.add_numbers(g.name, key, "row", ["spatial", "coef", "direct", "direct_se", "indirect", "indirect_se",
+                                              "total", "total_se"])
+        if ok.any():
+            for effect in ("direct", "indirect"):
+                run.files.extend(specification_curve(table, g.variable, run.out / "figures" / f"{g.name}_{effect}",
+                                                     effect=effect))
 
 
 def step_tables(run: StudyRun) -> None:
@@ -377,18 +404,23 @@ def _markdown(df: pd.DataFrame, title: str) -> str:
 
 
 # ---------------------------------------------------------------- driver
-STEPS = ("data", "weights", "moran", "diagnose", "estimates", "analyses", "tables", "figures", "hypotheses")
+STEPS = ("data", "weights", "moran", "diagnose", "estimates", "analyses", "grid", "tables", "figures", "hypotheses")
 
 
 def run_study(models: str | Path = "models", out: str | Path = "results", *, root: str | Path | None = None,
-              progress=None, figures: bool = True) -> StudyRun:
-    """Run every step of the study in ``models`` and write ``out``; returns the in-memory :class:`StudyRun`."""
+              progress=None, figures: bool = True, engine=None) -> StudyRun:
+    """Run every step of the study in ``models`` and write ``out``; returns the in-memory :class:`StudyRun`.
+
+    ``engine`` (:class:`spillover.engine.Engine`) runs the specification grids
+    and the bootstraps; by default they run in this process. The numbers do
+    not depend on it.
+    """
     from spillover.study import hypotheses, manifest
 
     models = Path(models)
     study = load_study(models)
     root = Path(root) if root is not None else models.resolve().parent
-    run = StudyRun(study=study, root=root, out=Path(out))
+    run = StudyRun(study=study, root=root, out=Path(out), engine=engine)
     steps: list[tuple[str, Callable[[], None]]] = [
         ("data", lambda: step_data(run)),
         ("weights", lambda: step_weights(run)),
@@ -396,6 +428,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *, roo
         ("diagnose", lambda: step_diagnose(run)),
         ("estimates", lambda: step_estimates(run)),
         ("analyses", lambda: step_analyses(run)),
+        ("grid", lambda: step_grid(run)),
         ("tables", lambda: step_tables(run)),
     ]
     if figures:

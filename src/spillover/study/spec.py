@@ -181,6 +181,34 @@ class RegimeSpec(_Strict):
     seed: int = 20261124
 
 
+class GridImpacts(_Strict):
+    method: Literal["delta", "simulation"] = "delta"
+    draws: int = Field(1000, ge=10)
+    seed: int = 20261124
+
+
+class GridSpec(_Strict):
+    """A specification grid: every combination of weights x samples x fe x method (spillover.study.grid)."""
+
+    name: str
+    formula: str
+    model: Literal["sar", "sem", "sdm", "sdem", "sac"] = "sdm"
+    variable: str = "dei"
+    weights: list[str] = Field(min_length=1)
+    samples: dict[str, list[Literal["east", "central", "west", "northeast"]]] = Field(
+        default_factory=lambda: {"all": []}, description="sample name -> NBS regions (empty list: all provinces)")
+    fe: list[Literal["none", "entity", "time", "twoways"]] = Field(default_factory=lambda: ["twoways"], min_length=1)
+    method: list[METHOD] = Field(default_factory=lambda: ["lee-yu"], min_length=1)
+    impacts: GridImpacts = GridImpacts()
+
+    @model_validator(mode="after")
+    def _variable_in_formula(self) -> GridSpec:
+        rhs = self.formula.split("~", 1)[-1]
+        if self.variable not in [t.strip() for t in rhs.split("+")]:
+            raise ValueError(f"variable {self.variable!r} is not a regressor of {self.formula!r}")
+        return self
+
+
 class TableSpec(_Strict):
     name: str
     title: str = ""
@@ -211,6 +239,7 @@ class Study(_Strict):
     mediation: list[MediationSpec] = Field(default_factory=list)
     threshold: list[ThresholdSpec] = Field(default_factory=list)
     regime: list[RegimeSpec] = Field(default_factory=list)
+    grid: list[GridSpec] = Field(default_factory=list)
     table: list[TableSpec] = Field(default_factory=list)
     figure: list[FigureSpec] = Field(default_factory=list)
     sources: dict[str, str] = Field(default_factory=dict, description="spec file -> sha256")
@@ -221,7 +250,7 @@ class Study(_Strict):
 
 _SINGLE = ("study", "data")
 _MAPS = ("weights",)
-_LISTS = ("moran", "diagnose", "estimate", "mediation", "threshold", "regime", "table", "figure")
+_LISTS = ("moran", "diagnose", "estimate", "mediation", "threshold", "regime", "grid", "table", "figure")
 
 
 def _fmt_validation(file: str, exc: ValidationError) -> str:
@@ -306,6 +335,10 @@ def _check_references(study: Study, folder: Path) -> None:
     for a in list(study.mediation) + list(study.regime):
         if a.weights and a.weights not in study.weights:
             errors.append(f"{folder}: {a.name!r}: weights {a.weights!r} is not defined; defined: {wnames}")
+    for g in study.grid:
+        for wn in g.weights:
+            if wn not in study.weights:
+                errors.append(f"{folder}: grid {g.name!r}: weights {wn!r} is not defined; defined: {wnames}")
     for d in study.diagnose:
         if d.weights not in study.weights:
             errors.append(f"{folder}: diagnose {d.name!r}: weights {d.weights!r} is not defined; defined: {wnames}")
