@@ -18,7 +18,6 @@ from spillover.errors import SpecificationError, WeightsError
 ROOT = Path(__file__).resolve().parents[1]
 GPKG = ROOT / "data_raw" / "geo" / "china_provinces.gpkg"
 SPATIAL = ROOT / "data_raw" / "upstream1119__statistical-modeling_CUC_PYH" / "data_raw" / "spatial"
-COUNTIES = Path("/work/shared/data/geo/china_counties.gpkg")
 
 
 @pytest.fixture(scope="module")
@@ -313,16 +312,6 @@ def test_published_edge_list_report(queen):
         mine = {p for p in ours if set(p) <= units}
         print(name, "only published:", sorted(pub - mine), "only ours:", sorted(mine - pub))
         assert len(pub) > 100
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not COUNTIES.exists(), reason="county geometry not available")
-def test_county_islands_all_linked():
-    g = gpd.read_file(COUNTIES)
-    w = sw.contiguity(g)
-    meta = w.spillover_meta
-    assert len(meta["islands_found"]) == 7 and w.islands == []
-    assert len(meta["island_links"]) == 7
 
 
 # ---------------------------------------------------------------- CLI

@@ -893,7 +893,7 @@ class MCLogDet(_Base):
                 E[cols, k] = _dots(X, Y)
                 if k < mg:
                     K[:, k, :] = Y.T
-            per_gram[cols] = np.matmul(K, K.transpose(0, 2, 1))
+            per_gram[cols] = np.einsum("bkn,bln->bkl", K, K)  # batched K K'; np.matmul is slow here with threaded BLAS
         X = _probe_controls(w, Z)
         E, self._q = _cv_adjust(E, X)
         for k, t in self._exact_traces().items():
