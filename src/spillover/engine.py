@@ -77,6 +77,7 @@ class Engine:
         self.scheduler, self.n_workers, self.processes, self.progress = scheduler, n_workers, processes, progress
         self._client = None
         self._cluster = None
+        self._blas = None
 
     # -- lifetime -------------------------------------------------------------------
     @property
@@ -86,6 +87,7 @@ class Engine:
     def __enter__(self) -> Engine:
         if self.distributed and self._client is None:
             from distributed import Client, LocalCluster
+            from threadpoolctl import threadpool_limits
 
             if self.scheduler is None:
                 self._cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1,
@@ -93,12 +95,21 @@ class Engine:
                 self._client = Client(self._cluster)
             else:
                 self._client = Client(self.scheduler)
+            # One BLAS thread per worker: k workers x multi-threaded BLAS oversubscribe the cores, which
+            # slows small dense algebra by orders of magnitude. Thread workers share this process.
+            if self.scheduler is None and not self.processes:
+                self._blas = threadpool_limits(limits=1)
+            else:
+                self._client.run(_single_blas_thread)
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     def close(self) -> None:
+        if self._blas is not None:
+            self._blas.restore_original_limits()
+            self._blas = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -167,6 +178,12 @@ class Engine:
         if callable(self.progress):
             return None, self.progress
         return None, None
+
+
+def _single_blas_thread() -> None:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
 
 
 def _bootstrap_chunk(task, *, fn, payload):

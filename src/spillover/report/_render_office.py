@@ -214,17 +214,18 @@ def write_docx(table: Table, path: Path) -> Path:
         "insideH": ("nil", 0), "insideV": ("nil", 0),
     }))
 
-    _fill(word.cell(0, 0), "", align="left")
+    grid = [row.cells for row in word.rows]  # word.cell(i, j) rebuilds the cell list on every call (quadratic)
+    _fill(grid[0][0], "", align="left")
     for j, name in enumerate(table.columns, start=1):
-        _fill(word.cell(0, j), name)
+        _fill(grid[0][j], name)
     for i, row in enumerate(table.header_rows, start=1):
-        _fill(word.cell(i, 0), row.label, align="left")
+        _fill(grid[i][0], row.label, align="left")
         for j, c in enumerate(row.cells, start=1):
-            _fill(word.cell(i, j), c.text)
+            _fill(grid[i][j], c.text)
     for i, row in enumerate(body, start=n_head):
-        _fill(word.cell(i, 0), row.label, align="left", italic=row.subhead)
+        _fill(grid[i][0], row.label, align="left", italic=row.subhead)
         for j, c in enumerate(row.cells, start=1):
-            _fill(word.cell(i, j), c.text, stars=c.stars)
+            _fill(grid[i][j], c.text, stars=c.stars)
     for cell in word.rows[n_head - 1].cells:
         cell._tc.get_or_add_tcPr().append(_border_xml("w:tcBorders", {"bottom": ("single", 6)}))
 
