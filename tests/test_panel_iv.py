@@ -16,15 +16,20 @@ def cig(cigar):
     return add_lag(df, "logp", "state", "year", 2)
 
 
-def test_2sls_two_way_matches_numpy(cig):
-    res = fit_iv("logc", ["logy"], ["logp"], ["L1_logp", "L2_logp"], cig, "state", "year", fe="twoways",
-                 cov_type="unadjusted")
+def _dummy_design(cig):
+    """Rows with both lags; exogenous block [logy, unit dummies, year dummies but the first]; instruments."""
     d = cig.dropna(subset=["L2_logp"])
     u = (d["state"].to_numpy()[:, None] == np.unique(d["state"])).astype(float)
     t = (d["year"].to_numpy()[:, None] == np.unique(d["year"])[1:]).astype(float)
     w = np.column_stack([d["logy"], u, t])
+    return d, w, np.column_stack([d["L1_logp"], d["L2_logp"], w])
+
+
+def test_2sls_two_way_matches_numpy(cig):
+    res = fit_iv("logc", ["logy"], ["logp"], ["L1_logp", "L2_logp"], cig, "state", "year", fe="twoways",
+                 cov_type="unadjusted")
+    d, w, z = _dummy_design(cig)
     x = np.column_stack([d["logp"], w])
-    z = np.column_stack([d["L1_logp"], d["L2_logp"], w])
     y = d["logc"].to_numpy()
     xhat = z @ np.linalg.lstsq(z, x, rcond=None)[0]
     b = np.linalg.lstsq(xhat, y, rcond=None)[0]
@@ -70,11 +75,7 @@ def test_table_first_stage_rows_by_hand(cig):
 
     res = fit_iv("logc", ["logy"], ["logp"], ["L1_logp", "L2_logp"], cig, "state", "year", fe="twoways",
                  cov_type="unadjusted")
-    d = cig.dropna(subset=["L2_logp"])
-    u = (d["state"].to_numpy()[:, None] == np.unique(d["state"])).astype(float)
-    t = (d["year"].to_numpy()[:, None] == np.unique(d["year"])[1:]).astype(float)
-    w = np.column_stack([d["logy"], u, t])
-    z = np.column_stack([d["L1_logp"], d["L2_logp"], w])
+    d, w, z = _dummy_design(cig)
     x = d["logp"].to_numpy()
 
     def ssr(a):

@@ -181,12 +181,6 @@ class RegimeSpec(_Strict):
     seed: int = 20261124
 
 
-class GridImpacts(_Strict):
-    method: Literal["delta", "simulation"] = "delta"
-    draws: int = Field(1000, ge=10)
-    seed: int = 20261124
-
-
 class GridSpec(_Strict):
     """A specification grid: every combination of weights x samples x fe x method (spillover.study.grid)."""
 
@@ -199,7 +193,7 @@ class GridSpec(_Strict):
         default_factory=lambda: {"all": []}, description="sample name -> NBS regions (empty list: all provinces)")
     fe: list[Literal["none", "entity", "time", "twoways"]] = Field(default_factory=lambda: ["twoways"], min_length=1)
     method: list[METHOD] = Field(default_factory=lambda: ["lee-yu"], min_length=1)
-    impacts: GridImpacts = GridImpacts()
+    impacts: ImpactsSpec = ImpactsSpec(method="delta")
 
     @model_validator(mode="after")
     def _variable_in_formula(self) -> GridSpec:
