@@ -216,4 +216,13 @@ def robustness(run) -> list[str]:
                        + (" Holding last year's index fixed, the local effect of dei is negative, unlike the static "
                           "SDM: the static estimate does not survive the dynamic specification."
                           if row["direct"] < 0 and row["direct_p"] < ALPHA else ""))
+    for name, table in getattr(run, "grids", {}).items():
+        ok = table["direct"].notna()
+        pos = (table["direct"] > 0) & (table["direct_p"] < ALPHA)
+        neg = (table["direct"] < 0) & (table["direct_p"] < ALPHA)
+        by_sample = ", ".join(f"{s_} {int(pos[table['sample'] == s_].sum())}/{int(ok[table['sample'] == s_].sum())}"
+                              for s_ in dict.fromkeys(table["sample"]))
+        out.append(f"{name} (specification grid, {int(ok.sum())} fits): the direct effect of dei is positive and "
+                   f"significant in {int(pos.sum())}, negative and significant in {int(neg.sum())}; positive and "
+                   f"significant by sample: {by_sample} [tables/{name}.md, figures/{name}_direct.png].")
     return out
