@@ -105,7 +105,14 @@ class Design:
     chunk_size : int
         Replications per task.
     impacts : bool
-        Also evaluate delta-method impacts (SAR, SDM, SDEM).
+        Also evaluate delta-method impacts (SAR, SDM, SDEM; short-run impacts for dynamic cells).
+    tau : float
+        Coefficient of ``y_{t-1}`` in the DGP. With ``tau != 0`` the SAR and
+        SDM cells are estimated by :class:`spillover.spatial.dynamic.DynamicSDM`
+        (y(t-1) as regressor, conditioning on the first period, so T - 1
+        periods are used): ``method="direct"`` is the uncorrected QML,
+        ``"lee-yu"`` the Yu-de Jong-Lee bias-corrected estimator (refused, and
+        counted as a failed replication, when the QML estimate is not stable).
     name : str
     """
 
@@ -119,6 +126,7 @@ class Design:
     x_effect_corr: float = 0.5
     chunk_size: int = 25
     impacts: bool = True
+    tau: float = 0.0
     name: str = "montecarlo"
 
     @classmethod
@@ -149,19 +157,22 @@ def run_chunk(design: Design, cell: Cell, w, reps: Sequence[int]) -> pd.DataFram
     for r in reps:
         s = simulate(cell.model, w, cell.t, beta=design.beta, theta=design.theta, sigma2=design.sigma2,
                      fe=cell.fe, effect_scale=design.effect_scale, x_effect_corr=design.x_effect_corr,
-                     seed=replication_seed(design.seed, r), **kw)
+                     tau=design.tau, seed=replication_seed(design.seed, r), **kw)
         truth = s.truth
         want_imp = design.impacts and cell.model != "sem"
         imp_truth = s.impacts.stack() if want_imp else pd.Series(dtype=float)
         try:
-            res = est_cls.from_arrays(s.y, s.x, s.w, n_periods=s.t, names=s.names, fe=cell.fe,
-                                      method=cell.method).fit()
-            est = dict(res.params)
-            se = dict(res.bse)
-            est["sigma2"], se["sigma2"] = res.sigma2, res.sigma2_se
+            if design.tau != 0:
+                est, se, tab = _fit_dynamic(s, cell, want_imp)
+            else:
+                res = est_cls.from_arrays(s.y, s.x, s.w, n_periods=s.t, names=s.names, fe=cell.fe,
+                                          method=cell.method).fit()
+                est = dict(res.params)
+                se = dict(res.bse)
+                est["sigma2"], se["sigma2"] = res.sigma2, res.sigma2_se
+                if want_imp:
+                    tab = res.impacts(method="delta").table
             ok = True
-            if want_imp:
-                tab = res.impacts(method="delta").table
         except Exception:  # a failed fit is a result too (reported as R_ok < R)
             est, se, ok = {}, {}, False
         for q, tv in truth.items():
@@ -172,6 +183,27 @@ def run_chunk(design: Design, cell: Cell, w, reps: Sequence[int]) -> pd.DataFram
             v = float(tab.loc[var, f"{eff}_se"]) if ok else np.nan
             rows.append((cell.cell, r, f"{eff}:{var}", "impact", float(tv), e, v, ok))
     return pd.DataFrame(rows, columns=["cell", "rep", "quantity", "kind", "truth", "estimate", "se", "ok"])
+
+
+def _fit_dynamic(s, cell: Cell, want_imp: bool):
+    """Dynamic SAR/SDM fit of one simulated panel: estimates, SEs (sigma2: none) and short-run impacts."""
+    import warnings
+
+    from spillover.spatial.dynamic import DynamicSDM
+
+    n, t = s.n, s.t
+    df = pd.DataFrame(s.x, columns=s.names).assign(y=s.y, unit=np.tile(np.arange(n), t),
+                                                   period=np.repeat(np.arange(t), n))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = DynamicSDM("y ~ " + " + ".join(s.names), df, s.w, "unit", "period", fe=cell.fe, lags=("y",),
+                         wx=cell.model == "sdm", correction="none" if cell.method == "direct" else "lee-yu").fit()
+        tab = res.impacts(kind="short", method="delta").table if want_imp else None
+    lag = res.extra["lag_names"][0]
+    est = {("tau" if k == lag else k): v for k, v in res.params.items()}
+    se = {("tau" if k == lag else k): v for k, v in res.bse.items()}
+    est["sigma2"], se["sigma2"] = res.sigma2, np.nan
+    return est, se, tab
 
 
 # ----------------------------------------------------------------------------- aggregation
@@ -187,7 +219,8 @@ def aggregate(reps: pd.DataFrame, cells: pd.DataFrame | None = None, level: floa
     d = reps.sort_values(["cell", "quantity", "rep"], kind="mergesort").reset_index(drop=True)
     d = d[d["ok"]]
     err = d["estimate"] - d["truth"]
-    d = d.assign(err=err, err2=err**2, cover=(err.abs() <= z * d["se"]).astype(float))
+    cover = (err.abs() <= z * d["se"]).astype(float).where(d["se"].notna())  # no SE (dynamic sigma2): no coverage
+    d = d.assign(err=err, err2=err**2, cover=cover)
     g = d.groupby(["cell", "kind", "quantity"], sort=True)
     out = pd.DataFrame({
         "truth": g["truth"].first(),
@@ -254,6 +287,7 @@ def run(design: Design, *, scheduler: str | None = None, n_workers: int = 2, pro
 
     for c in design.cells:
         _check_cell(c)
+    _check_dynamic(design)
     t0 = time.perf_counter()
     wmats = {name: load_weights(name) for name in sorted({c.weights for c in design.cells})}
     cells = cells_frame(design, {k: v.shape[0] for k, v in wmats.items()})
@@ -272,6 +306,15 @@ def run(design: Design, *, scheduler: str | None = None, n_workers: int = 2, pro
 def _run_task(task, *, design: Design, wmats: dict) -> pd.DataFrame:
     cell, reps = task
     return run_chunk(design, cell, wmats[cell.weights], reps)
+
+
+def _check_dynamic(design: Design) -> None:
+    if design.tau == 0:
+        return
+    for c in design.cells:
+        if c.model not in ("sar", "sdm") or c.fe not in ("entity", "twoways") or c.t < 3:
+            raise ValueError(f"a dynamic design (tau = {design.tau}) needs models sar/sdm, fe entity/twoways and "
+                             f"T >= 3; cell {c.cell} has model {c.model!r}, fe {c.fe!r}, T {c.t}")
 
 
 def _check_cell(c: Cell) -> None:
@@ -299,8 +342,8 @@ def summary_markdown(result: MonteCarloResult, quantities: Sequence[str] | None 
     )
     d = result.design
     return (f"# Monte Carlo: {d.name}\n\nR = {d.replications} replications per cell, base seed {d.seed}, "
-            f"beta = {list(d.beta)}, sigma2 = {d.sigma2}. Coverage: nominal 95% Wald intervals. "
-            f"bias_mcse = sd / sqrt(r_ok).\n\n" + head + body)
+            f"beta = {list(d.beta)}, sigma2 = {d.sigma2}" + (f", tau = {d.tau} (dynamic)" if d.tau else "")
+            + ". Coverage: nominal 95% Wald intervals. bias_mcse = sd / sqrt(r_ok).\n\n" + head + body)
 
 
 def plot_summary(result: MonteCarloResult, path: str | Path, quantities: Sequence[str] | None = None) -> Path:
@@ -433,6 +476,7 @@ def _spec_models():
         sigma2: float = Field(default=1.0, gt=0)
         effect_scale: float = Field(default=1.0, ge=0)
         x_effect_corr: float = 0.5
+        tau: float = Field(default=0.0, gt=-1, lt=1)
 
     class MonteCarloSpec(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -451,7 +495,7 @@ def _spec_models():
                                methods=g.methods, fe=g.fe, replications=self.replications, seed=self.seed,
                                beta=tuple(d.beta), theta=None if d.theta is None else tuple(d.theta),
                                sigma2=d.sigma2, effect_scale=d.effect_scale, x_effect_corr=d.x_effect_corr,
-                               chunk_size=self.chunk_size, impacts=self.impacts, name=self.name)
+                               tau=d.tau, chunk_size=self.chunk_size, impacts=self.impacts, name=self.name)
 
     return MonteCarloSpec
 

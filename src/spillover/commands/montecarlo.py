@@ -34,7 +34,7 @@ def montecarlo(
         raise typer.Exit(2) from None
     files = write_outputs(result, out)
     s = result.summary
-    key = s[s["quantity"].isin(["rho", "lambda", "sigma2"])]
+    key = s[s["quantity"].isin(["tau", "rho", "lambda", "sigma2"])]
     table = Table(title=f"{design.name}: R = {design.replications}")
     cols = ["t", "model", "fe", "method", "spatial", "quantity", "bias", "rmse", "coverage"]
     for c in cols:
