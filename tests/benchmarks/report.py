@@ -15,7 +15,12 @@ Sections, every timing measured in this run on this machine:
    ``../shared/data/geo/china_counties.gpkg``, islands linked to their nearest
    county), SDM on simulated data, ours vs spreg.
 4. Monte Carlo throughput (fits per second) of a small SAR design on 1 and 2
-   dask workers (processes), and whether the numbers are identical.
+   dask workers (processes, cluster start-up included), and whether the
+   numbers are identical.
+5. The default study's specification grid in-process and on 1 and 2 process
+   workers (imports warmed up, start-up excluded).
+
+``--sections`` picks some of them (sdm big county mc grid).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import io
 import json
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -106,40 +112,85 @@ def montecarlo_section(replications: int) -> list[str]:
             f"Aggregated tables identical on 1 and 2 workers: {same}."]
 
 
+def _warm(_task) -> None:
+    import formulaic  # noqa: F401
+    import libpysal  # noqa: F401
+
+    import spillover.analysis.heterogeneity  # noqa: F401
+    import spillover.spatial.models  # noqa: F401
+    import spillover.study.grid  # noqa: F401
+
+
+def grid_section() -> list[str]:
+    """The default study's specification grid (models/30_robustness.toml) in-process and on 1 and 2 workers."""
+    from spillover.engine import Engine
+    from spillover.study.grid import run_grid
+    from spillover.study.runner import StudyRun, step_data, step_weights
+    from spillover.study.spec import load_study
+
+    root = HERE.parents[1]
+    study = load_study(root / "models")
+    run_ = StudyRun(study=study, root=root, out=Path(tempfile.mkdtemp()))
+    step_data(run_)
+    step_weights(run_)
+    g = study.grid[0]
+    rows, tables = [], []
+    for label, kw in (("in-process", {}), ("1 process worker", {"n_workers": 1, "processes": True}),
+                      ("2 process workers", {"n_workers": 2, "processes": True})):
+        with Engine(**kw) as eng:
+            eng.map(_warm, range(4 * max(1, kw.get("n_workers", 1))))  # imports on every worker, untimed
+            t0 = time.perf_counter()
+            tab = run_grid(g, run_.panel, run_.weights, "province", "year", engine=eng)
+            el = time.perf_counter() - t0
+        tables.append(tab)
+        rows.append(f"| {label} | {len(tab)} | {el:.1f} | {len(tab) / el:.1f} |")
+    same = all(t.equals(tables[0]) for t in tables[1:])
+    return ["| engine | fits | seconds | fits/s |", "|:--|---:|---:|---:|", *rows, "",
+            f"Tables identical on every engine: {same}. (Cluster start-up is outside the timing.)"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="*", default=[500, 1000, 2000, 5000, 10000])
     ap.add_argument("--big", type=int, default=100_000)
     ap.add_argument("--T", type=int, default=10)
-    ap.add_argument("--mc-replications", type=int, default=100)
+    ap.add_argument("--mc-replications", type=int, default=400)
     ap.add_argument("--spreg-max", type=int, default=5000,
                     help="largest N at which spreg is run (its dense information matrix took > 15 min at 10,000 here)")
     ap.add_argument("--quick", action="store_true", help="sizes 500 2000, big 20000, 20 MC replications")
+    ap.add_argument("--sections", nargs="*", default=["sdm", "big", "county", "mc", "grid"],
+                    choices=["sdm", "big", "county", "mc", "grid"], help="which sections to run")
     a = ap.parse_args()
     if a.quick:
         a.sizes, a.big, a.mc_replications = [500, 2000], 20_000, 20
-    lines = ["# spillover benchmark report", "",
-             f"Machine: {sys.platform}, Python {sys.version.split()[0]}; every ratio is measured in this run.", "",
-             f"## SDM, entity effects, synthetic kNN W (k = 6), T = {a.T}", "",
-             "| N | ours (s) | spreg ML_LagFE slx_lags=1 (s) | spreg/ours | max abs diff | ours peak RSS (GB) | log-det |",
-             "|---:|---:|---:|---:|---:|---:|:--|"]
-    print("\n".join(lines), flush=True)
-    for n in a.sizes:
-        with_spreg = n <= a.spreg_max
-        r = bench_sdm.time_pair(n, a.T, with_spreg)
-        mem = fresh_process(n, a.T)["peak_rss_gb"]
-        peer = (f"{r['spreg_s']:.2f} | {r['ratio']:.1f}x | {r['max_abs_diff']:.1e}" if with_spreg
-                else f"not run (N > --spreg-max {a.spreg_max}) | - | -")
-        row = f"| {n} | {r['ours_s']:.3f} | {peer} | {mem:.2f} | {r['logdet']} |"
-        print(row, flush=True)
-    big = fresh_process(a.big, a.T)
-    print(f"\n## Ours alone at N = {big['N']}, T = {big['T']}\n\nfit {big['ours_s']:.2f} s, peak RSS "
-          f"{big['peak_rss_gb']:.2f} GB (data alone {big['rss_before_fit_gb']:.2f} GB), log-det {big['logdet']}\n",
-          flush=True)
-    print("## Real county W (China, 2,875 counties)\n", flush=True)
-    print("\n".join(county_section(a.T)), flush=True)
-    print("\n## Monte Carlo throughput (SAR, 31 provinces, T = 10, dask LocalCluster processes)\n", flush=True)
-    print("\n".join(montecarlo_section(a.mc_replications)), flush=True)
+    print(f"# spillover benchmark report\n\nMachine: {sys.platform}, Python {sys.version.split()[0]}; every ratio "
+          "is measured in this run.\n", flush=True)
+    if "sdm" in a.sections:
+        lines = [f"## SDM, entity effects, synthetic kNN W (k = 6), T = {a.T}", "",
+                 "| N | ours (s) | spreg ML_LagFE slx_lags=1 (s) | spreg/ours | max abs diff | ours peak RSS (GB) | log-det |",
+                 "|---:|---:|---:|---:|---:|---:|:--|"]
+        print("\n".join(lines), flush=True)
+        for n in a.sizes:
+            with_spreg = n <= a.spreg_max
+            r = bench_sdm.time_pair(n, a.T, with_spreg)
+            mem = fresh_process(n, a.T)["peak_rss_gb"]
+            peer = (f"{r['spreg_s']:.2f} | {r['ratio']:.1f}x | {r['max_abs_diff']:.1e}" if with_spreg
+                    else f"not run (N > --spreg-max {a.spreg_max}) | - | -")
+            print(f"| {n} | {r['ours_s']:.3f} | {peer} | {mem:.2f} | {r['logdet']} |", flush=True)
+    if "big" in a.sections:
+        big = fresh_process(a.big, a.T)
+        print(f"\n## Ours alone at N = {big['N']}, T = {big['T']}\n\nfit {big['ours_s']:.2f} s, peak RSS "
+              f"{big['peak_rss_gb']:.2f} GB (data alone {big['rss_before_fit_gb']:.2f} GB), log-det {big['logdet']}\n",
+              flush=True)
+    if "county" in a.sections:
+        print("## Real county W (China, 2,875 counties)\n", flush=True)
+        print("\n".join(county_section(a.T)), flush=True)
+    if "mc" in a.sections:
+        print("\n## Monte Carlo throughput (SAR, 31 provinces, T = 10, dask LocalCluster processes)\n", flush=True)
+        print("\n".join(montecarlo_section(a.mc_replications)), flush=True)
+    if "grid" in a.sections:
+        print("\n## Specification grid of the default study (48 SDM fits with delta-method impacts)\n", flush=True)
+        print("\n".join(grid_section()), flush=True)
 
 
 if __name__ == "__main__":

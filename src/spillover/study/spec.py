@@ -2,8 +2,11 @@
 
 Every file in the folder is read (sorted by name) and merged: ``[study]`` and
 ``[data]`` may be given once; ``[weights.NAME]`` tables, ``[[moran]]``,
-``[[diagnose]]``, ``[[estimate]]``, ``[[table]]`` and ``[[figure]]`` entries
-are collected from all files. Validation happens before any estimation and
+``[[diagnose]]``, ``[[estimate]]``, ``[[mediation]]``, ``[[threshold]]``,
+``[[regime]]``, ``[[grid]]``, ``[[table]]`` and ``[[figure]]`` entries are
+collected from all files. ``[[estimate]].model`` is one of ``ols``, ``fe``,
+``iv`` (formula ``"y ~ x + [d ~ z + L1.d]"``), ``sar``, ``sem``, ``sdm``,
+``sdem``, ``sac``, ``slx``, ``dynamic_sdm``, ``dynamic_sar``. Validation happens before any estimation and
 every error names the file, the key and the allowed values.
 """
 
