@@ -111,3 +111,15 @@ def test_dynamic_iv_unbalanced_from_toml(study_run):
     md = (out / "tables" / "table_iv.md").read_text()
     assert "partial F (dei)" in md and "_u_" not in md
     assert isinstance(sp.SDM, type)
+
+
+def test_drop_interpolated_unknown_indicator_is_named(study_run):
+    from spillover.errors import SpecificationError
+    from spillover.study.runner import estimate_data
+    from spillover.study.spec import EstimateSpec
+
+    run, _ = study_run
+    e = EstimateSpec(name="bad", model="sdm", formula="cpi ~ dei", weights="adjacency", method="direct",
+                     drop_interpolated=["x99"])
+    with pytest.raises(SpecificationError, match=r"estimate 'bad'.*\['x99'\].*x13"):
+        estimate_data(run, e)

@@ -94,7 +94,7 @@ def subset_weights(w, ids: list[str], name: str, islands: str = "raise"):
 
 
 # ---------------------------------------------------------------- estimates
-def interpolated_cells(run: StudyRun, indicators: list[str]) -> pd.DataFrame:
+def interpolated_cells(run: StudyRun, indicators: list[str], name: str = "") -> pd.DataFrame:
     """The (entity, time) pairs where any of ``indicators`` holds an interpolated (flagged) value."""
     entity, time_col = run.study.data.entity, run.study.data.time
     cor = run.built.corrections_frame()
@@ -102,7 +102,8 @@ def interpolated_cells(run: StudyRun, indicators: list[str]) -> pd.DataFrame:
     known = set(run.built.catalog.ids())
     unknown = [v for v in indicators if v not in known]
     if unknown:
-        raise SpecificationError(f"drop_interpolated: {unknown} are not indicators of {run.study.data.catalog}; "
+        raise SpecificationError(f"estimate {name!r}: drop_interpolated: {unknown} are not indicators of "
+                                 f"{run.study.data.catalog}; "
                                  f"indicators with interpolated cells: {sorted(set(flagged['indicator']))}")
     sel = flagged[flagged["indicator"].isin(indicators)]
     return pd.DataFrame({entity: sel["province"].astype(str), time_col: sel["year"].astype(int)}).drop_duplicates()
@@ -121,7 +122,7 @@ def estimate_data(run: StudyRun, e: EstimateSpec) -> pd.DataFrame:
             df[v] = df.pop(f"L1_{v}")
         df = df[df[time_col] > df[time_col].min()]
     if e.drop_interpolated:
-        cells = interpolated_cells(run, e.drop_interpolated)
+        cells = interpolated_cells(run, e.drop_interpolated, e.name)
         key = df[entity].astype(str) + "|" + df[time_col].astype(int).astype(str)
         drop = set(cells[entity] + "|" + cells[time_col].astype(str))
         df = df[~key.isin(drop)]
