@@ -106,3 +106,12 @@ def test_grid_identical_on_cluster_and_equal_to_direct_fits(cluster, panel):
     assert row["indirect_se"] == pytest.approx(imp["indirect_se"], rel=1e-12)
     east = here[(here["weights"] == "distance") & (here["sample"] == "east")]
     assert (east["nobs"] == 100).all()
+
+
+def test_four_workers_same_bootstrap():
+    """'Identical numbers with 1 worker or 4': four thread workers against the in-process run."""
+    with Engine(n_workers=4) as four, Engine(n_workers=1) as one:
+        assert four.workers == 4
+        a = bootstrap_map(_normal_means, 410, 12, 0.5, engine=four, chunk=25)
+        b = bootstrap_map(_normal_means, 410, 12, 0.5, engine=one, chunk=25)
+    assert np.array_equal(a, b) and np.array_equal(a, bootstrap_map(_normal_means, 410, 12, 0.5, chunk=25))

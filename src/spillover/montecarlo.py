@@ -186,7 +186,7 @@ def run_chunk(design: Design, cell: Cell, w, reps: Sequence[int]) -> pd.DataFram
 
 
 def _fit_dynamic(s, cell: Cell, want_imp: bool):
-    """Dynamic SAR/SDM fit of one simulated panel: estimates, SEs (sigma2: none) and short-run impacts."""
+    """Dynamic SAR/SDM fit of one simulated panel: estimates, SEs and short-run delta-method impacts."""
     import warnings
 
     from spillover.spatial.dynamic import DynamicSDM
@@ -202,7 +202,7 @@ def _fit_dynamic(s, cell: Cell, want_imp: bool):
     lag = res.extra["lag_names"][0]
     est = {("tau" if k == lag else k): v for k, v in res.params.items()}
     se = {("tau" if k == lag else k): v for k, v in res.bse.items()}
-    est["sigma2"], se["sigma2"] = res.sigma2, np.nan
+    est["sigma2"], se["sigma2"] = res.sigma2, res.extra["sigma2_se"]
     return est, se, tab
 
 

@@ -456,5 +456,6 @@ class DynamicSDM:
             sigma2=float(theta_c[-1]), sigma2_qml=float(s2), llf=float(llf), N=n, T=t, fe=self.fe,
             correction=self.correction, stable=stable, x_names=list(d.x_names), flags=tuple(flags),
             extra={"lag_names": (ylag, wylag), "eig": eig, "spectral_radius_A": spec_rad, "bounds": (lo, hi),
-                   "sigma2_bias": float(bias[-1]), "hessian": hess, "w_label": d.w_label, "y_name": d.y_name},
+                   "sigma2_bias": float(bias[-1]), "sigma2_se": float(np.sqrt(cov_full[-1, -1])), "hessian": hess,
+                   "w_label": d.w_label, "y_name": d.y_name},
         )
