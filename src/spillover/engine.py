@@ -91,7 +91,7 @@ class Engine:
 
             if self.scheduler is None:
                 self._cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1,
-                                             processes=self.processes, dashboard_address=None)
+                                             processes=self.processes, dashboard_address=":0")
                 self._client = Client(self._cluster)
             else:
                 self._client = Client(self.scheduler)
