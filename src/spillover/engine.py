@@ -14,10 +14,11 @@ through :class:`Engine`::
     Engine()                                    # no cluster: tasks run here, in order
 
 Determinism. ``map`` returns results in the order of ``tasks`` whatever the
-number of workers or the order tasks finish in, and random work is seeded per
+number of workers or the order tasks finish in, random work is seeded per
 task (:func:`chunk_seeds`: one child of ``numpy.random.SeedSequence(seed)``
-per fixed-size chunk of replications), so the numbers are identical with 0, 1
-or 4 workers.
+per fixed-size chunk of replications), and every task runs with one BLAS
+thread (``threadpoolctl``; the thread count can change the last bits of
+dense linear algebra), so the numbers are identical with 0, 1 or 4 workers.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 __all__ = ["Engine", "chunk_seeds", "bootstrap_map", "DEFAULT_CHUNK"]
 
@@ -77,7 +79,6 @@ class Engine:
         self.scheduler, self.n_workers, self.processes, self.progress = scheduler, n_workers, processes, progress
         self._client = None
         self._cluster = None
-        self._blas = None
 
     # -- lifetime -------------------------------------------------------------------
     @property
@@ -87,7 +88,6 @@ class Engine:
     def __enter__(self) -> Engine:
         if self.distributed and self._client is None:
             from distributed import Client, LocalCluster
-            from threadpoolctl import threadpool_limits
 
             if self.scheduler is None:
                 self._cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1,
@@ -95,21 +95,14 @@ class Engine:
                 self._client = Client(self._cluster)
             else:
                 self._client = Client(self.scheduler)
-            # One BLAS thread per worker: k workers x multi-threaded BLAS oversubscribe the cores, which
-            # slows small dense algebra by orders of magnitude. Thread workers share this process.
-            if self.scheduler is None and not self.processes:
-                self._blas = threadpool_limits(limits=1)
-            else:
-                self._client.run(_single_blas_thread)
+            if self.scheduler is not None or self.processes:
+                self._client.run(_single_blas_thread)  # worker processes: one BLAS thread for good
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     def close(self) -> None:
-        if self._blas is not None:
-            self._blas.restore_original_limits()
-            self._blas = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -140,6 +133,10 @@ class Engine:
         shared = dict(shared or {})
         total = len(tasks)
         bar, report = self._progress(total, name)
+        # Every task runs with one BLAS thread, wherever it runs: the same floating-point path in-process and
+        # on workers (identical numbers), and k workers x multi-threaded BLAS would oversubscribe the cores
+        # (small dense algebra was ~70x slower). Process-wide while map runs (thread workers live here).
+        limits = threadpool_limits(limits=1)
         try:
             if not self.distributed:
                 out = []
@@ -164,6 +161,7 @@ class Engine:
                     report(done, total)
             return out
         finally:
+            limits.restore_original_limits()
             if bar is not None:
                 bar.stop()
 
