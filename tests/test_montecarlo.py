@@ -231,25 +231,31 @@ def test_existing_scheduler_address(tiny_design, runs):
 
 
 def test_dynamic_design_correction_and_determinism():
-    """SYNTHETIC dynamic SDM (tau = 0.6) on the real 31-province W, T = 10: the bias-corrected estimator
-    removes most of the QML bias of tau (about -0.09 at this size), in process and on two workers alike."""
+    """SYNTHETIC dynamic SDM (tau = 0.6) on the real 31-province W, T = 10: the bias-corrected estimators
+    (direct and Lee-Yu) remove most of the QML bias of tau (about -0.09 at this size), in process and on two
+    workers alike."""
     design = Design.grid(weights=["provinces"], periods=[10], spatial=[0.2], models=["sdm"],
-                         methods=["direct", "lee-yu"], replications=24, seed=3, chunk_size=6, tau=0.6,
-                         name="dyn")
+                         methods=["direct-qml", "direct", "lee-yu"], replications=24, seed=3, chunk_size=6,
+                         tau=0.6, name="dyn")
     here = run(design, n_workers=0)
     there = run(design, n_workers=2)
     pd.testing.assert_frame_equal(here.summary, there.summary)
     s = here.summary.set_index(["method", "quantity"])
-    assert s.loc[("direct", "tau"), "truth"] == 0.6 and s.loc[("direct", "tau"), "r_ok"] == 24
-    assert s.loc[("direct", "tau"), "bias"] < -0.05
-    assert abs(s.loc[("lee-yu", "tau"), "bias"]) < abs(s.loc[("direct", "tau"), "bias"]) / 3
+    assert s.loc[("direct-qml", "tau"), "truth"] == 0.6 and s.loc[("direct-qml", "tau"), "r_ok"] == 24
+    assert s.loc[("direct-qml", "tau"), "bias"] < -0.05
+    for m in ("direct", "lee-yu"):
+        assert abs(s.loc[(m, "tau"), "bias"]) < abs(s.loc[("direct-qml", "tau"), "bias"]) / 3
     assert s.loc[("direct", "sigma2"), "mean_se"] > 0
     with pytest.raises(ValueError, match="dynamic design"):
         run(Design.grid(weights=["provinces"], periods=[10], spatial=[0.2], models=["sem"], methods=["direct"],
                         replications=2, tau=0.5), n_workers=0)
+    with pytest.raises(ValueError, match="for dynamic designs"):
+        run(Design.grid(weights=["provinces"], periods=[10], spatial=[0.2], models=["sar"], methods=["direct-qml"],
+                        replications=2), n_workers=0)
 
 
 def test_shipped_dynamic_spec_is_valid():
     d = load_spec(SHIPPED.parent / "dynamic_bias.toml").design()
     assert d.tau == 0.6 and d.replications == 200
-    assert {(c.model, c.fe, c.method) for c in d.cells} == {("sdm", "twoways", "direct"), ("sdm", "twoways", "lee-yu")}
+    assert {c.method for c in d.cells} == {"direct-qml", "direct", "lee-yu"}
+    assert {(c.model, c.fe) for c in d.cells} == {("sdm", "twoways")}

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import libpysal
 import numpy as np
 import pandas as pd
@@ -212,10 +214,11 @@ def test_both_horizons_and_table(cig):
     np.testing.assert_allclose(both.table.loc["logy (long run)"].to_numpy(), long_.loc["logy"].to_numpy())
     t = Table.from_results([res], ["dyn"], impacts=[both], labels={"logp": "Price"})
     md = t.to_markdown()
-    assert "Dynamic SDM" in md and "Price, short run" in md and "Price, long run" in md and "lee-yu" in md
+    assert "Dynamic SDM" in md and "Price, short run" in md and "Price, long run" in md
+    assert "direct, bias-corrected" in md
     nums = t.numbers()
     assert nums.loc[nums["row"] == "logc(t-1)", "coef"].iloc[0] == pytest.approx(res.params["logc(t-1)"])
-    assert "Dynamic SDM panel" in res.summary() and "Correction: lee-yu" in res.summary()
+    assert "Dynamic SDM panel" in res.summary() and "Method: direct    Correction: bias" in res.summary()
 
 
 def test_long_run_undefined_outside_stable_region(cig):
@@ -231,3 +234,87 @@ def test_long_run_undefined_outside_stable_region(cig):
         tab = bad.impacts(kind="long", draws=100, seed=1).table
     assert tab["direct"].isna().all() and tab["total_se"].isna().all()
     assert np.isfinite(bad.impacts(kind="short", draws=100, seed=1).table["direct"]).all()
+
+
+# ---------------------------------------------------------------- Lee-Yu transformation approach
+def _orthonormal_complement(n: int) -> np.ndarray:
+    """F_{N,N-1}: orthonormal eigenvectors of J_N = I - 11'/N with eigenvalue 1."""
+    vals, vecs = np.linalg.eigh(np.eye(n) - np.ones((n, n)) / n)
+    return vecs[:, vals > 0.5]
+
+
+def test_transformation_approach_matches_explicit_f(cig):
+    """QML of method='lee-yu' against a likelihood written on explicitly F-transformed data with W* = F'WF."""
+    df, w = cig
+    ids = list(w.id_order)
+    wd = np.asarray(w.full()[0])
+    n = wd.shape[0]
+    f = _orthonormal_complement(n)
+    ws = f.T @ wd @ f
+    piv = {c: df.pivot(index="year", columns="state", values=c)[ids].to_numpy() for c in ("logc", "logp", "logy")}
+    yp = piv["logc"]
+    t = yp.shape[0] - 1
+
+    def tr(a):  # (T', N) -> F' per period, then demeaned over time within each transformed unit
+        b = a @ f
+        return (b - b.mean(axis=0)).ravel()
+
+    y, ylag = tr(yp[1:]), tr(yp[:-1])
+    wylag = tr(yp[:-1] @ wd.T)
+    xs = [tr(piv[c][1:]) for c in ("logp", "logy")]
+    wxs = [tr(piv[c][1:] @ wd.T) for c in ("logp", "logy")]
+    x = np.column_stack([ylag, wylag, *xs, *wxs])
+    wy = tr(yp[1:] @ wd.T)
+    m = (n - 1) * t
+
+    def negll(rho):
+        ys = y - rho * wy
+        b = np.linalg.lstsq(x, ys, rcond=None)[0]
+        e = ys - x @ b
+        s2 = e @ e / m
+        return m / 2 * (np.log(2 * np.pi * s2) + 1) - t * np.linalg.slogdet(np.eye(n - 1) - rho * ws)[1], b, s2
+
+    r = optimize.minimize_scalar(lambda v: negll(v)[0], bounds=(-0.9, 0.99), method="bounded", options={"xatol": 1e-13})
+    fval, b, s2 = negll(r.x)
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", method="lee-yu", correction="none").fit()
+    np.testing.assert_allclose(res.params_qml.to_numpy(), np.concatenate([b, [r.x]]), atol=1e-6)
+    np.testing.assert_allclose(res.sigma2_qml, s2, rtol=1e-6)
+    np.testing.assert_allclose(res.llf, -fval, rtol=1e-9)
+    assert res.method == "lee-yu" and res.label == "lee-yu, QML" and res.extra["n_eff"] == n - 1
+
+
+def test_transformed_bias_traces_against_w_star(cig):
+    """phi_1 of the transformed model from W's traces minus the unit eigenvalue = phi_1 computed on W* directly."""
+    _, w = cig
+    wd = np.asarray(w.full()[0])
+    n = wd.shape[0]
+    f = _orthonormal_complement(n)
+    ws = f.T @ wd @ f
+    tau, eta, rho, s2, k = 0.35, 0.12, 0.28, 0.7, 3
+    got, phi2 = dynamic_bias(wd, tau, eta, rho, s2, k, "twoways", transformed=True)
+    ref, _ = dynamic_bias(ws, tau, eta, rho, s2, k, "entity")  # plain YDL phi_1 of the N - 1 unit model
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-14)
+    assert not phi2.any()
+
+
+def test_lee_yu_removes_small_n_bias():
+    """SYNTHETIC, seed 777: N = 9 (3x3 rook lattice), T' = 40, 60 replications, two-way effects.
+
+    The direct approach's first-order correction leaves an O(1/N^2) bias in rho (about -0.06 here);
+    the transformation approach with its own phi_1 does not."""
+    wl = libpysal.weights.lat2W(3, 3, rook=True)
+    wl.transform = "r"
+    wd = np.asarray(wl.full()[0])
+    true = np.array([0.3, 0.1, 0.3, 1.0, 0.5])
+    rng = np.random.default_rng(777)
+    rho_d, rho_l = [], []
+    for _ in range(60):
+        df = _simulate(rng, wd, 9, 41, true)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rho_d.append(DynamicSDM("y ~ x", df, wd, "unit", "period", method="direct").fit().params["rho"])
+            rho_l.append(DynamicSDM("y ~ x", df, wd, "unit", "period", method="lee-yu").fit().params["rho"])
+    bias_d, bias_l = np.mean(rho_d) - 0.3, np.mean(rho_l) - 0.3
+    mcse = np.std(rho_l, ddof=1) / np.sqrt(len(rho_l))
+    assert bias_d < -0.03
+    assert abs(bias_l) < 3 * mcse + 0.01 and abs(bias_l) < abs(bias_d) / 3

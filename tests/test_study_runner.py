@@ -91,7 +91,7 @@ def test_dynamic_iv_unbalanced_from_toml(study_run):
     run, out = study_run
     panel, w = run.panel, run.weights["adjacency"]
     f = "cpi ~ dei + urban + gov + open + hc"
-    dyn = DynamicSDM(f, panel, w, "province", "year", fe="twoways", correction="none").fit()
+    dyn = DynamicSDM(f, panel, w, "province", "year", fe="twoways", method="lee-yu", correction="none").fit()
     np.testing.assert_allclose(run.estimates["dsdm_qml"].params.to_numpy(), dyn.params.to_numpy(), rtol=1e-12)
     lagged = add_lag(add_lag(panel, "dei", "province", "year"), "dei", "province", "year", 2)
     iv = fit_iv("cpi", ["urban", "gov", "open", "hc"], ["dei"], ["L1_dei", "L2_dei"], lagged, "province", "year")

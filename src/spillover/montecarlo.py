@@ -46,6 +46,8 @@ from scipy.stats import norm
 from spillover.simulate import FIXED_EFFECTS, MODELS, as_sparse_w, replication_seed, simulate
 
 METHODS = ("direct", "lee-yu")
+#: Dynamic cells (``tau != 0``) also take the uncorrected QML of either approach.
+DYNAMIC_METHODS = ("direct", "lee-yu", "direct-qml", "lee-yu-qml")
 CELL_COLUMNS = ["cell", "weights", "n", "t", "model", "fe", "method", "spatial"]
 _LATTICE = re.compile(r"^lattice(\d+)x(\d+)$")
 
@@ -110,9 +112,11 @@ class Design:
         Coefficient of ``y_{t-1}`` in the DGP. With ``tau != 0`` the SAR and
         SDM cells are estimated by :class:`spillover.spatial.dynamic.DynamicSDM`
         (y(t-1) as regressor, conditioning on the first period, so T - 1
-        periods are used): ``method="direct"`` is the uncorrected QML,
-        ``"lee-yu"`` the Yu-de Jong-Lee bias-corrected estimator (refused, and
-        counted as a failed replication, when the QML estimate is not stable).
+        periods are used): ``method`` "direct" or "lee-yu" is the approach
+        (two-way demeaning or the Lee-Yu transformation) with the bias
+        correction (refused, and counted as a failed replication, when the
+        QML estimate is not stable); "direct-qml" / "lee-yu-qml" are the
+        uncorrected QML estimates.
     name : str
     """
 
@@ -196,8 +200,10 @@ def _fit_dynamic(s, cell: Cell, want_imp: bool):
                                                    period=np.repeat(np.arange(t), n))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        method = cell.method.removesuffix("-qml")
         res = DynamicSDM("y ~ " + " + ".join(s.names), df, s.w, "unit", "period", fe=cell.fe, lags=("y",),
-                         wx=cell.model == "sdm", correction="none" if cell.method == "direct" else "lee-yu").fit()
+                         wx=cell.model == "sdm", method=method, correction="none" if cell.method.endswith("-qml")
+                         else "bias").fit()
         tab = res.impacts(kind="short", method="delta").table if want_imp else None
     lag = res.extra["lag_names"][0]
     est = {("tau" if k == lag else k): v for k, v in res.params.items()}
@@ -309,6 +315,9 @@ def _run_task(task, *, design: Design, wmats: dict) -> pd.DataFrame:
 
 
 def _check_dynamic(design: Design) -> None:
+    for c in design.cells:
+        if c.method.endswith("-qml") and design.tau == 0:
+            raise ValueError(f"method {c.method!r} is for dynamic designs (tau != 0)")
     if design.tau == 0:
         return
     for c in design.cells:
@@ -320,8 +329,9 @@ def _check_dynamic(design: Design) -> None:
 def _check_cell(c: Cell) -> None:
     if c.model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {c.model!r}")
-    if c.method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {c.method!r}")
+    if c.method not in DYNAMIC_METHODS:
+        raise ValueError(f"method must be one of {METHODS} (dynamic designs also {DYNAMIC_METHODS[2:]}), "
+                         f"got {c.method!r}")
     if c.fe not in FIXED_EFFECTS:
         raise ValueError(f"fe must be one of {FIXED_EFFECTS}, got {c.fe!r}")
 
@@ -444,7 +454,7 @@ def _spec_models():
         periods: list[int] = Field(min_length=1)
         spatial: list[float] = Field(min_length=1)
         models: list[Literal["sar", "sem", "sdm", "sdem"]] = Field(min_length=1)
-        methods: list[Literal["direct", "lee-yu"]] = Field(min_length=1)
+        methods: list[Literal["direct", "lee-yu", "direct-qml", "lee-yu-qml"]] = Field(min_length=1)
         fe: list[Literal["none", "entity", "time", "twoways"]] = ["twoways"]
 
         @field_validator("weights")

@@ -17,8 +17,18 @@ additive grand-mean correction), and maximise
 which is the static direct SDM likelihood with ``y_{t-1}``, ``W y_{t-1}``
 as extra regressors (:class:`spillover.spatial.likelihood.Moments`).
 
-Bias correction (``correction="lee-yu"``, stable case only)
------------------------------------------------------------
+Lee-Yu transformation approach (``method="lee-yu"``, two-way effects; Lee &
+Yu 2010, ET): the time effects are removed by ``F_{N,N-1}'``, the
+orthonormal eigenvectors of ``J_N = I - 11'/N``, which maps the model into
+N - 1 units with ``W* = F'WF``. For a row-standardised W the residual sum of
+squares is the two-way demeaned one (``FF' = J_N``), the variance term counts
+``(N - 1) T'`` observations and the Jacobian is
+``T' [log|I - rho W| - log(1 - rho)]`` (W's unit eigenvalue dropped). Its
+bias is the YDL ``phi_1`` of the transformed model (N - 1 units, traces of
+``W*``); no O(1/N) term.
+
+Bias correction (``correction="bias"``, stable case only)
+--------------------------------------------------------
 With ``S = I - rho W``, ``A = S^{-1}(tau I + eta W)``, ``G = W S^{-1}`` and
 ``R = sum_h A^h S^{-1} = ((1 - tau) I - (rho + eta) W)^{-1}``, YDL (2008,
 Theorem 3) give the leading O(1/T) bias of the direct QML estimator
@@ -75,33 +85,46 @@ import pandas as pd
 from scipy import optimize, stats
 
 from spillover.errors import ConvergenceWarning, SpecificationError, format_error
-from spillover.spatial.design import build_design, collinear_columns
+from spillover.spatial.design import build_design, collinear_columns, is_row_standardised
 from spillover.spatial.impacts import ImpactsResult
 from spillover.spatial.likelihood import LOG2PI, Moments, numerical_hessian
 from spillover.spatial.transforms import demean, spatial_lag
 
 __all__ = ["DynamicSDM", "DynamicResults", "dynamic_bias", "dynamic_impacts"]
 
-CORRECTIONS = ("lee-yu", "none")
+CORRECTIONS = ("bias", "none")
+METHODS = ("direct", "lee-yu")
 
 
-def dynamic_bias(w: np.ndarray, tau: float, eta: float, rho: float, sigma2: float, k: int, fe: str) -> tuple[np.ndarray, np.ndarray]:
+def dynamic_bias(w: np.ndarray, tau: float, eta: float, rho: float, sigma2: float, k: int, fe: str,
+                 transformed: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The vectors ``phi_1`` (YDL 2008, Theorem 3) and ``phi_2`` (Lee & Yu 2010, ET; zero unless two-way).
 
     Ordering ``(tau, eta, k exogenous coefficients, rho, sigma2)``.
+    ``transformed=True`` (the Lee-Yu transformation approach): ``phi_1`` of
+    the model in ``W* = F'WF`` with N - 1 units, whose traces are those of W
+    minus the unit eigenvalue's term (``tr f(W*) = tr f(W) - f(1)`` for
+    row-standardised W), and ``phi_2 = 0``.
     """
     n = w.shape[0]
     eye = np.eye(n)
     s_inv = np.linalg.inv(eye - rho * w)
     g = w @ s_inv
     r = np.linalg.inv((1.0 - tau) * eye - (rho + eta) * w)
+    tr_r, tr_wr = np.trace(r), np.trace(w @ r)
+    tr_gr, tr_gwr, tr_g = np.trace(g @ r), np.trace(g @ w @ r), np.trace(g)
+    m = n
+    if transformed:
+        r1, g1 = 1.0 / ((1.0 - tau) - (rho + eta)), 1.0 / (1.0 - rho)
+        tr_r, tr_wr, tr_gr, tr_gwr, tr_g = tr_r - r1, tr_wr - r1, tr_gr - g1 * r1, tr_gwr - g1 * r1, tr_g - g1
+        m = n - 1
     phi1 = np.zeros(k + 4)
-    phi1[0] = np.trace(r) / n
-    phi1[1] = np.trace(w @ r) / n
-    phi1[2 + k] = (tau * np.trace(g @ r) + eta * np.trace(g @ w @ r) + np.trace(g)) / n
+    phi1[0] = tr_r / m
+    phi1[1] = tr_wr / m
+    phi1[2 + k] = (tau * tr_gr + eta * tr_gwr + tr_g) / m
     phi1[3 + k] = 1.0 / (2.0 * sigma2)
     phi2 = np.zeros(k + 4)
-    if fe == "twoways":
+    if fe == "twoways" and not transformed:
         phi2[2 + k] = 1.0 / (1.0 - rho)
         phi2[3 + k] = 1.0 / (2.0 * sigma2)
     return phi1, phi2
@@ -135,7 +158,7 @@ def dynamic_impacts(eig: tuple[np.ndarray, np.ndarray, np.ndarray], b, th, tau, 
 class DynamicResults:
     """Estimates of :class:`DynamicSDM`.
 
-    ``params`` are the bias-corrected estimates when ``correction="lee-yu"``
+    ``params`` are the bias-corrected estimates when ``correction="bias"``
     (``params_qml`` the uncorrected QML, ``bias`` the subtracted bias), and
     the QML estimates when ``correction="none"``. ``cov_params`` is minus the
     inverse numerical Hessian at the QML estimate (sigma2 excluded).
@@ -168,8 +191,13 @@ class DynamicResults:
 
     @property
     def method(self) -> str:
-        """The method as printed in tables: ``"lee-yu"`` (bias-corrected QML) or ``"direct"`` (uncorrected QML)."""
-        return "lee-yu" if self.correction == "lee-yu" else "direct"
+        """``"direct"`` (two-way demeaning) or ``"lee-yu"`` (time effects removed by F_{N,N-1}), as in the static models."""
+        return str(self.extra.get("method", "direct"))
+
+    @property
+    def label(self) -> str:
+        """Method and correction as printed in tables, e.g. ``"lee-yu, bias-corrected"``."""
+        return f"{self.method}, {'bias-corrected' if self.correction == 'bias' else 'QML'}"
 
     @property
     def nobs(self) -> int:
@@ -192,7 +220,7 @@ class DynamicResults:
         ylag, _ = self.extra["lag_names"]
         head = [
             f"{self.model} panel (quasi-maximum likelihood, direct approach)",
-            f"Fixed effects: {self.fe}    Correction: {self.correction} (method = {self.method!r})",
+            f"Fixed effects: {self.fe}    Method: {self.method}    Correction: {self.correction}",
             f"Weights: {self.extra.get('w_label', 'W')}    N = {self.N}   T = {self.T} (after the first period)",
             f"sigma2 = {self.sigma2:.6g} (QML {self.sigma2_qml:.6g})   log-likelihood (QML) = {self.llf:.4f}",
             f"spectral radius of A at the QML estimate = {self.extra['spectral_radius_A']:.4f} "
@@ -217,7 +245,7 @@ class DynamicResults:
         stats_ = {"nobs": float(self.nobs), "N": float(self.N), "T": float(self.T), "llf": float(self.llf),
                   "aic": self.aic}
         return ColumnRecord(model=self.model, coefs=coefs, depvar=self.extra.get("y_name"), fe=self.fe,
-                            method=self.method, w_label=self.extra.get("w_label"), stats=stats_,
+                            method=self.label, w_label=self.extra.get("w_label"), stats=stats_,
                             impacts_fn=lambda **kw: self.impacts(kind=kw.pop("kind", "both"), **kw))
 
     def spectral_radius(self) -> float:
@@ -342,25 +370,37 @@ class DynamicSDM:
         ``"y"`` adds ``tau y_{t-1}``, ``"wy"`` adds ``eta W y_{t-1}``.
     wx : bool
         Include ``W X theta`` (SDM) or not (dynamic SAR).
-    correction : "lee-yu" (default) | "none"
+    method : "direct" (default) | "lee-yu"
+        How time effects are removed (``fe="twoways"``): two-way demeaning
+        (direct approach) or the Lee-Yu transformation ``F_{N,N-1}'``, which
+        leaves N - 1 cross-sectional units and the Jacobian
+        ``log|I - rho W| - log(1 - rho)`` (Lee & Yu 2010, ET). Same as
+        "direct" with ``fe="entity"``.
+    correction : "bias" (default) | "none"
+        Subtract the estimated bias (module docstring): phi_1/T' and, for the
+        direct approach with time effects, phi_2/N; the transformation
+        approach needs phi_1/T' only.
     logdet : str
         Strategy of :func:`spillover.spatial.logdet.make_logdet`.
     """
 
     def __init__(self, formula, data, w, entity, time, fe: str = "twoways", lags=("y", "wy"), wx: bool = True,
-                 correction: str = "lee-yu", logdet: str = "auto") -> None:
+                 method: str = "direct", correction: str = "bias", logdet: str = "auto") -> None:
         if fe not in ("twoways", "entity"):
             raise SpecificationError(format_error(f"fe={fe!r} is not supported", option="fe", hint="use 'twoways' or 'entity'"))
         lags = tuple(lags)
         if not set(lags) <= {"y", "wy"}:
             raise SpecificationError(format_error(f"lags={lags!r}", option="lags", hint="choose from ('y', 'wy')"))
+        if method not in METHODS:
+            raise SpecificationError(format_error(f"method={method!r}", option="method", hint=f"choose one of {METHODS}"))
         if correction not in CORRECTIONS:
             raise SpecificationError(format_error(f"correction={correction!r}", option="correction", hint=f"choose one of {CORRECTIONS}"))
         self.formula, self.data, self.w, self.entity, self.time = formula, data, w, entity, time
         self.fe, self.lags, self.wx, self.correction, self.logdet = fe, lags, wx, correction, logdet
+        self.method = method
 
     def fit(self) -> DynamicResults:
-        """Quasi-ML (direct approach) and, if requested, the Lee-Yu bias correction."""
+        """Quasi-ML (direct or Lee-Yu transformation approach) and, if requested, the bias correction."""
         from spillover.spatial.logdet import make_logdet
 
         d = build_design(self.formula, self.data, self.w, self.entity, self.time, intercept=False, wx=self.wx)
@@ -392,11 +432,22 @@ class DynamicSDM:
         mom = Moments.from_arrays(yt, wyt, np.zeros_like(yt), zt, np.zeros_like(zt))
         eng = make_logdet(W, self.logdet)
         lo, hi = eng.bounds
-        nt = n * t
+        transformed = self.method == "lee-yu" and self.fe == "twoways"
+        if transformed and not is_row_standardised(W):
+            raise SpecificationError(format_error("method='lee-yu' removes the time effects through the unit "
+                                                  "eigenvector of a row-standardised W", option="method",
+                                                  hint="row-standardise W or use method='direct'"))
+        # Lee-Yu: the two-way demeaned data already lie in the complement of 1 (F F' = J_N), so e'e is the
+        # same; N - 1 units per period and the Jacobian without the unit eigenvalue (Lee & Yu 2010, ET).
+        n_eff = n - 1 if transformed else n
+        nt = n_eff * t
+
+        def logdet(rho):
+            return float(eng.logdet(rho)) - (np.log(1.0 - rho) if transformed else 0.0)
 
         def llf_full(beta, rho, s2):
             ssr = mom.ssr_at(rho, 0.0, beta)
-            return -0.5 * nt * (LOG2PI + np.log(s2)) + t * float(eng.logdet(rho)) - ssr / (2 * s2)
+            return -0.5 * nt * (LOG2PI + np.log(s2)) + t * logdet(rho) - ssr / (2 * s2)
 
         def neg_conc(rho):
             beta, ssr = mom.beta_ssr(rho, 0.0)
@@ -424,7 +475,7 @@ class DynamicSDM:
         spec_rad = float(np.max(np.abs((tau + eta * om) / (1 - rho * om))))
         stable = spec_rad < 1
         bias = np.zeros_like(theta)
-        if self.correction == "lee-yu":
+        if self.correction == "bias":
             if not stable:
                 raise SpecificationError(
                     format_error(
@@ -433,14 +484,14 @@ class DynamicSDM:
                     )
                 )
             k_ex = kz - len(names)
-            phi1, phi2 = dynamic_bias(wd, tau, eta, rho, s2, k_ex, self.fe)
+            phi1, phi2 = dynamic_bias(wd, tau, eta, rho, s2, k_ex, self.fe, transformed=transformed)
             keep = [("y" in self.lags), ("wy" in self.lags)] + [True] * (k_ex + 2)
             phi1, phi2 = phi1[keep], phi2[keep]
             sigma = -hess / nt
             # E theta_hat - theta0 = -Sigma^{-1} (phi1 / T' + phi2 / N)   (YDL 2008 Th. 3; Lee & Yu 2010 ET)
-            bias = -np.linalg.solve(sigma, phi1 / t + phi2 / n)
+            bias = -np.linalg.solve(sigma, phi1 / t + phi2 / n_eff)
         theta_c = theta - bias
-        if self.correction == "lee-yu":
+        if self.correction == "bias":
             tau_c = theta_c[names.index(ylag)] if ylag in names else 0.0
             eta_c = theta_c[names.index(wylag)] if wylag in names else 0.0
             if float(np.max(np.abs((tau_c + eta_c * om) / (1 - theta_c[kz] * om)))) >= 1:
@@ -457,5 +508,6 @@ class DynamicSDM:
             correction=self.correction, stable=stable, x_names=list(d.x_names), flags=tuple(flags),
             extra={"lag_names": (ylag, wylag), "eig": eig, "spectral_radius_A": spec_rad, "bounds": (lo, hi),
                    "sigma2_bias": float(bias[-1]), "sigma2_se": float(np.sqrt(cov_full[-1, -1])), "hessian": hess,
-                   "w_label": d.w_label, "y_name": d.y_name},
+                   "w_label": d.w_label, "y_name": d.y_name, "method": self.method if self.fe == "twoways" else "direct",
+                   "n_eff": n_eff},
         )

@@ -210,7 +210,7 @@ def robustness(run) -> list[str]:
         imp = run.impacts.get(name)
         if hasattr(res, "spectral_radius") and imp is not None and "dei (short run)" in imp.table.index:
             row = imp.table.loc["dei (short run)"]
-            out.append(f"{name} (dynamic SDM, method = {res.method}): short-run direct effect {_fmt(row, 'direct')}; "
+            out.append(f"{name} (dynamic SDM, {res.label}): short-run direct effect {_fmt(row, 'direct')}; "
                        f"cpi(t-1) coefficient {res.params.iloc[0]:.3f}, spectral radius {res.spectral_radius():.3f} "
                        "[tables/table_dynamic]."
                        + (" Holding last year's index fixed, the local effect of dei is negative, unlike the static "

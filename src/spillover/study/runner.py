@@ -152,7 +152,7 @@ def fit_estimate(run: StudyRun, e: EstimateSpec):
         from spillover.spatial.dynamic import DynamicSDM
 
         res = DynamicSDM(e.formula, df, w, entity, time_col, fe=e.fe, lags=tuple(e.time_lags),
-                         wx=e.model == "dynamic_sdm", correction=e.correction).fit()
+                         wx=e.model == "dynamic_sdm", method=e.method, correction=e.correction).fit()
     elif e.drop_interpolated:
         from spillover.spatial.unbalanced import fit_unbalanced
 

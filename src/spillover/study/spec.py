@@ -94,7 +94,8 @@ class EstimateSpec(_Strict):
                     "resulting unbalanced panel is estimated with per-period W (method = 'direct')")
     estimator: Literal["2sls", "gmm"] = Field("2sls", description="model = 'iv' only")
     cov_type: Literal["clustered", "robust", "unadjusted"] = Field("clustered", description="model = 'iv' only")
-    correction: Literal["lee-yu", "none"] = Field("lee-yu", description="dynamic models only (Yu, de Jong & Lee 2008)")
+    correction: Literal["bias", "none"] = Field(
+        "bias", description="dynamic models only: subtract the Yu-de Jong-Lee (2008) / Lee-Yu (2010) bias, or not")
     time_lags: list[Literal["y", "wy"]] = Field(default_factory=lambda: ["y", "wy"],
                                                 description="dynamic models: y(t-1) and/or W y(t-1)")
     label: str = ""
