@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -25,6 +26,8 @@ def montecarlo(
     from spillover.montecarlo import load_spec, run, write_outputs
 
     console = Console()
+    if not console.is_terminal:  # logs and pipes: do not squeeze the summary into 80 columns
+        console = Console(width=120)
     try:
         design = load_spec(spec).design()
         result = run(design, scheduler=scheduler, n_workers=workers, processes=processes,
@@ -35,10 +38,10 @@ def montecarlo(
     files = write_outputs(result, out)
     s = result.summary
     key = s[s["quantity"].isin(["tau", "rho", "lambda", "sigma2"])]
-    table = Table(title=f"{design.name}: R = {design.replications}")
+    table = Table(title=f"{design.name}: R = {design.replications}", box=box.SIMPLE_HEAD, pad_edge=False)
     cols = ["t", "model", "fe", "method", "spatial", "quantity", "bias", "rmse", "coverage"]
     for c in cols:
-        table.add_column(c)
+        table.add_column(c, no_wrap=True)
     for row in key[cols].itertuples(index=False):
         table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
     console.print(table)
