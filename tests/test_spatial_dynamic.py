@@ -318,3 +318,41 @@ def test_lee_yu_removes_small_n_bias():
     mcse = np.std(rho_l, ddof=1) / np.sqrt(len(rho_l))
     assert bias_d < -0.03
     assert abs(bias_l) < 3 * mcse + 0.01 and abs(bias_l) < abs(bias_d) / 3
+
+
+def test_standard_errors_from_brute_force_hessian(cig):
+    """SEs (incl. sigma2's) against minus the inverse Hessian of a full log-likelihood written here on explicit
+    matrices (Kronecker-product demeaning, slogdet Jacobian), differentiated by a test-local central difference."""
+    df, w = cig
+    ids = list(w.id_order)
+    wd = np.asarray(w.full()[0])
+    yp = df.pivot(index="year", columns="state", values="logc")[ids].to_numpy()
+    xs = [df.pivot(index="year", columns="state", values=c)[ids].to_numpy() for c in ("logp", "logy")]
+    t_all, n = yp.shape
+    t = t_all - 1
+    bigw = np.kron(np.eye(t), wd)
+    ylag = yp[:-1].ravel()
+    x = np.column_stack([ylag, bigw @ ylag] + [a[1:].ravel() for a in xs])
+    x = np.column_stack([x, bigw @ x[:, 2:]])
+    q = np.kron(np.eye(t) - np.ones((t, t)) / t, np.eye(n)) @ np.kron(np.eye(t), np.eye(n) - np.ones((n, n)) / n)
+    y = yp[1:].ravel()
+    qy, qwy, qx = q @ y, q @ bigw @ y, q @ x
+
+    def llf(th):
+        b, rho, s2 = th[:-2], th[-2], th[-1]
+        e = qy - rho * qwy - qx @ b
+        return (-n * t / 2 * np.log(2 * np.pi * s2) + t * np.linalg.slogdet(np.eye(n) - rho * wd)[1]
+                - e @ e / (2 * s2))
+
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", correction="none").fit()
+    th = np.concatenate([res.params_qml.to_numpy(), [res.sigma2_qml]])
+    k = len(th)
+    h = 1e-4 * np.maximum(np.abs(th), 1e-4)  # relative steps: sigma2 is small here
+    hess = np.empty((k, k))
+    for i in range(k):
+        for j in range(k):
+            ei, ej = np.eye(k)[i] * h[i], np.eye(k)[j] * h[j]
+            hess[i, j] = (llf(th + ei + ej) - llf(th + ei - ej) - llf(th - ei + ej) + llf(th - ei - ej)) / (4 * h[i] * h[j])
+    cov = np.linalg.inv(-hess)
+    np.testing.assert_allclose(res.bse.to_numpy(), np.sqrt(np.diag(cov))[:-1], rtol=1e-4)
+    np.testing.assert_allclose(res.extra["sigma2_se"], np.sqrt(cov[-1, -1]), rtol=1e-4)

@@ -64,7 +64,8 @@ class Engine:
     n_workers : int
         0 (default, without ``scheduler``): run in this process, no cluster.
         >= 1: start a :class:`distributed.LocalCluster` with that many workers
-        (one thread each) for the lifetime of the ``with`` block.
+        (one thread each) for the lifetime of the ``with`` block. Ignored when
+        ``scheduler`` is given.
     processes : bool
         LocalCluster workers as processes (True) or threads of this process.
     progress : bool or callable

@@ -298,7 +298,7 @@ def run(design: Design, *, scheduler: str | None = None, n_workers: int = 2, pro
     wmats = {name: load_weights(name) for name in sorted({c.weights for c in design.cells})}
     cells = cells_frame(design, {k: v.shape[0] for k, v in wmats.items()})
     tasks = [(c, list(ch)) for c in design.cells for ch in _chunks(design.replications, design.chunk_size)]
-    with Engine(scheduler=scheduler, n_workers=n_workers if scheduler is None else 0, processes=processes,
+    with Engine(scheduler=scheduler, n_workers=n_workers, processes=processes,
                 progress=progress) as eng:
         workers = eng.workers
         parts = eng.map(_run_task, tasks, shared={"design": design, "wmats": wmats}, name=design.name)

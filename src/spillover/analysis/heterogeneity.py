@@ -50,6 +50,7 @@ from scipy import stats
 
 from spillover.diagnostics.tests import TestResult
 from spillover.errors import SpecificationError, format_error
+from spillover.spatial.impacts import parameter_draws, rho_inside
 
 __all__ = ["regime_sdm", "subsample_sdm", "wald_linear", "RegimeSDMResult", "SubsampleResult"]
 
@@ -207,18 +208,8 @@ def regime_sdm(formula: str, data: pd.DataFrame, w, entity: str, time: str, *, r
     members = {g: np.array([i for i, u in enumerate(ids) if unit_group.get(u) == g]) for g in groups}
     point = _regime_impacts(fit.params.to_frame().T, Wd, cols, members)[0]
     rng = np.random.default_rng(np.random.SeedSequence(seed))
-    cov = fit.cov_params.to_numpy()
-    vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
-    chol = vecs * np.sqrt(np.clip(vals, 0.0, None))
-    lo, hi = fit._impact_ctx.engine.bounds
-    kept, got = [], 0
-    while got < draws:
-        d = fit.params.to_numpy() + rng.standard_normal((draws, len(names))) @ chol.T
-        rr = d[:, names.index("rho")]
-        d = d[(rr > lo) & (rr < hi)]
-        kept.append(d)
-        got += len(d)
-    sims = _regime_impacts(pd.DataFrame(np.vstack(kept)[:draws], columns=names), Wd, cols, members)
+    sample = parameter_draws(fit.params, fit.cov_params, draws, rng, rho_inside("rho", fit._impact_ctx.engine.bounds))
+    sims = _regime_impacts(sample, Wd, cols, members)
     se = sims.std(axis=0, ddof=1)
     imp = pd.DataFrame(index=pd.Index(groups, name=regime_col))
     for i, part in enumerate(("direct", "indirect", "total")):

@@ -58,6 +58,7 @@ from scipy import stats
 
 from spillover.engine import bootstrap_map
 from spillover.errors import SpecificationError, format_error
+from spillover.spatial.impacts import parameter_draws, rho_inside
 
 __all__ = ["mediation", "spatial_mediation", "sobel", "MediationResult", "SpatialMediationResult"]
 
@@ -282,20 +283,8 @@ def _summ(M: np.ndarray) -> tuple[float, float, float]:
 
 
 def _draw(res, rng, draws: int) -> pd.DataFrame:
-    names = list(res.params.index)
-    cov = res.cov_params.to_numpy()
-    vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
-    chol = vecs * np.sqrt(np.clip(vals, 0.0, None))
-    lo, hi = res._impact_ctx.engine.bounds if "rho" in names else (-np.inf, np.inf)
-    kept, got = [], 0
-    while got < draws:
-        d = res.params.to_numpy() + rng.standard_normal((draws, len(names))) @ chol.T
-        if "rho" in names:
-            r = d[:, names.index("rho")]
-            d = d[(r > lo) & (r < hi)]
-        kept.append(d)
-        got += len(d)
-    return pd.DataFrame(np.vstack(kept)[:draws], columns=names)
+    accept = rho_inside("rho", res._impact_ctx.engine.bounds) if "rho" in res.params.index else None
+    return parameter_draws(res.params, res.cov_params, draws, rng, accept)
 
 
 def spatial_mediation(formula: str, mediator: str, treatment: str, data: pd.DataFrame, w, entity: str, time: str, *,

@@ -44,7 +44,7 @@ def replicate(
     t0 = time.perf_counter()
     prog, task, step = _progress(console, STEPS)
     try:
-        with prog, Engine(scheduler=scheduler, n_workers=workers if scheduler is None else 0) as engine:
+        with prog, Engine(scheduler=scheduler, n_workers=workers) as engine:
             run = run_study(models, out, progress=step, engine=engine)
             prog.update(task, completed=len(STEPS), description="done")
     except SpilloverError as exc:

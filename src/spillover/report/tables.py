@@ -483,8 +483,8 @@ class _Labeller:
             return f"W × {self(key[2:])}"
         if key in INTERCEPT_NAMES:
             return self("intercept")
-        if key.endswith(" run)") and " (" in key:  # "x (short run)" from dynamic impacts
-            base, _, tail = key.rpartition(" (")
+        base, sep, tail = key.rpartition(" (")
+        if sep and tail.endswith(")") and base in self.user:  # "x (short run)" with x labelled: keep the qualifier
             return f"{self(base)}, {tail[:-1]}"
         return DEFAULT_LABELS.get(key, key)
 

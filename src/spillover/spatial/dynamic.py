@@ -86,7 +86,7 @@ from scipy import optimize, stats
 
 from spillover.errors import ConvergenceWarning, SpecificationError, format_error
 from spillover.spatial.design import build_design, collinear_columns, is_row_standardised
-from spillover.spatial.impacts import ImpactsResult
+from spillover.spatial.impacts import ImpactsResult, parameter_draws
 from spillover.spatial.likelihood import LOG2PI, Moments, numerical_hessian
 from spillover.spatial.transforms import demean, spatial_lag
 
@@ -186,8 +186,8 @@ class DynamicResults:
 
     @property
     def model(self) -> str:
-        return "Dynamic SDM" if any(c.startswith("W*") for c in self.params.index
-                                    if c not in self.extra.get("lag_names", ())) else "Dynamic SAR"
+        """``"Dynamic SDM"`` (with W X) or ``"Dynamic SAR"``."""
+        return str(self.extra["model"])
 
     @property
     def method(self) -> str:
@@ -291,7 +291,6 @@ class DynamicResults:
             raise SpecificationError(format_error(f"kind={kind!r}", option="kind", hint="choose 'short', 'long' or 'both'"))
         if method not in ("simulation", "delta"):
             raise SpecificationError(format_error(f"method={method!r}", option="method", hint="choose 'simulation' or 'delta'"))
-        names = list(self.params.index)
         theta = self.params.to_numpy()
         d0, t0 = self._point(theta, kind)
         cov = self.cov_params.to_numpy()
@@ -321,21 +320,17 @@ class DynamicResults:
             ses = {"direct": se_all[:k], "indirect": se_all[k:2 * k], "total": se_all[2 * k:]}
             used = None
         else:
-            rng = np.random.default_rng(seed)
-            vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
-            chol = vecs * np.sqrt(np.clip(vals, 0.0, None))
             om = self.extra["eig"][0]
-            kept, tries = [], 0
-            while sum(len(a) for a in kept) < draws and tries < 100:
-                tries += 1
-                dr = pd.DataFrame(theta + rng.standard_normal((draws, len(theta))) @ chol.T, columns=names)
+
+            def admissible(dr: pd.DataFrame) -> np.ndarray:
                 _, _, tau, eta, rho = self._split(dr)
                 ok = np.all(np.abs(rho[:, None] * om[None, :]) < 1, axis=1)
                 if kind == "long":
-                    ok &= np.max(np.abs((tau[:, None] + eta[:, None] * om[None, :]) / (1 - rho[:, None] * om[None, :])),
-                                 axis=1) < 1
-                kept.append(dr[ok])
-            sample = pd.concat(kept).iloc[:draws]
+                    a = (tau[:, None] + eta[:, None] * om[None, :]) / (1 - rho[:, None] * om[None, :])
+                    ok &= np.max(np.abs(a), axis=1) < 1
+                return ok
+
+            sample = parameter_draws(self.params, cov, draws, np.random.default_rng(seed), admissible)
             dd, tt = dynamic_impacts(self.extra["eig"], *self._split(sample), kind=kind)
             ses = {"direct": dd.std(axis=0, ddof=1), "indirect": (tt - dd).std(axis=0, ddof=1),
                    "total": tt.std(axis=0, ddof=1)}
@@ -509,5 +504,6 @@ class DynamicSDM:
             extra={"lag_names": (ylag, wylag), "eig": eig, "spectral_radius_A": spec_rad, "bounds": (lo, hi),
                    "sigma2_bias": float(bias[-1]), "sigma2_se": float(np.sqrt(cov_full[-1, -1])), "hessian": hess,
                    "w_label": d.w_label, "y_name": d.y_name, "method": self.method if self.fe == "twoways" else "direct",
+                   "model": "Dynamic SDM" if self.wx else "Dynamic SAR",
                    "n_eff": n_eff},
         )

@@ -115,6 +115,40 @@ def _gradients(ctx: ImpactContext, b: float, t: float, rho: float) -> dict[str, 
     }
 
 
+def parameter_draws(params: pd.Series, cov, draws: int, rng: np.random.Generator, accept=None,
+                    max_rounds: int = 100) -> pd.DataFrame:
+    """Draws of the parameter vector from N(params, cov) for simulated inference (LeSage & Pace 2009, sec. 2.7).
+
+    ``cov`` is symmetrised and its negative eigenvalues set to zero (the draws
+    use ``V^(1/2)`` from its eigen-decomposition). ``accept(frame) -> bool
+    mask`` keeps admissible draws (e.g. rho inside its interval, or a stable
+    dynamic process); rounds of ``draws`` candidates are drawn until ``draws``
+    are kept or ``max_rounds`` rounds have run, so the result may be shorter
+    when few draws are admissible. Columns are ``params.index``.
+    """
+    names = list(params.index)
+    mean = np.asarray(params, dtype=float)
+    c = np.asarray(cov, dtype=float)
+    vals, vecs = np.linalg.eigh((c + c.T) / 2)
+    root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+    kept, got = [], 0
+    for _ in range(max_rounds):
+        d = pd.DataFrame(mean + rng.standard_normal((draws, len(mean))) @ root.T, columns=names)
+        if accept is not None:
+            d = d[np.asarray(accept(d), dtype=bool)]
+        kept.append(d)
+        got += len(d)
+        if got >= draws:
+            break
+    return pd.concat(kept, ignore_index=True).iloc[:draws]
+
+
+def rho_inside(name: str, bounds: tuple[float, float]):
+    """``accept`` for :func:`parameter_draws`: the spatial parameter ``name`` strictly inside ``bounds``."""
+    lo, hi = bounds
+    return lambda d: (d[name] > lo) & (d[name] < hi)
+
+
 def compute_impacts(res, ctx: ImpactContext, *, draws: int = 1000, seed: int | None = 0, method: str = "simulation") -> ImpactsResult:
     """Impacts table for a fitted model (see module docstring)."""
     if method not in ("simulation", "delta"):
@@ -128,10 +162,8 @@ def compute_impacts(res, ctx: ImpactContext, *, draws: int = 1000, seed: int | N
 
     if method == "simulation":
         rng = np.random.default_rng(seed)
-        names = list(res.params.index)
-        mean = res.params.to_numpy()
         cov = res.cov_params.to_numpy()
-        vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
+        vals = np.linalg.eigvalsh((cov + cov.T) / 2)
         if vals.min() < -1e-10 * max(vals.max(), 1e-300):
             warnings.warn(
                 f"{res.model}: the parameter covariance is not positive definite (smallest eigenvalue "
@@ -140,17 +172,8 @@ def compute_impacts(res, ctx: ImpactContext, *, draws: int = 1000, seed: int | N
                 RuntimeWarning,
                 stacklevel=3,
             )
-        chol = vecs * np.sqrt(np.clip(vals, 0.0, None))
-        lo, hi = (ctx.engine.bounds if ctx.rho_name else (-np.inf, np.inf))
-        kept = []
-        while sum(len(x) for x in kept) < draws:
-            z = rng.standard_normal((draws, len(mean)))
-            d = mean + z @ chol.T
-            if ctx.rho_name:
-                r = d[:, names.index(ctx.rho_name)]
-                d = d[(r > lo) & (r < hi)]
-            kept.append(d)
-        sample = pd.DataFrame(np.vstack(kept)[:draws], columns=names)
+        accept = rho_inside(ctx.rho_name, ctx.engine.bounds) if ctx.rho_name else None
+        sample = parameter_draws(res.params, cov, draws, rng, accept)
         sb, stt, srho = _split(ctx, sample)
         d_dir, d_tot = _effects(ctx, sb, stt, srho)
         se["direct"] = d_dir.std(axis=0, ddof=1)

@@ -449,6 +449,20 @@ class _Base:
         """``N / (1 - rho)``: ``S 1 = 1 / (1 - rho)`` when ``W 1 = 1``."""
         return self.n / (1.0 - r)
 
+    def _sums(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(1'S1, 1'SW1)`` at each rho of ``r``; each engine computes them its own way."""
+        raise NotImplementedError
+
+    def sum_S(self, rho: Any) -> Any:
+        """``1' S 1`` (exact for "eigen" and "lu"; exact moments for "mc"; N/(1 - rho) if row-standardised)."""
+        r, scalar = _as_rho(rho)
+        return _out(self._sums(r)[0], scalar)
+
+    def sum_SW(self, rho: Any) -> Any:
+        """``1' S W 1`` (as :meth:`sum_S`)."""
+        r, scalar = _as_rho(rho)
+        return _out(self._sums(r)[1], scalar)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n={self.n}, bounds={self.bounds})"
 
@@ -604,16 +618,6 @@ class EigenLogDet(_Base):
             s_[k], sw[k] = self._cache_sums[key]
         return s_, sw
 
-    def sum_S(self, rho: Any) -> Any:
-        """``1' S 1`` (exact)."""
-        r, scalar = _as_rho(rho)
-        return _out(self._sums(r)[0], scalar)
-
-    def sum_SW(self, rho: Any) -> Any:
-        """``1' S W 1`` (exact)."""
-        r, scalar = _as_rho(rho)
-        return _out(self._sums(r)[1], scalar)
-
 
 # --------------------------------------------------------------------- "lu"
 class LULogDet(_Base):
@@ -748,16 +752,6 @@ class LULogDet(_Base):
             sol = lu.solve(rhs)
             s_[i], sw[i] = sol[:, 0].sum(), sol[:, 1].sum()
         return s_, sw
-
-    def sum_S(self, rho: Any) -> Any:
-        """``1' S 1`` by a sparse solve (exact)."""
-        r, scalar = _as_rho(rho)
-        return _out(self._sums(r)[0], scalar)
-
-    def sum_SW(self, rho: Any) -> Any:
-        """``1' S W 1`` by a sparse solve (exact)."""
-        r, scalar = _as_rho(rho)
-        return _out(self._sums(r)[1], scalar)
 
 
 # --------------------------------------------------------------------- "mc"
@@ -1031,16 +1025,6 @@ class MCLogDet(_Base):
         s_ = P @ mu[: K + 1] + tail * 0.5 * (mu[K - 1] + mu[K])
         sw = P @ mu[1 : K + 2] + tail * 0.5 * (mu[K] + mu[K + 1])
         return s_, self.radius * sw
-
-    def sum_S(self, rho: Any) -> Any:
-        """``1'S1 = sum_k x^k 1'V^k 1`` (exact moments; N/(1 - rho) if row-std)."""
-        _, scalar = _as_rho(rho)
-        return _out(self._sums(rho)[0], scalar)
-
-    def sum_SW(self, rho: Any) -> Any:
-        """``1'SW1 = r sum_k x^k 1'V^(k+1) 1`` (N/(1 - rho) if row-std)."""
-        _, scalar = _as_rho(rho)
-        return _out(self._sums(rho)[1], scalar)
 
 
 # ----------------------------------------------------------------- factory

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spillover.spatial.dynamic import DynamicResults
+
 ALPHA = 0.05
 
 
@@ -28,7 +30,7 @@ def _positive(run, name: str) -> bool:
     if row is not None:
         return bool(row["direct"] > 0 and row["direct_p"] < ALPHA)
     res = run.estimates[name]
-    if hasattr(res, "spectral_radius") or "dei" not in getattr(res, "params", {}):
+    if isinstance(res, DynamicResults) or "dei" not in getattr(res, "params", {}):
         return False
     return bool(res.params["dei"] > 0 and res.pvalues["dei"] < ALPHA)
 
@@ -48,7 +50,7 @@ def verdicts(run) -> list[tuple[str, str, str]]:
         d_ok = bool(base["direct"] > 0 and base["direct_p"] < ALPHA)
         why = (f"SDM (two-way effects, Lee-Yu, contiguity W) direct effect of dei on cpi: {_fmt(base, 'direct')} "
                "[tables/table_impacts].")
-        against = [n for n, r in run.estimates.items() if hasattr(r, "spectral_radius") and n in run.impacts
+        against = [n for n, r in run.estimates.items() if isinstance(r, DynamicResults) and n in run.impacts
                    and "dei (short run)" in run.impacts[n].table.index
                    and run.impacts[n].table.loc["dei (short run)", "direct"] < 0
                    and run.impacts[n].table.loc["dei (short run)", "direct_p"] < ALPHA]
@@ -208,7 +210,7 @@ def robustness(run) -> list[str]:
                        f"indirect {_fmt(row, 'indirect')} [tables/table_unbalanced].")
     for name, res in run.estimates.items():
         imp = run.impacts.get(name)
-        if hasattr(res, "spectral_radius") and imp is not None and "dei (short run)" in imp.table.index:
+        if isinstance(res, DynamicResults) and imp is not None and "dei (short run)" in imp.table.index:
             row = imp.table.loc["dei (short run)"]
             out.append(f"{name} (dynamic SDM, {res.label}): short-run direct effect {_fmt(row, 'direct')}; "
                        f"cpi(t-1) coefficient {res.params.iloc[0]:.3f}, spectral radius {res.spectral_radius():.3f} "

@@ -143,7 +143,7 @@ def fit_estimate(run: StudyRun, e: EstimateSpec):
     w = run.weights[e.weights]
     notes: list[str] = []
     if e.regions:
-        w, found, dropped = subset_weights(w, sorted(df[entity].unique()), e.weights, islands=e.islands)
+        w, _, dropped = subset_weights(w, sorted(df[entity].unique()), e.weights, islands=e.islands)
         if dropped:
             df = df[~df[entity].isin(dropped)].reset_index(drop=True)
             notes.append(f"{e.label or e.name}: {', '.join(map(str, dropped))} left without a neighbour in the "
