@@ -97,3 +97,23 @@ def test_table_first_stage_rows_by_hand(cig):
     wald = rc.first_stage.diagnostics.loc["logp", "f.stat"]
     got = nc.loc[nc["row"] == "stat:First stage: partial F (logp)", "coef"].iloc[0]
     assert got == pytest.approx(wald / 2, rel=1e-12)
+
+
+def test_overidentification_p_value_by_hand(cig):
+    """The table's Sargan p-value: n R^2 of the 2SLS residuals on all instruments, chi2(1) (Sargan 1958)."""
+    from scipy import stats as st
+
+    from spillover.report.tables import Table
+
+    res = fit_iv("logc", ["logy"], ["logp"], ["L1_logp", "L2_logp"], cig, "state", "year", fe="twoways",
+                 cov_type="unadjusted")
+    d, w, z = _dummy_design(cig)
+    x = np.column_stack([d["logp"], w])
+    y = d["logc"].to_numpy()
+    xhat = z @ np.linalg.lstsq(z, x, rcond=None)[0]
+    e = y - x @ np.linalg.lstsq(xhat, y, rcond=None)[0]
+    u = e - z @ np.linalg.lstsq(z, e, rcond=None)[0]
+    stat = len(y) * (1 - (u @ u) / ((e - e.mean()) @ (e - e.mean())))
+    nums = Table.from_results([res], ["2SLS"]).numbers()
+    got = nums.loc[nums["row"] == "stat:Over-identification: Sargan p-value", "coef"].iloc[0]
+    assert got == pytest.approx(st.chi2.sf(stat, 1), rel=1e-6)
