@@ -1,4 +1,4 @@
-"""Every fe x method of SAR, SDM, SEM, SDEM and SAC against a brute-force likelihood.
+"""Every fe x method of SAR, SDM, SEM, SDEM, SAC and GNS against a brute-force likelihood.
 
 The reference is written here from the papers with dense, explicit matrices
 and shares no code with the package:
@@ -46,7 +46,8 @@ def _operators(fe: str, method: str, w: np.ndarray, n: int, t: int):
     return q, w_star, ft.shape[1], fn.shape[1], ft.shape[1] * fn.shape[1]
 
 
-def brute_force(y, x, w, n, t, fe, method, lag: bool, err: bool):
+def brute_force(y, x, w, n, t, fe, method, lag: bool, err: bool, at=None):
+    """Maximise the brute-force likelihood (or, with ``at``, evaluate it there): (b + spatial, s2, llf)."""
     q, w_star, t_star, n_star, n_obs = _operators(fe, method, w, n, t)
     big_w = np.kron(np.eye(t), w)
     qy, qwy, qwwy = q @ y, q @ big_w @ y, q @ big_w @ big_w @ y
@@ -69,7 +70,9 @@ def brute_force(y, x, w, n, t, fe, method, lag: bool, err: bool):
         ll = -n_obs / 2 * (np.log(2 * np.pi * s2) + 1) + t_star * ld
         return -ll, b, s2
 
-    if lag and err:
+    if at is not None:
+        p = list(at)
+    elif lag and err:
         r = optimize.minimize(lambda p: negll(p)[0], [0.2, 0.2], method="Nelder-Mead",
                               options={"xatol": 1e-12, "fatol": 1e-14, "maxiter": 10000})
         p = r.x
@@ -138,6 +141,43 @@ def test_sac_matches_brute_force(cig, fe, method):
     res = sp.SAC("logc ~ logp + logy", df, w, "state", "year", fe=fe, method=method).fit()
     assert res.llf >= ll - 1e-7  # never worse than the brute force
     np.testing.assert_allclose(res.params.to_numpy(), ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("fe,method", CASES)
+def test_gns_matches_brute_force(cig, fe, method):
+    """GNS (rho W y + W X theta + lambda W u): same maximum as the brute force, same likelihood at our estimate."""
+    df, w = cig
+    y, x, wd, n, t = _stack(df, w, ["logp", "logy"], ["logp", "logy"])
+    if fe == "none":
+        x = np.column_stack([np.ones(len(y)), x])
+    ref, s2, ll = brute_force(y, x, wd, n, t, fe, method, lag=True, err=True)
+    res = sp.GNS("logc ~ logp + logy", df, w, "state", "year", fe=fe, method=method).fit()
+    assert list(res.params.index[-2:]) == ["rho", "lambda"] and "W*logp" in res.params.index
+    assert res.llf >= ll - 1e-8  # never worse than the brute force
+    np.testing.assert_allclose(res.llf, ll, rtol=1e-9)
+    np.testing.assert_allclose(res.params.to_numpy(), ref, atol=2e-4)
+    at, s2_at, ll_at = brute_force(y, x, wd, n, t, fe, method, lag=True, err=True,
+                                   at=[res.params["rho"], res.params["lambda"]])
+    np.testing.assert_allclose(res.llf, ll_at, rtol=1e-10)
+    np.testing.assert_allclose(res.params.to_numpy(), at, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(res.sigma2, s2_at, rtol=1e-10)
+    # impacts (LeSage & Pace 2009, eq. 2.46): M_k = (I - rho W)^-1 (b_k I + theta_k W), dense
+    imp = res.impacts(method="delta").table
+    s_inv = np.linalg.inv(np.eye(n) - res.params["rho"] * wd)
+    for v in ("logp", "logy"):
+        m = s_inv @ (res.params[v] * np.eye(n) + res.params[f"W*{v}"] * wd)
+        assert imp.loc[v, "direct"] == pytest.approx(np.trace(m) / n, rel=1e-10)
+        assert imp.loc[v, "total"] == pytest.approx(m.sum() / n, rel=1e-10)
+        assert np.isfinite(imp.loc[v, "direct_se"]) and imp.loc[v, "direct_se"] > 0
+
+
+def test_gns_nests_sdm_and_sac(cig):
+    """The GNS likelihood is at least the SDM's and the SAC's (both are restrictions of it)."""
+    df, w = cig
+    kw = dict(fe="twoways", method="lee-yu")
+    gns = sp.GNS("logc ~ logp + logy", df, w, "state", "year", **kw).fit()
+    for cls in (sp.SDM, sp.SAC, sp.SDEM):
+        assert gns.llf >= cls("logc ~ logp + logy", df, w, "state", "year", **kw).fit().llf - 1e-9
 
 
 @pytest.mark.parametrize("model", ["SAR", "SDM"])

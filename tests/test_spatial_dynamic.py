@@ -159,7 +159,7 @@ def test_monte_carlo_correction_reduces_bias():
     est_u, est_c = [], []
     for _ in range(20):
         df = _simulate(rng, wd, n, 11, true)
-        res = DynamicSDM("y ~ x", df, wd, "unit", "period", fe="twoways").fit()
+        res = DynamicSDM("y ~ x", df, (wd, range(len(wd))), "unit", "period", fe="twoways").fit()
         order = ["y(t-1)", "W*y(t-1)", "rho", "x", "W*x"]
         est_u.append(res.params_qml[order].to_numpy())
         est_c.append(res.params[order].to_numpy())
@@ -312,8 +312,8 @@ def test_lee_yu_removes_small_n_bias():
         df = _simulate(rng, wd, 9, 41, true)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rho_d.append(DynamicSDM("y ~ x", df, wd, "unit", "period", method="direct").fit().params["rho"])
-            rho_l.append(DynamicSDM("y ~ x", df, wd, "unit", "period", method="lee-yu").fit().params["rho"])
+            rho_d.append(DynamicSDM("y ~ x", df, (wd, range(len(wd))), "unit", "period", method="direct").fit().params["rho"])
+            rho_l.append(DynamicSDM("y ~ x", df, (wd, range(len(wd))), "unit", "period", method="lee-yu").fit().params["rho"])
     bias_d, bias_l = np.mean(rho_d) - 0.3, np.mean(rho_l) - 0.3
     mcse = np.std(rho_l, ddof=1) / np.sqrt(len(rho_l))
     assert bias_d < -0.03

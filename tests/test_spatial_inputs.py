@@ -104,3 +104,43 @@ def test_summary_names_conventions(cigar):
     text = sp.SDM(F, df, w, "state", "year", fe="twoways", method="lee-yu").fit().summary()
     for token in ("SDM", "twoways", "lee-yu", "N = 46", "T = 30", "Log-determinant"):
         assert token in text
+
+
+def test_matrix_w_needs_its_ids_and_any_order_gives_the_same_fit(cigar):
+    """A (matrix, ids) W in a shuffled unit order gives the libpysal W's estimate; a bare matrix is refused."""
+    df, w = cigar
+    ref = sp.SAR(F, df, w, "state", "year", fe="twoways").fit()
+    perm = np.random.default_rng(3).permutation(len(w.id_order))
+    ids = [w.id_order[k] for k in perm]
+    mat = w.sparse.toarray()[np.ix_(perm, perm)]
+    res = sp.SAR(F, df, w=(mat, ids), entity="state", time="year", fe="twoways").fit()
+    np.testing.assert_allclose(res.params.to_numpy(), ref.params.to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(res.llf, ref.llf, rtol=1e-12)
+    # the residuals belong to the same rows of the user's frame, whatever W's order
+    np.testing.assert_allclose(res.resid.loc[df.index].to_numpy(), ref.resid.loc[df.index].to_numpy(), atol=1e-9)
+    with pytest.raises(WeightsError, match=r"needs its ids.*\(matrix, ids\)"):
+        sp.SAR(F, df, mat, "state", "year", fe="twoways").fit()
+    with pytest.raises(WeightsError, match="ids were given"):
+        sp.SAR(F, df, (mat, ids[:-1]), "state", "year").fit()
+    with pytest.raises(WeightsError, match="repeat"):
+        sp.SAR(F, df, (mat, ids[:-1] + ids[:1]), "state", "year").fit()
+
+
+def test_missing_formula_is_a_specification_error(cigar):
+    _, w = cigar
+    with pytest.raises(SpecificationError, match="needs a formula"):
+        sp.SAR(w=w).fit()
+
+
+def test_align_repeated_ids_named_and_linear(cigar):
+    """align's duplicate check names the repeated id (and hashes: 100,000 ids take milliseconds)."""
+    _, w = cigar
+    ids = list(w.id_order)
+    with pytest.raises(WeightsError, match=repr(str(ids[0]))):
+        sp.weights.align(w, ids[:-1] + ids[:1])
+    big = libpysal.weights.lat2W(316, 317, rook=True)
+    import time
+
+    t0 = time.perf_counter()
+    m = sp.weights.align(big, list(big.id_order))
+    assert m.shape == (big.n, big.n) and time.perf_counter() - t0 < 60  # was O(N^2): minutes at this size

@@ -108,7 +108,7 @@ def test_issue6_options_validate(study_dir):
         load_study(study_dir)
     _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "dynamic_sdm"\nformula = "cpi ~ dei"\n'
             'weights = "adjacency"\nfe = "time"\n')
-    with pytest.raises(SpecificationError, match="fe = 'entity' or 'twoways'"):
+    with pytest.raises(SpecificationError, match=r"takes fe = \['entity', 'twoways'\], not 'time'"):
         load_study(study_dir)
     _append(study_dir, "90_bad.toml", '[[estimate]]\nname = "x"\nmodel = "sac"\nformula = "cpi ~ dei"\nweights = "adjacency"\n'
             'method = "direct"\ndrop_interpolated = ["x13"]\n')

@@ -25,14 +25,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "indices": ("spillover.indices", None),
     "weights": ("spillover.weights", None),
     "spatial": ("spillover.spatial", None),
+    "registry": ("spillover.registry", None),
     "diagnostics": ("spillover.diagnostics", None),
-    "SAR": ("spillover.spatial.models", "SAR"),
-    "SEM": ("spillover.spatial.models", "SEM"),
-    "SDM": ("spillover.spatial.models", "SDM"),
-    "SDEM": ("spillover.spatial.models", "SDEM"),
-    "SAC": ("spillover.spatial.models", "SAC"),
-    "SLX": ("spillover.spatial.models", "SLX"),
-    "DynamicSDM": ("spillover.spatial.dynamic", "DynamicSDM"),
     "fit_unbalanced": ("spillover.spatial.unbalanced", "fit_unbalanced"),
     "analysis": ("spillover.analysis", None),
     "moran_by_year": ("spillover.diagnostics.moran", "moran_by_year"),
@@ -47,19 +41,28 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "specification_search": ("spillover.diagnostics.search", "specification_search"),
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+def _estimators() -> dict:
+    """Estimator classes by public name, from the model registry (``sp.SAR``, ``sp.GNS``, ...)."""
+    from spillover import registry
+
+    return registry.public()
 
 
 def __getattr__(name: str) -> Any:
-    try:
+    if name in _LAZY:
         module_name, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'spillover' has no attribute {name!r}") from None
-    module = importlib.import_module(module_name)
-    value = module if attr is None else getattr(module, attr)
+        module = importlib.import_module(module_name)
+        value = module if attr is None else getattr(module, attr)
+    elif not name.startswith("_") and name in _estimators():
+        value = _estimators()[name].cls()
+    else:
+        raise AttributeError(f"module 'spillover' has no attribute {name!r}")
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return __all__
+    return sorted([*_LAZY, *_estimators(), "__version__"])
+
+
+__all__ = __dir__()

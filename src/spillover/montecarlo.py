@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from spillover.simulate import FIXED_EFFECTS, MODELS, as_sparse_w, replication_seed, simulate
+from spillover.simulate import FIXED_EFFECTS, as_sparse_w, replication_seed, simulate
 
 METHODS = ("direct", "lee-yu")
 #: Dynamic cells (``tau != 0``) also take the uncorrected QML of either approach.
@@ -153,17 +153,18 @@ def run_chunk(design: Design, cell: Cell, w, reps: Sequence[int]) -> pd.DataFram
     Columns: ``cell, rep, quantity, kind ("param"|"impact"), truth, estimate, se, ok``.
     A replication whose estimation raises is kept with ``ok = False`` and NaN estimates.
     """
-    import spillover as sp
+    from spillover import registry
 
-    est_cls = {"sar": sp.SAR, "sem": sp.SEM, "sdm": sp.SDM, "sdem": sp.SDEM}[cell.model]
+    entry = registry.get(cell.model)
+    est_cls = entry.cls()
     rows: list[tuple] = []
-    kw = {"rho": cell.spatial} if cell.model in ("sar", "sdm") else {"lam": cell.spatial}
+    kw = {"rho": cell.spatial} if entry.params == ("rho",) else {"lam": cell.spatial}
     for r in reps:
         s = simulate(cell.model, w, cell.t, beta=design.beta, theta=design.theta, sigma2=design.sigma2,
                      fe=cell.fe, effect_scale=design.effect_scale, x_effect_corr=design.x_effect_corr,
                      tau=design.tau, seed=replication_seed(design.seed, r), **kw)
         truth = s.truth
-        want_imp = design.impacts and cell.model != "sem"
+        want_imp = design.impacts and entry.impacts
         imp_truth = s.impacts.stack() if want_imp else pd.Series(dtype=float)
         try:
             if design.tau != 0:
@@ -201,7 +202,7 @@ def _fit_dynamic(s, cell: Cell, want_imp: bool):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         method = cell.method.removesuffix("-qml")
-        res = DynamicSDM("y ~ " + " + ".join(s.names), df, s.w, "unit", "period", fe=cell.fe, lags=("y",),
+        res = DynamicSDM("y ~ " + " + ".join(s.names), df, (s.w, range(n)), "unit", "period", fe=cell.fe, lags=("y",),
                          wx=cell.model == "sdm", method=method, correction="none" if cell.method.endswith("-qml")
                          else "bias").fit()
         tab = res.impacts(kind="short", method="delta").table if want_imp else None
@@ -327,8 +328,12 @@ def _check_dynamic(design: Design) -> None:
 
 
 def _check_cell(c: Cell) -> None:
-    if c.model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {c.model!r}")
+    from spillover import registry
+
+    allowed = registry.names(simulate=True)
+    if c.model not in allowed:
+        raise ValueError(f"model must be one of {allowed} (estimators with a data-generating process), "
+                         f"got {c.model!r}")
     if c.method not in DYNAMIC_METHODS:
         raise ValueError(f"method must be one of {METHODS} (dynamic designs also {DYNAMIC_METHODS[2:]}), "
                          f"got {c.method!r}")

@@ -775,6 +775,8 @@ def to_csv(w: W, path: str | Path, ids: Sequence[Hashable] | None = None) -> Pat
 def _id_diff(w: W, ids: Sequence[Hashable]) -> tuple[list, list]:
     wids = list(w.id_order)
     wset, pset = set(wids), set(ids)
+    if len(wset) == len(pset) and wset == pset:
+        return [], []
     return [i for i in ids if i not in wset], [i for i in wids if i not in pset]
 
 
@@ -799,7 +801,8 @@ def align(w: W, ids: Sequence[Hashable]) -> sps.csr_array:
         names the missing and extra ids.
     """
     ids = list(ids)
-    dup = sorted({str(i) for i in ids if ids.count(i) > 1})
+    counts = pd.Series(ids, dtype=object).value_counts(sort=False)  # hashing: O(N), not list.count's O(N^2)
+    dup = sorted(str(i) for i in counts.index[counts.to_numpy() > 1])
     if dup:
         raise WeightsError(format_error("ids repeat", ids=dup, hint="pass each unit once"))
     missing, extra = _id_diff(w, ids)
@@ -810,6 +813,46 @@ def align(w: W, ids: Sequence[Hashable]) -> sps.csr_array:
     pos = np.array([w.id2i[i] for i in ids], dtype=np.intp)
     mat = sps.csr_array(w.sparse)
     return sps.csr_array(mat[pos][:, pos])
+
+
+def as_matrix(w) -> tuple[sps.csr_array, list, str]:
+    """``(matrix, ids, label)`` of a weights argument, rows and columns in ``ids`` order.
+
+    Accepts a libpysal ``W`` (ids = ``w.id_order``) or a pair ``(matrix, ids)``
+    where ``matrix`` is a square ndarray or scipy sparse matrix whose row and
+    column ``k`` belong to ``ids[k]``. A bare matrix is refused: its unit order
+    cannot be checked against the panel's entities.
+
+    Raises
+    ------
+    WeightsError
+        For a bare matrix, a non-square matrix, ids of the wrong length or
+        repeated ids.
+    """
+    if hasattr(w, "id_order") and hasattr(w, "sparse"):
+        meta = getattr(w, "spillover_meta", None) or {}
+        label = meta.get("label") or meta.get("kind") or "W"
+        return sps.csr_array(w.sparse, dtype=float), list(w.id_order), str(label)
+    if isinstance(w, tuple) and len(w) == 2:
+        mat, ids = w
+        m = sps.csr_array(mat, dtype=float)
+        ids = list(ids)
+        if m.shape[0] != m.shape[1] or m.shape[0] != len(ids):
+            raise WeightsError(format_error(
+                f"W is {m.shape[0]}x{m.shape[1]} but {len(ids)} ids were given with it",
+                hint="pass (matrix, ids) with one id per row and column, in the matrix's order"))
+        counts = pd.Series(ids, dtype=object).value_counts(sort=False)
+        dup = sorted(str(i) for i in counts.index[counts.to_numpy() > 1])
+        if dup:
+            raise WeightsError(format_error("ids given with W repeat", ids=dup[:10], hint="pass each unit once"))
+        return m, ids, "W (matrix)"
+    if isinstance(w, np.ndarray) or sps.issparse(w):
+        raise WeightsError(format_error(
+            "a matrix W needs its ids: the order of its rows cannot be checked against the panel's entities",
+            option="w", hint="pass w=(matrix, ids) with ids[k] the entity of row k, or a libpysal W"))
+    raise WeightsError(format_error(
+        f"w of type {type(w).__name__} is not a weights object", option="w",
+        hint="pass a libpysal W or a pair (matrix, ids)"))
 
 
 def _row_sums(w: W) -> np.ndarray:

@@ -87,25 +87,6 @@ def is_row_standardised(w: sp_sparse.sparray, tol: float = 1e-10) -> bool:
     return bool(np.all(np.abs(rs - 1.0) < tol))
 
 
-def _weights_matrix(w, ids: list) -> tuple[sp_sparse.csr_array, str]:
-    """Align ``w`` (libpysal W, scipy sparse or ndarray) to ``ids``."""
-    if hasattr(w, "id_order") and hasattr(w, "sparse"):
-        from spillover.weights import align
-
-        meta = getattr(w, "spillover_meta", None) or {}
-        label = meta.get("label") or meta.get("kind") or "W"
-        return sp_sparse.csr_array(align(w, ids)), str(label)
-    m = sp_sparse.csr_array(w, dtype=float)
-    if m.shape != (len(ids), len(ids)):
-        raise WeightsError(
-            format_error(
-                f"W is {m.shape[0]}x{m.shape[1]} but the panel has {len(ids)} units",
-                hint="pass a libpysal W whose ids are the entity values, or a matrix in the entities' sorted order",
-            )
-        )
-    return m, "W (matrix)"
-
-
 def collinear_columns(x: np.ndarray, names: list[str], tol: float = 1e-9) -> list[str]:
     """Names of columns that are (numerically) linear combinations of earlier ones."""
     bad: list[str] = []
@@ -171,26 +152,24 @@ def build_design(
     if intercept and "Intercept" not in rhs.columns:
         rhs.insert(0, "Intercept", 1.0)
 
-    # entities and W
+    # entities and W: the panel is stacked in W's unit order
+    from spillover.weights import as_matrix
+
+    W, ids, label = as_matrix(w)
     ent = df[entity]
-    if hasattr(w, "id_order"):
-        ids = list(w.id_order)
-        w_ids = set(ids)
-        panel_ids = set(ent.unique())
-        if w_ids != panel_ids:
-            extra = sorted(map(str, panel_ids - w_ids))[:10]
-            missing = sorted(map(str, w_ids - panel_ids))[:10]
-            raise WeightsError(
-                format_error(
-                    "the entities in the data are not exactly the ids of W",
-                    column=entity,
-                    in_data_not_in_w=extra or None,
-                    in_w_not_in_data=missing or None,
-                    hint="build W on the same units (GB codes) as the panel, or subset the panel",
-                )
+    w_ids, panel_ids = set(ids), set(ent.unique())
+    if w_ids != panel_ids:
+        extra = sorted(map(str, panel_ids - w_ids))[:10]
+        missing = sorted(map(str, w_ids - panel_ids))[:10]
+        raise WeightsError(
+            format_error(
+                "the entities in the data are not exactly the ids of W",
+                column=entity,
+                in_data_not_in_w=extra or None,
+                in_w_not_in_data=missing or None,
+                hint="build W on the same units as the panel, or subset the panel",
             )
-    else:
-        ids = sorted(ent.unique())
+        )
     periods = sorted(df[time].unique())
     n, t = len(ids), len(periods)
     pos_id = {v: i for i, v in enumerate(ids)}
@@ -217,7 +196,6 @@ def build_design(
     y = lhs.ravel()[order]
     x = rhs.to_numpy()[order]
     names = list(rhs.columns)
-    W, label = _weights_matrix(w, ids)
     if wx is True:
         wx_idx = [j for j, c in enumerate(names) if c != "Intercept"]
     elif wx is False or wx is None:
@@ -251,8 +229,13 @@ def design_from_arrays(
     names = names or [f"x{j + 1}" for j in range(x.shape[1])]
     if np.isnan(y).any() or np.isnan(x).any():
         raise SpecificationError(format_error("missing values in the arrays", hint="remove NaN rows; balanced panels only"))
+    if hasattr(w, "id_order") or isinstance(w, tuple):
+        from spillover.weights import as_matrix
+
+        W, _, label = as_matrix(w)
+    else:  # arrays are stacked in the matrix's own order, so a bare matrix is unambiguous here
+        W, label = sp_sparse.csr_array(w, dtype=float), "W (matrix)"
     ids = list(range(n))
-    W, label = _weights_matrix(w, ids) if not hasattr(w, "id_order") else (sp_sparse.csr_array(w.sparse), "W")
     if W.shape != (n, n):
         raise WeightsError(format_error(f"W is {W.shape} but the arrays have N={n}"))
     if wx is True:

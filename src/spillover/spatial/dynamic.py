@@ -82,9 +82,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 
 from spillover.errors import ConvergenceWarning, SpecificationError, format_error
+from spillover.spatial.core import bound_flags, maximize
 from spillover.spatial.design import build_design, collinear_columns, is_row_standardised
 from spillover.spatial.impacts import ImpactsResult, parameter_draws
 from spillover.spatial.likelihood import LOG2PI, Moments, numerical_hessian
@@ -448,8 +449,14 @@ class DynamicSDM:
             beta, ssr = mom.beta_ssr(rho, 0.0)
             return -llf_full(beta, rho, ssr / nt)
 
-        r = optimize.minimize_scalar(neg_conc, bounds=(lo + 1e-7, hi - 1e-7), method="bounded", options={"xatol": 1e-12, "maxiter": 1000})
-        rho = float(r.x)
+        def score(x):
+            rho = float(x[0])
+            beta, ssr = mom.beta_ssr(rho, 0.0)
+            dld = float(eng.dlogdet(rho)) + (1.0 / (1.0 - rho) if transformed else 0.0)
+            return np.array([-0.5 * nt * mom.dssr(rho, 0.0, beta)[0] / ssr + t * dld])
+
+        opt = maximize(lambda x: neg_conc(float(x[0])), [(lo, hi)], score=score)
+        rho = float(opt.x[0])
         beta, ssr = mom.beta_ssr(rho, 0.0)
         s2 = ssr / nt
         llf = llf_full(beta, rho, s2)
@@ -457,8 +464,8 @@ class DynamicSDM:
         theta = np.concatenate([beta, [rho, s2]])
         hess = numerical_hessian(lambda th: llf_full(th[:kz], th[kz], th[-1]), theta)
         cov_full = np.linalg.inv(-hess)
-        flags: list[str] = []
-        if not r.success:
+        flags = bound_flags({"rho": rho}, [(lo, hi)])
+        if not opt.converged:
             flags.append("the optimiser did not report convergence")
 
         tau = beta[names.index(ylag)] if ylag in names else 0.0

@@ -66,6 +66,20 @@ class Moments:
         c = a - b @ np.asarray(beta)
         return float(c @ self.gram @ c)
 
+    def dssr(self, rho: float, lam: float, beta: np.ndarray) -> tuple[float, float]:
+        """``(d e'e / d rho, d e'e / d lam)`` at ``beta``; at the GLS ``beta`` these are the
+        derivatives of the concentrated e'e (envelope theorem: ``d e'e / d beta = 0`` there)."""
+        a, b = self._vectors(rho, lam)
+        c = a - b @ np.asarray(beta)
+        gc = self.gram @ c
+        k = self.k
+        da_rho = np.zeros_like(a)
+        da_rho[1], da_rho[2] = -1.0, lam
+        dc_lam = np.zeros_like(a)
+        dc_lam[1], dc_lam[2] = -1.0, rho
+        dc_lam[3 + k :] = beta  # rows of W Z carry -lam I in b
+        return 2.0 * float(gc @ da_rho), 2.0 * float(gc @ dc_lam)
+
     @staticmethod
     def residual(rho, lam, beta, y, wy, wwy, z, wz) -> np.ndarray:
         """The transformed residual vector e (see module docstring)."""
@@ -86,6 +100,11 @@ def concentrated(ssr: float, ld_total: float, corr_total: float, conv) -> float:
     """Log-likelihood with sigma2 = e'e/n_eff substituted (constants included)."""
     sigma2 = ssr / conv.n_eff
     return full_loglik(ssr, sigma2, ld_total, corr_total, conv)
+
+
+def concentrated_score(ssr: float, dssr: float, dld_total: float, dcorr_total: float, conv) -> float:
+    """Derivative of :func:`concentrated` in one spatial parameter, given the derivatives of its parts."""
+    return -0.5 * conv.n_eff * dssr / ssr + conv.jac * dld_total - conv.jac_corr * dcorr_total
 
 
 def numerical_hessian(f, x: np.ndarray, rel_step: float = 1e-4) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Spatial panel models: SAR, SEM, SDM, SDEM, SAC (maximum likelihood) and SLX (least squares).
+"""Spatial panel models: SAR, SEM, SDM, SDEM, SAC, GNS (maximum likelihood) and SLX (least squares).
 
 Constructors only store and check the configuration; :meth:`fit` does the
 work. The likelihoods and their conventions are documented in
@@ -19,24 +19,24 @@ Covariance estimators (``cov=``)
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp_sparse
-from scipy import optimize
 from scipy.sparse.linalg import splu
 
-from spillover.errors import ConvergenceWarning, SpecificationError, format_error
+from spillover.errors import SpecificationError, format_error
 from spillover.spatial.design import PanelDesign, build_design, design_from_arrays
 from spillover.spatial.impacts import ImpactContext
-from spillover.spatial.likelihood import Moments, concentrated, full_loglik, numerical_hessian
+from spillover.spatial.core import bound_flags, maximize, warn_flags
+from spillover.spatial.likelihood import Moments, concentrated, concentrated_score, full_loglik, numerical_hessian
 from spillover.spatial.results import SpatialResults
 from spillover.spatial.transforms import FE_CHOICES, METHOD_CHOICES, convention, demean, recover_effects, spatial_lag
 
+__all__ = ["SAR", "SEM", "SDM", "SDEM", "SAC", "GNS", "SLX"]
+
 COV_CHOICES = ("information", "hessian", "numerical")
-_BOUND_TOL = 1e-5
 
 
 @dataclass(frozen=True)
@@ -83,15 +83,21 @@ class _SpatialPanelModel:
         if cov not in COV_CHOICES:
             raise SpecificationError(format_error(f"cov={cov!r} is not supported", option="cov", hint=f"choose one of {COV_CHOICES}"))
         if self._spec.lag and self._spec.err and cov != "numerical":
-            raise SpecificationError(format_error("SAC standard errors come from the numerical Hessian", option="cov", hint="use cov='numerical'"))
+            raise SpecificationError(format_error(f"{self._spec.name} standard errors come from the numerical Hessian",
+                                                  option="cov", hint="use cov='numerical'"))
         if wx is not None and not self._spec.durbin:
             raise SpecificationError(
                 format_error(f"{self._spec.name} has no W*x terms", option="wx", hint="use SDM/SDEM/SLX for W*x terms")
             )
         if w is None:
             raise SpecificationError(format_error("a spatial weights matrix is required", option="w"))
-        if formula is not None and (data is None or entity is None or time is None):
-            raise SpecificationError(format_error("formula interface needs data, entity and time", option="data"))
+        if not getattr(self, "_from_arrays", False):
+            if not isinstance(formula, str):
+                raise SpecificationError(format_error(
+                    f"{self._spec.name} needs a formula such as 'y ~ x1 + x2'", option="formula",
+                    hint=f"{self._spec.name}(formula, data, w, entity, time), or {self._spec.name}.from_arrays(y, x, w, n_periods)"))
+            if data is None or entity is None or time is None:
+                raise SpecificationError(format_error("formula interface needs data, entity and time", option="data"))
         self.formula, self.data, self.w = formula, data, w
         self.entity, self.time = entity, time
         self.fe, self.method, self.wx = fe, method, wx
@@ -102,6 +108,7 @@ class _SpatialPanelModel:
     def from_arrays(cls, y, x, w, n_periods: int, *, names: list[str] | None = None, **kwargs):
         """Arrays stacked time-major (period 1's N units in W's order, then period 2's, ...)."""
         obj = cls.__new__(cls)
+        obj._from_arrays = True
         wx = kwargs.pop("wx", None)
         cls.__init__(obj, None, None, w, None, None, wx=wx, **kwargs)
         obj._arrays = {"y": y, "x": x, "n_periods": n_periods, "names": names}
@@ -168,43 +175,30 @@ class _SpatialPanelModel:
             ld, cr = parts(rho, lam)
             return -concentrated(ssr, ld, cr, conv)
 
-        eps = 1e-7
-        flags: list[str] = []
-        if spec.lag and spec.err:
-            best = None
-            for start in ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5)):
-                r = optimize.minimize(
-                    lambda p: neg_conc(p[0], p[1]), np.array(start), method="L-BFGS-B",
-                    bounds=[(lo + eps, hi - eps)] * 2, options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 500},
-                )
-                if best is None or r.fun < best.fun:
-                    best = r
-            r2 = optimize.minimize(
-                lambda p: neg_conc(p[0], p[1]), best.x, method="Nelder-Mead",
-                options={"xatol": 1e-11, "fatol": 1e-13, "maxiter": 4000},
-            )
-            best = r2 if r2.fun <= best.fun and np.all((r2.x > lo) & (r2.x < hi)) else best
-            rho, lam = float(best.x[0]), float(best.x[1])
-            # optimisers' own flags are unreliable at machine precision: check the gradient
-            h = 1e-6
-            grad = [
-                (neg_conc(rho + h, lam) - neg_conc(rho - h, lam)) / (2 * h),
-                (neg_conc(rho, lam + h) - neg_conc(rho, lam - h)) / (2 * h),
-            ]
-            converged = max(abs(g) for g in grad) <= 1e-5 * max(1.0, abs(best.fun))
-        else:
-            f = (lambda p: neg_conc(p, 0.0)) if spec.lag else (lambda p: neg_conc(0.0, p))
-            r = optimize.minimize_scalar(f, bounds=(lo + eps, hi - eps), method="bounded", options={"xatol": 1e-12, "maxiter": 1000})
-            converged = bool(r.success)
-            p = float(r.x)
-            rho, lam = (p, 0.0) if spec.lag else (0.0, p)
-        for name, val, on in (("rho", rho, spec.lag), ("lambda", lam, spec.err)):
-            if on and (val - lo < _BOUND_TOL or hi - val < _BOUND_TOL):
-                flags.append(f"{name} = {val:.6f} is at the bound of its admissible interval ({lo:.4f}, {hi:.4f})")
-        if not converged:
+        def unpack(p: np.ndarray) -> tuple[float, float]:
+            if spec.lag and spec.err:
+                return float(p[0]), float(p[1])
+            return (float(p[0]), 0.0) if spec.lag else (0.0, float(p[0]))
+
+        def score(p: np.ndarray) -> np.ndarray:
+            rho, lam = unpack(p)
+            b, ssr = mom.beta_ssr(rho, lam)
+            d_rho, d_lam = mom.dssr(rho, lam, b)
+            out = []
+            for on, val, d in ((spec.lag, rho, d_rho), (spec.err, lam, d_lam)):
+                if on:
+                    dcorr = -1.0 / (1.0 - val) if corr_on else 0.0
+                    out.append(concentrated_score(ssr, d, float(engine.dlogdet(val)), dcorr, conv))
+            return np.array(out)
+
+        names_sp = [nm for nm, on in (("rho", spec.lag), ("lambda", spec.err)) if on]
+        box = [(lo, hi)] * len(names_sp)
+        opt = maximize(lambda p: neg_conc(*unpack(p)), box, starts=((0.0, 0.0), (0.5, 0.0), (0.0, 0.5)), score=score)
+        rho, lam = unpack(opt.x)
+        flags = bound_flags(dict(zip(names_sp, opt.x)), box)
+        if not opt.converged:
             flags.append("the optimiser did not report convergence")
-        for msg in flags:
-            warnings.warn(f"{spec.name}: {msg}; the result is flagged (res.converged = False)", ConvergenceWarning, stacklevel=2)
+        warn_flags(spec.name, flags)
 
         beta, ssr = mom.beta_ssr(rho, lam)
         sigma2 = ssr / conv.n_eff
@@ -409,6 +403,20 @@ class SAC(_SpatialPanelModel):
     """
 
     _spec = _Spec("SAC", lag=True, err=True, durbin=False)
+
+
+class GNS(_SpatialPanelModel):
+    """General nesting spatial model ``y = rho W y + X b + W X t + effects + u, u = lambda W u + e``.
+
+    Elhorst (2014, *Spatial Econometrics*, eq. 2.8; Manski 1993): SAC with
+    W X terms; every other model here is a restriction of it (theta = 0: SAC,
+    lambda = 0: SDM, rho = 0: SDEM). Same W in all three parts; standard
+    errors from the numerical Hessian. Parameters are only weakly identified
+    when the three spatial terms use one W (Elhorst 2014, sec. 2.3), so read
+    the standard errors before the point estimates.
+    """
+
+    _spec = _Spec("GNS", lag=True, err=True, durbin=True)
 
 
 class SLX(_SpatialPanelModel):

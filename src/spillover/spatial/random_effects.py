@@ -22,9 +22,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from spillover.errors import ConvergenceWarning, SpecificationError, format_error
+from spillover.spatial.core import bound_flags, maximize
 from spillover.spatial.impacts import ImpactContext
 from spillover.spatial.likelihood import LOG2PI, numerical_hessian
 from spillover.spatial.results import SpatialResults
@@ -69,24 +69,15 @@ def fit_random_effects(model, d) -> SpatialResults:
         _, ssr = solve(rho, phi)
         return -full(solve(rho, phi)[0], rho, phi, ssr / nt)
 
-    best = None
-    for start in ((0.0, np.log(0.5)), (0.5, np.log(0.1)), (0.3, np.log(0.9))):
-        r = optimize.minimize(neg_conc, np.array(start), method="L-BFGS-B",
-                              bounds=[(lo + 1e-7, hi - 1e-7), (np.log(1e-10), 0.0)],
-                              options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 1000})
-        if best is None or r.fun < best.fun:
-            best = r
-    polish = optimize.minimize(neg_conc, best.x, method="Nelder-Mead",
-                               options={"xatol": 1e-11, "fatol": 1e-13, "maxiter": 4000})
-    if polish.fun <= best.fun and lo < polish.x[0] < hi and polish.x[1] <= 0.0:
-        best = polish
+    best = maximize(neg_conc, [(lo, hi), (np.log(1e-10), 0.0)],
+                    starts=((0.0, np.log(0.5)), (0.5, np.log(0.1)), (0.3, np.log(0.9))))
     rho, phi = float(best.x[0]), float(np.exp(best.x[1]))
     b, ssr = solve(rho, phi)
     s2 = ssr / nt
     llf = full(b, rho, phi, s2)
-    flags = []
-    if rho - lo < 1e-5 or hi - rho < 1e-5:
-        flags.append(f"rho = {rho:.6f} is at the bound of its admissible interval")
+    flags = bound_flags({"rho": rho}, [(lo, hi)])
+    if not best.converged:
+        flags.append("the optimiser did not report convergence")
     if phi > 1 - 1e-6:
         flags.append("phi = 1: the random-effects variance is estimated at zero (pooled model)")
     pnames = names + ["rho"]
@@ -189,21 +180,13 @@ def fit_random_effects_error(model, d) -> SpatialResults:
         r = profile(p[0], np.exp(p[1]))
         return np.inf if r is None else -r[2]
 
-    best = None
-    for start in ((0.0, 0.0), (0.5, np.log(0.5)), (0.3, np.log(3.0))):
-        r = optimize.minimize(neg, np.array(start), method="L-BFGS-B",
-                              bounds=[(lo + 1e-6, hi - 1e-6), (np.log(1e-10), np.log(1e6))],
-                              options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 1000})
-        if best is None or r.fun < best.fun:
-            best = r
-    polish = optimize.minimize(neg, best.x, method="Nelder-Mead", options={"xatol": 1e-11, "fatol": 1e-13, "maxiter": 4000})
-    if polish.fun <= best.fun and lo < polish.x[0] < hi:
-        best = polish
+    best = maximize(neg, [(lo, hi), (np.log(1e-10), np.log(1e6))],
+                    starts=((0.0, 0.0), (0.5, np.log(0.5)), (0.3, np.log(3.0))))
     lam, f = float(best.x[0]), float(np.exp(best.x[1]))
     beta, s2, llf = profile(lam, f)
-    flags = []
-    if lam - lo < 1e-5 or hi - lam < 1e-5:
-        flags.append(f"lambda = {lam:.6f} is at the bound of its admissible interval")
+    flags = bound_flags({"lambda": lam}, [(lo, hi)])
+    if not best.converged:
+        flags.append("the optimiser did not report convergence")
     if f < 1e-8:
         flags.append("the random-effects variance is estimated at zero (pooled model)")
     pnames = names + ["lambda"]

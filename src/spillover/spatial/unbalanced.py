@@ -49,17 +49,17 @@ unbalanced panels):
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp_sparse
-from scipy import optimize
 
-from spillover.errors import ConvergenceWarning, SpecificationError, WeightsError, format_error
-from spillover.spatial.design import _weights_matrix, collinear_columns, is_row_standardised
+from spillover.errors import SpecificationError, WeightsError, format_error
+from spillover.spatial.design import collinear_columns, is_row_standardised
+from spillover.weights import as_matrix
 from spillover.spatial.impacts import ImpactContext
-from spillover.spatial.likelihood import Moments, full_loglik, numerical_hessian
+from spillover.spatial.core import bound_flags, maximize, warn_flags
+from spillover.spatial.likelihood import Moments, concentrated_score, full_loglik, numerical_hessian
 from spillover.spatial.results import SpatialResults
 from spillover.spatial.transforms import Convention
 
@@ -67,7 +67,6 @@ __all__ = ["fit_unbalanced", "UnbalancedPanel", "within_unbalanced"]
 
 MODELS = {"sar": (True, False, False), "sem": (False, True, False), "sdm": (True, False, True)}
 FE_UNBALANCED = ("none", "entity", "time", "twoways")
-_BOUND_TOL = 1e-5
 
 
 class UnbalancedPanel:
@@ -193,14 +192,10 @@ def _prepare(formula, data, w, entity, time, fe, durbin):
         rhs = rhs.drop(columns="Intercept")
     if fe == "none" and "Intercept" not in rhs.columns:
         rhs.insert(0, "Intercept", 1.0)
-    if hasattr(w, "id_order"):
-        ids = list(w.id_order)
-        extra = sorted(map(str, set(df[entity].unique()) - set(ids)))
-        if extra:
-            raise WeightsError(format_error("entities in the data are not ids of W", column=entity, in_data_not_in_w=extra[:10]))
-    else:
-        ids = sorted(df[entity].unique())
-    W, label = _weights_matrix(w, ids)
+    W, ids, label = as_matrix(w)
+    extra = sorted(map(str, set(df[entity].unique()) - set(ids)))
+    if extra:
+        raise WeightsError(format_error("entities in the data are not ids of W", column=entity, in_data_not_in_w=extra[:10]))
     periods = sorted(df[time].unique())
     pos_id = {v: i for i, v in enumerate(ids)}
     pos_t = {v: i for i, v in enumerate(periods)}
@@ -309,17 +304,20 @@ def fit_unbalanced(
         s2 = ssr / n_obs
         return -full_loglik(ssr, s2, ld_sum(p), 0.0, conv)
 
-    eps = 1e-7
-    r = optimize.minimize_scalar(neg_conc, bounds=(lo + eps, hi - eps), method="bounded", options={"xatol": 1e-12, "maxiter": 1000})
-    p = float(r.x)
-    flags: list[str] = []
+    def score(x: np.ndarray) -> np.ndarray:
+        rho, lam = split(float(x[0]))
+        b, ssr = mom.beta_ssr(rho, lam)
+        d = mom.dssr(rho, lam, b)[0 if lag else 1]
+        dld = float(sum(c * float(e.dlogdet(float(x[0]))) for e, c in engines))
+        return np.array([concentrated_score(ssr, d, dld, 0.0, conv)])
+
     pname = "rho" if lag else "lambda"
-    if p - lo < _BOUND_TOL or hi - p < _BOUND_TOL:
-        flags.append(f"{pname} = {p:.6f} is at the bound of its admissible interval ({lo:.4f}, {hi:.4f})")
-    if not r.success:
+    opt = maximize(lambda x: neg_conc(float(x[0])), [(lo, hi)], score=score)
+    p = float(opt.x[0])
+    flags = bound_flags({pname: p}, [(lo, hi)])
+    if not opt.converged:
         flags.append("the optimiser did not report convergence")
-    for msg in flags:
-        warnings.warn(f"{name} (unbalanced): {msg}; the result is flagged", ConvergenceWarning, stacklevel=2)
+    warn_flags(f"{name} (unbalanced)", flags)
     rho, lam = split(p)
     beta, ssr = mom.beta_ssr(rho, lam)
     sigma2 = ssr / n_obs

@@ -43,7 +43,7 @@ def grid_tasks(g) -> list[dict]:
 
 def fit_grid_cell(task: dict, *, panel: pd.DataFrame, weights: dict, entity: str, time: str) -> dict:
     """Fit one grid combination and return its table row (never raises: errors go into the row)."""
-    import spillover as sp
+    from spillover import registry
     from spillover.analysis.heterogeneity import subset_weights
 
     row = {c: np.nan for c in COLUMNS}
@@ -57,18 +57,18 @@ def fit_grid_cell(task: dict, *, panel: pd.DataFrame, weights: dict, entity: str
             if dropped:
                 df = df[~df[entity].isin(dropped)]
                 row["islands_dropped"] = " ".join(map(str, dropped))
-        cls = getattr(sp, task["model"].upper())
-        method = task["method"] if task["fe"] not in ("none", "random") else "direct"
+        est = registry.get(task["model"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = cls(task["formula"], df.reset_index(drop=True), w, entity, time, fe=task["fe"], method=method).fit()
+            res = est.run(registry.FitRequest(task["formula"], df.reset_index(drop=True), w, entity, time,
+                                              fe=task["fe"], method=task["method"]))
         var = task["variable"]
-        pname = "rho" if "rho" in res.params.index else ("lambda" if "lambda" in res.params.index else None)
+        pname = est.params[0] if est.params else None
         row.update({"N": res.N, "nobs": res.nobs, "llf": res.llf, "converged": bool(res.converged),
                     "coef": res.params[var], "coef_se": res.bse[var]})
         if pname:
             row.update({"spatial_param": pname, "spatial": res.params[pname], "spatial_se": res.bse[pname]})
-        if task["model"] in ("sar", "sdm", "sac", "sdem", "slx"):
+        if est.impacts:
             imp = task["impacts"]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

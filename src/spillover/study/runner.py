@@ -21,9 +21,6 @@ from spillover.errors import SpecificationError
 from spillover.io import atomic_write, atomic_write_text
 from spillover.study.spec import EstimateSpec, Study, WeightsSpec, load_study
 
-MODEL_CLASSES = {"sar": "SAR", "sem": "SEM", "sdm": "SDM", "sdem": "SDEM", "sac": "SAC", "slx": "SLX"}
-
-
 @dataclass
 class StudyRun:
     """Everything a study run produced, kept in memory for the hypotheses and tests."""
@@ -130,30 +127,21 @@ def estimate_data(run: StudyRun, e: EstimateSpec) -> pd.DataFrame:
 
 
 def fit_estimate(run: StudyRun, e: EstimateSpec):
-    """Fit one ``[[estimate]]`` entry; returns the fitted result (spatial, dynamic or linearmodels)."""
-    import spillover as sp
-    from spillover.panel import fit_iv_formula, fit_panel
+    """Fit one ``[[estimate]]`` entry through its registry entry; returns the fitted result."""
+    from spillover import registry
 
     entity, time_col = run.study.data.entity, run.study.data.time
+    est = registry.get(e.model)
     df = estimate_data(run, e)
-    if e.model in ("ols", "fe"):
-        return fit_panel(e.formula, df, entity, time_col, fe="none" if e.model == "ols" else e.fe)
-    if e.model == "iv":
-        return fit_iv_formula(e.formula, df, entity, time_col, fe=e.fe, estimator=e.estimator, cov_type=e.cov_type)
-    w = run.weights[e.weights]
+    w = run.weights[e.weights] if est.spatial else None
     notes: list[str] = []
-    if e.regions:
+    if est.spatial and e.regions:
         w, _, dropped = subset_weights(w, sorted(df[entity].unique()), e.weights, islands=e.islands)
         if dropped:
             df = df[~df[entity].isin(dropped)].reset_index(drop=True)
             notes.append(f"{e.label or e.name}: {', '.join(map(str, dropped))} left without a neighbour in the "
                          "restricted W and dropped")
-    if e.model in ("dynamic_sdm", "dynamic_sar"):
-        from spillover.spatial.dynamic import DynamicSDM
-
-        res = DynamicSDM(e.formula, df, w, entity, time_col, fe=e.fe, lags=tuple(e.time_lags),
-                         wx=e.model == "dynamic_sdm", method=e.method, correction=e.correction).fit()
-    elif e.drop_interpolated:
+    if est.spatial and e.drop_interpolated:
         from spillover.spatial.unbalanced import fit_unbalanced
 
         res = fit_unbalanced(e.model, e.formula, df, w, entity, time_col, fe=e.fe)
@@ -163,9 +151,8 @@ def fit_estimate(run: StudyRun, e: EstimateSpec):
                      + ("; without an observed neighbour (spatial lags 0 in that year): "
                         + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in sorted(isl.items())) if isl else ""))
     else:
-        cls = getattr(sp, MODEL_CLASSES[e.model])
-        method = e.method if e.fe not in ("none", "random") else "direct"
-        res = cls(e.formula, df, w, entity, time_col, fe=e.fe, method=method).fit()
+        res = est.run(registry.FitRequest(e.formula, df, w, entity, time_col, fe=e.fe, method=e.method,
+                                          options=e.estimator_options()))
     if notes:
         run.notes.setdefault(e.name, []).extend(notes)
     return res
@@ -256,6 +243,8 @@ def step_diagnose(run: StudyRun) -> None:
 
 
 def step_estimates(run: StudyRun, progress: Callable[[str], None] | None = None) -> None:
+    from spillover import registry
+
     for e in run.study.estimate:
         if progress:
             progress(e.name)
@@ -265,7 +254,7 @@ def step_estimates(run: StudyRun, progress: Callable[[str], None] | None = None)
         run.estimates[e.name] = res
         if e.impacts is not None:
             kw = {"draws": e.impacts.draws, "seed": e.impacts.seed, "method": e.impacts.method}
-            if e.model in ("dynamic_sdm", "dynamic_sar"):
+            if registry.get(e.model).dynamic:
                 kw["kind"] = e.impacts.kind
                 if e.impacts.kind != "short" and res.spectral_radius() >= 1:
                     run.notes.setdefault(e.name, []).append(

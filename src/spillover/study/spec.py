@@ -4,10 +4,12 @@ Every file in the folder is read (sorted by name) and merged: ``[study]`` and
 ``[data]`` may be given once; ``[weights.NAME]`` tables, ``[[moran]]``,
 ``[[diagnose]]``, ``[[estimate]]``, ``[[mediation]]``, ``[[threshold]]``,
 ``[[regime]]``, ``[[grid]]``, ``[[table]]`` and ``[[figure]]`` entries are
-collected from all files. ``[[estimate]].model`` is one of ``ols``, ``fe``,
-``iv`` (formula ``"y ~ x + [d ~ z + L1.d]"``), ``sar``, ``sem``, ``sdm``,
-``sdem``, ``sac``, ``slx``, ``dynamic_sdm``, ``dynamic_sar``. Validation happens before any estimation and
-every error names the file, the key and the allowed values.
+collected from all files. ``[[estimate]].model`` is a name of
+:mod:`spillover.registry`: ``ols``, ``fe``, ``iv`` (formula ``"y ~ x + [d ~ z +
+L1.d]"``), ``sar``, ``sem``, ``sdm``, ``sdem``, ``sac``, ``gns``, ``slx``,
+``dynamic_sdm``, ``dynamic_sar``, or one a study registers from its own
+``[study] plugins``. Validation happens before any estimation and every error
+names the file, the key and the allowed values.
 """
 
 from __future__ import annotations
@@ -15,20 +17,28 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from spillover import registry
 from spillover.errors import SpecificationError
 
 FE = Literal["none", "entity", "time", "twoways", "random"]
 METHOD = Literal["direct", "lee-yu"]
-MODEL = Literal["ols", "fe", "iv", "sar", "sem", "sdm", "sdem", "sac", "slx", "dynamic_sdm", "dynamic_sar"]
 FORMAT = Literal["tex", "html", "md", "csv", "xlsx", "docx"]
-SPATIAL = {"sar", "sem", "sdm", "sdem", "sac", "slx", "dynamic_sdm", "dynamic_sar"}
-DYNAMIC = {"dynamic_sdm", "dynamic_sar"}
-UNBALANCED = {"sar", "sem", "sdm"}
-WITH_IMPACTS = {"sar", "sdm", "sac", "sdem", "slx", "dynamic_sdm", "dynamic_sar"}
+#: EstimateSpec fields that are estimator options (passed when the registry entry lists them).
+OPTION_FIELDS = ("estimator", "cov_type", "correction", "time_lags")
+
+
+def _registered(name: str, **capabilities: bool) -> registry.Estimator:
+    """The registry entry of ``name`` (with ``capabilities``), or a ValueError listing the choices."""
+    allowed = registry.names(**capabilities)
+    if name not in allowed:
+        what = " with " + ", ".join(k for k in capabilities) if capabilities else ""
+        raise ValueError(f"model {name!r} is not a registered estimator{what}; allowed: {allowed} "
+                         "(a study's own estimators: [study] plugins, see spillover.registry)")
+    return registry.get(name)
 
 
 class _Strict(BaseModel):
@@ -40,6 +50,8 @@ class StudySpec(_Strict):
     title: str = ""
     seed: int = 20261124
     language: Literal["en", "zh"] = "en"
+    plugins: list[str] = Field(default_factory=list, description="Python files (relative to the study folder) or "
+                               "module names imported before validation; they register their own estimators")
 
 
 class DataSpec(_Strict):
@@ -78,7 +90,7 @@ class ImpactsSpec(_Strict):
 
 class EstimateSpec(_Strict):
     name: str
-    model: MODEL
+    model: str
     formula: str
     weights: str | None = None
     fe: FE = "twoways"
@@ -98,39 +110,45 @@ class EstimateSpec(_Strict):
         "bias", description="dynamic models only: subtract the Yu-de Jong-Lee (2008) / Lee-Yu (2010) bias, or not")
     time_lags: list[Literal["y", "wy"]] = Field(default_factory=lambda: ["y", "wy"],
                                                 description="dynamic models: y(t-1) and/or W y(t-1)")
+    options: dict[str, Any] = Field(default_factory=dict, description="further keyword options of the estimator "
+                                    "(the names its registry entry lists, e.g. logdet, cov, wx)")
     label: str = ""
+
+    def estimator_options(self) -> dict[str, Any]:
+        """Options handed to the estimator: the option fields its registry entry takes, then ``options``."""
+        est = registry.get(self.model)
+        return {**{k: getattr(self, k) for k in OPTION_FIELDS if k in est.options}, **self.options}
 
     @model_validator(mode="after")
     def _combinations(self) -> EstimateSpec:
         if "~" not in self.formula:
             raise ValueError(f"formula {self.formula!r} needs the form 'y ~ x1 + x2'")
-        if self.model in SPATIAL and not self.weights:
+        est = _registered(self.model)
+        if est.spatial and not self.weights:
             raise ValueError(f"model {self.model!r} needs 'weights' (a name from [weights.*])")
         if self.model == "iv":
             if "[" not in self.formula:
                 raise ValueError(f"model 'iv' needs a formula 'y ~ exog + [endog ~ instruments]', got {self.formula!r}")
-            if self.fe == "random":
-                raise ValueError("model 'iv' takes fe = none, entity, time or twoways")
         elif "[" in self.formula:
             raise ValueError(f"the bracket syntax [endog ~ instruments] needs model = 'iv', not {self.model!r}")
-        if self.model in DYNAMIC:
-            if self.fe not in ("entity", "twoways"):
-                raise ValueError(f"model {self.model!r} takes fe = 'entity' or 'twoways', not {self.fe!r}")
-            if not self.time_lags:
-                raise ValueError(f"model {self.model!r} needs time_lags ['y'], ['wy'] or ['y', 'wy']")
+        bad = sorted(set(self.options) & set(OPTION_FIELDS))
+        if bad:
+            raise ValueError(f"{bad} are keys of [[estimate]] itself, not of options")
+        est.check(fe=self.fe, method=self.method, options=self.options)
+        if est.dynamic and not self.time_lags:
+            raise ValueError(f"model {self.model!r} needs time_lags ['y'], ['wy'] or ['y', 'wy']")
         if self.drop_interpolated:
-            if self.model not in UNBALANCED | {"ols", "fe"}:
+            if est.spatial and not est.unbalanced:
+                allowed = [n for n in registry.names() if not registry.get(n).spatial or registry.get(n).unbalanced]
                 raise ValueError(f"drop_interpolated gives an unbalanced panel: available for models "
-                                 f"{sorted(UNBALANCED | {'ols', 'fe'})}, not {self.model!r}")
-            if self.model in UNBALANCED and self.method != "direct":
+                                 f"{allowed}, not {self.model!r}")
+            if est.spatial and self.method != "direct":
                 raise ValueError("the unbalanced spatial estimator uses the direct method (per-period W); "
                                  "set method = 'direct'")
             if self.fe == "random":
                 raise ValueError("drop_interpolated: fe = 'random' is not available for unbalanced panels")
-        if self.fe == "random" and self.model not in ("sar", "sdm", "sem", "sdem", "fe"):
-            raise ValueError(f"fe = 'random' is available for models sar, sdm, sem, sdem and fe, not {self.model!r}")
-        if self.impacts is not None and self.model not in WITH_IMPACTS:
-            raise ValueError(f"impacts are defined for {sorted(WITH_IMPACTS)}, not {self.model!r}")
+        if self.impacts is not None and not est.impacts:
+            raise ValueError(f"impacts are defined for {registry.names(impacts=True)}, not {self.model!r}")
         return self
 
 
@@ -190,7 +208,7 @@ class GridSpec(_Strict):
 
     name: str
     formula: str
-    model: Literal["sar", "sem", "sdm", "sdem", "sac"] = "sdm"
+    model: str = "sdm"
     variable: str = "dei"
     weights: list[str] = Field(min_length=1)
     samples: dict[str, list[Literal["east", "central", "west", "northeast"]]] = Field(
@@ -201,6 +219,7 @@ class GridSpec(_Strict):
 
     @model_validator(mode="after")
     def _variable_in_formula(self) -> GridSpec:
+        _registered(self.model, grid=True)
         rhs = self.formula.split("~", 1)[-1]
         if self.variable not in [t.strip() for t in rhs.split("+")]:
             raise ValueError(f"variable {self.variable!r} is not a regressor of {self.formula!r}")
@@ -275,14 +294,21 @@ def load_study(folder: str | Path) -> Study:
     owner: dict[str, str] = {}
     sources: dict[str, str] = {}
     errors: list[str] = []
+    docs: list[tuple[Path, dict]] = []
     for f in files:
         raw = f.read_bytes()
         sources[f.name] = hashlib.sha256(raw).hexdigest()
         try:
-            doc = tomllib.loads(raw.decode("utf-8"))
+            docs.append((f, tomllib.loads(raw.decode("utf-8"))))
         except tomllib.TOMLDecodeError as exc:
             errors.append(f"{f}: TOML syntax error: {exc}")
-            continue
+    for f, doc in docs:  # plugins first: they register the estimators the entries below may name
+        for plugin in (doc.get("study") or {}).get("plugins", []) if isinstance(doc.get("study"), dict) else []:
+            try:
+                sources.update(load_plugin(str(plugin), folder if folder.is_dir() else folder.parent))
+            except SpecificationError as exc:
+                errors.append(f"{f}: study.plugins: {exc}")
+    for f, doc in docs:
         for key, value in doc.items():
             if key in _SINGLE:
                 if key in merged:
@@ -312,6 +338,39 @@ def load_study(folder: str | Path) -> Study:
         raise SpecificationError(_fmt_validation(str(folder), exc)) from None
     _check_references(study, folder)
     return study
+
+
+def load_plugin(plugin: str, folder: Path) -> dict[str, str]:
+    """Import ``plugin`` (a ``.py`` file relative to ``folder``, or a module name); returns {file: sha256}.
+
+    A plugin registers estimators with :func:`spillover.registry.register`;
+    importing the same file twice (a second study load) replaces its entries.
+    """
+    import importlib
+    import importlib.util
+
+    if not plugin.endswith(".py"):
+        try:
+            importlib.import_module(plugin)
+        except ImportError as exc:
+            raise SpecificationError(f"module {plugin!r} cannot be imported ({exc}); give a .py file next to the "
+                                     "study's TOML files or an installed module name") from None
+        return {}
+    path = (folder / plugin).resolve()
+    if not path.is_file():
+        raise SpecificationError(f"plugin file {plugin!r} not found in {folder}")
+    raw = path.read_bytes()
+    name = "spillover_plugin_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    with registry.replacing():
+        try:
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+        except SpecificationError:
+            raise
+        except Exception as exc:  # noqa: BLE001 -- a user's file: report, do not crash
+            raise SpecificationError(f"plugin {plugin!r} failed on import: {type(exc).__name__}: {exc}") from None
+    return {plugin: hashlib.sha256(raw).hexdigest()}
 
 
 def _check_references(study: Study, folder: Path) -> None:
