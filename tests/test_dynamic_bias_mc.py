@@ -81,7 +81,7 @@ def _replications():
         df = _panel(rng, wd, T_EST + 1, BURN)  # T' = T_EST periods after conditioning on the first
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = DynamicSDM("y ~ x", df, (wd, range(len(wd))), "unit", "period", fe="twoways", correction="bias").fit()
+            res = DynamicSDM("y ~ x", df, (wd, range(len(wd))), "unit", "period", fe="twoways", method="direct", correction="bias").fit()
         p = res.params_qml
         theta = np.concatenate([p.to_numpy(), [res.sigma2_qml]])  # (tau, eta, b, theta_wx, rho, sigma2)
         phi1, _ = dynamic_bias(wd, p["y(t-1)"], p["W*y(t-1)"], p["rho"], res.sigma2_qml, 2, "twoways")

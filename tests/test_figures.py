@@ -77,7 +77,7 @@ def _map_collections(ax):
 
 # ---------------------------------------------------------------- standalone functions
 def test_choropleth_grid_and_colorbars(panel, geo):
-    fig = F.choropleth(geo, panel, ["dei", "cpi"], [2013, 2022])
+    fig = F.choropleth(geo, panel, ["dei", "cpi"], [2013, 2022], entity="province", id_col="adcode")
     assert isinstance(fig, Figure) and isinstance(fig.canvas, FigureCanvasAgg)
     assert len(fig.axes) == 4 + 2  # 2x2 maps and one colour bar per variable
     maps = fig.axes[:4]
@@ -99,19 +99,19 @@ def test_choropleth_grid_and_colorbars(panel, geo):
 
 def test_choropleth_continuous_missing_and_errors(panel, geo):
     sub = panel[panel["province"] != "540000"]  # Tibet missing: hatched
-    fig = F.choropleth(geo, sub, "cpi", 2022, scheme="continuous", inset=False)
+    fig = F.choropleth(geo, sub, "cpi", 2022, entity="province", id_col="adcode", scheme="continuous", inset=False)
     assert len(fig.axes) == 2
     colls = _map_collections(fig.axes[0])
     assert len(colls) == 2 and len(colls[1].get_paths()) == 1 and colls[1].get_hatch() == "////"
     assert fig.axes[0].child_axes == []
     with pytest.raises(SpecificationError, match="not in the data"):
-        F.choropleth(geo, panel, "cpi", 1999)
+        F.choropleth(geo, panel, "cpi", 1999, entity="province", id_col="adcode")
     with pytest.raises(SpecificationError, match="missing columns"):
-        F.choropleth(geo, panel, "nope")
+        F.choropleth(geo, panel, "nope", entity="province", id_col="adcode")
 
 
 def test_moran_scatter(panel, w):
-    fig = F.moran_scatter(panel, "cpi", w, 2022, permutations=99, seed=3)
+    fig = F.moran_scatter(panel, "cpi", w, 2022, entity="province", permutations=99, seed=3)
     assert len(fig.axes) == 1
     ax = fig.axes[0]
     (pts,) = [c for c in ax.collections if isinstance(c, PathCollection)]
@@ -125,14 +125,14 @@ def test_moran_scatter(panel, w):
     assert (y[1] - y[0]) / (x[1] - x[0]) == pytest.approx(stats["I"].iloc[0])
     assert f"{stats['I'].iloc[0]:.3f}" in ax.texts[0].get_text()
     assert f"{stats['p_sim'].iloc[0]:.3f}" in ax.texts[0].get_text()
-    fig2 = F.moran_scatter(panel, "cpi", w, [2013, 2022], permutations=0, annotate=True)
+    fig2 = F.moran_scatter(panel, "cpi", w, [2013, 2022], entity="province", permutations=0, annotate=True)
     assert len([a for a in fig2.axes if a.get_visible()]) == 2
     assert "Beijing" in [t.get_text() for t in fig2.axes[0].texts]
 
 
 def test_lisa_map(panel, geo, w):
     lisa = sp.lisa_by_year(panel, "cpi", w, "province", "year", permutations=99, seed=0)
-    fig = F.lisa_map(geo, lisa, 2022, variable="cpi", permutations=99)
+    fig = F.lisa_map(geo, lisa, 2022, id_col="adcode", variable="cpi", permutations=99)
     assert len(fig.axes) == 1
     (coll,) = _map_collections(fig.axes[0])
     assert len(coll.get_paths()) == 31
@@ -142,7 +142,7 @@ def test_lisa_map(panel, geo, w):
     assert sum(counts) == 31
     expected = lisa[lisa["year"] == 2022]["cluster"].value_counts()
     assert counts[0] == expected.get("HH", 0) and counts[-1] == expected.get("ns", 0)
-    fig3 = F.lisa_map(geo, lisa, [2013, 2018, 2022])
+    fig3 = F.lisa_map(geo, lisa, [2013, 2018, 2022], id_col="adcode")
     assert len(fig3.axes) == 3
 
 
@@ -165,7 +165,7 @@ def test_impacts_plot(impacts):
 
 
 def test_trends_by_region(panel):
-    fig = F.trends_by_region(panel, ["dei", "cpi"])
+    fig = F.trends_by_region(panel, ["dei", "cpi"], region_col="region")
     assert len(fig.axes) == 2
     for ax, var in zip(fig.axes, ("dei", "cpi"), strict=True):
         assert len(ax.lines) == 5  # four regions and the national mean
@@ -188,7 +188,7 @@ def _glyph_warnings(fig) -> list[str]:
 
 @pytest.mark.skipif(not fonts.has_cjk_font(), reason="no CJK font installed (pip install mplfonts)")
 def test_chinese_labels_render_without_missing_glyphs(panel, impacts):
-    fig = F.trends_by_region(panel, ["dei", "cpi"], language="zh", title="数字经济与共同富裕：分区域均值")
+    fig = F.trends_by_region(panel, ["dei", "cpi"], region_col="region", language="zh", title="数字经济与共同富裕：分区域均值")
     assert fig.axes[0].get_title() == "数字经济指数"
     assert _glyph_warnings(fig) == []
     fig2 = F.impacts_plot(impacts, language="zh")

@@ -40,7 +40,8 @@ def real():
 @pytest.fixture(scope="module")
 def real_fit(real):
     panel, w = real
-    return regime_sdm("cpi ~ dei + urban + gov + open + hc", panel, w, "province", "year", draws=200)
+    return regime_sdm("cpi ~ dei + urban + gov + open + hc", panel, w, "province", "year", regime_col="region",
+                      var="dei", draws=200)
 
 
 def test_wald_against_hand_computation(real_fit):
@@ -108,7 +109,8 @@ def test_equal_effects_not_significant_on_average(cigar):
 def test_subsample_rows_sum_to_one(real):
     panel, w = real
     for g in ("east", "west", "central"):
-        s = subsample_sdm("cpi ~ dei + urban + gov + open + hc", panel, w, "province", "year", group=g)
+        s = subsample_sdm("cpi ~ dei + urban + gov + open + hc", panel, w, "province", "year", regime_col="region",
+                          group=g)
         Wd = s.w.full()[0]
         np.testing.assert_allclose(Wd.sum(1), 1.0)
         assert s.fit.N == len(s.units) and s.islands == []

@@ -56,7 +56,7 @@ def _profile(res, cigar, model, fe, method, fixed):
     mod = getattr(sp, model)(F, df, w, "state", "year", fe=fe, method=method)
     d = mod._design()
     n, t = d.n, d.t
-    from spillover.spatial.transforms import convention, demean, spatial_lag
+    from spillover.spatial.transforms import convention, demean
 
     conv = convention(fe, method, n, t)
     z, _ = d.regressors()

@@ -67,7 +67,7 @@ def brute_force(df, w, fe, wx):
 def test_qml_matches_brute_force(cig, fe, wx):
     df, w = cig
     ref, s2, ll = brute_force(df, w, fe, wx)
-    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", fe=fe, wx=wx, correction="none").fit()
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", method="direct", fe=fe, wx=wx, correction="none").fit()
     np.testing.assert_allclose(res.params_qml.to_numpy(), ref, atol=1e-6)
     np.testing.assert_allclose(res.params.to_numpy(), ref, atol=1e-6)  # no correction
     np.testing.assert_allclose(res.sigma2_qml, s2, rtol=1e-6)
@@ -79,7 +79,7 @@ def test_qml_matches_brute_force(cig, fe, wx):
 def test_correction_formula_dense(cig):
     """Bias vector against the YDL (2008) Theorem 3 terms written with explicit power series."""
     df, w = cig
-    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year").fit()
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", method="direct").fit()
     p = res.params_qml
     wd = np.asarray(w.full()[0])
     n = wd.shape[0]
@@ -106,7 +106,7 @@ def test_correction_formula_dense(cig):
 @pytest.mark.parametrize("kind", ["short", "long"])
 def test_impacts_against_dense(cig, kind):
     df, w = cig
-    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year").fit()
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", method="direct").fit()
     p = res.params
     wd = np.asarray(w.full()[0])
     n = wd.shape[0]
@@ -159,7 +159,7 @@ def test_monte_carlo_correction_reduces_bias():
     est_u, est_c = [], []
     for _ in range(20):
         df = _simulate(rng, wd, n, 11, true)
-        res = DynamicSDM("y ~ x", df, (wd, range(len(wd))), "unit", "period", fe="twoways").fit()
+        res = DynamicSDM("y ~ x", df, (wd, range(len(wd))), "unit", "period", fe="twoways", method="direct").fit()
         order = ["y(t-1)", "W*y(t-1)", "rho", "x", "W*x"]
         est_u.append(res.params_qml[order].to_numpy())
         est_c.append(res.params[order].to_numpy())
@@ -173,7 +173,7 @@ def test_monte_carlo_correction_reduces_bias():
 def test_delta_impacts_agree_with_many_draws(cig):
     """Delta-method SEs (central-difference gradient) against 20,000 simulated draws, short run."""
     df, w = cig
-    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", fe="entity").fit()
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", method="direct", fe="entity").fit()
     delta = res.impacts(kind="short", method="delta").table
     sim = res.impacts(kind="short", draws=20000, seed=11).table
     np.testing.assert_allclose(delta[["direct", "indirect", "total"]], sim[["direct", "indirect", "total"]], rtol=1e-12)
@@ -184,7 +184,7 @@ def test_delta_impacts_agree_with_many_draws(cig):
 def test_delta_gradient_against_analytic_short_run(cig):
     """d direct / d b_k = tr(S^-1)/N exactly, so the delta SE of a direct effect with rho fixed is checkable."""
     df, w = cig
-    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", fe="entity", correction="none").fit()
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", method="direct", fe="entity", correction="none").fit()
     wd = np.asarray(w.full()[0])
     n = wd.shape[0]
     p = res.params
@@ -205,7 +205,7 @@ def test_both_horizons_and_table(cig):
     from spillover.report.tables import Table
 
     df, w = cig
-    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year").fit()
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", method="direct").fit()
     both = res.impacts(kind="both", draws=200, seed=5)
     short = res.impacts(kind="short", draws=200, seed=5).table
     long_ = res.impacts(kind="long", draws=200, seed=5).table
@@ -225,7 +225,7 @@ def test_long_run_undefined_outside_stable_region(cig):
     import dataclasses
 
     df, w = cig
-    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year").fit()
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", method="direct").fit()
     p = res.params.copy()
     p["logc(t-1)"] = 1.05  # push the process outside the stable region
     bad = dataclasses.replace(res, params=p)
@@ -344,7 +344,7 @@ def test_standard_errors_from_brute_force_hessian(cig):
         return (-n * t / 2 * np.log(2 * np.pi * s2) + t * np.linalg.slogdet(np.eye(n) - rho * wd)[1]
                 - e @ e / (2 * s2))
 
-    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", correction="none").fit()
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", method="direct", correction="none").fit()
     th = np.concatenate([res.params_qml.to_numpy(), [res.sigma2_qml]])
     k = len(th)
     h = 1e-4 * np.maximum(np.abs(th), 1e-4)  # relative steps: sigma2 is small here

@@ -87,7 +87,7 @@ def test_unbalanced_matches_brute_force(unbal, model, fe):
     df, w = unbal
     lag, err, durbin = model != "sem", model == "sem", model == "sdm"
     ref, s2, ll = brute_force(df, w, fe, lag, err, durbin)
-    res = fit_unbalanced(model, "logc ~ logp + logy", df, w, "state", "year", fe=fe)
+    res = fit_unbalanced("logc ~ logp + logy", df, w, "state", "year", fe=fe, model=model)
     assert res.nobs == len(df)
     np.testing.assert_allclose(res.params.to_numpy(), ref, atol=1e-6)
     np.testing.assert_allclose(res.sigma2, s2, rtol=1e-6)
@@ -100,7 +100,7 @@ def test_unbalanced_matches_brute_force(unbal, model, fe):
 def test_balanced_equals_balanced_estimator(cig, model, fe):
     df, w = cig
     ref = getattr(sp, model)("logc ~ logp + logy", df, w, "state", "year", fe=fe, method="direct").fit()
-    res = fit_unbalanced(model.lower(), "logc ~ logp + logy", df, w, "state", "year", fe=fe)
+    res = fit_unbalanced("logc ~ logp + logy", df, w, "state", "year", fe=fe, model=model.lower())
     assert list(res.params.index) == list(ref.params.index)
     np.testing.assert_allclose(res.params.to_numpy(), ref.params.to_numpy(), atol=1e-8)
     np.testing.assert_allclose(res.llf, ref.llf, rtol=1e-10)
@@ -124,7 +124,7 @@ def test_balanced_equals_balanced_estimator(cig, model, fe):
 def test_effects_split_on_unbalanced(unbal):
     """Unbalanced: c + mu_i + alpha_t reproduces the combined effect of every observation exactly."""
     df, w = unbal
-    res = fit_unbalanced("sdm", "logc ~ logp + logy", df, w, "state", "year", fe="twoways")
+    res = fit_unbalanced("logc ~ logp + logy", df, w, "state", "year", fe="twoways", model="sdm")
     fx = res.fixed_effects
     comb = fx["combined"]
     keys = df.loc[comb.index, ["state", "year"]]
@@ -137,7 +137,7 @@ def test_duplicate_rows_are_refused(unbal):
     df, w = unbal
     bad = pd.concat([df, df.iloc[[3]]])
     with pytest.raises(SpecificationError, match="duplicate"):
-        fit_unbalanced("sar", "logc ~ logp + logy", bad, w, "state", "year", fe="entity")
+        fit_unbalanced("logc ~ logp + logy", bad, w, "state", "year", fe="entity", model="sar")
 
 
 def test_unit_never_observed_with_neighbours_is_refused(cig):
@@ -149,7 +149,7 @@ def test_unit_never_observed_with_neighbours_is_refused(cig):
     # unit present only in the first 4 years, its neighbours only afterwards
     drop = ((df["state"] == unit) & (df["year"] > yrs[3])) | (df["state"].isin(nbrs) & (df["year"] <= yrs[3]))
     with pytest.raises(SpecificationError, match="never observed together"):
-        fit_unbalanced("sar", "logc ~ logp + logy", df[~drop], w, "state", "year", fe="entity")
+        fit_unbalanced("logc ~ logp + logy", df[~drop], w, "state", "year", fe="entity", model="sar")
 
 
 def test_single_unit_period_is_refused(cig):
@@ -157,7 +157,7 @@ def test_single_unit_period_is_refused(cig):
     yr0 = df["year"].min()
     keep = (df["year"] != yr0) | (df["state"] == df["state"].iloc[0])
     with pytest.raises(SpecificationError, match="single observed unit"):
-        fit_unbalanced("sar", "logc ~ logp + logy", df[keep], w, "state", "year", fe="twoways")
+        fit_unbalanced("logc ~ logp + logy", df[keep], w, "state", "year", fe="twoways", model="sar")
 
 
 def test_islands_in_a_period_are_reported(cig):
@@ -167,7 +167,7 @@ def test_islands_in_a_period_are_reported(cig):
     nbrs = set(w.neighbors[unit])
     yr = sorted(df["year"].unique())[2]
     drop = df["state"].isin(nbrs) & (df["year"] == yr)
-    res = fit_unbalanced("sdm", "logc ~ logp + logy", df[~drop], w, "state", "year", fe="twoways")
+    res = fit_unbalanced("logc ~ logp + logy", df[~drop], w, "state", "year", fe="twoways", model="sdm")
     assert unit in res.extra["islands"][yr]
     assert res.converged
 
@@ -175,6 +175,6 @@ def test_islands_in_a_period_are_reported(cig):
 def test_bad_model_and_fe(cig):
     df, w = cig
     with pytest.raises(SpecificationError):
-        fit_unbalanced("sac", "logc ~ logp", df, w, "state", "year")
+        fit_unbalanced("logc ~ logp", df, w, "state", "year", model="sac")
     with pytest.raises(SpecificationError):
-        fit_unbalanced("sar", "logc ~ logp", df, w, "state", "year", fe="random")
+        fit_unbalanced("logc ~ logp", df, w, "state", "year", fe="random", model="sar")

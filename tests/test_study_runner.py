@@ -100,7 +100,7 @@ def test_dynamic_iv_unbalanced_from_toml(study_run):
     flagged = cor[cor["what"].str.startswith("interpolated") & cor["indicator"].isin(["x13", "x21", "pension_participants"])]
     drop = set(zip(flagged["province"], flagged["year"].astype(int), strict=True))
     keep = [(p, y) not in drop for p, y in zip(panel["province"], panel["year"], strict=True)]
-    ub = fit_unbalanced("sdm", f, panel[keep], w, "province", "year", fe="twoways")
+    ub = fit_unbalanced(f, panel[keep], w, "province", "year", fe="twoways", model="sdm")
     res = run.estimates["sdm_observed_only"]
     assert res.nobs == ub.nobs == 310 - len(drop) and res.method == "direct-unbalanced"
     np.testing.assert_allclose(res.params.to_numpy(), ub.params.to_numpy(), rtol=1e-10)

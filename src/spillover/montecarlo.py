@@ -202,7 +202,7 @@ def _fit_dynamic(s, cell: Cell, want_imp: bool):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         method = cell.method.removesuffix("-qml")
-        res = DynamicSDM("y ~ " + " + ".join(s.names), df, (s.w, range(n)), "unit", "period", fe=cell.fe, lags=("y",),
+        res = DynamicSDM("y ~ " + " + ".join(s.names), df, (s.w, range(n)), "unit", "period", fe=cell.fe, time_lags=("y",),
                          wx=cell.model == "sdm", method=method, correction="none" if cell.method.endswith("-qml")
                          else "bias").fit()
         tab = res.impacts(kind="short", method="delta").table if want_imp else None

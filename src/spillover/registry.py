@@ -207,7 +207,7 @@ def _dynamic(wx: bool) -> Callable[[FitRequest], Any]:
 
         o = req.options
         return DynamicSDM(req.formula, req.data, req.w, req.entity, req.time, fe=req.fe,
-                          lags=tuple(o.get("time_lags", ("y", "wy"))), wx=wx, method=req.method,
+                          time_lags=tuple(o.get("time_lags", ("y", "wy"))), wx=wx, method=req.method,
                           correction=o.get("correction", "bias")).fit()
 
     return fit

@@ -126,8 +126,8 @@ def _regime_impacts(params: pd.DataFrame, Wd: np.ndarray, cols: dict, members: d
     return out
 
 
-def regime_sdm(formula: str, data: pd.DataFrame, w, entity: str, time: str, *, regime_col: str = "region",
-               var: str = "dei", groups: list | None = None, fe: str = "twoways", method: str = "lee-yu",
+def regime_sdm(formula: str, data: pd.DataFrame, w, entity: str, time: str, *, regime_col: str,
+               var: str, groups: list | None = None, fe: str = "twoways", method: str = "lee-yu",
                test: str = "both", draws: int = 1000, seed: int | None = 0) -> RegimeSDMResult:
     """Full-sample SDM with regime-specific slopes of ``var`` and a Wald test of equal regional effects.
 
@@ -282,7 +282,7 @@ def subset_weights(w, ids, *, islands: str = "raise"):
     return ws, isl, dropped
 
 
-def subsample_sdm(formula: str, data: pd.DataFrame, w, entity: str, time: str, *, regime_col: str = "region",
+def subsample_sdm(formula: str, data: pd.DataFrame, w, entity: str, time: str, *, regime_col: str | None = None,
                   group=None, units: list | None = None, islands: str = "raise", fe: str = "twoways",
                   method: str = "lee-yu", **kw) -> SubsampleResult:
     """SDM on one group (or an explicit unit list) with W restricted to the sub-graph and re-standardised.
@@ -300,8 +300,8 @@ def subsample_sdm(formula: str, data: pd.DataFrame, w, entity: str, time: str, *
     from spillover.spatial.models import SDM
 
     if units is None:
-        if group is None:
-            raise SpecificationError(format_error("give group or units", option="group"))
+        if group is None or regime_col is None:
+            raise SpecificationError(format_error("give units, or group with its regime_col", option="group"))
         units = sorted(data.loc[data[regime_col] == group, entity].unique())
     if len(units) == 0:
         raise SpecificationError(format_error("no units in the sub-sample", value=group))

@@ -236,7 +236,7 @@ def _ci(gr: np.ndarray, lr: np.ndarray, c: float, g_hat: float) -> tuple[float, 
     return (float(min(inside.min(), g_hat)), float(max(inside.max(), g_hat)))
 
 
-def panel_threshold(formula: str, data: pd.DataFrame, entity: str, time: str, *, threshold_var: str = "dei",
+def panel_threshold(formula: str, data: pd.DataFrame, entity: str, time: str, *, threshold_var: str,
                     regime_vars: list[str] | None = None, n_thresholds: int = 1, trim: float | tuple = (0.05, 0.10),
                     grid=None, max_grid: int = 300, bootstrap: int = 300, seed: int | None = 0, engine=None,
                     fe: str = "entity", alpha: float = 0.05) -> ThresholdResult:

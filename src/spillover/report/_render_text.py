@@ -31,12 +31,13 @@ _LATEX_SPECIAL = {
     "²": r"$^{2}$",
     "ρ": r"$\rho$",
     "λ": r"$\lambda$",
+    "†": r"$^{\dagger}$",
 }
 _LATEX_TABLE = str.maketrans(_LATEX_SPECIAL)
 
 
 def escape_latex(text: str) -> str:
-    r"""Escape LaTeX's special characters (``\ & % $ # _ { } ~ ^ < >``) and map ×, ², ρ, λ to math.
+    r"""Escape LaTeX's special characters (``\ & % $ # _ { } ~ ^ < >``) and map ×, ², ρ, λ, † to math.
 
     Other Unicode text (e.g. Chinese labels) is kept as it is: compile such
     output with XeLaTeX or LuaLaTeX and ``\usepackage{xeCJK}`` (or the
@@ -48,7 +49,8 @@ def escape_latex(text: str) -> str:
 def _latex_cell(cell: Cell, star_style: str) -> str:
     text = escape_latex(cell.text)
     if cell.stars:
-        text += rf"\sym{{{cell.stars}}}" if star_style == "sym" else f"$^{{{cell.stars}}}$"
+        sup = cell.stars.replace("†", r"\dagger")  # the flag mark (tables.FLAG_MARK), in math mode
+        text += rf"\sym{{{sup}}}" if star_style == "sym" else f"$^{{{sup}}}$"
     return text
 
 

@@ -337,9 +337,9 @@ def choropleth(
     variable: str | Sequence[str],
     years: int | Sequence[int] | None = None,
     *,
-    entity: str = "province",
+    entity: str,
+    id_col: str,
     time: str = "year",
-    id_col: str = "adcode",
     cmap: str = "YlGnBu",
     scheme: str = "quantiles",
     k: int = 5,
@@ -458,7 +458,7 @@ def lisa_map(
     lisa_frame: pd.DataFrame,
     year: int | Sequence[int] | None = None,
     *,
-    id_col: str = "adcode",
+    id_col: str,
     entity_col: str = "entity",
     time: str = "year",
     variable: str | None = None,
@@ -571,7 +571,7 @@ def moran_scatter(
     w,
     year: int | Sequence[int] | None = None,
     *,
-    entity: str = "province",
+    entity: str,
     time: str = "year",
     permutations: int = 999,
     seed: int | None = 0,
@@ -772,7 +772,7 @@ def trends_by_region(
     panel: pd.DataFrame,
     variables: str | Sequence[str],
     *,
-    region_col: str = "region",
+    region_col: str,
     time: str = "year",
     regions: Sequence[str] | None = None,
     national: bool = True,
@@ -967,9 +967,12 @@ def _make_figure(run, spec, geo_cache: dict) -> Figure:
             geo_cache["geo"] = geo
         return geo_cache["geo"]
 
+    from spillover.data.geometry import ID_COLUMN as geo_id  # the bundled geometry; a study's own: issue 12
+
     years = spec.years or None
     if spec.kind == "choropleth":
-        return choropleth(geometry(), panel, spec.variable, years, entity=entity, time=time, language=language)
+        return choropleth(geometry(), panel, spec.variable, years, entity=entity, id_col=geo_id, time=time,
+                          language=language)
     if spec.kind == "moran_scatter":
         wname, w = _pick_weights(run, spec)
         perm, seed = _moran_settings(run, spec.variable, wname)
@@ -984,8 +987,8 @@ def _make_figure(run, spec, geo_cache: dict) -> Figure:
             warnings.simplefilter("ignore")
             frame = lisa_by_year(panel[panel[time].isin(yrs)], spec.variable, w, entity, time,
                                  permutations=perm, seed=seed)
-        return lisa_map(geometry(), frame, yrs, variable=spec.variable, permutations=perm, alpha=0.05,
-                        language=language)
+        return lisa_map(geometry(), frame, yrs, id_col=geo_id, variable=spec.variable, permutations=perm,
+                        alpha=0.05, language=language)
     if spec.kind == "impacts":
         if not run.impacts:
             raise SpecificationError(format_error("impacts figure but no estimate has impacts", figure=spec.name))
@@ -997,7 +1000,7 @@ def _make_figure(run, spec, geo_cache: dict) -> Figure:
         return impacts_plot(run.impacts[est], language=language,
                             title=f"{est}{sep}" + _text("impacts_title", language, level=0.95))
     if spec.kind == "trends":
-        return trends_by_region(panel, spec.variable, time=time, language=language)
+        return trends_by_region(panel, spec.variable, region_col="region", time=time, language=language)
     raise SpecificationError(format_error("unknown figure kind", figure=spec.name, kind=spec.kind))
 
 

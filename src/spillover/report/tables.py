@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,9 @@ DEFAULT_LABELS: dict[str, str] = {
     "random": "Random",
 }
 
+#: Mark on every cell fed by a flagged estimate (not converged, at a bound, outside the stable region).
+FLAG_MARK = "†"
+
 #: Block names, in display order.
 BLOCKS = ("header", "coef", "wx", "spatial", "impacts", "indicator", "stat")
 #: Blocks drawn together between two rules.
@@ -114,6 +117,9 @@ class ColumnRecord:
         ``aic`` (missing or None when the model does not report them).
     impacts_fn : callable or None
         ``impacts(**kw)`` of the result, when it has one.
+    flags : tuple of str
+        Why the estimate is not a clean interior optimum (``res.flags``: not converged, at a bound, outside
+        the stable region); every cell the column feeds is marked with :data:`FLAG_MARK`.
     """
 
     model: str
@@ -124,6 +130,7 @@ class ColumnRecord:
     w_label: str | None = None
     stats: dict = field(default_factory=dict)
     impacts_fn: Any = None
+    flags: tuple[str, ...] = ()
 
 
 def _frame(params, se, t=None, p=None, *, normal: bool = False, df_resid=None) -> pd.DataFrame:
@@ -160,7 +167,17 @@ def _from_spatial(res) -> ColumnRecord:
     }
     impacts_fn = getattr(res, "impacts", None)  # raises ValueError for models without impacts
     return ColumnRecord(model=str(res.model), coefs=coefs, depvar=getattr(res, "y_name", None), fe=res.fe,
-                        method=res.method, w_label=str(res.w_label), stats=stats, impacts_fn=impacts_fn)
+                        method=res.method, w_label=str(res.w_label), stats=stats, impacts_fn=impacts_fn,
+                        flags=tuple(res.flags))
+
+
+def _from_dynamic(res) -> ColumnRecord:
+    coefs = _frame(res.params, res.bse, res.tvalues, res.pvalues)
+    stats = {"nobs": float(res.nobs), "N": float(res.N), "T": float(res.T), "llf": float(res.llf), "aic": res.aic}
+    return ColumnRecord(model=res.model, coefs=coefs, depvar=res.extra.get("y_name"), fe=res.fe, method=res.label,
+                        w_label=res.extra.get("w_label"), stats=stats,
+                        impacts_fn=lambda **kw: res.impacts(kind=kw.pop("kind", "both"), **kw),
+                        flags=tuple(res.flags))
 
 
 _LM_MODEL = {"PanelOLS": "OLS", "PooledOLS": "OLS", "RandomEffects": "RE", "BetweenOLS": "BE",
@@ -297,9 +314,13 @@ def column_record(res) -> ColumnRecord:
     TypeError
         If the object looks like none of these.
     """
+    from spillover.spatial.dynamic import DynamicResults
+
     if isinstance(res, ColumnRecord):
         return res
-    if callable(getattr(res, "column_record", None)):  # e.g. DynamicResults
+    if isinstance(res, DynamicResults):
+        return _from_dynamic(res)
+    if callable(getattr(res, "column_record", None)):  # a user's result type adapts itself
         return res.column_record()
     if all(hasattr(res, a) for a in ("w_label", "params", "bse", "fe", "method", "model")):
         return _from_spatial(res)
@@ -570,6 +591,20 @@ def _layout(records: list[ColumnRecord], imps: list[pd.DataFrame | None], *, sta
     return rows
 
 
+def _mark_row(row: Row, columns: list[int]) -> Row:
+    """``row`` with :data:`FLAG_MARK` after the stars of its estimates (and its model name) in ``columns``."""
+    if not columns or not (row.key == "model" or any(c.kind == "coef" for c in row.cells)):
+        return row
+    cells = list(row.cells)
+    for j in columns:
+        c = cells[j]
+        if row.key == "model":
+            cells[j] = replace(c, text=c.text + FLAG_MARK)
+        elif c.kind == "coef":
+            cells[j] = replace(c, stars=c.stars + FLAG_MARK)
+    return replace(row, cells=tuple(cells))
+
+
 # ---------------------------------------------------------------- the table
 @dataclass(frozen=True, eq=False)
 class Table:
@@ -674,8 +709,12 @@ class Table:
         imp_objs = _resolve_impacts(impacts, results, records)
         imps = [_impacts_frame(o) for o in imp_objs]
         rows = _layout(records, imps, stat=stat, digits=int(digits), levels=levels, lab=_Labeller(labels))
+        flagged = [j for j, r in enumerate(records) if r.flags]
+        rows = [_mark_row(r, flagged) for r in rows]
 
         all_notes = [notes] if isinstance(notes, str) else list(notes or [])
+        all_notes += [f"{FLAG_MARK} {names[j]}: {'; '.join(records[j].flags)}; read its estimates with care."
+                      for j in flagged]
         all_notes.append("Standard errors in parentheses." if stat == "se"
                          else "t statistics (z for maximum likelihood) in parentheses.")
         all_notes += list(dict.fromkeys(n for n in map(_impacts_note, imp_objs) if n))

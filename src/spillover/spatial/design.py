@@ -87,6 +87,33 @@ def is_row_standardised(w: sp_sparse.sparray, tol: float = 1e-10) -> bool:
     return bool(np.all(np.abs(rs - 1.0) < tol))
 
 
+def unit_codes(values: pd.Series, ids: list, column: str, *, all_present: bool = True) -> np.ndarray:
+    """Position in ``ids`` (W's unit order) of each entity value, by hashing (O(N T)).
+
+    Raises :class:`WeightsError` naming up to ten entity values that are not
+    ids of W and (with ``all_present``) ids of W that never occur in the data.
+    """
+    codes = pd.Index(ids).get_indexer(values)
+    bad = codes < 0
+    seen = np.bincount(codes[~bad], minlength=len(ids)) if all_present else np.ones(len(ids))
+    if bad.any() or (seen == 0).any():
+        extra = sorted(map(str, pd.unique(values[bad])))[:10]
+        missing = sorted(str(ids[i]) for i in np.flatnonzero(seen == 0)[:10])
+        same_text = {str(v) for v in pd.unique(values)} == {str(i) for i in ids}
+        raise WeightsError(
+            format_error(
+                "the entities in the data are not exactly the ids of W" if all_present
+                else "entities in the data are not ids of W",
+                column=column,
+                in_data_not_in_w=extra or None,
+                in_w_not_in_data=missing or None,
+                hint=("the ids agree as text but differ in type (e.g. int vs str): convert one side"
+                      if same_text else "build W on the same units as the panel, or subset the panel"),
+            )
+        )
+    return codes.astype(np.int64)
+
+
 def collinear_columns(x: np.ndarray, names: list[str], tol: float = 1e-9) -> list[str]:
     """Names of columns that are (numerically) linear combinations of earlier ones."""
     bad: list[str] = []
@@ -156,26 +183,12 @@ def build_design(
     from spillover.weights import as_matrix
 
     W, ids, label = as_matrix(w)
-    ent = df[entity]
-    w_ids, panel_ids = set(ids), set(ent.unique())
-    if w_ids != panel_ids:
-        extra = sorted(map(str, panel_ids - w_ids))[:10]
-        missing = sorted(map(str, w_ids - panel_ids))[:10]
-        raise WeightsError(
-            format_error(
-                "the entities in the data are not exactly the ids of W",
-                column=entity,
-                in_data_not_in_w=extra or None,
-                in_w_not_in_data=missing or None,
-                hint="build W on the same units as the panel, or subset the panel",
-            )
-        )
-    periods = sorted(df[time].unique())
+    unit = unit_codes(df[entity], ids, entity)
+    tcode, periods_idx = pd.factorize(df[time], sort=True)
+    periods = list(periods_idx)
     n, t = len(ids), len(periods)
-    pos_id = {v: i for i, v in enumerate(ids)}
-    pos_t = {v: i for i, v in enumerate(periods)}
-    key = df[time].map(pos_t).to_numpy() * n + ent.map(pos_id).to_numpy()
-    if len(df) != n * t or len(np.unique(key)) != len(df):
+    key = tcode.astype(np.int64) * n + unit
+    if len(df) != n * t or np.bincount(key, minlength=n * t).max() > 1:
         counts = df.groupby(entity, sort=False)[time].count()
         dup = df.duplicated([entity, time])
         if dup.any():

@@ -238,17 +238,6 @@ class DynamicResults:
     def __repr__(self) -> str:
         return self.summary()
 
-    def column_record(self):
-        """The column this result makes in :class:`spillover.report.tables.Table`."""
-        from spillover.report.tables import ColumnRecord, _frame
-
-        coefs = _frame(self.params, self.bse, self.tvalues, self.pvalues)
-        stats_ = {"nobs": float(self.nobs), "N": float(self.N), "T": float(self.T), "llf": float(self.llf),
-                  "aic": self.aic}
-        return ColumnRecord(model=self.model, coefs=coefs, depvar=self.extra.get("y_name"), fe=self.fe,
-                            method=self.label, w_label=self.extra.get("w_label"), stats=stats_,
-                            impacts_fn=lambda **kw: self.impacts(kind=kw.pop("kind", "both"), **kw))
-
     def spectral_radius(self) -> float:
         """Spectral radius of ``A = (I - rho W)^{-1}(tau I + eta W)`` at ``params`` (stable below 1)."""
         ylag, wylag = self.extra["lag_names"]
@@ -359,14 +348,14 @@ class DynamicSDM:
         ``"y ~ x1 + x2"`` (no intercept is used).
     data : DataFrame
         Balanced long panel; entities are W's ids.
-    w : libpysal W, scipy sparse or ndarray
+    w : libpysal W, or (matrix, ids)
     entity, time : str
     fe : "twoways" (default) | "entity"
-    lags : subset of ("y", "wy")
+    time_lags : subset of ("y", "wy")
         ``"y"`` adds ``tau y_{t-1}``, ``"wy"`` adds ``eta W y_{t-1}``.
-    wx : bool
-        Include ``W X theta`` (SDM) or not (dynamic SAR).
-    method : "direct" (default) | "lee-yu"
+    wx : bool or list of str
+        ``W X theta`` for every regressor (True, SDM), none (False, dynamic SAR) or those listed.
+    method : "lee-yu" (default) | "direct"
         How time effects are removed (``fe="twoways"``): two-way demeaning
         (direct approach) or the Lee-Yu transformation ``F_{N,N-1}'``, which
         leaves N - 1 cross-sectional units and the Jacobian
@@ -380,13 +369,15 @@ class DynamicSDM:
         Strategy of :func:`spillover.spatial.logdet.make_logdet`.
     """
 
-    def __init__(self, formula, data, w, entity, time, fe: str = "twoways", lags=("y", "wy"), wx: bool = True,
-                 method: str = "direct", correction: str = "bias", logdet: str = "auto") -> None:
+    def __init__(self, formula, data, w, entity, time, *, fe: str = "twoways", method: str = "lee-yu",
+                 time_lags=("y", "wy"), wx: bool | list[str] = True, correction: str = "bias",
+                 logdet: str = "auto") -> None:
         if fe not in ("twoways", "entity"):
             raise SpecificationError(format_error(f"fe={fe!r} is not supported", option="fe", hint="use 'twoways' or 'entity'"))
-        lags = tuple(lags)
-        if not set(lags) <= {"y", "wy"}:
-            raise SpecificationError(format_error(f"lags={lags!r}", option="lags", hint="choose from ('y', 'wy')"))
+        lags = tuple(time_lags)
+        if not lags or not set(lags) <= {"y", "wy"}:
+            raise SpecificationError(format_error(f"time_lags={lags!r}", option="time_lags",
+                                                  hint="choose from ('y', 'wy')"))
         if method not in METHODS:
             raise SpecificationError(format_error(f"method={method!r}", option="method", hint=f"choose one of {METHODS}"))
         if correction not in CORRECTIONS:
@@ -511,6 +502,6 @@ class DynamicSDM:
             extra={"lag_names": (ylag, wylag), "eig": eig, "spectral_radius_A": spec_rad, "bounds": (lo, hi),
                    "sigma2_bias": float(bias[-1]), "sigma2_se": float(np.sqrt(cov_full[-1, -1])), "hessian": hess,
                    "w_label": d.w_label, "y_name": d.y_name, "method": self.method if self.fe == "twoways" else "direct",
-                   "model": "Dynamic SDM" if self.wx else "Dynamic SAR",
+                   "model": "Dynamic SDM" if d.wx_idx else "Dynamic SAR",
                    "n_eff": n_eff},
         )

@@ -54,8 +54,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp_sparse
 
-from spillover.errors import SpecificationError, WeightsError, format_error
-from spillover.spatial.design import collinear_columns, is_row_standardised
+from spillover.errors import SpecificationError, format_error
+from spillover.spatial.design import collinear_columns, is_row_standardised, unit_codes
 from spillover.weights import as_matrix
 from spillover.spatial.impacts import ImpactContext
 from spillover.spatial.core import bound_flags, maximize, warn_flags
@@ -193,17 +193,10 @@ def _prepare(formula, data, w, entity, time, fe, durbin):
     if fe == "none" and "Intercept" not in rhs.columns:
         rhs.insert(0, "Intercept", 1.0)
     W, ids, label = as_matrix(w)
-    extra = sorted(map(str, set(df[entity].unique()) - set(ids)))
-    if extra:
-        raise WeightsError(format_error("entities in the data are not ids of W", column=entity, in_data_not_in_w=extra[:10]))
-    periods = sorted(df[time].unique())
-    pos_id = {v: i for i, v in enumerate(ids)}
-    pos_t = {v: i for i, v in enumerate(periods)}
-    unit = df[entity].map(pos_id).to_numpy()
-    if np.isnan(unit.astype(float)).any():
-        raise WeightsError(format_error("entities in the data are not ids of W", column=entity))
-    unit = unit.astype(np.int64)
-    period = df[time].map(pos_t).to_numpy().astype(np.int64)
+    unit = unit_codes(df[entity], ids, entity, all_present=False)  # units of W may be absent in every period
+    period, periods_idx = pd.factorize(df[time], sort=True)
+    periods = list(periods_idx)
+    period = period.astype(np.int64)
     order = np.lexsort((unit, period))
     names = list(rhs.columns)
     wx_idx = [j for j, c in enumerate(names) if c != "Intercept"] if durbin else []
@@ -215,14 +208,14 @@ def _prepare(formula, data, w, entity, time, fe, durbin):
 
 
 def fit_unbalanced(
-    model: str,
     formula: str,
     data: pd.DataFrame,
     w,
     entity: str,
     time: str,
-    fe: str = "entity",
     *,
+    model: str = "sdm",
+    fe: str = "twoways",
     logdet: str = "auto",
     seed: int = 0,
 ) -> SpatialResults:
@@ -230,16 +223,16 @@ def fit_unbalanced(
 
     Parameters
     ----------
-    model : "sar" | "sem" | "sdm"
     formula : str
         ``"y ~ x1 + x2"``; the intercept is kept only with ``fe="none"``.
     data : DataFrame
         Long panel, any subset of W's units in each period, no duplicate
         entity-period rows.
-    w : libpysal W, scipy sparse matrix or ndarray (N x N, all units)
+    w : libpysal W, or (matrix, ids) for all N units
     entity, time : str
         Column names.
-    fe : "entity" | "twoways" | "time" | "none"
+    model : "sdm" (default) | "sar" | "sem"
+    fe : "twoways" (default) | "entity" | "time" | "none"
     logdet : strategy passed to :func:`spillover.spatial.logdet.make_logdet`
         for each distinct per-period unit set.
 

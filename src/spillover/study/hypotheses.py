@@ -98,6 +98,7 @@ def write_readme(run) -> Path:
     for name, s in run.diagnostics.items():
         lines += ["", f"Specification tests ({name}): the Elhorst sequence points to **{s.chosen}**. {s.reason} "
                   f"[tables/{name}.md]"]
+    lines += _flagged_section(run)
     lines += ["", "## Outputs", ""]
     rels = sorted({p.relative_to(run.out).as_posix() for p in run.files if p.exists()} - {"README.md"})
     for rel in rels:
@@ -110,6 +111,24 @@ def write_readme(run) -> Path:
     lines.append("")
     path = run.write_text("README.md", "\n".join(lines))
     return path
+
+
+def _flagged_section(run) -> list[str]:
+    """Estimates whose optimum is not clean (``res.flags``), as marked with † in every table they feed."""
+    from spillover.report.tables import FLAG_MARK
+
+    specs = run.study.estimate_by_name()
+    flagged = [(n, tuple(getattr(r, "flags", ()) or ())) for n, r in run.estimates.items()]
+    flagged = [(n, f) for n, f in flagged if f]
+    if not flagged:
+        return ["", "Every estimate converged to an interior optimum (no table cell is marked "
+                f"{FLAG_MARK})."]
+    out = ["", f"## Flagged estimates ({FLAG_MARK} in the tables)", ""]
+    tables = {n: [t.name for t in run.study.table if n in t.columns] for n, _ in flagged}
+    for n, f in flagged:
+        where = ", ".join(f"tables/{t}" for t in tables[n]) or "no table"
+        out.append(f"- {specs[n].label or n}: {'; '.join(f)} [{where}]")
+    return out
 
 
 def _h3(run) -> tuple[str, str, str]:

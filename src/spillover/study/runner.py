@@ -144,7 +144,7 @@ def fit_estimate(run: StudyRun, e: EstimateSpec):
     if est.spatial and e.drop_interpolated:
         from spillover.spatial.unbalanced import fit_unbalanced
 
-        res = fit_unbalanced(e.model, e.formula, df, w, entity, time_col, fe=e.fe)
+        res = fit_unbalanced(e.formula, df, w, entity, time_col, model=e.model, fe=e.fe)
         isl = {k: v for k, v in res.extra["islands"].items() if v}
         notes.append(f"{e.label or e.name}: {len(df)} of {len(run.panel)} observations (cells with interpolated "
                      f"{', '.join(e.drop_interpolated)} dropped); per-period W restricted to the observed units"
