@@ -447,3 +447,28 @@ def test_report_package_exports():
     import spillover.report as rep
 
     assert rep.Table is Table and rep.compare is compare and tb.FORMATS == tuple(FORMATS)
+
+
+def test_flagged_estimate_is_marked_in_every_cell_and_noted(cigar):
+    """A result with flags (not converged / at a bound) marks its estimates, impacts and model name with †."""
+    import dataclasses
+
+    import spillover as sp
+    from spillover.report import tables as T
+
+    df, w = cigar
+    ok = sp.SDM("logc ~ logp + logy", df, w, "state", "year", fe="twoways").fit()
+    bad = dataclasses.replace(ok, flags=("rho = 0.999999 is at the bound of its admissible interval",),
+                              converged=False)
+    tab = T.Table.from_results([ok, bad], ["clean", "flagged"], impacts=dict(method="delta"))
+    coef_rows = [r for r in tab.rows if any(c.kind == "coef" for c in r.cells)]
+    assert coef_rows and all(r.cells[1].stars.endswith(T.FLAG_MARK) for r in coef_rows if r.cells[1].kind == "coef")
+    assert not any(T.FLAG_MARK in r.cells[0].stars for r in coef_rows)
+    assert any(r.block == "impacts" and r.cells[1].stars.endswith(T.FLAG_MARK) for r in coef_rows)
+    assert next(r for r in tab.rows if r.key == "model").cells[1].text.endswith(T.FLAG_MARK)
+    assert any(n.startswith(f"{T.FLAG_MARK} flagged: rho = 0.999999") for n in tab.notes)
+    assert r"\dagger" in tab.to_latex() and "†" not in tab.to_latex()
+    assert "†" in tab.to_markdown()
+    # the numbers are the same: the mark is presentation only
+    a, b = tab.numbers(), T.Table.from_results([ok, ok], ["clean", "flagged"], impacts=dict(method="delta")).numbers()
+    pd.testing.assert_frame_equal(a, b)
