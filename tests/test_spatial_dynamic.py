@@ -356,3 +356,35 @@ def test_standard_errors_from_brute_force_hessian(cig):
     cov = np.linalg.inv(-hess)
     np.testing.assert_allclose(res.bse.to_numpy(), np.sqrt(np.diag(cov))[:-1], rtol=1e-4)
     np.testing.assert_allclose(res.extra["sigma2_se"], np.sqrt(cov[-1, -1]), rtol=1e-4)
+
+
+def test_dynamic_results_have_the_static_attributes(cigar):
+    """DynamicResults: std_errors, conf_int, converged, resid, fitted_values, bic like SpatialResults.
+
+    Reference for resid: y - rho W y - tau y(t-1) - eta W y(t-1) - X b - W X theta at the QML estimate,
+    with unit and time means removed, written out here on the (T, N) arrays."""
+    df, w = cigar
+    res = DynamicSDM("logc ~ logp + logy", df, w, "state", "year", method="direct", correction="none").fit()
+    import spillover as sp
+
+    static = sp.SDM("logc ~ logp + logy", df, w, "state", "year").fit()
+    for attr in ("std_errors", "conf_int", "converged", "resid", "fitted_values", "bic", "aic", "sigma2_se",
+                 "summary_frame", "pvalues"):
+        assert hasattr(res, attr) and hasattr(static, attr), attr
+    assert res.converged and len(res.resid) == res.N * res.T
+    ids = list(w.id_order)
+    wide = df.pivot(index="year", columns="state")
+    y, p, inc = (wide[c][ids].to_numpy() for c in ("logc", "logp", "logy"))
+    wd = w.full()[0]
+    q = res.params_qml
+    lag = "logc(t-1)"
+    u = (y[1:] - q["rho"] * y[1:] @ wd.T - q[lag] * y[:-1] - q[f"W*{lag}"] * y[:-1] @ wd.T - q["logp"] * p[1:]
+         - q["logy"] * inc[1:] - q["W*logp"] * p[1:] @ wd.T - q["W*logy"] * inc[1:] @ wd.T)
+    u = u - u.mean(axis=0) - u.mean(axis=1, keepdims=True) + u.mean()
+    years = sorted(df["year"].unique())[1:]
+    got = res.resid.to_frame().join(df[["state", "year"]]).pivot(index="year", columns="state")["resid"]
+    np.testing.assert_allclose(got.loc[years, ids].to_numpy(), u, atol=1e-10)
+    np.testing.assert_allclose((res.fitted_values + res.resid).to_numpy(),
+                               df.loc[res.resid.index, "logc"].to_numpy(), atol=1e-12)
+    ci = res.conf_int()
+    assert (ci["lower"] < res.params).all() and (res.params < ci["upper"]).all()

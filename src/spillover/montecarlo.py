@@ -209,7 +209,7 @@ def _fit_dynamic(s, cell: Cell, want_imp: bool):
     lag = res.extra["lag_names"][0]
     est = {("tau" if k == lag else k): v for k, v in res.params.items()}
     se = {("tau" if k == lag else k): v for k, v in res.bse.items()}
-    est["sigma2"], se["sigma2"] = res.sigma2, res.extra["sigma2_se"]
+    est["sigma2"], se["sigma2"] = res.sigma2, res.sigma2_se
     return est, se, tab
 
 

@@ -89,6 +89,7 @@ from spillover.spatial.core import bound_flags, maximize
 from spillover.spatial.design import build_design, collinear_columns, is_row_standardised
 from spillover.spatial.impacts import ImpactsResult, parameter_draws
 from spillover.spatial.likelihood import LOG2PI, Moments, numerical_hessian
+from spillover.spatial.results import Inference
 from spillover.spatial.transforms import demean, spatial_lag
 
 __all__ = ["DynamicSDM", "DynamicResults", "dynamic_bias", "dynamic_impacts"]
@@ -156,7 +157,7 @@ def dynamic_impacts(eig: tuple[np.ndarray, np.ndarray, np.ndarray], b, th, tau, 
 
 
 @dataclass(frozen=True, eq=False)
-class DynamicResults:
+class DynamicResults(Inference):
     """Estimates of :class:`DynamicSDM`.
 
     ``params`` are the bias-corrected estimates when ``correction="bias"``
@@ -178,12 +179,19 @@ class DynamicResults:
     correction: str
     stable: bool
     x_names: list[str]
+    resid: pd.Series
+    fitted_values: pd.Series
     flags: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict, repr=False)
 
     @property
-    def bse(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.cov_params.to_numpy())), index=self.params.index, name="bse")
+    def sigma2_se(self) -> float:
+        """Standard error of sigma2 (QML, from the same Hessian as ``cov_params``)."""
+        return float(self.extra["sigma2_se"])
+
+    @property
+    def cov_type(self) -> str:
+        return "numerical"
 
     @property
     def model(self) -> str:
@@ -204,23 +212,11 @@ class DynamicResults:
     def nobs(self) -> int:
         return self.N * self.T
 
-    @property
-    def tvalues(self) -> pd.Series:
-        return pd.Series(self.params / self.bse, name="z")
-
-    @property
-    def pvalues(self) -> pd.Series:
-        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index, name="p")
-
-    @property
-    def aic(self) -> float:
-        return float(-2 * self.llf + 2 * (len(self.params) + 1))
-
     def summary(self) -> str:
         """Plain-text summary naming model, fe, correction, W, N, T and the stability check."""
         ylag, _ = self.extra["lag_names"]
         head = [
-            f"{self.model} panel (quasi-maximum likelihood, direct approach)",
+            f"{self.model} panel (quasi-maximum likelihood, {self.method} approach)",
             f"Fixed effects: {self.fe}    Method: {self.method}    Correction: {self.correction}",
             f"Weights: {self.extra.get('w_label', 'W')}    N = {self.N}   T = {self.T} (after the first period)",
             f"sigma2 = {self.sigma2:.6g} (QML {self.sigma2_qml:.6g})   log-likelihood (QML) = {self.llf:.4f}",
@@ -492,13 +488,19 @@ class DynamicSDM:
         for msg in flags:
             warnings.warn(f"DynamicSDM: {msg}", ConvergenceWarning, stacklevel=2)
         pnames = z_names + ["rho"]
+        # structural residual at the QML estimate: the demeaned residual is y - rho W y - Z b less its
+        # recovered unit (and time) effects, in the user's rows of periods 2..T
+        e = yt - theta[kz] * wyt - zt @ theta[:kz]
+        idx = self.data.index[d.order[n:]]
+        resid = pd.Series(e, index=idx, name="resid").sort_index()
         return DynamicResults(
             params=pd.Series(theta_c[:-1], index=pnames, name="params"),
             params_qml=pd.Series(theta[:-1], index=pnames, name="params_qml"),
             bias=pd.Series(bias[:-1], index=pnames, name="bias"),
             cov_params=pd.DataFrame(cov_full[:-1, :-1], index=pnames, columns=pnames),
             sigma2=float(theta_c[-1]), sigma2_qml=float(s2), llf=float(llf), N=n, T=t, fe=self.fe,
-            correction=self.correction, stable=stable, x_names=list(d.x_names), flags=tuple(flags),
+            correction=self.correction, stable=stable, x_names=list(d.x_names), flags=tuple(flags), resid=resid,
+            fitted_values=(pd.Series(y, index=idx).sort_index() - resid).rename("fitted"),
             extra={"lag_names": (ylag, wylag), "eig": eig, "spectral_radius_A": spec_rad, "bounds": (lo, hi),
                    "sigma2_bias": float(bias[-1]), "sigma2_se": float(np.sqrt(cov_full[-1, -1])), "hessian": hess,
                    "w_label": d.w_label, "y_name": d.y_name, "method": self.method if self.fe == "twoways" else "direct",

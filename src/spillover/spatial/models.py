@@ -265,7 +265,7 @@ class _SpatialPanelModel:
             corr2=corr2,
             fitted_values=pd.Series(fitted, index=idx, name="fitted").sort_index(),
             resid=pd.Series(resid, index=idx, name="resid").sort_index(),
-            fixed_effects=fixed, converged=not flags, flags=tuple(flags),
+            fixed_effects=fixed, flags=tuple(flags),
             extra={"bounds": (lo, hi), "convention": conv}, _impact_ctx=ctx,
         )
 
@@ -470,5 +470,5 @@ class SLX(_SpatialPanelModel):
             resid=pd.Series(resid_arr, index=idx, name="resid").sort_index(),
             fixed_effects={"intercept": grand, "entity": pd.Series(mu, index=pd.Index(d.ids)),
                            "time": pd.Series(alpha, index=pd.Index(d.periods))},
-            converged=True, _impact_ctx=ctx,
+            _impact_ctx=ctx,
         )

@@ -99,7 +99,7 @@ def fit_random_effects(model, d) -> SpatialResults:
         corr2=float(np.corrcoef(y, fitted)[0, 1] ** 2),
         fitted_values=pd.Series(fitted, index=idx, name="fitted").sort_index(),
         resid=pd.Series(resid, index=idx, name="resid").sort_index(),
-        fixed_effects={}, converged=not flags, flags=tuple(flags),
+        fixed_effects={}, flags=tuple(flags),
         extra={"phi": phi, "phi_se": float(np.sqrt(cov_full[k + 1, k + 1])), "theta": 1 - np.sqrt(phi)},
         _impact_ctx=ctx,
     )
@@ -211,7 +211,7 @@ def fit_random_effects_error(model, d) -> SpatialResults:
         corr2=float(np.corrcoef(y, fitted)[0, 1] ** 2),
         fitted_values=pd.Series(fitted, index=idx, name="fitted").sort_index(),
         resid=pd.Series(resid, index=idx, name="resid").sort_index(),
-        fixed_effects={}, converged=not flags, flags=tuple(flags),
+        fixed_effects={}, flags=tuple(flags),
         extra={"phi": 1.0 / (t * f + 1.0), "sigma2_mu": f * s2, "sigma2_mu_over_sigma2": f,
                "sigma2_mu_over_sigma2_se": float(np.sqrt(cov_full[k + 1, k + 1]))},
         _impact_ctx=ctx,

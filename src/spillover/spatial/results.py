@@ -3,15 +3,72 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 
+class Inference:
+    """Wald inference, information criteria and flags shared by every spatial results class.
+
+    Needs ``params`` (Series), ``cov_params`` (DataFrame), ``llf``, ``nobs``
+    and ``flags``; normal (z) reference distribution, as for maximum likelihood.
+    """
+
+    params: pd.Series
+    cov_params: pd.DataFrame
+    llf: float
+    flags: tuple[str, ...]
+
+    @property
+    def bse(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.cov_params.to_numpy())), index=self.params.index, name="bse")
+
+    @property
+    def std_errors(self) -> pd.Series:  # linearmodels name
+        return self.bse
+
+    @property
+    def tvalues(self) -> pd.Series:
+        return (self.params / self.bse).rename("z")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index, name="p")
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        q = stats.norm.ppf(1 - alpha / 2)
+        return pd.DataFrame(
+            {"lower": self.params - q * self.bse, "upper": self.params + q * self.bse}, index=self.params.index
+        )
+
+    @property
+    def converged(self) -> bool:
+        """False when the fit is flagged (not converged, at a bound, outside the stable region)."""
+        return not self.flags
+
+    @property
+    def df_model(self) -> int:
+        """Number of estimated parameters, sigma2 included."""
+        return len(self.params) + 1
+
+    @property
+    def aic(self) -> float:
+        return float(-2 * self.llf + 2 * self.df_model)
+
+    @property
+    def bic(self) -> float:
+        return float(-2 * self.llf + np.log(self.nobs) * self.df_model)
+
+    def summary_frame(self) -> pd.DataFrame:
+        ci = self.conf_int()
+        return pd.DataFrame({"coef": self.params, "std err": self.bse, "z": self.tvalues, "P>|z|": self.pvalues,
+                             "[0.025": ci["lower"], "0.975]": ci["upper"]})
+
+
 @dataclass(frozen=True, eq=False)
-class SpatialResults:
+class SpatialResults(Inference):
     """Estimates, inference and fit statistics of one spatial panel model.
 
     ``params``/``bse``/``tvalues``/``pvalues`` are indexed by the regressors,
@@ -43,47 +100,9 @@ class SpatialResults:
     fitted_values: pd.Series
     resid: pd.Series
     fixed_effects: dict
-    converged: bool
     flags: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict, repr=False)
     _impact_ctx: object = field(default=None, repr=False)
-
-    # -- inference -------------------------------------------------------
-    @cached_property
-    def bse(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.cov_params.to_numpy())), index=self.params.index, name="bse")
-
-    @property
-    def std_errors(self) -> pd.Series:  # linearmodels name
-        return self.bse
-
-    @cached_property
-    def tvalues(self) -> pd.Series:
-        return (self.params / self.bse).rename("t")
-
-    @cached_property
-    def pvalues(self) -> pd.Series:
-        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index, name="p")
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        q = stats.norm.ppf(1 - alpha / 2)
-        return pd.DataFrame(
-            {"lower": self.params - q * self.bse, "upper": self.params + q * self.bse}, index=self.params.index
-        )
-
-    # -- information criteria ---------------------------------------------
-    @property
-    def df_model(self) -> int:
-        """Number of estimated parameters, sigma2 included."""
-        return len(self.params) + 1
-
-    @property
-    def aic(self) -> float:
-        return -2 * self.llf + 2 * self.df_model
-
-    @property
-    def bic(self) -> float:
-        return -2 * self.llf + np.log(self.nobs) * self.df_model
 
     @property
     def rho(self) -> float | None:
@@ -108,19 +127,6 @@ class SpatialResults:
         return compute_impacts(self, self._impact_ctx, draws=draws, seed=seed, method=method)
 
     # -- display -----------------------------------------------------------
-    def summary_frame(self) -> pd.DataFrame:
-        ci = self.conf_int()
-        return pd.DataFrame(
-            {
-                "coef": self.params,
-                "std err": self.bse,
-                "z": self.tvalues,
-                "P>|z|": self.pvalues,
-                "[0.025": ci["lower"],
-                "0.975]": ci["upper"],
-            }
-        )
-
     def summary(self) -> str:
         """Plain-text summary whose header names model, fe, method, W, N, T and log-determinant."""
         head = [

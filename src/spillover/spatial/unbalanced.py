@@ -359,7 +359,7 @@ def fit_unbalanced(
         resid=pd.Series(e, index=idx, name="resid").sort_index(),
         fixed_effects=_split_effects(effects.to_numpy(), d["unit"], d["period"], d["ids"], d["periods"], fe)
         | {"combined": effects.sort_index()},
-        converged=not flags, flags=tuple(flags),
+        flags=tuple(flags),
         extra={"bounds": (lo, hi), "islands": panel.islands, "n_unit_sets": len(engines),
                "row_standardised_input": is_row_standardised(d["W"]), "impacts_w": "full W"},
         _impact_ctx=ctx,
