@@ -15,7 +15,7 @@ F = "logc ~ logp + logy"
 def test_w_ids_not_matching_entities(cigar):
     df, w = cigar
     sub = df[df["state"] != df["state"].iloc[0]]
-    with pytest.raises(WeightsError, match="in_w_not_in_data"):
+    with pytest.raises(WeightsError, match="w ids missing from the data: 1"):
         sp.SAR(F, sub, w, "state", "year", fe="entity").fit()
 
 

@@ -13,11 +13,12 @@ import re
 import pandas as pd
 
 from spillover.errors import SpecificationError, format_error
+from spillover.formula import parse
 
 FE_CHOICES = ("none", "entity", "time", "twoways", "random")
 
 
-def panel_frame(data: pd.DataFrame, entity: str, time: str) -> pd.DataFrame:
+def _indexed(data: pd.DataFrame, entity: str, time: str) -> pd.DataFrame:
     """The data with the (entity, time) MultiIndex linearmodels expects."""
     for c in (entity, time):
         if c not in data.columns:
@@ -38,7 +39,7 @@ def fit_panel(formula: str, data: pd.DataFrame, entity: str, time: str, *, fe: s
 
     if fe not in FE_CHOICES:
         raise SpecificationError(format_error(f"fe={fe!r} is not supported", option="fe", hint=f"choose one of {FE_CHOICES}"))
-    df = panel_frame(data, entity, time)
+    df = _indexed(data, entity, time)
     lhs, rhs = formula.split("~", 1)
     if fe == "none":
         mod = PooledOLS.from_formula(f"{lhs}~ 1 + {rhs}", df)
@@ -103,27 +104,21 @@ def fit_iv(dependent: str, exog: list[str], endog: list[str], instruments: list[
     return res
 
 
-_IV_FORMULA = re.compile(r"^\s*(?P<y>[^~\[\]]+?)\s*~(?P<exog>[^\[\]]*)\[(?P<endog>[^~\[\]]+)~(?P<inst>[^\[\]]+)\]"
-                         r"(?P<rest>[^\[\]]*)$")
 _LAG = re.compile(r"^L(\d+)\.(\w+)$")
 
 
 def parse_iv_formula(formula: str) -> tuple[str, list[str], list[str], list[str]]:
     """Split ``"y ~ x1 + x2 + [d ~ z1 + L1.d]"`` into (dependent, exogenous, endogenous, instruments).
 
-    The bracket syntax is linearmodels' (and Stata ``ivregress``'s). A term
-    ``L{k}.v`` is variable ``v`` lagged ``k`` periods within each entity.
+    The grammar is :mod:`spillover.formula`'s (formulaic plus the bracket of
+    linearmodels and Stata ``ivregress``). A term ``L{k}.v`` is variable ``v``
+    lagged ``k`` periods within each entity.
     """
-    m = _IV_FORMULA.match(formula)
-    if not m:
+    p = parse(formula)
+    if not p.endog:
         raise SpecificationError(format_error(f"IV formula {formula!r} is not of the form 'y ~ x1 + x2 + [d ~ z1 + z2]'",
                                               option="formula"))
-
-    def terms(text: str) -> list[str]:
-        return [t.strip() for t in text.split("+") if t.strip() and t.strip() not in ("1", "0")]
-
-    exog = terms(m.group("exog")) + terms(m.group("rest"))
-    return m.group("y").strip(), exog, terms(m.group("endog")), terms(m.group("inst"))
+    return p.lhs, list(p.exog), list(p.endog), list(p.instruments)
 
 
 def fit_iv_formula(formula: str, data: pd.DataFrame, entity: str, time: str, *, fe: str = "twoways",

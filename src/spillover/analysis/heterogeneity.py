@@ -154,8 +154,10 @@ def regime_sdm(formula: str, data: pd.DataFrame, w, entity: str, time: str, *, r
     """
     from spillover.spatial.models import SDM
 
-    lhs, rhs = (s.strip() for s in formula.split("~", 1))
-    terms = [t.strip() for t in rhs.split("+") if t.strip()]
+    from spillover.formula import parse
+
+    parsed = parse(formula)
+    lhs, terms = parsed.lhs, parsed.exog
     if var not in terms:
         raise SpecificationError(format_error("var is not a regressor of the formula", column=var))
     if regime_col not in data.columns:

@@ -58,6 +58,7 @@ from scipy import stats
 
 from spillover.engine import bootstrap_map
 from spillover.errors import SpecificationError, format_error
+from spillover.formula import parse, variables
 from spillover.spatial.impacts import parameter_draws, rho_inside
 
 __all__ = ["mediation", "spatial_mediation", "sobel", "MediationResult", "SpatialMediationResult"]
@@ -76,14 +77,11 @@ def sobel(a: float, se_a: float, b: float, se_b: float) -> tuple[float, float, f
 
 
 def _split_formula(formula: str) -> tuple[str, str]:
-    if "~" not in formula:
-        raise SpecificationError(format_error("formula needs '~'", value=formula))
-    lhs, rhs = (s.strip() for s in formula.split("~", 1))
-    return lhs, rhs
-
-
-def _terms(rhs: str) -> list[str]:
-    return [t.strip() for t in rhs.split("+") if t.strip() and t.strip() not in ("1", "0")]
+    """Dependent variable and right-hand side text of ``formula`` (checked by :func:`spillover.formula.parse`)."""
+    p = parse(formula)
+    if p.endog:
+        raise SpecificationError(format_error("mediation takes no [endog ~ instruments] part", value=formula))
+    return p.lhs, formula.split("~", 1)[1].strip()
 
 
 @dataclass
@@ -206,13 +204,13 @@ def mediation(formula: str, mediator: str, treatment: str, data: pd.DataFrame, e
     if fe == "random":
         raise SpecificationError(format_error("mediation needs a fixed-effects or pooled model", option="fe"))
     y, rhs = _split_formula(formula)
-    terms = _terms(rhs)
+    terms = parse(formula).exog
     if treatment not in terms:
         raise SpecificationError(format_error("treatment is not a regressor of the formula", column=treatment))
     if mediator in terms:
         raise SpecificationError(format_error("the mediator must not be in the total-effect formula", column=mediator))
     controls = [t for t in terms if t != treatment]
-    cols = [entity, time, y, mediator, treatment] + [c for c in controls if c in data.columns]
+    cols = [entity, time, mediator, treatment] + sorted(variables(formula) & set(data.columns))
     df = data[list(dict.fromkeys(cols))].dropna().sort_values([entity, time]).reset_index(drop=True)
     kw = dict(fe=fe, cov_type=cov_type, **cov_kw)
     f_total = fit_panel(formula, df, entity, time, **kw)
@@ -321,7 +319,7 @@ def spatial_mediation(formula: str, mediator: str, treatment: str, data: pd.Data
     from spillover.spatial.models import SDM
 
     y, rhs = _split_formula(formula)
-    if treatment not in _terms(rhs):
+    if treatment not in parse(formula).exog:
         raise SpecificationError(format_error("treatment is not a regressor of the formula", column=treatment))
     res_m = SDM(f"{mediator} ~ {rhs}", data, w, entity, time, fe=fe, method=method).fit()
     res_y = SDM(f"{y} ~ {rhs} + {mediator}", data, w, entity, time, fe=fe, method=method).fit()

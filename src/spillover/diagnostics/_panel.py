@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,28 +23,9 @@ from libpysal.weights import W
 from scipy import sparse
 
 from spillover.errors import SpecificationError, WeightsError, format_error
+from spillover.frame import Shape
 
 FE_KINDS = ("none", "entity", "time", "twoways")
-
-_MAX_LISTED = 10
-
-
-def _py(value: Any) -> Any:
-    """A NumPy scalar as the equivalent Python scalar (for readable messages)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _show(items: Iterable[Any]) -> str:
-    """Render up to ``_MAX_LISTED`` items for an error message."""
-    items = [tuple(_py(v) for v in i) if isinstance(i, tuple) else _py(i) for i in items]
-    try:
-        items = sorted(items)
-    except TypeError:
-        pass
-    head = ", ".join(repr(i) for i in items[:_MAX_LISTED])
-    more = len(items) - _MAX_LISTED
-    return head + (f", ... ({more} more)" if more > 0 else "")
-
 
 def as_libpysal_w(w: Any) -> W:
     """Return ``w`` as a :class:`libpysal.weights.W` (a Graph is converted)."""
@@ -109,7 +90,7 @@ def year_seed(seed: int | None, year: Any) -> int:
 
 
 @dataclass(frozen=True)
-class PanelLayout:
+class PanelLayout(Shape):
     """A validated balanced panel in time-major order.
 
     Attributes
@@ -127,33 +108,16 @@ class PanelLayout:
     ids: list
     periods: list
 
-    @property
-    def n(self) -> int:
-        return len(self.ids)
-
-    @property
-    def t(self) -> int:
-        return len(self.periods)
-
     def array(self, column: str) -> np.ndarray:
         """Column as a float (T, N) array: row t holds period t in ``w.id_order``."""
         return self.data[column].to_numpy(dtype=float).reshape(self.t, self.n)
 
 
 def check_columns(df: pd.DataFrame, columns: Sequence[str], *, role: str = "variable") -> None:
-    """Raise :class:`SpecificationError` naming any column missing from ``df``."""
-    if not isinstance(df, pd.DataFrame):
-        raise SpecificationError(
-            format_error("data must be a pandas DataFrame", got=type(df).__name__)
-        )
-    for col in columns:
-        if col not in df.columns:
-            raise SpecificationError(
-                format_error(
-                    f"{role} {col!r} is not a column of the data",
-                    hint=f"available columns: {_show(map(str, df.columns))}",
-                )
-            )
+    """Raise :class:`SpecificationError` naming any column missing from ``df`` (see :mod:`spillover.frame`)."""
+    from spillover.frame import _check_columns
+
+    _check_columns(df, columns, role)
 
 
 def layout(
@@ -184,85 +148,11 @@ def layout(
     WeightsError
         The set of entities differs from the ids of ``w`` (lists both sides).
     """
-    check_columns(df, [entity], role="entity column")
-    check_columns(df, [time], role="time column")
-    check_columns(df, variables)
+    from spillover.frame import panel_frame
+
     w = as_libpysal_w(w)
-    ids = list(w.id_order)
-
-    ent = df[entity]
-    present = set(pd.unique(ent))
-    wanted = set(ids)
-    if present != wanted:
-        missing = wanted - present
-        extra = present - wanted
-        hint = "the entities of the data must be exactly the ids of w"
-        if missing and extra and {str(i) for i in missing} & {str(e) for e in extra}:
-            hint = (
-                f"entity values look like {type(next(iter(extra))).__name__} but w ids "
-                f"are {type(next(iter(missing))).__name__}; convert one side, "
-                f"e.g. df[{entity!r}].astype(str)"
-            )
-        parts = []
-        if missing:
-            parts.append(f"w ids missing from the data: {_show(missing)}")
-        if extra:
-            parts.append(f"entities not in w: {_show(extra)}")
-        raise WeightsError(
-            format_error("entities and w ids differ: " + "; ".join(parts), column=entity, hint=hint)
-        )
-
-    dup = df.duplicated(subset=[entity, time], keep=False)
-    if dup.any():
-        dups = df.loc[dup, [entity, time]].drop_duplicates()
-        pairs = list(dups.itertuples(index=False, name=None))
-        raise SpecificationError(
-            format_error(
-                f"duplicated ({entity}, {time}) rows: {_show(pairs)}",
-                hint="keep one row per unit and period",
-            )
-        )
-
-    try:
-        periods = [_py(p) for p in sorted(pd.unique(df[time]))]
-    except TypeError as exc:
-        raise SpecificationError(
-            format_error("time values cannot be ordered", column=time, hint=str(exc))
-        ) from None
-    counts = df.groupby(time, sort=False)[entity].nunique()
-    for period in periods:
-        if counts[period] != len(ids):
-            have = set(df.loc[df[time] == period, entity])
-            raise SpecificationError(
-                format_error(
-                    f"unbalanced panel: units missing in {time} {period!r}: {_show(wanted - have)}",
-                    hint="the diagnostics need every unit of w in every period; "
-                    "fill or drop the period",
-                )
-            )
-
-    pos = {k: i for i, k in enumerate(ids)}
-    order_t = {p: i for i, p in enumerate(periods)}
-    key = df[time].map(order_t).to_numpy() * len(ids) + df[entity].map(pos).to_numpy()
-    data = df.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
-
-    for var in variables:
-        col = data[var]
-        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            raise SpecificationError(
-                format_error(f"variable {var!r} is not numeric", dtype=str(col.dtype))
-            )
-        bad = ~np.isfinite(col.to_numpy(dtype=float))
-        if bad.any():
-            where = list(data.loc[bad, [entity, time]].itertuples(index=False, name=None))
-            raise SpecificationError(
-                format_error(
-                    f"variable {var!r} has missing or infinite values at ({entity}, {time}): "
-                    f"{_show(where)}",
-                    hint="impute or drop the units/periods before testing",
-                )
-            )
-    return PanelLayout(data=data, ids=ids, periods=list(periods))
+    fr = panel_frame(df, w, entity, time, variables=variables)
+    return PanelLayout(data=fr.data.iloc[fr.order].reset_index(drop=True), ids=fr.ids, periods=fr.periods)
 
 
 def spatial_lag(wsp: sparse.spmatrix, arr: np.ndarray) -> np.ndarray:

@@ -14,10 +14,11 @@ import pandas as pd
 import scipy.sparse as sp_sparse
 
 from spillover.errors import SpecificationError, WeightsError, format_error
+from spillover.frame import Shape
 
 
 @dataclass
-class PanelDesign:
+class PanelDesign(Shape):
     """A balanced panel stacked time-major in W's unit order.
 
     Attributes
@@ -43,14 +44,6 @@ class PanelDesign:
     w_label: str = "W"
     row_standardised: bool = False
     extra: dict = field(default_factory=dict)
-
-    @property
-    def n(self) -> int:
-        return len(self.ids)
-
-    @property
-    def t(self) -> int:
-        return len(self.periods)
 
     @property
     def wx_names(self) -> list[str]:
@@ -87,33 +80,6 @@ def is_row_standardised(w: sp_sparse.sparray, tol: float = 1e-10) -> bool:
     return bool(np.all(np.abs(rs - 1.0) < tol))
 
 
-def unit_codes(values: pd.Series, ids: list, column: str, *, all_present: bool = True) -> np.ndarray:
-    """Position in ``ids`` (W's unit order) of each entity value, by hashing (O(N T)).
-
-    Raises :class:`WeightsError` naming up to ten entity values that are not
-    ids of W and (with ``all_present``) ids of W that never occur in the data.
-    """
-    codes = pd.Index(ids).get_indexer(values)
-    bad = codes < 0
-    seen = np.bincount(codes[~bad], minlength=len(ids)) if all_present else np.ones(len(ids))
-    if bad.any() or (seen == 0).any():
-        extra = sorted(map(str, pd.unique(values[bad])))[:10]
-        missing = sorted(str(ids[i]) for i in np.flatnonzero(seen == 0)[:10])
-        same_text = {str(v) for v in pd.unique(values)} == {str(i) for i in ids}
-        raise WeightsError(
-            format_error(
-                "the entities in the data are not exactly the ids of W" if all_present
-                else "entities in the data are not ids of W",
-                column=column,
-                in_data_not_in_w=extra or None,
-                in_w_not_in_data=missing or None,
-                hint=("the ids agree as text but differ in type (e.g. int vs str): convert one side"
-                      if same_text else "build W on the same units as the panel, or subset the panel"),
-            )
-        )
-    return codes.astype(np.int64)
-
-
 def collinear_columns(x: np.ndarray, names: list[str], tol: float = 1e-9) -> list[str]:
     """Names of columns that are (numerically) linear combinations of earlier ones."""
     bad: list[str] = []
@@ -143,70 +109,19 @@ def build_design(
     intercept: bool,
     wx: bool | list[str],
 ) -> PanelDesign:
-    """Parse ``formula`` with formulaic and stack the panel time-major in W's order."""
-    from formulaic import model_matrix
+    """Parse ``formula`` with formulaic and stack the panel time-major in W's order (via :func:`panel_frame`)."""
+    from spillover.formula import model_arrays
+    from spillover.frame import panel_frame
 
-    if entity not in data.columns or time not in data.columns:
-        missing = [c for c in (entity, time) if c not in data.columns]
-        raise SpecificationError(format_error("entity/time column not in the data", column=missing[0]))
-    if "~" not in formula:
-        raise SpecificationError(format_error("formula needs 'y ~ x1 + x2'", option="formula"))
-    df = data.reset_index(drop=True)
-    # resolve columns referenced by the formula for missing-value reporting
-    mm = model_matrix(formula, df, na_action="ignore")
-    lhs = np.asarray(mm.lhs, dtype=float)
-    rhs = pd.DataFrame(np.asarray(mm.rhs, dtype=float), columns=list(mm.rhs.columns))
-    if lhs.ndim == 2 and lhs.shape[1] != 1:
-        raise SpecificationError(format_error("the formula must have one dependent variable", option="formula"))
-    y_name = str(mm.lhs.columns[0])
-    nan_rows = np.isnan(lhs.ravel()) | rhs.isna().to_numpy().any(axis=1)
-    if nan_rows.any():
-        r = int(np.argmax(nan_rows))
-        cols = [y_name] + list(rhs.columns)
-        vals = np.concatenate([lhs[r].ravel(), rhs.iloc[r].to_numpy()])
-        col = cols[int(np.argmax(np.isnan(vals)))]
-        raise SpecificationError(
-            format_error(
-                f"missing value in {int(nan_rows.sum())} row(s); first",
-                column=col,
-                entity=df[entity].iloc[r],
-                time=df[time].iloc[r],
-                hint="drop or impute those rows; for an unbalanced panel use spillover.fit_unbalanced (fixed effects, direct method)",
-            )
-        )
+    fr = panel_frame(data, w, entity, time)
+    lhs, rhs, y_name = model_arrays(formula, fr.data)
+    fr.check_finite(np.column_stack([lhs, rhs.to_numpy()]), [y_name] + list(rhs.columns))
     if "Intercept" in rhs.columns and not intercept:
         rhs = rhs.drop(columns="Intercept")
     if intercept and "Intercept" not in rhs.columns:
         rhs.insert(0, "Intercept", 1.0)
-
-    # entities and W: the panel is stacked in W's unit order
-    from spillover.weights import as_matrix
-
-    W, ids, label = as_matrix(w)
-    unit = unit_codes(df[entity], ids, entity)
-    tcode, periods_idx = pd.factorize(df[time], sort=True)
-    periods = list(periods_idx)
-    n, t = len(ids), len(periods)
-    key = tcode.astype(np.int64) * n + unit
-    if len(df) != n * t or np.bincount(key, minlength=n * t).max() > 1:
-        counts = df.groupby(entity, sort=False)[time].count()
-        dup = df.duplicated([entity, time])
-        if dup.any():
-            r = df[dup].iloc[0]
-            raise SpecificationError(
-                format_error("duplicate entity-period row", entity=r[entity], time=r[time], hint="aggregate or drop duplicates")
-            )
-        short = counts[counts < t]
-        raise SpecificationError(
-            format_error(
-                f"unbalanced panel: {len(df)} rows for {n} units x {t} periods",
-                entity=list(short.index[:5]),
-                hint="this estimator needs a balanced panel; spillover.fit_unbalanced fits unbalanced fixed-effects SAR/SEM/SDM",
-            )
-        )
-    order = np.empty(n * t, dtype=np.int64)
-    order[key] = np.arange(len(df))
-    y = lhs.ravel()[order]
+    W, ids, periods, label, order = fr.w, fr.ids, fr.periods, fr.w_label, fr.order
+    y = lhs[order]
     x = rhs.to_numpy()[order]
     names = list(rhs.columns)
     if wx is True:

@@ -55,8 +55,7 @@ import pandas as pd
 import scipy.sparse as sp_sparse
 
 from spillover.errors import SpecificationError, format_error
-from spillover.spatial.design import collinear_columns, is_row_standardised, unit_codes
-from spillover.weights import as_matrix
+from spillover.spatial.design import collinear_columns, is_row_standardised
 from spillover.spatial.impacts import ImpactContext
 from spillover.spatial.core import bound_flags, maximize, warn_flags
 from spillover.spatial.likelihood import Moments, concentrated_score, full_loglik, numerical_hessian
@@ -174,36 +173,26 @@ def _demean_by(a: np.ndarray, code: np.ndarray) -> np.ndarray:
 
 
 def _prepare(formula, data, w, entity, time, fe, durbin):
-    from formulaic import model_matrix
+    from spillover.formula import model_arrays
+    from spillover.frame import panel_frame
 
-    if not isinstance(data, pd.DataFrame) or entity not in data.columns or time not in data.columns:
-        raise SpecificationError(format_error("data must be a DataFrame with the entity and time columns", option="data"))
-    df = data.reset_index(drop=True)
-    dup = df.duplicated([entity, time])
-    if dup.any():
-        r = df[dup].iloc[0]
-        raise SpecificationError(format_error("duplicate entity-period row", entity=r[entity], time=r[time], hint="aggregate or drop duplicates"))
-    mm = model_matrix(formula, df, na_action="ignore")
-    lhs = np.asarray(mm.lhs, dtype=float).ravel()
-    rhs = pd.DataFrame(np.asarray(mm.rhs, dtype=float), columns=list(mm.rhs.columns))
-    if np.isnan(lhs).any() or rhs.isna().to_numpy().any():
-        raise SpecificationError(format_error("missing values in the model variables", hint="drop those rows: an unbalanced panel is fine"))
+    fr = panel_frame(data, w, entity, time, balanced=False)  # units of W may be absent in any period
+    df = fr.data
+    lhs, rhs, y_name = model_arrays(formula, df)
+    fr.check_finite(np.column_stack([lhs, rhs.to_numpy()]), [y_name] + list(rhs.columns),
+                    hint="drop those rows: an unbalanced panel is fine")
     if fe != "none" and "Intercept" in rhs.columns:
         rhs = rhs.drop(columns="Intercept")
     if fe == "none" and "Intercept" not in rhs.columns:
         rhs.insert(0, "Intercept", 1.0)
-    W, ids, label = as_matrix(w)
-    unit = unit_codes(df[entity], ids, entity, all_present=False)  # units of W may be absent in every period
-    period, periods_idx = pd.factorize(df[time], sort=True)
-    periods = list(periods_idx)
-    period = period.astype(np.int64)
+    W, ids, label, periods, unit, period = fr.w, fr.ids, fr.w_label, fr.periods, fr.unit, fr.period
     order = np.lexsort((unit, period))
     names = list(rhs.columns)
     wx_idx = [j for j, c in enumerate(names) if c != "Intercept"] if durbin else []
     return dict(
         y=lhs[order], x=rhs.to_numpy()[order], names=names, wx_idx=wx_idx, W=W, label=label,
         ids=ids, periods=periods, unit=unit[order], period=period[order], order=order,
-        y_name=str(mm.lhs.columns[0]), index=df.index, data_index=data.index,
+        y_name=y_name, index=df.index, data_index=data.index,
     )
 
 

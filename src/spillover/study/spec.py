@@ -220,8 +220,13 @@ class GridSpec(_Strict):
     @model_validator(mode="after")
     def _variable_in_formula(self) -> GridSpec:
         _registered(self.model, grid=True)
-        rhs = self.formula.split("~", 1)[-1]
-        if self.variable not in [t.strip() for t in rhs.split("+")]:
+        from spillover.formula import parse
+
+        try:
+            exog = parse(self.formula).exog
+        except SpecificationError as exc:
+            raise ValueError(str(exc)) from None
+        if self.variable not in exog:
             raise ValueError(f"variable {self.variable!r} is not a regressor of {self.formula!r}")
         return self
 

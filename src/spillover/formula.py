@@ -1,0 +1,121 @@
+"""The one formula grammar: formulaic (Wilkinson-Rogers) plus ``[endog ~ instruments]``.
+
+Every estimator, test and analysis parses formulas here, so ``I(a + b)``,
+``np.log(x)`` or ``a:b`` mean the same everywhere and a typo gets the same
+message: the unknown variable and the data's columns, or the syntax error.
+The bracket part ``y ~ x + [d ~ z1 + z2]`` (linearmodels' and Stata
+``ivregress``'s syntax) names endogenous regressors and their instruments;
+``L{k}.v`` inside it is ``v`` lagged ``k`` periods (see
+:func:`spillover.panel.fit_iv_formula`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from spillover.errors import SpecificationError, format_error
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A formula split into its dependent variable, exogenous terms and (IV) endogenous terms and instruments."""
+
+    lhs: str
+    exog: tuple[str, ...]
+    endog: tuple[str, ...] = ()
+    instruments: tuple[str, ...] = ()
+
+
+def _bracket(formula: str) -> tuple[str, str | None]:
+    """``formula`` without its ``[...]`` part, and that part (None when absent); unbalanced brackets raise."""
+    start = formula.find("[")
+    if start < 0:
+        if "]" in formula:
+            raise SpecificationError(format_error(f"formula {formula!r} has ']' without '['", option="formula"))
+        return formula, None
+    end = formula.find("]", start)
+    if end < 0 or "[" in formula[start + 1:end] or "[" in formula[end:]:
+        raise SpecificationError(format_error(f"formula {formula!r}: one [endog ~ instruments] part, closed by ']'",
+                                              option="formula"))
+    left, right = formula[:start].rstrip(), formula[end + 1:].strip()
+    if left.endswith("+"):
+        left = left[:-1].rstrip()
+    elif right.startswith("+"):
+        right = right[1:].lstrip()
+    joiner = " + " if right and not left.endswith("~") else " "
+    return (left + joiner + right).rstrip(), formula[start + 1:end]
+
+
+def terms(rhs: str, *, what: str = "formula") -> tuple[str, ...]:
+    """Formulaic's terms of a right-hand side, intercept excluded (``"a + I(a + b)"`` -> ``("a", "I(a + b)")``)."""
+    import formulaic
+
+    try:
+        parsed = formulaic.Formula(f"_y ~ {rhs}")
+    except Exception as exc:  # noqa: BLE001 -- formulaic's syntax errors carry no common base class
+        raise SpecificationError(format_error(f"cannot parse {what} {rhs!r}: {str(exc).splitlines()[0]}",
+                                              option="formula", hint="write 'y ~ x1 + x2' (formulaic syntax)")) from None
+    return tuple(str(t) for t in parsed.rhs if str(t) not in ("1", "0"))
+
+
+def parse(formula: str) -> Parsed:
+    """Split ``"y ~ x1 + x2"`` or ``"y ~ x1 + [d ~ z1 + z2]"``; SpecificationError naming what is wrong."""
+    if not isinstance(formula, str) or "~" not in formula:
+        raise SpecificationError(format_error(f"formula {formula!r} needs the form 'y ~ x1 + x2'", option="formula"))
+    base, iv = _bracket(formula)
+    lhs, _, rhs = base.partition("~")
+    if not lhs.strip():
+        raise SpecificationError(format_error(f"formula {formula!r} has no dependent variable", option="formula"))
+    exog = terms(rhs, what="right-hand side") if rhs.strip() else ()
+    if iv is None:
+        return Parsed(lhs.strip(), exog)
+    endog, _, inst = iv.partition("~")
+    if not _ or not endog.strip() or not inst.strip():
+        raise SpecificationError(format_error(f"formula {formula!r}: the bracket needs [endog ~ instruments]",
+                                              option="formula"))
+    return Parsed(lhs.strip(), exog, _plain_terms(endog), _plain_terms(inst))
+
+
+def _plain_terms(text: str) -> tuple[str, ...]:
+    """Terms of the bracket, where ``L1.x`` (a lag) is kept as written."""
+    return tuple(t.strip() for t in text.split("+") if t.strip() and t.strip() not in ("1", "0"))
+
+
+def model_arrays(formula: str, data: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame, str]:
+    """``(y, X, y_name)`` of ``formula`` on ``data`` (rows kept, NaN where a value is missing).
+
+    ``X`` has formulaic's column names (``Intercept`` included unless the
+    formula removes it). Unknown variables and syntax errors raise
+    :class:`SpecificationError` naming the variable and the data's columns.
+    """
+    from formulaic import model_matrix
+
+    p = parse(formula)
+    if p.endog:
+        raise SpecificationError(format_error("the bracket syntax [endog ~ instruments] is for IV estimators",
+                                              option="formula", hint="use spillover.panel.fit_iv_formula"))
+    try:
+        mm = model_matrix(formula, data, na_action="ignore")
+    except Exception as exc:  # noqa: BLE001 -- formulaic's evaluation errors: name the missing variable
+        missing = sorted(variables(formula) - set(map(str, data.columns)))
+        what = f"variable(s) {missing} not in the data" if missing else str(exc).splitlines()[0]
+        raise SpecificationError(format_error(f"formula {formula!r}: {what}", option="formula",
+                                              hint=f"columns: {sorted(map(str, data.columns))[:40]}")) from None
+    lhs = np.asarray(mm.lhs, dtype=float)
+    if lhs.ndim == 2 and lhs.shape[1] != 1:
+        raise SpecificationError(format_error("the formula must have one dependent variable", option="formula"))
+    rhs = pd.DataFrame(np.asarray(mm.rhs, dtype=float), columns=list(mm.rhs.columns))
+    return lhs.ravel(), rhs, str(mm.lhs.columns[0])
+
+
+def variables(formula: str) -> set[str]:
+    """The data columns ``formula`` reads (``np.log(x) ~ I(a + b)`` -> ``{"x", "a", "b"}``); empty if unparsable."""
+    import formulaic
+
+    try:
+        return {str(v) for v in formulaic.Formula(formula).required_variables}
+    except Exception:  # noqa: BLE001
+        return set()
