@@ -90,8 +90,8 @@ def test_grid_identical_on_cluster_and_equal_to_direct_fits(cluster, panel):
 
     g = GridSpec(name="g", formula="cpi ~ dei + urban + gov + open + hc", weights=["adjacency", "distance"],
                  samples={"all": [], "east": ["east"]}, fe=["twoways"], method=["lee-yu", "direct"])
-    weights = {"adjacency": sp.weights.build("contiguity", geo=sp.data.default_geometry()),
-               "distance": sp.weights.build("inverse_distance", power=2)}
+    weights = {"adjacency": sp.weights.build("contiguity", geo=sp.data.default_geometry(), id_col="adcode"),
+               "distance": sp.weights.build("inverse_distance", power=2, points=sp.data.default_points())}
     here = run_grid(g, panel, weights, "province", "year")
     there = run_grid(g, panel, weights, "province", "year", engine=cluster)
     pd.testing.assert_frame_equal(here, there)

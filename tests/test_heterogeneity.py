@@ -142,7 +142,7 @@ def test_subset_keeps_weights_of_a_distance_matrix():
     import spillover as sp
     from spillover.analysis.heterogeneity import subset_weights as restrict
 
-    w = sp.weights.build("inverse_distance", power=2)
+    w = sp.weights.build("inverse_distance", power=2, points=sp.data.default_points())
     ids = [i for i in w.id_order if i.startswith(("11", "12", "13", "31", "32", "33"))]
     ws, isl, dropped = restrict(w, ids)
     full = np.asarray(w.full()[0])

@@ -12,12 +12,16 @@ from libpysal.cg import arcdist
 from shapely.geometry import box
 from typer.testing import CliRunner
 
+from spillover import data as sp_data
 from spillover import weights as sw
 from spillover.errors import SpecificationError, WeightsError
 
 ROOT = Path(__file__).resolve().parents[1]
 GPKG = ROOT / "data_raw" / "geo" / "china_provinces.gpkg"
 SPATIAL = ROOT / "data_raw" / "upstream1119__statistical-modeling_CUC_PYH" / "data_raw" / "spatial"
+
+
+CAP = sp_data.default_points()  # the catalog's [points]: the 31 provincial capitals
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +32,7 @@ def geo() -> gpd.GeoDataFrame:
 
 @pytest.fixture(scope="module")
 def queen(geo):
-    return sw.contiguity(geo)
+    return sw.contiguity(geo, "adcode")
 
 
 def grid(n: int = 3) -> gpd.GeoDataFrame:
@@ -63,11 +67,11 @@ def test_hainan_linked_to_guangdong(queen):
 
 def test_island_policies(geo):
     with pytest.raises(WeightsError, match="460000"):
-        sw.contiguity(geo, islands="error")
-    kept = sw.contiguity(geo, islands="keep")
+        sw.contiguity(geo, "adcode", islands="error")
+    kept = sw.contiguity(geo, "adcode", islands="keep")
     assert kept.islands == ["460000"] and kept.n_components == 2
     with pytest.raises(SpecificationError, match="islands"):
-        sw.contiguity(geo, islands="drop")
+        sw.contiguity(geo, "adcode", islands="drop")
 
 
 def test_row_sums_one_and_transform_recorded(queen):
@@ -79,7 +83,7 @@ def test_row_sums_one_and_transform_recorded(queen):
 
 
 def test_queen_vs_rook(geo, queen):
-    rook = sw.contiguity(geo, kind="rook")
+    rook = sw.contiguity(geo, "adcode", kind="rook")
     # provinces meeting only at a point would make queen > rook; none do here
     assert queen.s0 > 0 and dense(queen).astype(bool).sum() >= dense(rook).astype(bool).sum()
     g = grid(3)
@@ -110,15 +114,15 @@ def test_numeric_ids_become_text():
 
 
 def test_capitals_31_and_read_only():
-    cap = sw.capital_coordinates()
+    cap = CAP
     assert len(cap) == 31 and cap.index.is_unique
-    assert cap.loc["540000", "capital"] == "拉萨"
+    assert cap.loc["540000", "name"] == "拉萨"
     assert 90 < cap.loc["540000", "lon"] < 92 and 29 < cap.loc["540000", "lat"] < 30.5
     assert cap["lon"].between(73, 135).all() and cap["lat"].between(18, 54).all()
 
 
 def test_haversine_beijing_shanghai():
-    cap = sw.capital_coordinates()
+    cap = CAP
     bj, sh = cap.loc["110000"], cap.loc["310000"]
     d = sw.haversine_km(bj.lon, bj.lat, sh.lon, sh.lat)
     assert abs(d - 1068) / 1068 < 0.01
@@ -127,9 +131,9 @@ def test_haversine_beijing_shanghai():
 
 
 def test_inverse_distance_formula_and_power():
-    w1 = sw.inverse_distance(transform=None)
-    w2 = sw.inverse_distance(power=2, transform=None)
-    cap = sw.capital_coordinates()
+    w1 = sw.inverse_distance(CAP, transform=None)
+    w2 = sw.inverse_distance(CAP, power=2, transform=None)
+    cap = CAP
     d = sw.distance_matrix_km(cap)
     i, j = 0, 8  # Beijing, Shanghai in sorted order
     assert cap.index[[i, j]].tolist() == ["110000", "310000"]
@@ -137,15 +141,15 @@ def test_inverse_distance_formula_and_power():
     assert dense(w2, list(cap.index))[i, j] == pytest.approx(d[i, j] ** -2)
     assert np.all(np.diag(dense(w1)) == 0)
     assert sw.describe(w1)["symmetric_weights"]
-    np.testing.assert_allclose(dense(sw.inverse_distance()).sum(axis=1), 1.0)
+    np.testing.assert_allclose(dense(sw.inverse_distance(CAP)).sum(axis=1), 1.0)
 
 
 def test_cutoff_drops_links():
-    full = sw.inverse_distance()
-    cut = sw.inverse_distance(cutoff_km=1000)
+    full = sw.inverse_distance(CAP)
+    cut = sw.inverse_distance(CAP, cutoff_km=1000)
     assert full.s0 > 0 and len(full.neighbors["110000"]) == 30
     assert sw.describe(cut)["links"] < sw.describe(full)["links"]
-    cap = sw.capital_coordinates()
+    cap = CAP
     d = pd.DataFrame(sw.distance_matrix_km(cap), index=cap.index, columns=cap.index)
     for i in cut.id_order:
         assert all(d.loc[i, j] <= 1000 for j in cut.neighbors[i])
@@ -153,22 +157,23 @@ def test_cutoff_drops_links():
 
 
 def test_inverse_distance_from_geometry(geo):
-    caps = sw.inverse_distance(geo)
-    np.testing.assert_allclose(dense(caps), dense(sw.inverse_distance(), list(caps.id_order)))
-    cen = sw.inverse_distance(geo, points="centroids")
+    cen = sw.inverse_distance(geo, id_col="adcode", points="centroids")
     assert cen.spillover_meta["points"] == "centroids" and cen.n == 31
+    assert sw.inverse_distance(CAP).spillover_meta["points"] == "given"
     with pytest.raises(SpecificationError, match="points"):
-        sw.inverse_distance(geo, points="middle")
+        sw.inverse_distance(geo, id_col="adcode", points="middle")
+    with pytest.raises(WeightsError, match="need the units' locations"):
+        sw.inverse_distance(None)
 
 
 def test_knn_k_neighbours_each(geo):
-    w = sw.knn(geo, 4)
+    w = sw.knn(geo, 4, id_col="adcode")
     assert all(len(w.neighbors[i]) == 4 for i in w.id_order)
     assert w.id_order == list(geo["adcode"]) and all(isinstance(i, str) for i in w.id_order)
     # Beijing's nearest capital is Tianjin (~110 km)
-    assert "120000" in sw.knn(None, 1).neighbors["110000"]
+    assert "120000" in sw.knn(CAP, 1).neighbors["110000"]
     with pytest.raises(SpecificationError, match="k must"):
-        sw.knn(None, 31)
+        sw.knn(CAP, 31)
 
 
 # ---------------------------------------------------------------- economic, nested
@@ -252,9 +257,9 @@ def test_validate_errors(geo, queen):
     with pytest.raises(WeightsError, match="self-loops.*'a'"):
         sw.validate(loop)
     with pytest.raises(WeightsError, match="islands.*460000"):
-        sw.validate(sw.contiguity(geo, islands="keep"))
+        sw.validate(sw.contiguity(geo, "adcode", islands="keep"))
     with pytest.raises(WeightsError, match="not symmetric"):
-        sw.validate(sw.knn(None, 3), require_symmetric=True)
+        sw.validate(sw.knn(CAP, 3), require_symmetric=True)
     raw = sw.from_matrix(np.array([[0, 2.0], [1.0, 0]]), ids=["a", "b"])
     with pytest.raises(WeightsError, match="not row-standardised"):
         sw.validate(raw, require_row_standardised=True)
@@ -302,8 +307,8 @@ def test_describe(queen):
 
 def test_published_edge_list_report(queen):
     """Compare with the upstream repository's contiguity edge list (report only)."""
-    cap = sw.capital_coordinates()
-    code = dict(zip(cap["province"], cap.index, strict=True))
+    up = pd.read_csv(SPATIAL / "province_capital_coordinates.csv", encoding="utf-8-sig", dtype={"adcode": str})
+    code = dict(zip(up["province"], up["adcode"], strict=True)) | {"西藏": "540000"}
     ours = {(i, j) for i in queen.id_order for j in queen.neighbors[i]}
     for name in ("spatial_weights.csv", "spatial_weights_with_tibet_audit.csv"):
         e = pd.read_csv(SPATIAL / name, encoding="utf-8-sig")
@@ -337,8 +342,10 @@ def test_build_dispatch_and_errors():
 
     from spillover.errors import WeightsError
 
-    w = sw.build("inverse_distance", power=2)
+    w = sw.build("inverse_distance", power=2, points=CAP)
     assert w.n == 31 and sw.is_row_standardised(w)
+    with pytest.raises(WeightsError, match="need the units' locations"):
+        sw.build("knn")  # nothing reads data_raw/ behind the caller's back
     with pytest.raises(WeightsError, match="unknown weights kind"):
         sw.build("railway")
     with pytest.raises(WeightsError, match="need the economic variable"):

@@ -11,9 +11,10 @@ Builders
 --------
 contiguity        Queen / rook contiguity from polygons (libpysal), with an
                   explicit island policy.
-inverse_distance  ``d_ij ** -power`` on great-circle distances between
-                  provincial capitals (default), polygon centroids or
-                  representative points.
+inverse_distance  ``d_ij ** -power`` on great-circle distances between given
+                  points (e.g. the catalog's ``[points]``,
+                  :func:`spillover.data.default_points`), polygon centroids
+                  or representative points. Nothing here reads ``data_raw/``.
 knn               k nearest neighbours on the sphere (libpysal ``KNN``).
 economic_distance ``1 / |x_i - x_j|`` (e.g. mean GDP per capita).
 nested            economic-geographic nested matrix, product form
@@ -58,7 +59,6 @@ __all__ = [
     "MAINLAND_EXCLUDED",
     "align",
     "build",
-    "capital_coordinates",
     "contiguity",
     "describe",
     "distance_matrix_km",
@@ -84,10 +84,6 @@ MAINLAND_EXCLUDED = ("710000", "810000", "820000")
 _TRANSFORMS = ("R", "B", "D", "V", "O")
 _TOL = 1e-10
 
-_CAPITALS_DIR = Path("upstream1119__statistical-modeling_CUC_PYH", "data_raw", "spatial")
-_CAPITALS_CSV = "province_capital_coordinates.csv"
-_GAODE_XLSX = "source_adcode_lng_lat_gaode_20230331.xlsx"
-_LHASA = "540100"
 
 
 # --------------------------------------------------------------------------
@@ -162,75 +158,6 @@ def _original_dense(w: W) -> np.ndarray:
     return mat
 
 
-def _default_data_raw(data_raw: str | Path | None) -> Path:
-    if data_raw is not None:
-        return Path(data_raw)
-    for root in (Path(__file__).resolve().parents[2], Path.cwd()):
-        if (root / "data_raw").is_dir():
-            return root / "data_raw"
-    raise WeightsError(
-        format_error(
-            "cannot find the data_raw folder",
-            hint="run from the project root or pass data_raw=<path to data_raw>",
-        )
-    )
-
-
-# --------------------------------------------------------------------------
-# coordinates and distances
-# --------------------------------------------------------------------------
-
-
-def capital_coordinates(data_raw: str | Path | None = None) -> pd.DataFrame:
-    """Longitude and latitude of the 31 mainland provincial capitals.
-
-    Read (never written) from the upstream folder
-    ``data_raw/upstream1119__statistical-modeling_CUC_PYH/data_raw/spatial``:
-    ``province_capital_coordinates.csv`` holds 30 capitals (AMap / Gaode
-    coordinates, GCJ-02 datum, updated 2023-03-31); Tibet is missing there and
-    Lhasa (adcode 540100) is taken from the source table
-    ``source_adcode_lng_lat_gaode_20230331.xlsx`` that the CSV was made from.
-    GCJ-02 differs from WGS-84 by a few hundred metres, negligible for
-    inter-provincial distances.
-
-    Parameters
-    ----------
-    data_raw : path, optional
-        The ``data_raw`` folder; found from the package location or the working
-        directory when omitted.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by the provincial GB code (``"110000"``, text), sorted, with
-        columns ``province`` (short Chinese name), ``capital``, ``lon``, ``lat``.
-    """
-    folder = _default_data_raw(data_raw) / _CAPITALS_DIR
-    csv = pd.read_csv(folder / _CAPITALS_CSV, encoding="utf-8-sig", dtype={"adcode": str})
-    out = pd.DataFrame(
-        {
-            "province": csv["province"].to_numpy(),
-            "capital": csv["capital_city"].to_numpy(),
-            "lon": csv["longitude"].astype(float).to_numpy(),
-            "lat": csv["latitude"].astype(float).to_numpy(),
-        },
-        index=pd.Index(csv["adcode"].map(_code), name="adcode"),
-    )
-    if "540000" not in out.index:
-        gaode = pd.read_excel(folder / _GAODE_XLSX, dtype={"编码": str})
-        row = gaode.loc[gaode["编码"].astype(str) == _LHASA].iloc[0]
-        out.loc["540000"] = ["西藏", "拉萨", float(row["经度"]), float(row["维度"])]
-    if len(out) != 31:
-        raise WeightsError(
-            format_error(
-                f"expected 31 provincial capitals, found {len(out)}",
-                file=str(folder / _CAPITALS_CSV),
-                hint="check the upstream coordinate table",
-            )
-        )
-    return out.sort_index()
-
-
 def haversine_km(
     lon1: Any, lat1: Any, lon2: Any, lat2: Any, radius: float = EARTH_RADIUS_KM
 ) -> np.ndarray:
@@ -257,36 +184,26 @@ def distance_matrix_km(points: pd.DataFrame) -> np.ndarray:
 def _points(
     coords_or_geo: Any,
     *,
-    points: str = "capitals",
-    id_col: str = "adcode",
+    points: str = "centroids",
+    id_col: str | None = None,
     ids: Sequence[Hashable] | None = None,
 ) -> pd.DataFrame:
     """Normalise the accepted location inputs to a frame indexed by id with lon/lat."""
     import geopandas as gpd
 
     if coords_or_geo is None:
-        return capital_coordinates()[["lon", "lat"]]
+        raise WeightsError(format_error(
+            "distance weights need the units' locations", option="coords",
+            hint="pass a DataFrame indexed by id with lon/lat (e.g. spillover.data.default_points()), "
+                 "an (n, 2) array with ids, or a GeoDataFrame with id_col"))
     if isinstance(coords_or_geo, gpd.GeoDataFrame):
         geo = coords_or_geo
-        if id_col not in geo.columns:
+        if id_col is None or id_col not in geo.columns:
             raise SpecificationError(
                 format_error(f"no id column {id_col!r}", columns=list(geo.columns),
                              hint="pass id_col=<column holding the unit codes>")
             )
         gid = _codes(geo[id_col])
-        if points == "capitals":
-            cap = capital_coordinates()
-            missing = [i for i in gid if i not in cap.index]
-            if missing:
-                raise WeightsError(
-                    format_error(
-                        "no provincial capital for these ids",
-                        ids=missing,
-                        hint="capitals exist for the 31 mainland provinces only; "
-                        "use points='centroids' or 'representative' for other units",
-                    )
-                )
-            return cap.loc[gid, ["lon", "lat"]]
         if geo.crs is None:
             raise WeightsError(
                 format_error("geometry has no CRS",
@@ -300,7 +217,7 @@ def _points(
         else:
             raise SpecificationError(
                 format_error(f"unknown points {points!r}", option="points",
-                             hint="use 'capitals', 'centroids' or 'representative'")
+                             hint="use 'centroids' or 'representative' (or pass the coordinates themselves)")
             )
         xy = pts.get_coordinates()
         return pd.DataFrame({"lon": xy["x"].to_numpy(), "lat": xy["y"].to_numpy()},
@@ -354,7 +271,7 @@ def _nearest_polygon(geo: Any, i: int) -> tuple[int, float, str]:
 
 def contiguity(
     geo: Any,
-    id_col: str = "adcode",
+    id_col: str,
     kind: Literal["queen", "rook"] = "queen",
     islands: Literal["nearest", "keep", "error"] = "nearest",
     transform: str | None = "r",
@@ -436,13 +353,13 @@ def contiguity(
 
 
 def inverse_distance(
-    coords_or_geo: Any = None,
+    coords_or_geo: Any,
     power: float = 1,
     cutoff_km: float | None = None,
     transform: str | None = "r",
     *,
-    points: Literal["capitals", "centroids", "representative"] = "capitals",
-    id_col: str = "adcode",
+    points: Literal["centroids", "representative"] = "centroids",
+    id_col: str | None = None,
     ids: Sequence[Hashable] | None = None,
 ) -> W:
     """Inverse great-circle distance weights ``w_ij = d_ij ** -power`` (i != j).
@@ -455,7 +372,6 @@ def inverse_distance(
     Parameters
     ----------
     coords_or_geo : None, GeoDataFrame, DataFrame or (n, 2) array
-        ``None``: the 31 provincial capitals (:func:`capital_coordinates`).
         GeoDataFrame: locations chosen by ``points`` for the ids in ``id_col``.
         DataFrame: indexed by id with ``lon`` and ``lat`` (degrees).
         Array: lon/lat columns, with ``ids``.
@@ -465,8 +381,8 @@ def inverse_distance(
         Keep only pairs with ``d_ij <= cutoff_km``.
     transform : str or None
         libpysal transform; ``"r"`` row-standardises.
-    points : {"capitals", "centroids", "representative"}
-        For a GeoDataFrame: provincial capitals (default), area centroids
+    points : {"centroids", "representative"}
+        For a GeoDataFrame: area centroids
         (computed in an equal-area projection) or representative points
         (guaranteed inside the polygon).
     id_col, ids : see ``coords_or_geo``.
@@ -493,10 +409,10 @@ def inverse_distance(
     if cutoff_km is not None:
         mat[d > cutoff_km] = 0.0
     w = _w_from_dense(mat, ids_)
-    is_capitals = coords_or_geo is None or points == "capitals"
+    where = points if hasattr(coords_or_geo, "geometry") else "given"
     meta = {"kind": "inverse_distance", "power": power, "cutoff_km": cutoff_km,
             "distance": "haversine", "radius_km": EARTH_RADIUS_KM,
-            "points": "capitals" if is_capitals else points}
+            "points": where}
     return _finish(w, transform, meta)
 
 
@@ -505,8 +421,8 @@ def knn(
     k: int,
     *,
     transform: str | None = "r",
-    points: Literal["capitals", "centroids", "representative"] = "capitals",
-    id_col: str = "adcode",
+    points: Literal["centroids", "representative"] = "centroids",
+    id_col: str | None = None,
     ids: Sequence[Hashable] | None = None,
 ) -> W:
     """k-nearest-neighbour weights on the sphere (libpysal ``KNN``, arc distance).
@@ -538,7 +454,7 @@ def knn(
     neighbors = {str(i): [str(j) for j in base.neighbors[i]] for i in base.id_order}
     w = W(neighbors, id_order=ids_, silence_warnings=True)
     meta = {"kind": "knn", "k": int(k), "distance": "arc", "radius_km": EARTH_RADIUS_KM,
-            "points": "capitals" if coords is None else points,
+            "points": points if hasattr(coords, "geometry") else "given",
             "source": "libpysal.weights.KNN"}
     return _finish(w, transform, meta)
 
@@ -980,6 +896,8 @@ def build(
     kind: str,
     *,
     geo: Any = None,
+    id_col: str | None = None,
+    points: pd.DataFrame | None = None,
     values: pd.Series | Mapping[Hashable, float] | None = None,
     contiguity_kind: Literal["queen", "rook"] = "queen",
     islands: Literal["nearest", "keep", "error"] = "nearest",
@@ -991,11 +909,13 @@ def build(
 ) -> W:
     """One entry point for every builder, as used by the study specs and the CLI.
 
-    ``kind`` is one of :data:`KINDS`. Contiguity needs ``geo`` (polygons with an
-    ``adcode`` column); distances and neighbours use the provincial capitals
-    (:func:`capital_coordinates`); ``economic`` and ``nested`` need ``values``
-    (e.g. mean GDP per capita by unit), ``nested`` builds its geographic part
-    as inverse distance with ``power`` and ``cutoff_km``. All row-standardised.
+    ``kind`` is one of :data:`KINDS`. Contiguity needs ``geo`` (polygons) and
+    its ``id_col``; distances and neighbours use ``points`` (a frame indexed
+    by id with ``lon``/``lat``, e.g. the catalog's ``[points]``) or, without
+    them, the centroids of ``geo``; ``economic`` and ``nested`` need
+    ``values`` (e.g. mean GDP per capita by unit), ``nested`` builds its
+    geographic part as inverse distance with ``power`` and ``cutoff_km``.
+    All row-standardised.
     """
     if kind not in KINDS:
         raise WeightsError(format_error(f"unknown weights kind {kind!r}", option="kind", hint=f"choose one of {KINDS}"))
@@ -1003,14 +923,16 @@ def build(
         if geo is None:
             raise WeightsError(format_error("contiguity needs the polygons", option="geo",
                                             hint="pass geo=spillover.data.default_geometry()"))
-        return contiguity(geo, id_col="adcode", kind=contiguity_kind, islands=islands)
+        return contiguity(geo, id_col=id_col, kind=contiguity_kind, islands=islands)
+    where = points if points is not None else geo
+    loc = {"id_col": id_col} if points is None else {}
     if kind == "inverse_distance":
-        return inverse_distance(None, power=power, cutoff_km=cutoff_km)
+        return inverse_distance(where, power=power, cutoff_km=cutoff_km, **loc)
     if kind == "knn":
-        return knn(capital_coordinates(), k=k)
+        return knn(where, k=k, **loc)
     if values is None:
         raise WeightsError(format_error(f"{kind} weights need the economic variable by unit", option="values",
                                         hint="pass values=panel.groupby('province')['gdp_pc'].mean()"))
     if kind == "economic":
         return economic_distance(values)
-    return nested(inverse_distance(None, power=power, cutoff_km=cutoff_km), values, kind=nested_kind, phi=phi)
+    return nested(inverse_distance(where, power=power, cutoff_km=cutoff_km, **loc), values, kind=nested_kind, phi=phi)

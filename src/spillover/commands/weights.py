@@ -57,8 +57,13 @@ def build(kind: Kind, *, k: int = 5, power: float = 1, contiguity: str = "queen"
           islands: str = "nearest", nested_form: str = "product", phi: float = 0.5,
           cutoff_km: float | None = None) -> Any:
     """The W of ``kind`` for the 31 provinces (all row-standardised), via :func:`spillover.weights.build`."""
+    from spillover.data.geometry import ID_COLUMN
+    from spillover.data.points import default_points
+
     values = mean_gdp_per_capita() if kind in (Kind.economic, Kind.nested) else None
-    return sw.build(kind.value, geo=default_geometry(), values=values, contiguity_kind=contiguity,
+    points = default_points() if kind != Kind.contiguity else None
+    return sw.build(kind.value, geo=default_geometry(), id_col=ID_COLUMN, points=points, values=values,
+                    contiguity_kind=contiguity,
                     islands=islands, power=power, cutoff_km=cutoff_km, k=k, nested_kind=nested_form, phi=phi)
 
 

@@ -218,6 +218,42 @@ class Indicator(Location):
         return parse_unit(self.unit)
 
 
+class PointsFill(_Strict):
+    """One unit's location taken from another table (a unit the main points file lacks)."""
+
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    id_column: str
+    lon_column: str
+    lat_column: str
+    source_id: str = Field(description="the unit's id in that table")
+    id: str = Field(description="the unit's id in the panel")
+    name: str = ""
+
+
+class Points(_Strict):
+    """Unit locations (longitude, latitude in degrees) for distance-based weights.
+
+    ``file`` is a CSV with one row per unit: ``id_column`` holds the panel's
+    entity ids, ``lon_column`` / ``lat_column`` the coordinates; ``fill``
+    adds units the file lacks from other tables. Read by
+    :func:`spillover.data.points.read_points`, hashed like every indicator file.
+    """
+
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    id_column: str
+    lon_column: str
+    lat_column: str
+    name_column: str | None = None
+    datum: str = ""
+    fill: list[PointsFill] = Field(default_factory=list)
+
+    def files(self) -> list[tuple[str, str]]:
+        """(file, sha256) of the points file and of every fill table."""
+        return [(self.file, self.sha256)] + [(f.file, f.sha256) for f in self.fill]
+
+
 class Catalog(_Strict):
     """The whole catalog.
 
@@ -234,6 +270,8 @@ class Catalog(_Strict):
         First and last year of the study panel.
     indicator : list of Indicator
         The entries, in the order they are read.
+    points : Points or None
+        Unit locations for distance-based weights.
     path : pathlib.Path or None
         Where the catalog was loaded from (set by :func:`load_catalog`).
     """
@@ -243,6 +281,7 @@ class Catalog(_Strict):
     root: str = "."
     years: tuple[int, int]
     indicator: list[Indicator]
+    points: Points | None = None
     path: Path | None = None
 
     @field_validator("indicator")

@@ -43,6 +43,10 @@ def collect(run) -> dict:
             p = cat.resolve(loc.file)
             if p.exists():
                 inputs[p.resolve().relative_to(root.resolve()).as_posix()] = sha256(p)
+    for file, _ in (cat.points.files() if getattr(cat, "points", None) is not None else []):
+        p = cat.resolve(file)
+        if p.exists():
+            inputs[p.resolve().relative_to(root.resolve()).as_posix()] = sha256(p)
     geo = root / "data_raw" / "geo" / "china_provinces.gpkg"
     if geo.exists():
         inputs[geo.relative_to(root).as_posix()] = sha256(geo)

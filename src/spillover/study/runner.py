@@ -62,17 +62,22 @@ class StudyRun:
 
 
 # ---------------------------------------------------------------- weights
-def build_weights(spec: WeightsSpec, geo, panel: pd.DataFrame, entity: str, time_col: str):
-    """A libpysal W (row-standardised, ids = GB codes) from one ``[weights.NAME]`` entry."""
+def build_weights(spec: WeightsSpec, geo, panel: pd.DataFrame, entity: str, time_col: str, points=None):
+    """A libpysal W (row-standardised, ids = entity values) from one ``[weights.NAME]`` entry.
+
+    ``points`` (lon/lat by id, the catalog's ``[points]``) locate the units for distance kinds.
+    """
     from spillover import weights as wmod
+    from spillover.data.geometry import ID_COLUMN
 
     values = None
     if spec.kind in ("economic", "nested"):
         if spec.variable not in panel.columns:
             raise SpecificationError(f"weights: variable {spec.variable!r} is not a panel column")
         values = panel.groupby(entity)[spec.variable].mean()
-    return wmod.build(spec.kind, geo=geo, values=values, contiguity_kind=spec.contiguity, islands=spec.islands,
-                      power=spec.power, cutoff_km=spec.cutoff_km, k=spec.k, nested_kind=spec.nested, phi=spec.phi)
+    return wmod.build(spec.kind, geo=geo, id_col=ID_COLUMN, points=points, values=values,
+                      contiguity_kind=spec.contiguity, islands=spec.islands, power=spec.power,
+                      cutoff_km=spec.cutoff_km, k=spec.k, nested_kind=spec.nested, phi=spec.phi)
 
 
 def subset_weights(w, ids: list[str], name: str, islands: str = "raise"):
@@ -186,10 +191,14 @@ def step_weights(run: StudyRun) -> None:
     from spillover import weights as wmod
     from spillover.data import default_geometry
 
+    from spillover.data.points import read_points
+
     geo = default_geometry()
+    catalog = run.built.catalog
+    points = read_points(catalog) if catalog.points is not None else None
     rows = []
     for name, spec in run.study.weights.items():
-        w = build_weights(spec, geo, run.panel, run.study.data.entity, run.study.data.time)
+        w = build_weights(spec, geo, run.panel, run.study.data.entity, run.study.data.time, points=points)
         w.spillover_meta = {**getattr(w, "spillover_meta", {}), "label": spec.label or name}
         run.weights[name] = w
         ids = list(w.id_order)
