@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 import spillover as sp
 from spillover.errors import SpecificationError
 from spillover.report import figures as F
+from spillover.study import figures as SF
 from spillover.report import fonts
 from spillover.study.spec import FigureSpec
 
@@ -125,6 +126,10 @@ def test_moran_scatter(panel, w):
     assert (y[1] - y[0]) / (x[1] - x[0]) == pytest.approx(stats["I"].iloc[0])
     assert f"{stats['I'].iloc[0]:.3f}" in ax.texts[0].get_text()
     assert f"{stats['p_sim'].iloc[0]:.3f}" in ax.texts[0].get_text()
+    # a computed Moran table is used as given (figures take computed frames), not recomputed
+    given = stats.assign(p_sim=0.4321)
+    fig3 = F.moran_scatter(panel, "cpi", w, 2022, entity="province", permutations=99, seed=3, stats=given)
+    assert "0.432" in fig3.axes[0].texts[0].get_text()
     fig2 = F.moran_scatter(panel, "cpi", w, [2013, 2022], entity="province", permutations=0, annotate=True)
     assert len([a for a in fig2.axes if a.get_visible()]) == 2
     assert "Beijing" in [t.get_text() for t in fig2.axes[0].texts]
@@ -213,7 +218,7 @@ DEFAULT_NAMES = ["choropleth_dei_cpi", "moran_scatter_cpi_2022", "lisa_cpi_2022"
 
 def test_study_figures_default_set(panel, w, impacts, tmp_path):
     run = _run(panel, w, impacts, tmp_path)
-    written = F.study_figures(run)
+    written = SF.study_figures(run)
     expected = [tmp_path / "figures" / f"{n}.{ext}" for n in DEFAULT_NAMES for ext in ("png", "pdf")]
     assert written == expected and run.files == expected
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(p.name for p in expected)
@@ -236,8 +241,8 @@ def test_study_figures_rerun_is_byte_identical(panel, w, impacts, tmp_path):
         FigureSpec(name="imp", kind="impacts", estimate="sar"),
         FigureSpec(name="trend", kind="trends", variable="cpi"),
     ]
-    first = F.study_figures(_run(panel, w, impacts, tmp_path / "a", specs))
-    second = F.study_figures(_run(panel, w, impacts, tmp_path / "b", specs))
+    first = SF.study_figures(_run(panel, w, impacts, tmp_path / "a", specs))
+    second = SF.study_figures(_run(panel, w, impacts, tmp_path / "b", specs))
     assert [p.name for p in first] == ["moran.png", "moran.pdf", "lisa.png", "lisa.pdf", "imp.png", "imp.pdf",
                                        "trend.png", "trend.pdf"]
     for a, b in zip(first, second, strict=True):
@@ -247,11 +252,11 @@ def test_study_figures_rerun_is_byte_identical(panel, w, impacts, tmp_path):
 def test_study_figures_spec_errors(panel, w, impacts, tmp_path):
     bad_w = [FigureSpec(name="m", kind="moran_scatter", variable="cpi", weights="nope")]
     with pytest.raises(SpecificationError, match="unknown weights"):
-        F.study_figures(_run(panel, w, impacts, tmp_path, bad_w))
+        SF.study_figures(_run(panel, w, impacts, tmp_path, bad_w))
     bad_est = [FigureSpec(name="i", kind="impacts", estimate="sdm")]
     with pytest.raises(SpecificationError, match="has no impacts"):
-        F.study_figures(_run(panel, w, impacts, tmp_path, bad_est))
+        SF.study_figures(_run(panel, w, impacts, tmp_path, bad_est))
     dup = [FigureSpec(name="t", kind="trends"), FigureSpec(name="t", kind="trends", variable="dei")]
     with pytest.raises(SpecificationError, match="unique"):
-        F.study_figures(_run(panel, w, impacts, tmp_path, dup))
+        SF.study_figures(_run(panel, w, impacts, tmp_path, dup))
     assert not (tmp_path / "figures").exists() or not any((tmp_path / "figures").glob("*.tmp"))

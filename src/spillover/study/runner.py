@@ -431,7 +431,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *, roo
         ("tables", lambda: step_tables(run)),
     ]
     if figures:
-        from spillover.report import figures as figmod
+        from spillover.study import figures as figmod
 
         steps.append(("figures", lambda: figmod.study_figures(run)))
     steps.append(("hypotheses", lambda: hypotheses.write_readme(run)))
