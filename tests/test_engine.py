@@ -79,8 +79,8 @@ def test_threshold_bootstrap_identical_on_cluster(cluster, panel):
 
 def test_mediation_bootstrap_identical_on_cluster(cluster, panel):
     f = "cpi ~ dei + urban + gov + open + hc"
-    a = sp.analysis.mediation(f, "innov", "dei", panel, "province", "year", bootstrap=80, seed=3)
-    b = sp.analysis.mediation(f, "innov", "dei", panel, "province", "year", bootstrap=80, seed=3, engine=cluster)
+    a = sp.analysis.mediation(f, panel, "province", "year", mediator="innov", treatment="dei", bootstrap=80, seed=3)
+    b = sp.analysis.mediation(f, panel, "province", "year", mediator="innov", treatment="dei", bootstrap=80, seed=3, engine=cluster)
     assert np.array_equal(a.boot_draws, b.boot_draws) and a.boot_ci == b.boot_ci
 
 

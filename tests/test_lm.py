@@ -109,7 +109,7 @@ def test_pooled_matches_spreg_panel_functions(cigar_panel):
     d = time_major(df, w)
     y = d[["logc"]].to_numpy()
     x = d[["logp", "logy"]].to_numpy()
-    ours = lm_tests(FORMULA, df, w, "state", "year", sigma2="nt-k")
+    ours = lm_tests(FORMULA, df, w, "state", "year", fe="none", sigma2="nt-k")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pairs = {
@@ -170,7 +170,7 @@ def test_output_frame(cigar_panel):
     assert out.attrs["regressors"] == ["logp", "logy"]
     assert out.attrs["sigma2_convention"] == "e'e/NT"
     assert (out.attrs["N"], out.attrs["T"], out.attrs["nobs"]) == (46, 30, 1380)
-    pooled = lm_tests(FORMULA, df, w, "state", "year")
+    pooled = lm_tests(FORMULA, df, w, "state", "year", fe="none")
     assert pooled.attrs["regressors"] == ["Intercept", "logp", "logy"]
 
 

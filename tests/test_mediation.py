@@ -33,7 +33,7 @@ def test_sobel_hand_computation():
 
 def test_sobel_from_fit_matches_hand():
     df = synthetic()
-    r = mediation("y ~ x + z", "m", "x", df, "id", "year", bootstrap=0)
+    r = mediation("y ~ x + z", df, "id", "year", mediator="m", treatment="x", bootstrap=0)
     se = np.sqrt(r.b ** 2 * r.a_se ** 2 + r.a ** 2 * r.b_se ** 2)
     assert r.sobel_se == pytest.approx(se)
     assert r.table.loc["indirect a*b (Sobel)", "se"] == pytest.approx(se)
@@ -43,7 +43,7 @@ def test_sobel_from_fit_matches_hand():
 def test_identity_c_equals_cprime_plus_ab_ols():
     """Pooled OLS (no effects): c = c' + a b exactly; coefficients equal statsmodels OLS."""
     df = synthetic(seed=1)
-    r = mediation("y ~ x + z", "m", "x", df, "id", "year", fe="none", bootstrap=0)
+    r = mediation("y ~ x + z", df, "id", "year", mediator="m", treatment="x", fe="none", bootstrap=0)
     assert r.c == pytest.approx(r.c_prime + r.a * r.b, abs=1e-12)
     assert r.c == pytest.approx(smf.ols("y ~ x + z", df).fit().params["x"], rel=1e-10)
     assert r.a == pytest.approx(smf.ols("m ~ x + z", df).fit().params["x"], rel=1e-10)
@@ -52,7 +52,7 @@ def test_identity_c_equals_cprime_plus_ab_ols():
 
 def test_identity_holds_with_twoway_effects_and_recovers_truth():
     df = synthetic(n=60, seed=2)
-    r = mediation("y ~ x + z", "m", "x", df, "id", "year", fe="twoways", bootstrap=0)
+    r = mediation("y ~ x + z", df, "id", "year", mediator="m", treatment="x", fe="twoways", bootstrap=0)
     assert r.c == pytest.approx(r.c_prime + r.a * r.b, abs=1e-10)
     assert r.a == pytest.approx(0.8, abs=0.1) and r.b == pytest.approx(0.5, abs=0.1)
 
@@ -61,9 +61,9 @@ def test_bootstrap_within_estimator_matches_fit_panel_and_is_seeded():
     from spillover.analysis.mediation import _within_coefs
 
     df = synthetic(seed=3).sort_values(["id", "year"]).reset_index(drop=True)
-    r1 = mediation("y ~ x + z", "m", "x", df, "id", "year", bootstrap=200, seed=4)
-    r2 = mediation("y ~ x + z", "m", "x", df, "id", "year", bootstrap=200, seed=4)
-    r3 = mediation("y ~ x + z", "m", "x", df, "id", "year", bootstrap=200, seed=5)
+    r1 = mediation("y ~ x + z", df, "id", "year", mediator="m", treatment="x", bootstrap=200, seed=4)
+    r2 = mediation("y ~ x + z", df, "id", "year", mediator="m", treatment="x", bootstrap=200, seed=4)
+    r3 = mediation("y ~ x + z", df, "id", "year", mediator="m", treatment="x", bootstrap=200, seed=5)
     np.testing.assert_array_equal(r1.boot_draws, r2.boot_draws)
     assert r1.boot_ci == r2.boot_ci and not np.array_equal(r1.boot_draws, r3.boot_draws)
     lo, hi = r1.boot_ci
@@ -77,16 +77,16 @@ def test_no_mediation_synthetic():
     """SYNTHETIC with b = 0: the bootstrap interval covers 0."""
     df = synthetic(seed=6)
     df["y"] = 0.3 * df["x"] - 0.4 * df["z"] + np.random.default_rng(9).normal(size=len(df))
-    r = mediation("y ~ x + z", "m", "x", df, "id", "year", bootstrap=200, seed=0)
+    r = mediation("y ~ x + z", df, "id", "year", mediator="m", treatment="x", bootstrap=200, seed=0)
     assert r.boot_ci[0] < 0 < r.boot_ci[1]
 
 
 def test_errors():
     df = synthetic()
     with pytest.raises(Exception, match="treatment"):
-        mediation("y ~ z", "m", "x", df, "id", "year", bootstrap=0)
+        mediation("y ~ z", df, "id", "year", mediator="m", treatment="x", bootstrap=0)
     with pytest.raises(Exception, match="mediator"):
-        mediation("y ~ x + m", "m", "x", df, "id", "year", bootstrap=0)
+        mediation("y ~ x + m", df, "id", "year", mediator="m", treatment="x", bootstrap=0)
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +101,10 @@ def real():
 @pytest.mark.parametrize("m", ["innov", "indup"])
 def test_real_panel_mediators(real, m):
     panel, w = real
-    r = mediation("cpi ~ dei + urban + gov + open + hc", m, "dei", panel, "province", "year", bootstrap=100)
+    r = mediation("cpi ~ dei + urban + gov + open + hc", panel, "province", "year", mediator=m, treatment="dei", bootstrap=100)
     assert np.isfinite(r.indirect) and np.isfinite(r.sobel_se)
     assert r.c == pytest.approx(r.c_prime + r.a * r.b, abs=1e-10)
-    s = spatial_mediation("cpi ~ dei + urban + gov + open + hc", m, "dei", panel, w, "province", "year", draws=200)
+    s = spatial_mediation("cpi ~ dei + urban + gov + open + hc", panel, w, "province", "year", mediator=m, treatment="dei", draws=200)
     t = s.table
     med = t.loc["x -> m -> y (mediated BA)"]
     assert med["indirect"] == pytest.approx(med["total"] - med["direct"])
@@ -119,8 +119,8 @@ def test_spatial_mediation_matches_sdm_impacts_and_seed(cigar):
 
     df, w = cigar
     kw = dict(draws=100, seed=1, total=False)
-    s1 = spatial_mediation("logc ~ logp", "logy", "logp", df, w, "state", "year", **kw)
-    s2 = spatial_mediation("logc ~ logp", "logy", "logp", df, w, "state", "year", **kw)
+    s1 = spatial_mediation("logc ~ logp", df, w, "state", "year", mediator="logy", treatment="logp", **kw)
+    s2 = spatial_mediation("logc ~ logp", df, w, "state", "year", mediator="logy", treatment="logp", **kw)
     pd.testing.assert_frame_equal(s1.table, s2.table)
     imp = sp.SDM("logy ~ logp", df, w, "state", "year", fe="twoways", method="lee-yu").fit().impacts(
         method="delta").table.loc["logp"]

@@ -169,7 +169,7 @@ def _within_coefs(y: np.ndarray, X: np.ndarray, ent: np.ndarray, tim: np.ndarray
     return np.linalg.lstsq(W(X), W(y), rcond=None)[0]
 
 
-def mediation(formula: str, mediator: str, treatment: str, data: pd.DataFrame, entity: str, time: str, *,
+def mediation(formula: str, data: pd.DataFrame, entity: str, time: str, *, mediator: str, treatment: str,
               fe: str = "twoways", bootstrap: int = 500, seed: int | None = 0, alpha: float = 0.05, engine=None,
               cov_type: str = "unadjusted", **cov_kw) -> MediationResult:
     """Stepwise panel mediation with Sobel and entity-cluster bootstrap inference.
@@ -285,8 +285,8 @@ def _draw(res, rng, draws: int) -> pd.DataFrame:
     return parameter_draws(res.params, res.cov_params, draws, rng, accept)
 
 
-def spatial_mediation(formula: str, mediator: str, treatment: str, data: pd.DataFrame, w, entity: str, time: str, *,
-                      fe: str = "twoways", method: str = "lee-yu", draws: int = 1000, seed: int | None = 0,
+def spatial_mediation(formula: str, data: pd.DataFrame, w, entity: str, time: str, *, mediator: str,
+                      treatment: str, fe: str = "twoways", method: str = "lee-yu", draws: int = 1000, seed: int | None = 0,
                       total: bool = True) -> SpatialMediationResult:
     """Spatial Durbin mediation: mediated direct / spillover / total effects of ``treatment`` through ``mediator``.
 

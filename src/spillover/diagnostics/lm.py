@@ -245,8 +245,8 @@ def lm_tests(
     w: Any,
     entity: str,
     time: str,
-    fe: str = "none",
     *,
+    fe: str = "twoways",
     sigma2: str = "nt",
 ) -> pd.DataFrame:
     """(Robust) LM tests for a spatial lag and a spatial error in a panel regression.

@@ -127,16 +127,17 @@ def _prepare(df, var, w, entity, time) -> tuple[PanelLayout, Any]:
 
 
 def moran_by_year(
-    df: pd.DataFrame,
-    var: str,
+    data: pd.DataFrame,
+    column: str,
     w: Any,
     entity: str,
     time: str,
+    *,
     permutations: int = 999,
     seed: int | None = 0,
     two_tailed: bool = True,
 ) -> pd.DataFrame:
-    """Global Moran's I of ``var`` in each period's cross-section.
+    """Global Moran's I of ``column`` in each period's cross-section.
 
     For period t with deviations ``z = y_t - mean(y_t)`` (units in
     ``w.id_order``),
@@ -153,9 +154,9 @@ def moran_by_year(
 
     Parameters
     ----------
-    df : DataFrame
-        Long panel with columns ``entity``, ``time`` and ``var``.
-    var : str
+    data : DataFrame
+        Long panel with columns ``entity``, ``time`` and ``column``.
+    column : str
         Variable to test.
     w : libpysal.weights.W
         Weights with ids equal to the entity values; used as given (not
@@ -181,7 +182,7 @@ def moran_by_year(
     WeightsError
         Entities and ``w`` ids differ.
     SpecificationError
-        Missing variable, unbalanced period, missing values, or ``var``
+        Missing variable, unbalanced period, missing values, or ``column``
         constant across units in a period (Moran's I undefined).
 
     Warns
@@ -190,10 +191,10 @@ def moran_by_year(
         ``w`` has islands (named; they keep zero rows, see module notes), or
         N < 30 units (normal-approximation p-values unreliable; use p_sim).
     """
-    panel, w = _prepare(df, var, w, entity, time)
-    y = panel.array(var)
+    panel, w = _prepare(data, column, w, entity, time)
+    y = panel.array(column)
     for t, period in enumerate(panel.periods):
-        _check_not_constant(y[t], var, period, time)
+        _check_not_constant(y[t], column, period, time)
     _warn_islands(w)
     _warn_small_n(panel.n)
 
@@ -232,11 +233,12 @@ def _weights_moments(wsp) -> tuple[float, float, float]:
 
 
 def moran_pooled(
-    df: pd.DataFrame,
-    var: str,
+    data: pd.DataFrame,
+    column: str,
     w: Any,
     entity: str,
     time: str,
+    *,
     permutations: int = 999,
     seed: int | None = 0,
     two_tailed: bool = True,
@@ -275,7 +277,7 @@ def moran_pooled(
 
     Parameters
     ----------
-    df, var, w, entity, time, permutations, seed, two_tailed
+    data, column, w, entity, time, permutations, seed, two_tailed
         As in :func:`moran_by_year`.
     center : {"overall", "year"}
         Deviations from the grand mean or from each period's mean.
@@ -290,10 +292,10 @@ def moran_pooled(
         raise SpecificationError(
             format_error("unknown centring", center=center, hint="use 'overall' or 'year'")
         )
-    panel, w = _prepare(df, var, w, entity, time)
-    y = panel.array(var)
+    panel, w = _prepare(data, column, w, entity, time)
+    y = panel.array(column)
     for t, period in enumerate(panel.periods):
-        _check_not_constant(y[t], var, period, time)
+        _check_not_constant(y[t], column, period, time)
     _warn_islands(w)
 
     n_units, n_periods = panel.n, panel.t
@@ -307,7 +309,7 @@ def moran_pooled(
     z = y - (y.mean() if center == "overall" else y.mean(axis=1, keepdims=True))
     zz = float(np.sum(z * z))
     if zz <= 0:
-        raise SpecificationError(format_error(f"variable {var!r} is constant; Moran's I undefined"))
+        raise SpecificationError(format_error(f"variable {column!r} is constant; Moran's I undefined"))
     cross = float(np.sum(z * np.asarray(wsp @ z.T).T))
     moran = (n / s0_nt) * cross / zz
 
@@ -363,11 +365,12 @@ def moran_pooled(
 
 
 def lisa_by_year(
-    df: pd.DataFrame,
-    var: str,
+    data: pd.DataFrame,
+    column: str,
     w: Any,
     entity: str,
     time: str,
+    *,
     permutations: int = 999,
     seed: int | None = 0,
     alpha: float = 0.05,
@@ -394,7 +397,7 @@ def lisa_by_year(
 
     Parameters
     ----------
-    df, var, w, entity, time
+    data, column, w, entity, time
         As in :func:`moran_by_year`; W is used as given.
     permutations : int, default 999
         Conditional permutations per period (must be >= 1).
@@ -421,10 +424,10 @@ def lisa_by_year(
         )
     if not 0 < alpha < 1:
         raise SpecificationError(format_error("alpha must be in (0, 1)", alpha=alpha))
-    panel, w = _prepare(df, var, w, entity, time)
-    y = panel.array(var)
+    panel, w = _prepare(data, column, w, entity, time)
+    y = panel.array(column)
     for t, period in enumerate(panel.periods):
-        _check_not_constant(y[t], var, period, time)
+        _check_not_constant(y[t], column, period, time)
     _warn_islands(w)
 
     wcopy = private_copy(w)

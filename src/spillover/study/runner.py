@@ -292,8 +292,8 @@ def step_analyses(run: StudyRun) -> None:
         for med in m.mediators:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                r = mediation(m.formula, med, m.treatment, run.panel, ent, tim, fe=m.fe, bootstrap=m.bootstrap,
-                              seed=m.seed, engine=run.engine)
+                r = mediation(m.formula, run.panel, ent, tim, mediator=med, treatment=m.treatment, fe=m.fe,
+                              bootstrap=m.bootstrap, seed=m.seed, engine=run.engine)
             run.analyses[f"{m.name}:{med}"] = r
             _write_analysis(run, f"{m.name}_{med}", r.table,
                             f"Mediation of {m.treatment} through {med} ({m.fe} effects; bootstrap {m.bootstrap}, "
@@ -301,8 +301,8 @@ def step_analyses(run: StudyRun) -> None:
             if m.weights:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    sr = spatial_mediation(m.formula, med, m.treatment, run.panel, run.weights[m.weights], ent, tim,
-                                           draws=m.draws, seed=m.seed)
+                    sr = spatial_mediation(m.formula, run.panel, run.weights[m.weights], ent, tim, mediator=med,
+                                           treatment=m.treatment, draws=m.draws, seed=m.seed)
                 run.analyses[f"{m.name}:{med}:spatial"] = sr
                 _write_analysis(run, f"{m.name}_{med}_spatial", sr.table,
                                 f"Spatial mediation of {m.treatment} through {med} (SDM impacts, W = {m.weights})",
