@@ -80,6 +80,19 @@ def is_row_standardised(w: sp_sparse.sparray, tol: float = 1e-10) -> bool:
     return bool(np.all(np.abs(rs - 1.0) < tol))
 
 
+def wx_columns(names: list[str], wx: bool | list[str] | None) -> list[int]:
+    """Columns of ``names`` that get a W*x term: all but the intercept (True), none (False/None) or those listed."""
+    if wx is True:
+        return [j for j, c in enumerate(names) if c != "Intercept"]
+    if not wx:
+        return []
+    unknown = [c for c in wx if c not in names]
+    if unknown:
+        raise SpecificationError(format_error("WX term for a variable not in the formula", option="wx",
+                                              variable=unknown[0], hint=f"choose from {names}"))
+    return [names.index(c) for c in wx]
+
+
 def collinear_columns(x: np.ndarray, names: list[str], tol: float = 1e-9) -> list[str]:
     """Names of columns that are (numerically) linear combinations of earlier ones."""
     bad: list[str] = []
@@ -124,15 +137,7 @@ def build_design(
     y = lhs[order]
     x = rhs.to_numpy()[order]
     names = list(rhs.columns)
-    if wx is True:
-        wx_idx = [j for j, c in enumerate(names) if c != "Intercept"]
-    elif wx is False or wx is None:
-        wx_idx = []
-    else:
-        unknown = [c for c in wx if c not in names]
-        if unknown:
-            raise SpecificationError(format_error("WX term for a variable not in the formula", option="wx", variable=unknown[0], hint=f"choose from {names}"))
-        wx_idx = [names.index(c) for c in wx]
+    wx_idx = wx_columns(names, wx)
     return PanelDesign(
         y=y, x=x, x_names=names, wx_idx=wx_idx, w=W, ids=ids, periods=periods,
         y_name=y_name, order=order, w_label=label, row_standardised=is_row_standardised(W),
@@ -166,12 +171,7 @@ def design_from_arrays(
     ids = list(range(n))
     if W.shape != (n, n):
         raise WeightsError(format_error(f"W is {W.shape} but the arrays have N={n}"))
-    if wx is True:
-        wx_idx = [j for j, c in enumerate(names) if c != "Intercept"]
-    elif not wx:
-        wx_idx = []
-    else:
-        wx_idx = [names.index(c) for c in wx]
+    wx_idx = wx_columns(list(names), wx)
     return PanelDesign(
         y=y, x=x, x_names=list(names), wx_idx=wx_idx, w=W, ids=ids, periods=list(range(n_periods)),
         y_name=y_name, order=np.arange(len(y)), w_label=label, row_standardised=is_row_standardised(W),

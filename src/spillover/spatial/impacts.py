@@ -47,6 +47,15 @@ class ImpactContext:
     w_trace: float  # tr(W)
     w_sum: float  # 1'W1
 
+    @classmethod
+    def for_fit(cls, x_names: list[str], params: list[str], w, *, engine=None) -> ImpactContext:
+        """The context of a fit whose parameters are ``params``: every non-intercept x, its ``W*x``
+        term when estimated, and ``rho`` (with its log-det ``engine``) when given."""
+        xs = [c for c in x_names if c != "Intercept"]
+        return cls(x_names=xs, beta_names=xs, theta_names=[f"W*{c}" if f"W*{c}" in params else None for c in xs],
+                   rho_name="rho" if engine is not None else None, engine=engine, n=w.shape[0],
+                   w_trace=float(w.diagonal().sum()), w_sum=float(w.sum()))
+
 
 @dataclass(frozen=True)
 class ImpactsResult:

@@ -31,7 +31,7 @@ from spillover.spatial.design import PanelDesign, build_design, design_from_arra
 from spillover.spatial.impacts import ImpactContext
 from spillover.spatial.core import bound_flags, maximize, warn_flags
 from spillover.spatial.likelihood import Moments, concentrated, concentrated_score, full_loglik, numerical_hessian
-from spillover.spatial.results import SpatialResults
+from spillover.spatial.results import SpatialResults, row_series
 from spillover.spatial.transforms import FE_CHOICES, METHOD_CHOICES, convention, demean, recover_effects, spatial_lag
 
 __all__ = ["SAR", "SEM", "SDM", "SDEM", "SAC", "GNS", "SLX"]
@@ -241,21 +241,15 @@ class _SpatialPanelModel:
         yc = yt - yt.mean()
         rsq = 1.0 - float(e_t @ e_t) / float(yc @ yc)
         corr2 = float(np.corrcoef(y, fitted)[0, 1] ** 2)
-        idx = self.data.index[d.order] if self._arrays is None else pd.RangeIndex(n * t)
+        rows = self.data.index if self._arrays is None else pd.RangeIndex(n * t)
         fixed = {
             "intercept": grand,
             "entity": pd.Series(mu, index=pd.Index(d.ids, name=self.entity or "entity"), name="mu"),
             "time": pd.Series(alpha, index=pd.Index(d.periods, name=self.time or "time"), name="alpha"),
         }
         ctx = None
-        x_imp = [c for c in d.x_names if c != "Intercept"]
         if spec.lag or spec.durbin:
-            theta_names = [f"W*{c}" if f"W*{c}" in names else None for c in x_imp]
-            ctx = ImpactContext(
-                x_names=x_imp, beta_names=x_imp, theta_names=theta_names,
-                rho_name="rho" if spec.lag else None, engine=engine if spec.lag else None, n=n,
-                w_trace=float(W.diagonal().sum()), w_sum=float(W.sum()),
-            )
+            ctx = ImpactContext.for_fit(d.x_names, names, W, engine=engine if spec.lag else None)
         return SpatialResults(
             model=spec.name, fe=fe, method=self.method, params=params, cov_params=cov,
             sigma2=float(sigma2), sigma2_se=float(np.sqrt(cov_full[-1, -1])), llf=float(llf),
@@ -263,8 +257,7 @@ class _SpatialPanelModel:
             w_label=d.w_label, logdet_strategy=engine.strategy, cov_type=self.cov,
             rsquared=rsq, rsquared_label="R2 (transformed)" if fe != "none" else "R2",
             corr2=corr2,
-            fitted_values=pd.Series(fitted, index=idx, name="fitted").sort_index(),
-            resid=pd.Series(resid, index=idx, name="resid").sort_index(),
+            **row_series(rows, d.order, fitted_values=fitted, resid=resid),
             fixed_effects=fixed, flags=tuple(flags),
             extra={"bounds": (lo, hi), "convention": conv}, _impact_ctx=ctx,
         )
@@ -452,13 +445,8 @@ class SLX(_SpatialPanelModel):
         fitted = d.y - resid_arr
         eff = lr.estimated_effects.to_numpy().ravel()
         grand, mu, alpha = recover_effects(eff + (0.0), n, t, fe)
-        idx = self.data.index[d.order] if self._arrays is None else pd.RangeIndex(n * t)
-        x_imp = [c for c in d.x_names if c != "Intercept"]
-        ctx = ImpactContext(
-            x_names=x_imp, beta_names=x_imp,
-            theta_names=[f"W*{c}" if f"W*{c}" in names else None for c in x_imp],
-            rho_name=None, engine=None, n=n, w_trace=float(W.diagonal().sum()), w_sum=float(W.sum()),
-        )
+        rows = self.data.index if self._arrays is None else pd.RangeIndex(n * t)
+        ctx = ImpactContext.for_fit(d.x_names, names, W)
         s2 = float(lr.s2)
         return SpatialResults(
             model="SLX", fe=fe, method="ls", params=params, cov_params=cov, sigma2=s2, sigma2_se=float("nan"),
@@ -466,8 +454,7 @@ class SLX(_SpatialPanelModel):
             x_names=d.x_names, wx_names=d.wx_names, w_label=d.w_label, logdet_strategy="none",
             cov_type="ols (unadjusted)", rsquared=float(lr.rsquared),
             rsquared_label="R2 (within)" if fe != "none" else "R2", corr2=float(np.corrcoef(d.y, fitted)[0, 1] ** 2),
-            fitted_values=pd.Series(fitted, index=idx, name="fitted").sort_index(),
-            resid=pd.Series(resid_arr, index=idx, name="resid").sort_index(),
+            **row_series(rows, d.order, fitted_values=fitted, resid=resid_arr),
             fixed_effects={"intercept": grand, "entity": pd.Series(mu, index=pd.Index(d.ids)),
                            "time": pd.Series(alpha, index=pd.Index(d.periods))},
             _impact_ctx=ctx,

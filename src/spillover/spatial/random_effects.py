@@ -27,7 +27,7 @@ from spillover.errors import ConvergenceWarning, SpecificationError, format_erro
 from spillover.spatial.core import bound_flags, maximize
 from spillover.spatial.impacts import ImpactContext
 from spillover.spatial.likelihood import LOG2PI, numerical_hessian
-from spillover.spatial.results import SpatialResults
+from spillover.spatial.results import SpatialResults, row_series
 from spillover.spatial.transforms import spatial_lag
 
 
@@ -84,12 +84,8 @@ def fit_random_effects(model, d) -> SpatialResults:
     theta, cov_full, cov, params = _inference(d, flags, np.concatenate([b, [rho, phi, s2]]), full, pnames)
     resid = y - rho * wy - z @ b
     fitted = y - resid
-    idx = model.data.index[d.order] if model._arrays is None else pd.RangeIndex(nt)
-    x_imp = [c for c in d.x_names if c != "Intercept"]
-    ctx = ImpactContext(
-        x_names=x_imp, beta_names=x_imp, theta_names=[f"W*{c}" if f"W*{c}" in pnames else None for c in x_imp],
-        rho_name="rho", engine=engine, n=n, w_trace=float(W.diagonal().sum()), w_sum=float(W.sum()),
-    )
+    rows = model.data.index if model._arrays is None else pd.RangeIndex(nt)
+    ctx = ImpactContext.for_fit(d.x_names, pnames, W, engine=engine)
     yc = y - y.mean()
     return SpatialResults(
         model=model._spec.name, fe="random", method="ml", params=params, cov_params=cov, sigma2=float(s2),
@@ -97,8 +93,7 @@ def fit_random_effects(model, d) -> SpatialResults:
         x_names=d.x_names, wx_names=d.wx_names, w_label=d.w_label, logdet_strategy=engine.strategy,
         cov_type="numerical", rsquared=1 - float(resid @ resid) / float(yc @ yc), rsquared_label="R2",
         corr2=float(np.corrcoef(y, fitted)[0, 1] ** 2),
-        fitted_values=pd.Series(fitted, index=idx, name="fitted").sort_index(),
-        resid=pd.Series(resid, index=idx, name="resid").sort_index(),
+        **row_series(rows, d.order, fitted_values=fitted, resid=resid),
         fixed_effects={}, flags=tuple(flags),
         extra={"phi": phi, "phi_se": float(np.sqrt(cov_full[k + 1, k + 1])), "theta": 1 - np.sqrt(phi)},
         _impact_ctx=ctx,
@@ -194,14 +189,8 @@ def fit_random_effects_error(model, d) -> SpatialResults:
     y = d.y
     resid = y - z @ beta
     fitted = y - resid
-    idx = model.data.index[d.order] if model._arrays is None else pd.RangeIndex(nt)
-    ctx = None
-    x_imp = [c for c in d.x_names if c != "Intercept"]
-    if d.wx_idx:
-        ctx = ImpactContext(
-            x_names=x_imp, beta_names=x_imp, theta_names=[f"W*{c}" if f"W*{c}" in pnames else None for c in x_imp],
-            rho_name=None, engine=None, n=n, w_trace=float(W.diagonal().sum()), w_sum=float(W.sum()),
-        )
+    rows = model.data.index if model._arrays is None else pd.RangeIndex(nt)
+    ctx = ImpactContext.for_fit(d.x_names, pnames, W) if d.wx_idx else None
     yc = y - y.mean()
     return SpatialResults(
         model=model._spec.name, fe="random", method="ml", params=params, cov_params=cov, sigma2=float(s2),
@@ -209,8 +198,7 @@ def fit_random_effects_error(model, d) -> SpatialResults:
         x_names=d.x_names, wx_names=d.wx_names, w_label=d.w_label, logdet_strategy="dense eigen (B'B)",
         cov_type="numerical", rsquared=1 - float(resid @ resid) / float(yc @ yc), rsquared_label="R2",
         corr2=float(np.corrcoef(y, fitted)[0, 1] ** 2),
-        fitted_values=pd.Series(fitted, index=idx, name="fitted").sort_index(),
-        resid=pd.Series(resid, index=idx, name="resid").sort_index(),
+        **row_series(rows, d.order, fitted_values=fitted, resid=resid),
         fixed_effects={}, flags=tuple(flags),
         extra={"phi": 1.0 / (t * f + 1.0), "sigma2_mu": f * s2, "sigma2_mu_over_sigma2": f,
                "sigma2_mu_over_sigma2_se": float(np.sqrt(cov_full[k + 1, k + 1]))},

@@ -9,6 +9,17 @@ import pandas as pd
 from scipy import stats
 
 
+def row_series(index, order, **columns) -> dict[str, pd.Series]:
+    """Stacked (time-major) arrays as Series on the user's rows: ``index[order]``, sorted back.
+
+    ``row_series(data.index, d.order, fitted_values=f, resid=r)`` gives the
+    ``fitted_values`` and ``resid`` fields of a results object.
+    """
+    idx = index[order]
+    names = {"fitted_values": "fitted"}
+    return {k: pd.Series(v, index=idx, name=names.get(k, k)).sort_index() for k, v in columns.items()}
+
+
 class Inference:
     """Wald inference, information criteria and flags shared by every spatial results class.
 

@@ -59,7 +59,7 @@ from spillover.spatial.design import collinear_columns, is_row_standardised
 from spillover.spatial.impacts import ImpactContext
 from spillover.spatial.core import bound_flags, maximize, warn_flags
 from spillover.spatial.likelihood import Moments, concentrated_score, full_loglik, numerical_hessian
-from spillover.spatial.results import SpatialResults
+from spillover.spatial.results import SpatialResults, row_series
 from spillover.spatial.transforms import Convention
 
 __all__ = ["fit_unbalanced", "UnbalancedPanel", "within_unbalanced"]
@@ -326,15 +326,8 @@ def fit_unbalanced(
     yc = yt - yt.mean()
     rsq = 1.0 - float(e @ e) / float(yc @ yc)
     idx = d["data_index"][d["order"]]
-    ctx = None
-    x_imp = [c for c in d["names"] if c != "Intercept"]
-    if lag:
-        Wfull = d["W"]
-        ctx = ImpactContext(
-            x_names=x_imp, beta_names=x_imp, theta_names=[f"W*{c}" if f"W*{c}" in names else None for c in x_imp],
-            rho_name="rho", engine=make_logdet(Wfull, logdet, seed=seed), n=Wfull.shape[0],
-            w_trace=float(Wfull.diagonal().sum()), w_sum=float(Wfull.sum()),
-        )
+    ctx = ImpactContext.for_fit(d["names"], names, d["W"], engine=make_logdet(d["W"], logdet, seed=seed)) \
+        if lag else None
     effects = pd.Series(y - (rho * wy if lag else 0.0) - z @ beta - e, index=idx, name="effects")
     return SpatialResults(
         model=name, fe=fe, method="direct-unbalanced", params=params, cov_params=cov, sigma2=float(sigma2),
@@ -344,8 +337,7 @@ def fit_unbalanced(
         logdet_strategy=",".join(sorted({e_.strategy for e_, _ in engines})), cov_type="numerical",
         rsquared=rsq, rsquared_label="R2 (transformed)" if fe != "none" else "R2",
         corr2=float(np.corrcoef(y, fitted)[0, 1] ** 2),
-        fitted_values=pd.Series(fitted, index=idx, name="fitted").sort_index(),
-        resid=pd.Series(e, index=idx, name="resid").sort_index(),
+        **row_series(d["data_index"], d["order"], fitted_values=fitted, resid=e),
         fixed_effects=_split_effects(effects.to_numpy(), d["unit"], d["period"], d["ids"], d["periods"], fe)
         | {"combined": effects.sort_index()},
         flags=tuple(flags),
