@@ -9,6 +9,9 @@ the log-likelihood is::
 
     l = -NT/2 log(2 pi s2) + N/2 log(phi) + T log|I - rho W| - e*'e*/(2 s2)
 
+(rho, log phi) are found by :func:`spillover.spatial.core.maximize` and polished on the
+analytic score of the concentrated likelihood (see ``score`` in :func:`fit_random_effects`).
+
 Because ``sum_t (v_t - c vbar)(u_t - c ubar) = v'u - (1 - phi) T vbar'ubar``
 with ``c = 1 - sqrt(phi)``, the quasi-demeaned Gram matrix is
 ``G_raw - (1 - phi) G_means``; b and s2 are concentrated out and (rho, phi)
@@ -69,8 +72,19 @@ def fit_random_effects(model, d) -> SpatialResults:
         _, ssr = solve(rho, phi)
         return -full(solve(rho, phi)[0], rho, phi, ssr / nt)
 
+    def score(p):
+        # l_c = -NT/2 log(e'e/NT) + N/2 log(phi) + T log|I - rho W|; by the envelope theorem
+        # d e'e/d rho = 2 c'G a_rho (a_rho = d c/d rho) and d e'e/d phi = c'G_means c (G = G_raw - (1 - phi) G_means)
+        rho, phi = p[0], np.exp(p[1])
+        b, ssr = solve(rho, phi)
+        g = g_raw - (1.0 - phi) * g_mean
+        c = np.concatenate([[1.0, -rho], -b])
+        d_rho = -2.0 * float(c @ g[:, 1])
+        return np.array([-0.5 * nt * d_rho / ssr + t * float(engine.dlogdet(rho)),
+                         -0.5 * nt * phi * float(c @ g_mean @ c) / ssr + 0.5 * n])
+
     best = maximize(neg_conc, [(lo, hi), (np.log(1e-10), 0.0)],
-                    starts=((0.0, np.log(0.5)), (0.5, np.log(0.1)), (0.3, np.log(0.9))))
+                    starts=((0.0, np.log(0.5)), (0.5, np.log(0.1)), (0.3, np.log(0.9))), score=score)
     rho, phi = float(best.x[0]), float(np.exp(best.x[1]))
     b, ssr = solve(rho, phi)
     s2 = ssr / nt
