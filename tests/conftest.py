@@ -37,3 +37,14 @@ def cigar():
     w = libpysal.weights.full2W(wm.to_numpy(), ids=codes)
     w.transform = "r"
     return df, w
+
+
+@pytest.fixture(scope="session")
+def permuted():
+    """``permuted(w, seed) -> (matrix, ids)``: the dense W of a libpysal W in a seeded random unit order."""
+
+    def make(w, seed: int):
+        perm = np.random.default_rng(seed).permutation(len(w.id_order))
+        return w.sparse.toarray()[np.ix_(perm, perm)], [w.id_order[k] for k in perm]
+
+    return make

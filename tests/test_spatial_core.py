@@ -108,15 +108,13 @@ def test_maximize_without_score_and_bound_flags():
     assert not bound_flags({"rho": 0.3}, [(-1.0, 1.0)])
 
 
-def test_random_effects_lag_model_is_polished_and_order_free(cigar):
+def test_random_effects_lag_model_is_polished_and_order_free(cigar, permuted):
     """RE-SDM: the optimum is a root of the analytic score (polished), so a permuted unit order agrees to 1e-10."""
     import pandas as pd
 
     df, w = cigar
     a = sp.SDM(F, df, w, "state", "year", fe="random").fit()
-    perm = np.random.default_rng(5).permutation(len(w.id_order))
-    ids = [w.id_order[k] for k in perm]
-    mat = w.sparse.toarray()[np.ix_(perm, perm)]
+    mat, ids = permuted(w, 5)
     b = sp.SDM(F, df.sample(frac=1.0, random_state=2), (mat, ids), "state", "year", fe="random").fit()
     np.testing.assert_allclose(b.params.to_numpy(), a.params.to_numpy(), rtol=1e-10, atol=1e-13)
     assert b.extra["phi"] == pytest.approx(a.extra["phi"], rel=1e-10)

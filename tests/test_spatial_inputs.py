@@ -106,13 +106,11 @@ def test_summary_names_conventions(cigar):
         assert token in text
 
 
-def test_matrix_w_needs_its_ids_and_any_order_gives_the_same_fit(cigar):
+def test_matrix_w_needs_its_ids_and_any_order_gives_the_same_fit(cigar, permuted):
     """A (matrix, ids) W in a shuffled unit order gives the libpysal W's estimate; a bare matrix is refused."""
     df, w = cigar
     ref = sp.SAR(F, df, w, "state", "year", fe="twoways").fit()
-    perm = np.random.default_rng(3).permutation(len(w.id_order))
-    ids = [w.id_order[k] for k in perm]
-    mat = w.sparse.toarray()[np.ix_(perm, perm)]
+    mat, ids = permuted(w, 3)
     res = sp.SAR(F, df, w=(mat, ids), entity="state", time="year", fe="twoways").fit()
     np.testing.assert_allclose(res.params.to_numpy(), ref.params.to_numpy(), rtol=1e-9)
     np.testing.assert_allclose(res.llf, ref.llf, rtol=1e-12)

@@ -100,9 +100,15 @@ def _code(x: Hashable) -> str:
     return str(x)
 
 
+def repeated(ids: Iterable[Hashable]) -> list[str]:
+    """Ids that occur more than once, as sorted text (by hashing: O(N), where ``list.count`` was O(N^2))."""
+    counts = pd.Series(list(ids), dtype=object).value_counts(sort=False)
+    return sorted(str(i) for i in counts.index[counts.to_numpy() > 1])
+
+
 def _codes(values: Iterable[Hashable]) -> list[str]:
     out = [_code(v) for v in values]
-    dup = sorted({c for c in out if out.count(c) > 1})
+    dup = repeated(out)
     if dup:
         raise WeightsError(
             format_error("duplicate ids", ids=dup, hint="each spatial unit must appear once")
@@ -717,8 +723,7 @@ def align(w: W, ids: Sequence[Hashable]) -> sps.csr_array:
         names the missing and extra ids.
     """
     ids = list(ids)
-    counts = pd.Series(ids, dtype=object).value_counts(sort=False)  # hashing: O(N), not list.count's O(N^2)
-    dup = sorted(str(i) for i in counts.index[counts.to_numpy() > 1])
+    dup = repeated(ids)
     if dup:
         raise WeightsError(format_error("ids repeat", ids=dup, hint="pass each unit once"))
     missing, extra = _id_diff(w, ids)
@@ -757,8 +762,7 @@ def as_matrix(w) -> tuple[sps.csr_array, list, str]:
             raise WeightsError(format_error(
                 f"W is {m.shape[0]}x{m.shape[1]} but {len(ids)} ids were given with it",
                 hint="pass (matrix, ids) with one id per row and column, in the matrix's order"))
-        counts = pd.Series(ids, dtype=object).value_counts(sort=False)
-        dup = sorted(str(i) for i in counts.index[counts.to_numpy() > 1])
+        dup = repeated(ids)
         if dup:
             raise WeightsError(format_error("ids given with W repeat", ids=dup[:10], hint="pass each unit once"))
         return m, ids, "W (matrix)"

@@ -85,7 +85,7 @@ import pandas as pd
 from scipy import stats
 
 from spillover.errors import ConvergenceWarning, SpecificationError, format_error
-from spillover.spatial.core import bound_flags, maximize
+from spillover.spatial.core import bound_flags, maximize, warn_flags
 from spillover.spatial.design import build_design, collinear_columns, is_row_standardised
 from spillover.spatial.impacts import ImpactsResult, parameter_draws
 from spillover.spatial.likelihood import LOG2PI, Moments, numerical_hessian
@@ -485,8 +485,7 @@ class DynamicSDM:
             eta_c = theta_c[names.index(wylag)] if wylag in names else 0.0
             if float(np.max(np.abs((tau_c + eta_c * om) / (1 - theta_c[kz] * om)))) >= 1:
                 flags.append("the bias-corrected estimate is outside the stable region")
-        for msg in flags:
-            warnings.warn(f"DynamicSDM: {msg}", ConvergenceWarning, stacklevel=2)
+        warn_flags("DynamicSDM", flags)
         pnames = z_names + ["rho"]
         # structural residual at the QML estimate: the demeaned residual is y - rho W y - Z b less its
         # recovered unit (and time) effects, in the user's rows of periods 2..T

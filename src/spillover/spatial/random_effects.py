@@ -21,13 +21,12 @@ the full log-likelihood in (b, rho, phi, s2).
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 
-from spillover.errors import ConvergenceWarning, SpecificationError, format_error
-from spillover.spatial.core import bound_flags, maximize
+from spillover.errors import SpecificationError, format_error
+from spillover.spatial.core import bound_flags, maximize, warn_flags
 from spillover.spatial.impacts import ImpactContext
 from spillover.spatial.likelihood import LOG2PI, numerical_hessian
 from spillover.spatial.results import SpatialResults, row_series
@@ -223,8 +222,7 @@ def fit_random_effects_error(model, d) -> SpatialResults:
 
 def _inference(d, flags, theta, full, pnames):
     """Warn about flags; covariance from the numerical Hessian of ``full(b, spatial, variance ratio, s2)``."""
-    for msg in flags:
-        warnings.warn(f"{d.y_name}: {msg}", ConvergenceWarning, stacklevel=4)
+    warn_flags(f"random-effects model of {d.y_name}", flags)
     k = len(pnames) - 1
     hess = numerical_hessian(lambda th: full(th[:k], th[k], th[k + 1], th[k + 2]), theta)
     cov_full = np.linalg.inv(-hess)

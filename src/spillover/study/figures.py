@@ -79,15 +79,11 @@ def _moran_settings(run, variable: str, weights: str) -> tuple[int, int]:
     return 999, int(run.study.study.seed)
 
 
-def _moran_table(run, variable: str, weights: str, permutations: int, seed: int):
-    """The study's own Moran rows for this variable and W, when the Moran step computed them with these settings."""
+def _moran_table(run, variable: str, weights: str):
+    """The study's own Moran rows for this variable and W (computed with the settings of :func:`_moran_settings`)."""
     m = getattr(run, "moran", None)
-    if m is None:
-        return None
-    rows = m[(m["variable"] == variable) & (m["weights"] == weights)]
-    same = any(variable in s.variables and weights in s.weights and s.permutations == permutations
-               and s.seed == seed for s in run.study.moran)
-    return rows if same and not rows.empty else None
+    rows = None if m is None else m[(m["variable"] == variable) & (m["weights"] == weights)]
+    return rows if rows is not None and not rows.empty else None
 
 
 def _pick_weights(run, spec) -> tuple[str, Any]:
@@ -127,7 +123,7 @@ def _make_figure(run, spec, geo_cache: dict) -> Figure:
         wname, w = _pick_weights(run, spec)
         perm, seed = _moran_settings(run, spec.variable, wname)
         return moran_scatter(panel, spec.variable, w, years, entity=entity, time=time, permutations=perm,
-                             seed=seed, stats=_moran_table(run, spec.variable, wname, perm, seed), language=language)
+                             seed=seed, stats=_moran_table(run, spec.variable, wname), language=language)
     if spec.kind == "lisa_map":
         wname, w = _pick_weights(run, spec)
         perm, seed = _moran_settings(run, spec.variable, wname)
