@@ -98,3 +98,26 @@ def test_impacts_with_binary_w_match_dense(cigar):
                                    rtol=1e-9)
     sim = res.impacts(draws=500, seed=1).table
     np.testing.assert_allclose(sim["total_se"].to_numpy(float), imp["total_se"].to_numpy(float), rtol=0.15)
+
+
+def test_draws_use_a_unique_root_of_the_covariance():
+    """parameter_draws: L L' = V (brute force), Cholesky for a definite V (unique, so the draws cannot rotate with
+    the BLAS kernel); a semi-definite V gets a sign-fixed eigen root."""
+    import numpy as np
+    import pandas as pd
+
+    from spillover.spatial.impacts import covariance_root, parameter_draws
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(4, 4))
+    v = a @ a.T + 0.1 * np.eye(4)
+    root = covariance_root(v)
+    np.testing.assert_allclose(root @ root.T, v, atol=1e-12)
+    np.testing.assert_allclose(root, np.linalg.cholesky(v))
+    semi = np.diag([1.0, 0.0, 2.0])
+    r2 = covariance_root(semi)
+    np.testing.assert_allclose(r2 @ r2.T, semi, atol=1e-12)
+    assert (r2[np.abs(r2).argmax(axis=0), range(3)] >= 0).all()
+    params = pd.Series([0.5, -1.0, 0.2, 0.0], index=list("abcd"))
+    d = parameter_draws(params, v, 20000, np.random.default_rng(3))
+    np.testing.assert_allclose(np.cov(d.to_numpy().T), v, rtol=0.05, atol=0.02)

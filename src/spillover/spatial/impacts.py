@@ -124,12 +124,28 @@ def _gradients(ctx: ImpactContext, b: float, t: float, rho: float) -> dict[str, 
     }
 
 
+def covariance_root(v: np.ndarray) -> np.ndarray:
+    """A deterministic ``L`` with ``L L' = v``: Cholesky, or a sign-fixed eigen root for a semi-definite ``v``."""
+    try:
+        return np.linalg.cholesky(v)
+    except np.linalg.LinAlgError:
+        vals, vecs = np.linalg.eigh(v)
+        big = np.argmax(np.abs(vecs), axis=0)
+        vecs = vecs * np.sign(vecs[big, np.arange(vecs.shape[1])])
+        return vecs * np.sqrt(np.clip(vals, 0.0, None))
+
+
 def parameter_draws(params: pd.Series, cov, draws: int, rng: np.random.Generator, accept=None,
                     max_rounds: int = 100) -> pd.DataFrame:
     """Draws of the parameter vector from N(params, cov) for simulated inference (LeSage & Pace 2009, sec. 2.7).
 
-    ``cov`` is symmetrised and its negative eigenvalues set to zero (the draws
-    use ``V^(1/2)`` from its eigen-decomposition). ``accept(frame) -> bool
+    ``cov`` is symmetrised; the draws are ``params + L z`` with ``L`` its
+    Cholesky factor, which is unique, so the draws do not depend on the BLAS
+    kernel (eigenvectors are defined only up to sign and would rotate the
+    draws from one machine to the next). A covariance that is only
+    semi-definite falls back to ``V^(1/2)`` from its eigen-decomposition, with
+    negative eigenvalues set to zero and each eigenvector's largest entry made
+    positive. ``accept(frame) -> bool
     mask`` keeps admissible draws (e.g. rho inside its interval, or a stable
     dynamic process); rounds of ``draws`` candidates are drawn until ``draws``
     are kept or ``max_rounds`` rounds have run, so the result may be shorter
@@ -138,8 +154,7 @@ def parameter_draws(params: pd.Series, cov, draws: int, rng: np.random.Generator
     names = list(params.index)
     mean = np.asarray(params, dtype=float)
     c = np.asarray(cov, dtype=float)
-    vals, vecs = np.linalg.eigh((c + c.T) / 2)
-    root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+    root = covariance_root((c + c.T) / 2)
     kept, got = [], 0
     for _ in range(max_rounds):
         d = pd.DataFrame(mean + rng.standard_normal((draws, len(mean))) @ root.T, columns=names)
