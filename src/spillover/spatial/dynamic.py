@@ -88,7 +88,8 @@ from spillover.errors import ConvergenceWarning, SpecificationError, format_erro
 from spillover.spatial.core import bound_flags, maximize, warn_flags
 from spillover.spatial.design import build_design, collinear_columns, is_row_standardised
 from spillover.spatial.impacts import ImpactsResult, parameter_draws
-from spillover.spatial.likelihood import LOG2PI, Moments, numerical_hessian
+from spillover.spatial.likelihood import LOG2PI, Moments, hessian_from_gradient
+from spillover.spatial.transforms import Convention
 from spillover.spatial.results import Inference
 from spillover.spatial.transforms import demean, spatial_lag
 
@@ -449,7 +450,14 @@ class DynamicSDM:
         llf = llf_full(beta, rho, s2)
         kz = len(beta)
         theta = np.concatenate([beta, [rho, s2]])
-        hess = numerical_hessian(lambda th: llf_full(th[:kz], th[kz], th[-1]), theta)
+        def grad(th):  # analytic gradient of llf_full (the Jacobian term includes Lee-Yu's -log(1 - rho))
+            b_, r_, s2_ = th[:kz], th[kz], th[-1]
+            dld = t * (float(eng.dlogdet(r_)) + (1.0 / (1.0 - r_) if transformed else 0.0))
+            conv_ = Convention(self.fe, self.method, 1.0, 0.0, nt, False)
+            g_b, g_r, _, g_s = mom.loglik_gradient(b_, r_, 0.0, s2_, (dld, 0.0), (0.0, 0.0), conv_)
+            return np.concatenate([g_b, [g_r, g_s]])
+
+        hess = hessian_from_gradient(grad, theta)
         cov_full = np.linalg.inv(-hess)
         flags = bound_flags({"rho": rho}, [(lo, hi)])
         if not opt.converged:

@@ -39,9 +39,10 @@ unbalanced panels):
 * **Estimation.** The concentrated log-likelihood (Elhorst 2014, eq. 3.18) is
   maximised over rho (or lambda) on the intersection of the per-period
   admissible intervals; b and sigma2 follow by GLS.
-* **Standard errors** from the inverse of minus a central-difference Hessian
-  (:func:`spillover.spatial.likelihood.numerical_hessian`) of the full
-  log-likelihood in ``(b, rho | lam, sigma2)`` (Elhorst 2014, eq. 3.13).
+* **Standard errors** from the inverse of minus the Hessian of the full
+  log-likelihood in ``(b, rho | lam, sigma2)`` (Elhorst 2014, eq. 3.13):
+  central differences of its analytic gradient
+  (:func:`spillover.spatial.likelihood.hessian_from_gradient`).
 * **Impacts** (LeSage & Pace 2009, eq. 2.46) are evaluated with the *full*
   ``W`` (the complete cross-section, row-standardised as given), i.e. the
   effects of a change when every unit is present.
@@ -58,7 +59,7 @@ from spillover.errors import SpecificationError, format_error
 from spillover.spatial.design import collinear_columns, is_row_standardised
 from spillover.spatial.impacts import ImpactContext
 from spillover.spatial.core import bound_flags, maximize, warn_flags
-from spillover.spatial.likelihood import Moments, concentrated_score, full_loglik, numerical_hessian
+from spillover.spatial.likelihood import Moments, concentrated_score, full_loglik, hessian_from_gradient
 from spillover.spatial.results import SpatialResults, row_series
 from spillover.spatial.transforms import Convention
 
@@ -308,15 +309,17 @@ def fit_unbalanced(
     kb = len(beta)
     theta = np.concatenate([beta, [p, sigma2]])
 
-    def llf_at(th: np.ndarray) -> float:
+    def grad(th: np.ndarray) -> np.ndarray:
         rr, ll = split(th[kb])
-        return full_loglik(mom.ssr_at(rr, ll, th[:kb]), th[-1], ld_sum(th[kb]), 0.0, conv)
+        dld = float(sum(c * float(e.dlogdet(th[kb])) for e, c in engines))
+        g_b, g_r, g_l, g_s = mom.loglik_gradient(th[:kb], rr, ll, th[-1], (dld, dld), (0.0, 0.0), conv)
+        return np.concatenate([g_b, [g_r if lag else g_l, g_s]])
 
-    info = -numerical_hessian(llf_at, theta)
+    info = -hessian_from_gradient(grad, theta)
     try:
         cov_full = np.linalg.inv(info)
     except np.linalg.LinAlgError as exc:  # pragma: no cover
-        raise SpecificationError(format_error("the numerical Hessian is singular", hint="check for collinear regressors")) from exc
+        raise SpecificationError(format_error("the Hessian is singular", hint="check for collinear regressors")) from exc
     names = z_names + [pname]
     params = pd.Series(theta[:-1], index=names, name="params")
     cov = pd.DataFrame(cov_full[:-1, :-1], index=names, columns=names)
