@@ -28,7 +28,7 @@ import pandas as pd
 from spillover.errors import SpecificationError, format_error
 from spillover.spatial.core import bound_flags, maximize, warn_flags
 from spillover.spatial.impacts import ImpactContext
-from spillover.spatial.likelihood import LOG2PI, numerical_hessian
+from spillover.spatial.likelihood import LOG2PI, hessian_from_gradient, numerical_hessian
 from spillover.spatial.results import SpatialResults, row_series
 from spillover.spatial.transforms import spatial_lag
 
@@ -94,7 +94,16 @@ def fit_random_effects(model, d) -> SpatialResults:
     if phi > 1 - 1e-6:
         flags.append("phi = 1: the random-effects variance is estimated at zero (pooled model)")
     pnames = names + ["rho"]
-    theta, cov_full, cov, params = _inference(d, flags, np.concatenate([b, [rho, phi, s2]]), full, pnames)
+    def grad(th):  # analytic gradient of full(b, rho, phi, s2); c = (1, -rho, -b) on the Gram G_raw - (1 - phi) G_means
+        b_, r_, f_, s_ = th[:k], th[k], th[k + 1], th[k + 2]
+        g = g_raw - (1.0 - f_) * g_mean
+        c = np.concatenate([[1.0, -r_], -b_])
+        gc = g @ c
+        return np.concatenate([gc[2:] / s_, [t * float(engine.dlogdet(r_)) + gc[1] / s_,
+                                             0.5 * n / f_ - float(c @ g_mean @ c) / (2 * s_),
+                                             -0.5 * nt / s_ + float(c @ gc) / (2 * s_**2)]])
+
+    theta, cov_full, cov, params = _inference(d, flags, np.concatenate([b, [rho, phi, s2]]), full, pnames, grad)
     resid = y - rho * wy - z @ b
     fitted = y - resid
     rows = model.data.index if model._arrays is None else pd.RangeIndex(nt)
@@ -220,11 +229,16 @@ def fit_random_effects_error(model, d) -> SpatialResults:
 
 
 
-def _inference(d, flags, theta, full, pnames):
-    """Warn about flags; covariance from the numerical Hessian of ``full(b, spatial, variance ratio, s2)``."""
+def _inference(d, flags, theta, full, pnames, grad=None):
+    """Warn about flags; covariance from minus the inverse Hessian of ``full(b, spatial, variance ratio, s2)``:
+    central differences of the analytic ``grad`` when given (see
+    :func:`spillover.spatial.likelihood.hessian_from_gradient`), else of ``full`` itself."""
     warn_flags(f"random-effects model of {d.y_name}", flags)
     k = len(pnames) - 1
-    hess = numerical_hessian(lambda th: full(th[:k], th[k], th[k + 1], th[k + 2]), theta)
+    if grad is not None:
+        hess = hessian_from_gradient(grad, theta)
+    else:
+        hess = numerical_hessian(lambda th: full(th[:k], th[k], th[k + 1], th[k + 2]), theta)
     cov_full = np.linalg.inv(-hess)
     cov = pd.DataFrame(cov_full[: k + 1, : k + 1], index=pnames, columns=pnames)
     params = pd.Series(theta[: k + 1], index=pnames, name="params")
