@@ -87,3 +87,34 @@ def test_i_terms_reach_the_estimator(cigar):
     df, w = cigar
     res = sp.SDM("logc ~ logp + I(logp + logy)", df, w, "state", "year").fit()
     assert "I(logp + logy)" in res.params.index and "W*I(logp + logy)" in res.params.index
+
+
+def test_lag_in_formulas_equals_a_hand_made_lag(cigar):
+    """``lag(x, k)`` in any estimator's formula: the same fit as a lagged column built by hand (groupby shift
+    on the sorted panel) with the first k years dropped; the rows of a permuted data frame do not matter."""
+    df, w = cigar
+    hand = df.sort_values(["state", "year"]).copy()
+    hand["lp2"] = hand.groupby("state")["logp"].shift(2)
+    hand = hand[hand["year"] > hand["year"].min() + 1]
+    ref = sp.SDM("logc ~ lp2 + logy", hand, w, "state", "year").fit()
+    got = sp.SDM("logc ~ lag(logp, 2) + logy", df.sample(frac=1.0, random_state=3), w, "state", "year").fit()
+    np.testing.assert_allclose(got.params.to_numpy(), ref.params.to_numpy(), rtol=1e-10)
+    assert list(got.params.index[:2]) == ["lag(logp, 2)", "logy"] and got.T == 28
+    np.testing.assert_allclose(got.resid.sort_index().to_numpy(), ref.resid.sort_index().to_numpy(), rtol=1e-8,
+                               atol=1e-12)
+    # the unbalanced estimator drops exactly the rows without an earlier observation
+    short = df[~((df["state"] == df["state"].iloc[0]) & (df["year"] < 65))]
+    unb = sp.fit_unbalanced("logc ~ lag(logp) + logy", short, w, "state", "year", model="sar", fe="entity")
+    assert unb.nobs == len(short) - 46  # the first year of the other 45 states, the first kept year of one
+
+
+def test_panel_lag_looks_up_the_period_not_the_row():
+    from spillover.formula import PanelLag
+
+    d = pd.DataFrame({"u": ["a", "a", "a", "b", "b"], "t": [3, 1, 2, 1, 3], "x": [30.0, 10, 20, 1, 3]})
+    got = PanelLag.of(d, "u", "t")(d["x"], 1)
+    np.testing.assert_array_equal(got.to_numpy(), [20.0, np.nan, 10, np.nan, np.nan])  # b has no t = 2
+    with pytest.raises(SpecificationError, match="needs a panel"):
+        model_arrays("x ~ lag(x)", d)
+    with pytest.raises(SpecificationError, match="positive integer"):
+        PanelLag.of(d, "u", "t")(d["x"], 0)

@@ -27,7 +27,7 @@ def _dummy_design(cig):
 
 def test_2sls_two_way_matches_numpy(cig):
     res = fit_iv("logc", ["logy"], ["logp"], ["L1_logp", "L2_logp"], cig, "state", "year", fe="twoways",
-                 cov_type="unadjusted")
+                 cov="unadjusted")
     d, w, z = _dummy_design(cig)
     x = np.column_stack([d["logp"], w])
     y = d["logc"].to_numpy()
@@ -61,6 +61,8 @@ def test_formula_with_lags_equals_explicit(cig):
     r2 = fit_iv("logc", ["logy"], ["logp"], ["L1_logp", "L2_logp"], cig, "state", "year", fe="twoways")
     np.testing.assert_allclose(r1.params.to_numpy(), r2.params.to_numpy(), rtol=1e-12)
     assert r1.nobs == r2.nobs == 46 * 28
+    r3 = fit_iv_formula("logc ~ logy + [logp ~ lag(logp) + lag(logp, 2)]", base, "state", "year", fe="twoways")
+    np.testing.assert_allclose(r3.params.to_numpy(), r2.params.to_numpy(), rtol=1e-12)
     with pytest.raises(SpecificationError, match="not identified"):
         fit_iv_formula("logc ~ logy + [logp + logy ~ L1.logp]", base, "state", "year")
     with pytest.raises(SpecificationError, match="form"):
@@ -74,7 +76,7 @@ def test_table_first_stage_rows_by_hand(cig):
     from spillover.report.tables import Table
 
     res = fit_iv("logc", ["logy"], ["logp"], ["L1_logp", "L2_logp"], cig, "state", "year", fe="twoways",
-                 cov_type="unadjusted")
+                 cov="unadjusted")
     d, w, z = _dummy_design(cig)
     x = d["logp"].to_numpy()
 
@@ -106,7 +108,7 @@ def test_overidentification_p_value_by_hand(cig):
     from spillover.report.tables import Table
 
     res = fit_iv("logc", ["logy"], ["logp"], ["L1_logp", "L2_logp"], cig, "state", "year", fe="twoways",
-                 cov_type="unadjusted")
+                 cov="unadjusted")
     d, w, z = _dummy_design(cig)
     x = np.column_stack([d["logp"], w])
     y = d["logc"].to_numpy()

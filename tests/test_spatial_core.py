@@ -11,7 +11,7 @@ import pytest
 from libpysal.weights import KNN, lat2W
 
 import spillover as sp
-from spillover.spatial.core import Optimum, bound_flags, maximize
+from spillover.spatial.core import MLProblem, Optimum, bound_flags, fit_ml, maximize
 from spillover.spatial.logdet import EigenLogDet, LULogDet, MCLogDet
 
 F = "logc ~ logp + logy"
@@ -108,6 +108,25 @@ def test_maximize_without_score_and_bound_flags():
     assert not bound_flags({"rho": 0.3}, [(-1.0, 1.0)])
 
 
+def test_fit_ml_flags_only_the_checked_parameters_at_their_bounds():
+    """A nuisance parameter (a log variance ratio) at its box end is not a flag; a spatial one is."""
+    box = [(-1.0, 1.0), (-5.0, 0.0)]
+    neg = lambda p: (p[0] - 0.4) ** 2 - p[1]  # noqa: E731  - argmax at the upper end of the nuisance box
+    fit = fit_ml(MLProblem("toy", ("rho", "log_phi"), box, neg, starts=[(0.0, -1.0)], checked=1))
+    assert fit.value("rho", MLProblem("toy", ("rho", "log_phi"), box, neg)) == pytest.approx(0.4, abs=1e-6)
+    assert fit.flags == ()
+    at_edge = fit_ml(MLProblem("toy", ("rho", "log_phi"), box, neg, starts=[(0.0, -1.0)]))
+    assert len(at_edge.flags) == 1 and "log_phi" in at_edge.flags[0]
+
+
+def test_a_singular_information_matrix_names_its_cause():
+    from spillover.errors import SpecificationError
+    from spillover.spatial.covariance import invert
+
+    with pytest.raises(SpecificationError, match="singular.*collinear"):
+        invert(np.ones((3, 3)))
+
+
 def test_random_effects_lag_model_is_polished_and_order_free(cigar, permuted):
     """RE-SDM: the optimum is a root of the analytic score (polished), so a permuted unit order agrees to 1e-10."""
     import pandas as pd
@@ -124,9 +143,9 @@ def test_random_effects_lag_model_is_polished_and_order_free(cigar, permuted):
 @pytest.mark.parametrize("model", ["SAR", "SEM"])
 def test_hessian_from_the_analytic_gradient_matches_the_analytic_hessian(cigar, model):
     """likelihood.hessian_from_gradient(Moments.loglik_gradient) against the closed-form observed Hessian
-    of the static models (models._observed_hessian, Anselin 1988 / Elhorst 2014), at the estimate."""
+    of the static models (covariance.observed_hessian, Anselin 1988 / Elhorst 2014), at the estimate."""
     from spillover.spatial.likelihood import hessian_from_gradient
-    from spillover.spatial.models import _observed_hessian
+    from spillover.spatial.covariance import observed_hessian
 
     df, w = cigar
     res = getattr(sp, model)(F, df, w, "state", "year", fe="entity", method="direct", cov="hessian").fit()
@@ -154,7 +173,7 @@ def test_hessian_from_the_analytic_gradient_matches_the_analytic_hessian(cigar, 
         g_b, g_r, g_l, g_s = mom.loglik_gradient(th[:k], r, l_, th[-1], (dld, dld), (0.0, 0.0), conv)
         return np.concatenate([g_b, [g_r if lag else g_l, g_s]])
 
-    ref = _observed_hessian(mod._spec, mom, theta[:k], p if lag else 0.0, 0.0 if lag else p, res.sigma2, eng, conv)
+    ref = observed_hessian(mod._spec, mom, theta[:k], p if lag else 0.0, 0.0 if lag else p, res.sigma2, eng, conv)
     np.testing.assert_allclose(hessian_from_gradient(grad, theta), ref, rtol=1e-6, atol=1e-6 * np.abs(ref).max())
 
 

@@ -4,13 +4,17 @@ Every estimator, test and analysis parses formulas here, so ``I(a + b)``,
 ``np.log(x)`` or ``a:b`` mean the same everywhere and a typo gets the same
 message: the unknown variable and the data's columns, or the syntax error.
 The bracket part ``y ~ x + [d ~ z1 + z2]`` (linearmodels' and Stata
-``ivregress``'s syntax) names endogenous regressors and their instruments;
-``L{k}.v`` inside it is ``v`` lagged ``k`` periods (see
-:func:`spillover.panel.fit_iv_formula`).
+``ivregress``'s syntax) names endogenous regressors and their instruments.
+
+``lag(x, k)`` (``k`` = 1 when omitted) is ``x`` of the same unit ``k``
+observed periods earlier (:class:`PanelLag`); it is NaN in a unit's first
+``k`` periods, which the panel estimators then drop. Inside the IV bracket
+``L{k}.v`` (Stata's spelling) means ``lag(v, k)``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,12 +88,54 @@ def _plain_terms(text: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split("+") if t.strip() and t.strip() not in ("1", "0"))
 
 
-def model_arrays(formula: str, data: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame, str]:
+_LAG_CALL = re.compile(r"\blag\(\s*[^,()]+?\s*(?:,\s*(\d+)\s*)?\)")
+
+
+def max_lag(formula: str) -> int:
+    """The largest ``k`` of the ``lag(x, k)`` terms of ``formula`` (0 when it has none)."""
+    return max((int(m.group(1) or 1) for m in _LAG_CALL.finditer(formula)), default=0)
+
+
+@dataclass(frozen=True)
+class PanelLag:
+    """``lag(values, k)``: each row's value ``k`` observed periods earlier for the same unit (NaN before).
+
+    ``unit`` and ``period`` are integer codes per row (period codes in time
+    order, as :func:`pandas.factorize` with ``sort=True`` gives them); the
+    lag is exact on a panel with gaps, since it looks the value up by
+    (unit, period - k) rather than shifting rows.
+    """
+
+    unit: np.ndarray
+    period: np.ndarray
+
+    @classmethod
+    def of(cls, data: pd.DataFrame, entity: str, time: str) -> PanelLag:
+        unit = pd.factorize(data[entity])[0]
+        period = pd.factorize(data[time], sort=True)[0]
+        return cls(unit.astype(np.int64), period.astype(np.int64))
+
+    def __call__(self, values, k: int = 1) -> pd.Series:
+        k = int(k)
+        if k < 1:
+            raise SpecificationError(format_error(f"lag(x, {k}): the lag must be a positive integer", option="formula"))
+        v = np.asarray(values, dtype=float)
+        grid = np.full((self.unit.max() + 1, self.period.max() + 1 + k), -1, dtype=np.int64)
+        grid[self.unit, self.period + k] = np.arange(len(v))
+        src = grid[self.unit, self.period]
+        out = np.where(src >= 0, v[np.maximum(src, 0)], np.nan)
+        return pd.Series(out, index=getattr(values, "index", None))
+
+
+def model_arrays(formula: str, data: pd.DataFrame, *, lag: PanelLag | None = None
+                 ) -> tuple[np.ndarray, pd.DataFrame, str]:
     """``(y, X, y_name)`` of ``formula`` on ``data`` (rows kept, NaN where a value is missing).
 
     ``X`` has formulaic's column names (``Intercept`` included unless the
-    formula removes it). Unknown variables and syntax errors raise
-    :class:`SpecificationError` naming the variable and the data's columns.
+    formula removes it; ``lag(x, 1)`` as written). Unknown variables and
+    syntax errors raise :class:`SpecificationError` naming the variable and
+    the data's columns. ``lag`` (a :class:`PanelLag` on ``data``'s rows)
+    makes ``lag(x, k)`` available.
     """
     from formulaic import model_matrix
 
@@ -97,10 +143,13 @@ def model_arrays(formula: str, data: pd.DataFrame) -> tuple[np.ndarray, pd.DataF
     if p.endog:
         raise SpecificationError(format_error("the bracket syntax [endog ~ instruments] is for IV estimators",
                                               option="formula", hint="use spillover.panel.fit_iv_formula"))
+    if max_lag(formula) and lag is None:
+        raise SpecificationError(format_error(f"formula {formula!r}: lag() needs a panel (entity and time)",
+                                              option="formula"))
     try:
-        mm = model_matrix(formula, data, na_action="ignore")
+        mm = model_matrix(formula, data, na_action="ignore", context={"lag": lag} if lag is not None else {})
     except Exception as exc:  # noqa: BLE001 -- formulaic's evaluation errors: name the missing variable
-        missing = sorted(variables(formula) - set(map(str, data.columns)))
+        missing = sorted(variables(formula) - set(map(str, data.columns)) - {"lag"})
         what = f"variable(s) {missing} not in the data" if missing else str(exc).splitlines()[0]
         raise SpecificationError(format_error(f"formula {formula!r}: {what}", option="formula",
                                               hint=f"columns: {sorted(map(str, data.columns))[:40]}")) from None
@@ -116,6 +165,7 @@ def variables(formula: str) -> set[str]:
     import formulaic
 
     try:
-        return {str(v) for v in formulaic.Formula(formula).required_variables}
+        found = {str(v) for v in formulaic.Formula(formula).required_variables}
     except Exception:  # noqa: BLE001
         return set()
+    return found - {"lag"} if max_lag(formula) else found

@@ -27,12 +27,12 @@ def _indexed(data: pd.DataFrame, entity: str, time: str) -> pd.DataFrame:
 
 
 def fit_panel(formula: str, data: pd.DataFrame, entity: str, time: str, *, fe: str = "twoways",
-              cov_type: str = "unadjusted", **cov_kw):
+              cov: str = "unadjusted", **cov_kw):
     """Fit pooled OLS (fe="none"), within (entity/time/twoways) or random effects (fe="random").
 
     Within estimators follow Wooldridge (2010, ch. 10); random effects use the
     Swamy-Arora variance components (linearmodels ``RandomEffects``).
-    ``cov_type`` is passed to linearmodels (e.g. "clustered" with
+    ``cov`` is linearmodels' ``cov_type`` (e.g. "clustered" with
     ``cluster_entity=True``).
     """
     from linearmodels import PanelOLS, PooledOLS, RandomEffects
@@ -48,20 +48,22 @@ def fit_panel(formula: str, data: pd.DataFrame, entity: str, time: str, *, fe: s
     else:
         effects = {"entity": " + EntityEffects", "time": " + TimeEffects", "twoways": " + EntityEffects + TimeEffects"}[fe]
         mod = PanelOLS.from_formula(f"{lhs}~ {rhs}{effects}", df)
-    res = mod.fit(cov_type=cov_type, **cov_kw)
+    res = mod.fit(cov_type=cov, **cov_kw)
     res.spillover_fe = fe  # the table reads the effects row from here
     return res
 
 
 def add_lag(data: pd.DataFrame, var: str, entity: str, time: str, k: int = 1) -> pd.DataFrame:
-    """Return ``data`` with ``L{k}_{var}``, the value ``k`` periods earlier within each entity (NaN at the start)."""
+    """Return ``data`` with ``L{k}_{var}``, ``lag(var, k)`` of :mod:`spillover.formula` (NaN at the start)."""
+    from spillover.formula import PanelLag
+
     out = data.sort_values([entity, time]).copy()
-    out[f"L{k}_{var}"] = out.groupby(entity)[var].shift(k)
+    out[f"L{k}_{var}"] = PanelLag.of(out, entity, time)(out[var], k).to_numpy()
     return out
 
 
 def fit_iv(dependent: str, exog: list[str], endog: list[str], instruments: list[str], data: pd.DataFrame,
-           entity: str, time: str, *, fe: str = "twoways", estimator: str = "2sls", cov_type: str = "clustered"):
+           entity: str, time: str, *, fe: str = "twoways", estimator: str = "2sls", cov: str = "clustered"):
     """IV regression with unit and/or time effects through linearmodels (``IV2SLS`` or ``IVGMM``).
 
     Unit and time effects enter as explicit dummy regressors, which is exact and
@@ -69,7 +71,7 @@ def fit_iv(dependent: str, exog: list[str], endog: list[str], instruments: list[
     study (Wooldridge 2010, sec. 11.1.1: fixed-effects 2SLS equals 2SLS with
     the dummies). Rows with a missing value in any variable (e.g. the first
     year when an instrument is a lag, see :func:`add_lag`) are dropped.
-    ``cov_type="clustered"`` clusters by entity. First-stage statistics
+    ``cov`` is linearmodels' ``cov_type``; ``cov="clustered"`` clusters by entity. First-stage statistics
     (partial R-squared, partial F) are in ``result.first_stage.diagnostics``.
     """
     from linearmodels.iv import IV2SLS, IVGMM
@@ -95,8 +97,8 @@ def fit_iv(dependent: str, exog: list[str], endog: list[str], instruments: list[
     else:
         x = x.assign(const=1.0)
     cls = IV2SLS if estimator == "2sls" else IVGMM
-    kw = {"clusters": df[entity].astype("category").cat.codes} if cov_type == "clustered" else {}
-    res = cls(df[dependent], x, df[endog], df[instruments]).fit(cov_type=cov_type, **kw)
+    kw = {"clusters": df[entity].astype("category").cat.codes} if cov == "clustered" else {}
+    res = cls(df[dependent], x, df[endog], df[instruments]).fit(cov_type=cov, **kw)
     res.spillover_fe = fe
     res.spillover_hidden = [c for c in x.columns if c.startswith(("_u_", "_t_"))]  # effect dummies, not tabulated
     res.spillover_entity_count = int(df[entity].nunique())
@@ -104,15 +106,15 @@ def fit_iv(dependent: str, exog: list[str], endog: list[str], instruments: list[
     return res
 
 
-_LAG = re.compile(r"^L(\d+)\.(\w+)$")
+_LAG = re.compile(r"^(?:L(?P<k>\d+)\.(?P<v>\w+)|lag\(\s*(?P<v2>\w+)\s*(?:,\s*(?P<k2>\d+)\s*)?\))$")
 
 
 def parse_iv_formula(formula: str) -> tuple[str, list[str], list[str], list[str]]:
     """Split ``"y ~ x1 + x2 + [d ~ z1 + L1.d]"`` into (dependent, exogenous, endogenous, instruments).
 
     The grammar is :mod:`spillover.formula`'s (formulaic plus the bracket of
-    linearmodels and Stata ``ivregress``). A term ``L{k}.v`` is variable ``v``
-    lagged ``k`` periods within each entity.
+    linearmodels and Stata ``ivregress``). A term ``lag(v, k)`` (or Stata's
+    ``L{k}.v``) is variable ``v`` lagged ``k`` periods within each entity.
     """
     p = parse(formula)
     if not p.endog:
@@ -122,8 +124,8 @@ def parse_iv_formula(formula: str) -> tuple[str, list[str], list[str], list[str]
 
 
 def fit_iv_formula(formula: str, data: pd.DataFrame, entity: str, time: str, *, fe: str = "twoways",
-                   estimator: str = "2sls", cov_type: str = "clustered"):
-    """:func:`fit_iv` from a formula ``"y ~ exog + [endog ~ instruments]"`` (lags as ``L1.x``).
+                   estimator: str = "2sls", cov: str = "clustered"):
+    """:func:`fit_iv` from a formula ``"y ~ exog + [endog ~ instruments]"`` (lags as ``lag(x, 1)`` or ``L1.x``).
 
     Lagged terms are built with :func:`add_lag`; the first ``k`` periods of
     every entity then lack the instrument and are dropped (stated by the
@@ -136,7 +138,7 @@ def fit_iv_formula(formula: str, data: pd.DataFrame, entity: str, time: str, *, 
         for name in names:
             lag = _LAG.match(name)
             if lag:
-                k, var = int(lag.group(1)), lag.group(2)
+                k, var = int(lag.group("k") or lag.group("k2") or 1), lag.group("v") or lag.group("v2")
                 if var not in df.columns:
                     raise SpecificationError(format_error(f"lagged variable in {formula!r} is not in the data", column=var))
                 col = f"L{k}_{var}"
@@ -152,6 +154,6 @@ def fit_iv_formula(formula: str, data: pd.DataFrame, entity: str, time: str, *, 
                                               f"{len(resolved['inst'])} instrument(s): the model is not identified",
                                               option="formula"))
     res = fit_iv(y, resolved["exog"], resolved["endog"], resolved["inst"], df, entity, time, fe=fe,
-                 estimator=estimator, cov_type=cov_type)
+                 estimator=estimator, cov=cov)
     res.spillover_formula = formula
     return res

@@ -198,7 +198,7 @@ def _fit_iv(req: FitRequest):
 
     o = req.options
     return fit_iv_formula(req.formula, req.data, req.entity, req.time, fe=req.fe,
-                          estimator=o.get("estimator", "2sls"), cov_type=o.get("cov_type", "clustered"))
+                          estimator=o.get("estimator", "2sls"), cov=o.get("cov") or "clustered")
 
 
 def _dynamic(wx: bool) -> Callable[[FitRequest], Any]:
@@ -220,7 +220,7 @@ for _e in (
     Estimator("fe", "spillover.panel:fit_panel", fe=ALL_FE, methods=(), spatial=False, fit=_fit_fe,
               label="Panel FE"),
     Estimator("iv", "spillover.panel:fit_iv_formula", fe=STATIC_FE, methods=(), spatial=False, fit=_fit_iv,
-              options=("estimator", "cov_type"), label="IV"),
+              options=("estimator", "cov"), label="IV"),
     Estimator("sar", _M + "SAR", fe=ALL_FE, params=("rho",), impacts=True, unbalanced=True, grid=True,
               simulate=True, options=("logdet", "cov"), public="SAR", label="SAR"),
     Estimator("sem", _M + "SEM", fe=ALL_FE, params=("lambda",), unbalanced=True, grid=True, simulate=True,

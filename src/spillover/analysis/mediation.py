@@ -171,7 +171,7 @@ def _within_coefs(y: np.ndarray, X: np.ndarray, ent: np.ndarray, tim: np.ndarray
 
 def mediation(formula: str, data: pd.DataFrame, entity: str, time: str, *, mediator: str, treatment: str,
               fe: str = "twoways", bootstrap: int = 500, seed: int | None = 0, alpha: float = 0.05, engine=None,
-              cov_type: str = "unadjusted", **cov_kw) -> MediationResult:
+              cov: str = "unadjusted", **cov_kw) -> MediationResult:
     """Stepwise panel mediation with Sobel and entity-cluster bootstrap inference.
 
     Parameters
@@ -191,9 +191,9 @@ def mediation(formula: str, data: pd.DataFrame, entity: str, time: str, *, media
         depend on where they run.
     engine : spillover.engine.Engine, optional
         Where the bootstrap chunks run (default: this process).
-    cov_type, **cov_kw
-        Covariance passed to linearmodels for the reported SEs (e.g.
-        ``cov_type="clustered", cluster_entity=True``).
+    cov, **cov_kw
+        Covariance (linearmodels' ``cov_type``) for the reported SEs (e.g.
+        ``cov="clustered", cluster_entity=True``).
 
     Returns
     -------
@@ -212,7 +212,7 @@ def mediation(formula: str, data: pd.DataFrame, entity: str, time: str, *, media
     controls = [t for t in terms if t != treatment]
     cols = [entity, time, mediator, treatment] + sorted(variables(formula) & set(data.columns))
     df = data[list(dict.fromkeys(cols))].dropna().sort_values([entity, time]).reset_index(drop=True)
-    kw = dict(fe=fe, cov_type=cov_type, **cov_kw)
+    kw = dict(fe=fe, cov=cov, **cov_kw)
     f_total = fit_panel(formula, df, entity, time, **kw)
     f_med = fit_panel(f"{mediator} ~ {rhs}", df, entity, time, **kw)
     f_out = fit_panel(f"{y} ~ {rhs} + {mediator}", df, entity, time, **kw)

@@ -84,6 +84,27 @@ def _polish(score: Callable[[np.ndarray], np.ndarray], x: np.ndarray, box: Box, 
     return cur
 
 
+def _projected_gradient(neg, x: np.ndarray, fun: float, inner: Box, h: float = 1e-6) -> np.ndarray:
+    """Gradient of ``neg`` at ``x`` (central differences, one-sided at a box end), zero where a bound binds.
+
+    At a box end the Karush-Kuhn-Tucker condition asks only that the gradient
+    point out of the box, so those components do not count against convergence.
+    """
+    g = np.empty(len(x))
+    for j, (lo, hi) in enumerate(inner):
+        e = np.zeros(len(x))
+        e[j] = h
+        if x[j] + h > hi:
+            g[j] = (fun - neg(x - e)) / h
+            g[j] = max(g[j], 0.0)  # a negative slope pushes against the upper end: KKT holds
+        elif x[j] - h < lo:
+            g[j] = (neg(x + e) - fun) / h
+            g[j] = min(g[j], 0.0)  # a positive slope pushes against the lower end: KKT holds
+        else:
+            g[j] = (neg(x + e) - neg(x - e)) / (2 * h)
+    return g
+
+
 def maximize(
     neg: Callable[[np.ndarray], float],
     box: Box,
@@ -129,15 +150,61 @@ def maximize(
         if nm.fun <= best.fun and _inside(nm.x, box):
             best = nm
         x, fun = np.asarray(best.x, dtype=float), float(best.fun)
-        h = 1e-6
-        grad = [(neg(x + h * e) - neg(x - h * e)) / (2 * h) for e in np.eye(len(x))]
-        converged = max(abs(g) for g in grad) <= 1e-5 * max(1.0, abs(fun))
+        converged = bool(np.max(np.abs(_projected_gradient(neg, x, fun, inner))) <= 1e-5 * max(1.0, abs(fun)))
     polished = False
     if score is not None:
         p = _polish(score, x, box)
         if p is not None:
             x, fun, polished = p, float(neg(p)), True
     return Optimum(x=x, fun=fun, converged=converged, polished=polished)
+
+
+@dataclass(frozen=True)
+class MLProblem:
+    """A concentrated likelihood to maximise: what every spatial ML fit hands to :func:`fit_ml`.
+
+    ``names`` and ``box`` list the searched parameters in order; the first
+    ``checked`` of them (default: all) are spatial parameters whose interval
+    ends are flagged; the others (e.g. a log variance ratio) are nuisance.
+    ``neg`` is minus the concentrated log-likelihood, ``score`` its analytic
+    gradient (of the log-likelihood), when the problem has one.
+    """
+
+    model: str
+    names: tuple[str, ...]
+    box: Box
+    neg: Callable[[np.ndarray], float]
+    score: Callable[[np.ndarray], np.ndarray] | None = None
+    starts: Sequence[Sequence[float]] | None = None
+    checked: int | None = None
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Result of :func:`fit_ml`: the argmax, minus the maximum, and the flags found so far."""
+
+    x: np.ndarray
+    fun: float
+    flags: tuple[str, ...]
+    polished: bool
+
+    def value(self, name: str, problem: MLProblem) -> float:
+        return float(self.x[problem.names.index(name)])
+
+
+def fit_ml(problem: MLProblem) -> Fit:
+    """Maximise ``problem`` with :func:`maximize`; flags for interval ends and non-convergence.
+
+    The flags are returned, not yet warned about: a model adds its own (a
+    variance at zero, an unstable bias correction) and then calls
+    :func:`warn_flags` once.
+    """
+    opt = maximize(problem.neg, problem.box, starts=problem.starts, score=problem.score)
+    k = len(problem.names) if problem.checked is None else problem.checked
+    flags = bound_flags(dict(zip(problem.names[:k], opt.x[:k])), problem.box[:k])
+    if not opt.converged:
+        flags.append("the optimiser did not report convergence")
+    return Fit(x=opt.x, fun=opt.fun, flags=tuple(flags), polished=opt.polished)
 
 
 def bound_flags(values: dict[str, float], box: Box) -> list[str]:

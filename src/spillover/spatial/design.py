@@ -29,7 +29,8 @@ class PanelDesign(Shape):
     wx_idx : indices of the columns of ``x`` that get a W*x term
     w : (N, N) CSR weights matrix aligned with ``ids``
     ids, periods : unit ids (W order) and sorted periods
-    order : for each stacked row, the row position in the user's DataFrame
+    order : for each stacked row, the row position in ``rows``
+    rows : the user's row labels of the rows used (all of them unless ``lag(x, k)`` dropped the first k periods)
     """
 
     y: np.ndarray
@@ -44,6 +45,7 @@ class PanelDesign(Shape):
     w_label: str = "W"
     row_standardised: bool = False
     extra: dict = field(default_factory=dict)
+    rows: pd.Index | None = None
 
     @property
     def wx_names(self) -> list[str]:
@@ -122,12 +124,26 @@ def build_design(
     intercept: bool,
     wx: bool | list[str],
 ) -> PanelDesign:
-    """Parse ``formula`` with formulaic and stack the panel time-major in W's order (via :func:`panel_frame`)."""
-    from spillover.formula import model_arrays
+    """Parse ``formula`` with formulaic and stack the panel time-major in W's order (via :func:`panel_frame`).
+
+    With ``lag(x, k)`` terms the first ``k`` periods (where the lag is
+    missing for every unit) are dropped, so that the panel stays balanced.
+    """
+    from spillover.formula import PanelLag, max_lag, model_arrays
     from spillover.frame import panel_frame
 
     fr = panel_frame(data, w, entity, time)
-    lhs, rhs, y_name = model_arrays(formula, fr.data)
+    k = max_lag(formula)
+    lhs, rhs, y_name = model_arrays(formula, fr.data, lag=PanelLag(fr.unit, fr.period) if k else None)
+    rows = fr.index
+    if k:
+        if k >= fr.t:
+            raise SpecificationError(format_error(f"formula {formula!r} lags {k} period(s) but the panel has {fr.t}",
+                                                  option="formula"))
+        keep = fr.period >= k
+        lhs, rhs = lhs[keep], rhs[keep].reset_index(drop=True)
+        rows = fr.index[keep]
+        fr = panel_frame(fr.data[keep], w, entity, time)
     fr.check_finite(np.column_stack([lhs, rhs.to_numpy()]), [y_name] + list(rhs.columns))
     if "Intercept" in rhs.columns and not intercept:
         rhs = rhs.drop(columns="Intercept")
@@ -141,7 +157,7 @@ def build_design(
     return PanelDesign(
         y=y, x=x, x_names=names, wx_idx=wx_idx, w=W, ids=ids, periods=periods,
         y_name=y_name, order=order, w_label=label, row_standardised=is_row_standardised(W),
-        extra={"entity": entity, "time": time},
+        extra={"entity": entity, "time": time}, rows=rows,
     )
 
 
@@ -175,4 +191,5 @@ def design_from_arrays(
     return PanelDesign(
         y=y, x=x, x_names=list(names), wx_idx=wx_idx, w=W, ids=ids, periods=list(range(n_periods)),
         y_name=y_name, order=np.arange(len(y)), w_label=label, row_standardised=is_row_standardised(W),
+        rows=pd.RangeIndex(len(y)),
     )

@@ -85,10 +85,11 @@ import pandas as pd
 from scipy import stats
 
 from spillover.errors import ConvergenceWarning, SpecificationError, format_error
-from spillover.spatial.core import bound_flags, maximize, warn_flags
+from spillover.spatial import covariance
+from spillover.spatial.core import MLProblem, fit_ml, warn_flags
 from spillover.spatial.design import build_design, collinear_columns, is_row_standardised
 from spillover.spatial.impacts import ImpactsResult, parameter_draws
-from spillover.spatial.likelihood import LOG2PI, Moments, hessian_from_gradient
+from spillover.spatial.likelihood import LOG2PI, Moments
 from spillover.spatial.transforms import Convention
 from spillover.spatial.results import Inference
 from spillover.spatial.transforms import demean, spatial_lag
@@ -443,8 +444,8 @@ class DynamicSDM:
             dld = float(eng.dlogdet(rho)) + (1.0 / (1.0 - rho) if transformed else 0.0)
             return np.array([-0.5 * nt * mom.dssr(rho, 0.0, beta)[0] / ssr + t * dld])
 
-        opt = maximize(lambda x: neg_conc(float(x[0])), [(lo, hi)], score=score)
-        rho = float(opt.x[0])
+        found = fit_ml(MLProblem("DynamicSDM", ("rho",), [(lo, hi)], lambda x: neg_conc(float(x[0])), score=score))
+        rho = float(found.x[0])
         beta, ssr = mom.beta_ssr(rho, 0.0)
         s2 = ssr / nt
         llf = llf_full(beta, rho, s2)
@@ -457,11 +458,9 @@ class DynamicSDM:
             g_b, g_r, _, g_s = mom.loglik_gradient(b_, r_, 0.0, s2_, (dld, 0.0), (0.0, 0.0), conv_)
             return np.concatenate([g_b, [g_r, g_s]])
 
-        hess = hessian_from_gradient(grad, theta)
-        cov_full = np.linalg.inv(-hess)
-        flags = bound_flags({"rho": rho}, [(lo, hi)])
-        if not opt.converged:
-            flags.append("the optimiser did not report convergence")
+        hess = -covariance.from_gradient(grad, theta)
+        cov_full = covariance.invert(-hess, "Hessian")
+        flags = list(found.flags)
 
         tau = beta[names.index(ylag)] if ylag in names else 0.0
         eta = beta[names.index(wylag)] if wylag in names else 0.0
@@ -498,7 +497,7 @@ class DynamicSDM:
         # structural residual at the QML estimate: the demeaned residual is y - rho W y - Z b less its
         # recovered unit (and time) effects, in the user's rows of periods 2..T
         e = yt - theta[kz] * wyt - zt @ theta[:kz]
-        idx = self.data.index[d.order[n:]]
+        idx = d.rows[d.order[n:]]
         resid = pd.Series(e, index=idx, name="resid").sort_index()
         return DynamicResults(
             params=pd.Series(theta_c[:-1], index=pnames, name="params"),

@@ -4,17 +4,7 @@ Constructors only store and check the configuration; :meth:`fit` does the
 work. The likelihoods and their conventions are documented in
 :mod:`spillover.spatial.likelihood` and :mod:`spillover.spatial.transforms`.
 
-Covariance estimators (``cov=``)
-
-* ``"information"`` (default for SAR, SEM, SDM, SDEM): the inverse of the
-  expected information matrix of the (transformed) model, Anselin (1988,
-  eqs. 6.5 and 12.9 for SAR/SEM), Elhorst (2014, eq. 3.20), Lee & Yu (2010,
-  eqs. 13 and 37) where the demeaning operator's unit eigenvalue is removed
-  (``tr(G*) = tr(G) - 1/(1-rho)``, ``tr(G*'G*) = tr(G'G) - |G'1|^2/N``).
-* ``"hessian"``: the inverse of minus the analytic observed Hessian at the
-  estimate.
-* ``"numerical"``: the inverse of minus a central-difference Hessian of the
-  full log-likelihood (the only choice for SAC).
+Covariance estimators (``cov=``): see :mod:`spillover.spatial.covariance`.
 """
 
 from __future__ import annotations
@@ -23,20 +13,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp_sparse
-from scipy.sparse.linalg import splu
 
 from spillover.errors import SpecificationError, format_error
 from spillover.spatial.design import PanelDesign, build_design, design_from_arrays
 from spillover.spatial.impacts import ImpactContext
-from spillover.spatial.core import bound_flags, maximize, warn_flags
-from spillover.spatial.likelihood import Moments, concentrated, concentrated_score, full_loglik, numerical_hessian
+from spillover.spatial import covariance
+from spillover.spatial.core import MLProblem, fit_ml, warn_flags
+from spillover.spatial.likelihood import Moments, concentrated, concentrated_score, full_loglik
 from spillover.spatial.results import SpatialResults, row_series
 from spillover.spatial.transforms import FE_CHOICES, METHOD_CHOICES, convention, demean, recover_effects, spatial_lag
 
 __all__ = ["SAR", "SEM", "SDM", "SDEM", "SAC", "GNS", "SLX"]
 
-COV_CHOICES = ("information", "hessian", "numerical")
+COV_CHOICES = tuple(covariance.CHOICES)
 
 
 @dataclass(frozen=True)
@@ -191,13 +180,12 @@ class _SpatialPanelModel:
                     out.append(concentrated_score(ssr, d, float(engine.dlogdet(val)), dcorr, conv))
             return np.array(out)
 
-        names_sp = [nm for nm, on in (("rho", spec.lag), ("lambda", spec.err)) if on]
-        box = [(lo, hi)] * len(names_sp)
-        opt = maximize(lambda p: neg_conc(*unpack(p)), box, starts=((0.0, 0.0), (0.5, 0.0), (0.0, 0.5)), score=score)
-        rho, lam = unpack(opt.x)
-        flags = bound_flags(dict(zip(names_sp, opt.x)), box)
-        if not opt.converged:
-            flags.append("the optimiser did not report convergence")
+        names_sp = tuple(nm for nm, on in (("rho", spec.lag), ("lambda", spec.err)) if on)
+        problem = MLProblem(spec.name, names_sp, [(lo, hi)] * len(names_sp), lambda p: neg_conc(*unpack(p)),
+                            score=score, starts=((0.0, 0.0), (0.5, 0.0), (0.0, 0.5)))
+        found = fit_ml(problem)
+        rho, lam = unpack(found.x)
+        flags = list(found.flags)
         warn_flags(spec.name, flags)
 
         beta, ssr = mom.beta_ssr(rho, lam)
@@ -206,7 +194,7 @@ class _SpatialPanelModel:
         llf = full_loglik(ssr, sigma2, ld, cr, conv)
 
         # ---- covariance --------------------------------------------------
-        names = list(z_names) + (["rho"] if spec.lag else []) + (["lambda"] if spec.err else [])
+        names = list(z_names) + list(names_sp)
         theta = np.concatenate([beta, [rho] if spec.lag else [], [lam] if spec.err else [], [sigma2]])
         if self.cov == "numerical":
 
@@ -214,19 +202,15 @@ class _SpatialPanelModel:
                 b = th[: len(beta)]
                 rr = th[len(beta)] if spec.lag else 0.0
                 ll = th[len(beta) + int(spec.lag)] if spec.err else 0.0
-                s2 = th[-1]
                 ldx, crx = parts(rr, ll)
-                return full_loglik(mom.ssr_at(rr, ll, b), s2, ldx, crx, conv)
+                return full_loglik(mom.ssr_at(rr, ll, b), th[-1], ldx, crx, conv)
 
-            info = -numerical_hessian(llf_at, theta)
+            info = covariance.numerical(llf_at, theta)
         elif self.cov == "hessian":
-            info = -_observed_hessian(spec, mom, beta, rho, lam, sigma2, engine, conv)
+            info = -covariance.observed_hessian(spec, mom, beta, rho, lam, sigma2, engine, conv)
         else:
-            info = _expected_information(spec, mom, beta, rho, lam, sigma2, engine, conv, W, zt, n, t, fe)
-        try:
-            cov_full = np.linalg.inv(info)
-        except np.linalg.LinAlgError as exc:  # pragma: no cover - singular information
-            raise SpecificationError(format_error("the information matrix is singular", hint="check for collinear regressors")) from exc
+            info = covariance.expected_information(spec, mom, beta, rho, lam, sigma2, engine, conv, W, zt, n, t, fe)
+        cov_full = covariance.invert(info)
         cov = pd.DataFrame(cov_full[:-1, :-1], index=names, columns=names)
         params = pd.Series(theta[:-1], index=names, name="params")
 
@@ -241,7 +225,7 @@ class _SpatialPanelModel:
         yc = yt - yt.mean()
         rsq = 1.0 - float(e_t @ e_t) / float(yc @ yc)
         corr2 = float(np.corrcoef(y, fitted)[0, 1] ** 2)
-        rows = self.data.index if self._arrays is None else pd.RangeIndex(n * t)
+        rows = d.rows
         fixed = {
             "intercept": grand,
             "entity": pd.Series(mu, index=pd.Index(d.ids, name=self.entity or "entity"), name="mu"),
@@ -261,86 +245,6 @@ class _SpatialPanelModel:
             fixed_effects=fixed, flags=tuple(flags),
             extra={"bounds": (lo, hi), "convention": conv}, _impact_ctx=ctx,
         )
-
-
-# ---------------------------------------------------------------------------
-# information matrices
-
-
-def _starred(engine, p: float, corr_on: bool, W, n: int) -> tuple[float, float, float]:
-    """tr(G), tr(G^2), tr(G'G) at p, with Lee-Yu's unit-eigenvalue removal when ``corr_on``."""
-    tg, tg2, tgg = float(engine.tr_G(p)), float(engine.tr_G2(p)), float(engine.tr_GtG(p))
-    if corr_on:
-        a = sp_sparse.csc_matrix(sp_sparse.identity(n) - p * sp_sparse.csr_matrix(W)).T.tocsc()
-        g1 = splu(a).solve(np.asarray(W.T @ np.ones(n)))
-        tg -= 1.0 / (1.0 - p)
-        tg2 -= 1.0 / (1.0 - p) ** 2
-        tgg -= float(g1 @ g1) / n
-    return tg, tg2, tgg
-
-
-def _expected_information(spec, mom, beta, rho, lam, sigma2, engine, conv, W, zt, n, t, fe):
-    """Expected information of (beta, rho | lambda, sigma2); see the module docstring."""
-    k = len(beta)
-    corr_on = conv.jac_corr > 0
-    c = conv.jac
-    p = rho if spec.lag else lam
-    tg, tg2, tgg = _starred(engine, p, corr_on, W, n)
-    info = np.zeros((k + 2, k + 2))
-    if spec.lag:
-        zb = zt @ beta
-        lu = splu(sp_sparse.csc_matrix(sp_sparse.identity(n) - rho * sp_sparse.csr_matrix(W)))
-        wzb = np.asarray(W @ zb.reshape(t, n).T)
-        v = lu.solve(wzb).T.reshape(-1)  # (I_T kron G) Z b, time-major
-        if corr_on:
-            v = demean(v, n, t, fe)
-        info[:k, :k] = zt.T @ zt / sigma2
-        info[:k, k] = info[k, :k] = zt.T @ v / sigma2
-        info[k, k] = c * (tg2 + tgg) + float(v @ v) / sigma2
-    else:
-        _, bmat = mom._vectors(0.0, lam)
-        info[:k, :k] = bmat.T @ mom.gram @ bmat / sigma2
-        info[k, k] = c * (tg2 + tgg)
-    info[k, k + 1] = info[k + 1, k] = c * tg / sigma2
-    info[k + 1, k + 1] = conv.n_eff / (2 * sigma2**2)
-    return info
-
-
-def _observed_hessian(spec, mom, beta, rho, lam, sigma2, engine, conv):
-    """Analytic Hessian of the full log-likelihood in (beta, rho | lambda, sigma2)."""
-    k = len(beta)
-    g = mom.gram
-    s2 = sigma2
-    h = np.zeros((k + 2, k + 2))
-    p = rho if spec.lag else lam
-    curv = -conv.jac * float(engine.tr_G2(p)) + conv.jac_corr / (1.0 - p) ** 2
-    m = 3 + 2 * k
-    zsel = np.zeros((m, k))
-    zsel[3 : 3 + k] = np.eye(k)
-    a_e, bmat = mom._vectors(rho, lam)
-    a_e = a_e - bmat @ beta  # coefficients of e
-    ee = float(a_e @ g @ a_e)
-    if spec.lag:
-        a_wy = np.zeros(m)
-        a_wy[1] = 1.0
-        h[:k, :k] = -zsel.T @ g @ zsel / s2
-        h[:k, k] = h[k, :k] = -zsel.T @ g @ a_wy / s2
-        h[k, k] = curv - float(a_wy @ g @ a_wy) / s2
-        h[:k, k + 1] = h[k + 1, :k] = -zsel.T @ g @ a_e / s2**2
-        h[k, k + 1] = h[k + 1, k] = -float(a_wy @ g @ a_e) / s2**2
-    else:
-        wzsel = np.zeros((m, k))
-        wzsel[3 + k :] = np.eye(k)
-        a_uw = np.zeros(m)
-        a_uw[1] = 1.0
-        a_uw[3 + k :] = -beta
-        h[:k, :k] = -bmat.T @ g @ bmat / s2
-        h[:k, k] = h[k, :k] = (-wzsel.T @ g @ a_e - bmat.T @ g @ a_uw) / s2
-        h[k, k] = curv - float(a_uw @ g @ a_uw) / s2
-        h[:k, k + 1] = h[k + 1, :k] = -bmat.T @ g @ a_e / s2**2
-        h[k, k + 1] = h[k + 1, k] = -float(a_uw @ g @ a_e) / s2**2
-    h[k + 1, k + 1] = conv.n_eff / (2 * s2**2) - ee / s2**3
-    return h
 
 
 # ---------------------------------------------------------------------------
@@ -445,7 +349,7 @@ class SLX(_SpatialPanelModel):
         fitted = d.y - resid_arr
         eff = lr.estimated_effects.to_numpy().ravel()
         grand, mu, alpha = recover_effects(eff + (0.0), n, t, fe)
-        rows = self.data.index if self._arrays is None else pd.RangeIndex(n * t)
+        rows = d.rows
         ctx = ImpactContext.for_fit(d.x_names, names, W)
         s2 = float(lr.s2)
         return SpatialResults(

@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from spillover.errors import SpecificationError, format_error
-from spillover.spatial.core import bound_flags, maximize, warn_flags
+from spillover.spatial import covariance
+from spillover.spatial.core import MLProblem, fit_ml, warn_flags
 from spillover.spatial.impacts import ImpactContext
-from spillover.spatial.likelihood import LOG2PI, hessian_from_gradient, numerical_hessian
+from spillover.spatial.likelihood import LOG2PI
 from spillover.spatial.results import SpatialResults, row_series
 from spillover.spatial.transforms import spatial_lag
 
@@ -82,15 +83,14 @@ def fit_random_effects(model, d) -> SpatialResults:
         return np.array([-0.5 * nt * d_rho / ssr + t * float(engine.dlogdet(rho)),
                          -0.5 * nt * phi * float(c @ g_mean @ c) / ssr + 0.5 * n])
 
-    best = maximize(neg_conc, [(lo, hi), (np.log(1e-10), 0.0)],
-                    starts=((0.0, np.log(0.5)), (0.5, np.log(0.1)), (0.3, np.log(0.9))), score=score)
+    best = fit_ml(MLProblem(model._spec.name, ("rho", "log_phi"), [(lo, hi), (np.log(1e-10), 0.0)], neg_conc,
+                            score=score, starts=((0.0, np.log(0.5)), (0.5, np.log(0.1)), (0.3, np.log(0.9))),
+                            checked=1))
     rho, phi = float(best.x[0]), float(np.exp(best.x[1]))
     b, ssr = solve(rho, phi)
     s2 = ssr / nt
     llf = full(b, rho, phi, s2)
-    flags = bound_flags({"rho": rho}, [(lo, hi)])
-    if not best.converged:
-        flags.append("the optimiser did not report convergence")
+    flags = list(best.flags)
     if phi > 1 - 1e-6:
         flags.append("phi = 1: the random-effects variance is estimated at zero (pooled model)")
     pnames = names + ["rho"]
@@ -106,7 +106,7 @@ def fit_random_effects(model, d) -> SpatialResults:
     theta, cov_full, cov, params = _inference(d, flags, np.concatenate([b, [rho, phi, s2]]), full, pnames, grad)
     resid = y - rho * wy - z @ b
     fitted = y - resid
-    rows = model.data.index if model._arrays is None else pd.RangeIndex(nt)
+    rows = d.rows
     ctx = ImpactContext.for_fit(d.x_names, pnames, W, engine=engine)
     yc = y - y.mean()
     return SpatialResults(
@@ -197,13 +197,11 @@ def fit_random_effects_error(model, d) -> SpatialResults:
         r = profile(p[0], np.exp(p[1]))
         return np.inf if r is None else -r[2]
 
-    best = maximize(neg, [(lo, hi), (np.log(1e-10), np.log(1e6))],
-                    starts=((0.0, 0.0), (0.5, np.log(0.5)), (0.3, np.log(3.0))))
+    best = fit_ml(MLProblem(model._spec.name, ("lambda", "log_ratio"), [(lo, hi), (np.log(1e-10), np.log(1e6))],
+                            neg, starts=((0.0, 0.0), (0.5, np.log(0.5)), (0.3, np.log(3.0))), checked=1))
     lam, f = float(best.x[0]), float(np.exp(best.x[1]))
     beta, s2, llf = profile(lam, f)
-    flags = bound_flags({"lambda": lam}, [(lo, hi)])
-    if not best.converged:
-        flags.append("the optimiser did not report convergence")
+    flags = list(best.flags)
     if f < 1e-8:
         flags.append("the random-effects variance is estimated at zero (pooled model)")
     pnames = names + ["lambda"]
@@ -211,7 +209,7 @@ def fit_random_effects_error(model, d) -> SpatialResults:
     y = d.y
     resid = y - z @ beta
     fitted = y - resid
-    rows = model.data.index if model._arrays is None else pd.RangeIndex(nt)
+    rows = d.rows
     ctx = ImpactContext.for_fit(d.x_names, pnames, W) if d.wx_idx else None
     yc = y - y.mean()
     return SpatialResults(
@@ -236,10 +234,10 @@ def _inference(d, flags, theta, full, pnames, grad=None):
     warn_flags(f"random-effects model of {d.y_name}", flags)
     k = len(pnames) - 1
     if grad is not None:
-        hess = hessian_from_gradient(grad, theta)
+        info = covariance.from_gradient(grad, theta)
     else:
-        hess = numerical_hessian(lambda th: full(th[:k], th[k], th[k + 1], th[k + 2]), theta)
-    cov_full = np.linalg.inv(-hess)
+        info = covariance.numerical(lambda th: full(th[:k], th[k], th[k + 1], th[k + 2]), theta)
+    cov_full = covariance.invert(info)
     cov = pd.DataFrame(cov_full[: k + 1, : k + 1], index=pnames, columns=pnames)
     params = pd.Series(theta[: k + 1], index=pnames, name="params")
     return theta, cov_full, cov, params

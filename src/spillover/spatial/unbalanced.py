@@ -58,8 +58,9 @@ import scipy.sparse as sp_sparse
 from spillover.errors import SpecificationError, format_error
 from spillover.spatial.design import collinear_columns, is_row_standardised
 from spillover.spatial.impacts import ImpactContext
-from spillover.spatial.core import bound_flags, maximize, warn_flags
-from spillover.spatial.likelihood import Moments, concentrated_score, full_loglik, hessian_from_gradient
+from spillover.spatial import covariance
+from spillover.spatial.core import MLProblem, fit_ml, warn_flags
+from spillover.spatial.likelihood import Moments, concentrated_score, full_loglik
 from spillover.spatial.results import SpatialResults, row_series
 from spillover.spatial.transforms import Convention
 
@@ -174,12 +175,19 @@ def _demean_by(a: np.ndarray, code: np.ndarray) -> np.ndarray:
 
 
 def _prepare(formula, data, w, entity, time, fe, durbin):
-    from spillover.formula import model_arrays
+    """Stacked arrays of an unbalanced panel; rows whose ``lag(x, k)`` has no earlier observation are dropped."""
+    from spillover.formula import PanelLag, max_lag, model_arrays
     from spillover.frame import panel_frame
 
     fr = panel_frame(data, w, entity, time, balanced=False)  # units of W may be absent in any period
+    lhs, rhs, y_name = model_arrays(formula, fr.data, lag=PanelLag(fr.unit, fr.period) if max_lag(formula) else None)
+    if max_lag(formula):
+        lagged = [c for c in rhs.columns if c.startswith("lag(")]
+        keep = np.isfinite(rhs[lagged].to_numpy()).all(axis=1)
+        lhs, rhs = lhs[keep], rhs[keep].reset_index(drop=True)
+        data = data.iloc[np.flatnonzero(keep)]
+        fr = panel_frame(data, w, entity, time, balanced=False)
     df = fr.data
-    lhs, rhs, y_name = model_arrays(formula, df)
     fr.check_finite(np.column_stack([lhs, rhs.to_numpy()]), [y_name] + list(rhs.columns),
                     hint="drop those rows: an unbalanced panel is fine")
     if fe != "none" and "Intercept" in rhs.columns:
@@ -295,11 +303,10 @@ def fit_unbalanced(
         return np.array([concentrated_score(ssr, d, dld, 0.0, conv)])
 
     pname = "rho" if lag else "lambda"
-    opt = maximize(lambda x: neg_conc(float(x[0])), [(lo, hi)], score=score)
-    p = float(opt.x[0])
-    flags = bound_flags({pname: p}, [(lo, hi)])
-    if not opt.converged:
-        flags.append("the optimiser did not report convergence")
+    found = fit_ml(MLProblem(f"{name} (unbalanced)", (pname,), [(lo, hi)], lambda x: neg_conc(float(x[0])),
+                             score=score))
+    p = float(found.x[0])
+    flags = list(found.flags)
     warn_flags(f"{name} (unbalanced)", flags)
     rho, lam = split(p)
     beta, ssr = mom.beta_ssr(rho, lam)
@@ -315,11 +322,7 @@ def fit_unbalanced(
         g_b, g_r, g_l, g_s = mom.loglik_gradient(th[:kb], rr, ll, th[-1], (dld, dld), (0.0, 0.0), conv)
         return np.concatenate([g_b, [g_r if lag else g_l, g_s]])
 
-    info = -hessian_from_gradient(grad, theta)
-    try:
-        cov_full = np.linalg.inv(info)
-    except np.linalg.LinAlgError as exc:  # pragma: no cover
-        raise SpecificationError(format_error("the Hessian is singular", hint="check for collinear regressors")) from exc
+    cov_full = covariance.invert(covariance.from_gradient(grad, theta), "Hessian")
     names = z_names + [pname]
     params = pd.Series(theta[:-1], index=names, name="params")
     cov = pd.DataFrame(cov_full[:-1, :-1], index=names, columns=names)

@@ -28,7 +28,7 @@ FE = Literal["none", "entity", "time", "twoways", "random"]
 METHOD = Literal["direct", "lee-yu"]
 FORMAT = Literal["tex", "html", "md", "csv", "xlsx", "docx"]
 #: EstimateSpec fields that are estimator options (passed when the registry entry lists them).
-OPTION_FIELDS = ("estimator", "cov_type", "correction", "time_lags")
+OPTION_FIELDS = ("estimator", "cov", "correction", "time_lags")
 
 
 def _registered(name: str, **capabilities: bool) -> registry.Estimator:
@@ -105,7 +105,9 @@ class EstimateSpec(_Strict):
         description="catalog indicators whose interpolated (flagged) cells drop the province-year; the "
                     "resulting unbalanced panel is estimated with per-period W (method = 'direct')")
     estimator: Literal["2sls", "gmm"] = Field("2sls", description="model = 'iv' only")
-    cov_type: Literal["clustered", "robust", "unadjusted"] = Field("clustered", description="model = 'iv' only")
+    cov: str | None = Field(None, description="covariance estimator; the choices are the estimator's (e.g. "
+                            "'information', 'hessian', 'numerical' for the spatial ML models; 'clustered', "
+                            "'robust', 'unadjusted' for model = 'iv' (default 'clustered'))")
     correction: Literal["bias", "none"] = Field(
         "bias", description="dynamic models only: subtract the Yu-de Jong-Lee (2008) / Lee-Yu (2010) bias, or not")
     time_lags: list[Literal["y", "wy"]] = Field(default_factory=lambda: ["y", "wy"],
@@ -117,7 +119,8 @@ class EstimateSpec(_Strict):
     def estimator_options(self) -> dict[str, Any]:
         """Options handed to the estimator: the option fields its registry entry takes, then ``options``."""
         est = registry.get(self.model)
-        return {**{k: getattr(self, k) for k in OPTION_FIELDS if k in est.options}, **self.options}
+        fields = {k: getattr(self, k) for k in OPTION_FIELDS if k in est.options and getattr(self, k) is not None}
+        return {**fields, **self.options}
 
     @model_validator(mode="after")
     def _combinations(self) -> EstimateSpec:
@@ -131,10 +134,20 @@ class EstimateSpec(_Strict):
                 raise ValueError(f"model 'iv' needs a formula 'y ~ exog + [endog ~ instruments]', got {self.formula!r}")
         elif "[" in self.formula:
             raise ValueError(f"the bracket syntax [endog ~ instruments] needs model = 'iv', not {self.model!r}")
+        if self.lag:
+            from spillover.formula import variables
+
+            absent = sorted(set(self.lag) - variables(self.formula))
+            if absent:
+                raise ValueError(f"lag {absent}: not variables of the formula {self.formula!r} (lag replaces a "
+                                 "regressor by its previous-period value)")
         bad = sorted(set(self.options) & set(OPTION_FIELDS))
         if bad:
             raise ValueError(f"{bad} are keys of [[estimate]] itself, not of options")
         est.check(fe=self.fe, method=self.method, options=self.options)
+        if self.cov is not None and "cov" not in est.options:
+            raise ValueError(f"model {self.model!r} has no cov choice (models with one: "
+                             f"{[n for n in registry.names() if 'cov' in registry.get(n).options]})")
         if est.dynamic and not self.time_lags:
             raise ValueError(f"model {self.model!r} needs time_lags ['y'], ['wy'] or ['y', 'wy']")
         if self.drop_interpolated:

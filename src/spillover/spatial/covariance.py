@@ -1,0 +1,127 @@
+"""Covariance estimators of the spatial maximum-likelihood fits: one place for every choice.
+
+``cov=`` of the static models (:mod:`spillover.spatial.models`):
+
+* ``"information"``: the inverse of the expected information matrix of the
+  (transformed) model, Anselin (1988, eqs. 6.5 and 12.9 for SAR/SEM),
+  Elhorst (2014, eq. 3.20), Lee & Yu (2010, eqs. 13 and 37) where the
+  demeaning operator's unit eigenvalue is removed (``tr(G*) = tr(G) -
+  1/(1-rho)``, ``tr(G*'G*) = tr(G'G) - |G'1|^2/N``): :func:`expected_information`.
+* ``"hessian"``: the inverse of minus the analytic observed Hessian at the
+  estimate: :func:`observed_hessian`.
+* ``"numerical"``: the inverse of minus a central-difference Hessian of the
+  full log-likelihood: :func:`numerical`; the only choice for SAC and GNS.
+
+Random-effects, dynamic and unbalanced fits use :func:`from_gradient` (central
+differences of the analytic gradient, rounding ``eps |g| / h``) where the
+gradient is written out, else :func:`numerical`. Every information matrix is
+inverted by :func:`invert`, which names the likely cause when it is singular.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp_sparse
+from scipy.sparse.linalg import splu
+
+from spillover.errors import SpecificationError, format_error
+from spillover.spatial.likelihood import hessian_from_gradient, numerical_hessian
+from spillover.spatial.transforms import demean
+
+#: ``cov=`` choices of the static ML models, with the label printed in tables.
+CHOICES = {"information": "expected information", "hessian": "observed Hessian",
+           "numerical": "numerical Hessian"}
+
+
+def invert(info: np.ndarray, what: str = "information matrix") -> np.ndarray:
+    """``info^-1``; a singular matrix is a :class:`SpecificationError` (collinear regressors, usually)."""
+    try:
+        return np.linalg.inv(info)
+    except np.linalg.LinAlgError as exc:
+        raise SpecificationError(format_error(f"the {what} is singular", hint="check for collinear regressors")) from exc
+
+
+def numerical(llf, theta: np.ndarray) -> np.ndarray:
+    """Minus the central-difference Hessian of ``llf`` at ``theta`` (an observed information)."""
+    return -numerical_hessian(llf, theta)
+
+
+def from_gradient(grad, theta: np.ndarray) -> np.ndarray:
+    """Minus the central-difference Jacobian of the analytic gradient ``grad`` at ``theta``."""
+    return -hessian_from_gradient(grad, theta)
+
+
+def _starred(engine, p: float, corr_on: bool, W, n: int) -> tuple[float, float, float]:
+    """tr(G), tr(G^2), tr(G'G) at p, with Lee-Yu's unit-eigenvalue removal when ``corr_on``."""
+    tg, tg2, tgg = float(engine.tr_G(p)), float(engine.tr_G2(p)), float(engine.tr_GtG(p))
+    if corr_on:
+        a = sp_sparse.csc_matrix(sp_sparse.identity(n) - p * sp_sparse.csr_matrix(W)).T.tocsc()
+        g1 = splu(a).solve(np.asarray(W.T @ np.ones(n)))
+        tg -= 1.0 / (1.0 - p)
+        tg2 -= 1.0 / (1.0 - p) ** 2
+        tgg -= float(g1 @ g1) / n
+    return tg, tg2, tgg
+
+
+def expected_information(spec, mom, beta, rho, lam, sigma2, engine, conv, W, zt, n, t, fe):
+    """Expected information of (beta, rho | lambda, sigma2); see the module docstring."""
+    k = len(beta)
+    corr_on = conv.jac_corr > 0
+    c = conv.jac
+    p = rho if spec.lag else lam
+    tg, tg2, tgg = _starred(engine, p, corr_on, W, n)
+    info = np.zeros((k + 2, k + 2))
+    if spec.lag:
+        zb = zt @ beta
+        lu = splu(sp_sparse.csc_matrix(sp_sparse.identity(n) - rho * sp_sparse.csr_matrix(W)))
+        wzb = np.asarray(W @ zb.reshape(t, n).T)
+        v = lu.solve(wzb).T.reshape(-1)  # (I_T kron G) Z b, time-major
+        if corr_on:
+            v = demean(v, n, t, fe)
+        info[:k, :k] = zt.T @ zt / sigma2
+        info[:k, k] = info[k, :k] = zt.T @ v / sigma2
+        info[k, k] = c * (tg2 + tgg) + float(v @ v) / sigma2
+    else:
+        _, bmat = mom._vectors(0.0, lam)
+        info[:k, :k] = bmat.T @ mom.gram @ bmat / sigma2
+        info[k, k] = c * (tg2 + tgg)
+    info[k, k + 1] = info[k + 1, k] = c * tg / sigma2
+    info[k + 1, k + 1] = conv.n_eff / (2 * sigma2**2)
+    return info
+
+
+def observed_hessian(spec, mom, beta, rho, lam, sigma2, engine, conv):
+    """Analytic Hessian of the full log-likelihood in (beta, rho | lambda, sigma2)."""
+    k = len(beta)
+    g = mom.gram
+    s2 = sigma2
+    h = np.zeros((k + 2, k + 2))
+    p = rho if spec.lag else lam
+    curv = -conv.jac * float(engine.tr_G2(p)) + conv.jac_corr / (1.0 - p) ** 2
+    m = 3 + 2 * k
+    zsel = np.zeros((m, k))
+    zsel[3 : 3 + k] = np.eye(k)
+    a_e, bmat = mom._vectors(rho, lam)
+    a_e = a_e - bmat @ beta  # coefficients of e
+    ee = float(a_e @ g @ a_e)
+    if spec.lag:
+        a_wy = np.zeros(m)
+        a_wy[1] = 1.0
+        h[:k, :k] = -zsel.T @ g @ zsel / s2
+        h[:k, k] = h[k, :k] = -zsel.T @ g @ a_wy / s2
+        h[k, k] = curv - float(a_wy @ g @ a_wy) / s2
+        h[:k, k + 1] = h[k + 1, :k] = -zsel.T @ g @ a_e / s2**2
+        h[k, k + 1] = h[k + 1, k] = -float(a_wy @ g @ a_e) / s2**2
+    else:
+        wzsel = np.zeros((m, k))
+        wzsel[3 + k :] = np.eye(k)
+        a_uw = np.zeros(m)
+        a_uw[1] = 1.0
+        a_uw[3 + k :] = -beta
+        h[:k, :k] = -bmat.T @ g @ bmat / s2
+        h[:k, k] = h[k, :k] = (-wzsel.T @ g @ a_e - bmat.T @ g @ a_uw) / s2
+        h[k, k] = curv - float(a_uw @ g @ a_uw) / s2
+        h[:k, k + 1] = h[k + 1, :k] = -bmat.T @ g @ a_e / s2**2
+        h[k, k + 1] = h[k + 1, k] = -float(a_uw @ g @ a_e) / s2**2
+    h[k + 1, k + 1] = conv.n_eff / (2 * s2**2) - ee / s2**3
+    return h
