@@ -9,7 +9,8 @@ import html as _html
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from spillover.report.tables import Cell, Row, Table
+    from spillover.report.layout import Cell, Row
+    from spillover.report.tables import Table
 
 __all__ = ["escape_latex", "escape_markdown", "html", "latex", "markdown"]
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from spillover.io import atomic_write, normalise_office_zip
 
 if TYPE_CHECKING:  # pragma: no cover
-    from spillover.report.tables import Cell, Table
+    from spillover.report.layout import Cell
+    from spillover.report.tables import Table
 
 __all__ = ["write_csv", "write_docx", "write_xlsx", "xlsx_number_format"]
 
