@@ -88,12 +88,13 @@ def test_grid_identical_on_cluster_and_equal_to_direct_fits(cluster, panel):
     from spillover.study.grid import run_grid
     from spillover.study.spec import GridSpec
 
-    g = GridSpec(name="g", formula="cpi ~ dei + urban + gov + open + hc", weights=["adjacency", "distance"],
-                 samples={"all": [], "east": ["east"]}, fe=["twoways"], method=["lee-yu", "direct"])
+    g = GridSpec(name="g", formula="cpi ~ dei + urban + gov + open + hc", variable="dei",
+                 weights=["adjacency", "distance"], samples={"all": [], "east": ["east"]}, fe=["twoways"],
+                 method=["lee-yu", "direct"])
     weights = {"adjacency": sp.weights.build("contiguity", geo=sp.data.default_geometry(), id_col="adcode"),
                "distance": sp.weights.build("inverse_distance", power=2, points=sp.data.default_points())}
-    here = run_grid(g, panel, weights, "province", "year")
-    there = run_grid(g, panel, weights, "province", "year", engine=cluster)
+    here = run_grid(g, panel, weights, "province", "year", group="region")
+    there = run_grid(g, panel, weights, "province", "year", engine=cluster, group="region")
     pd.testing.assert_frame_equal(here, there)
     assert len(here) == 8 and (here["error"] == "").all(), here["error"].tolist()
     row = here[(here["weights"] == "distance") & (here["sample"] == "all") & (here["method"] == "direct")].iloc[0]

@@ -23,6 +23,15 @@ from spillover.report import fonts
 from spillover.study.spec import FigureSpec
 
 
+#: The bundled study's labels and map settings (models/00_study.toml), as a study passes them.
+LAB = {"dei": "Digital economy index", "cpi": "Common prosperity index", "urban": "Urbanisation",
+       "gov": "Government expenditure / GDP", "east": "East", "central": "Central", "west": "West",
+       "northeast": "Northeast", "national": "All provinces"}
+LAB_ZH = {"dei": "数字经济指数", "cpi": "共同富裕指数"}
+CHINA = {"projection": "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +datum=WGS84 +units=m +no_defs",
+         "extent": (70.0, 17.0, 140.0, 56.0), "inset": (106.0, 2.5, 124.0, 24.5)}
+
+
 @pytest.fixture(scope="module")
 def panel():
     from spillover.data import default_panel
@@ -59,16 +68,20 @@ def impacts():
     )
 
 
-def _run(panel, w, impacts, tmp_path, figure=(), language="en"):
+def _run(panel, w, impacts, tmp_path, figure=(), language="en", geo=None):
+    from spillover.data import default_geometry
+
     study = types.SimpleNamespace(
         figure=list(figure),
-        data=types.SimpleNamespace(entity="province", time="year"),
+        data=types.SimpleNamespace(entity="province", time="year", group="region"),
         study=types.SimpleNamespace(language=language, seed=20261124),
-        moran=[types.SimpleNamespace(variables=["cpi"], weights=["adjacency"], permutations=99, seed=7)],
+        moran=[types.SimpleNamespace(variables=["dei", "cpi"], weights=["adjacency"], permutations=99, seed=7)],
+        labels={"en": LAB, "zh": LAB_ZH}, geometry=types.SimpleNamespace(id="adcode", **CHINA),
+        estimate=[], estimate_by_name=dict,
     )
     return types.SimpleNamespace(
         panel=panel, weights={"adjacency": w}, estimates={}, impacts={"sar": types.SimpleNamespace(table=impacts)},
-        study=study, out=tmp_path, files=[],
+        study=study, out=tmp_path, files=[], geometry=default_geometry() if geo is None else geo,
     )
 
 
@@ -78,7 +91,8 @@ def _map_collections(ax):
 
 # ---------------------------------------------------------------- standalone functions
 def test_choropleth_grid_and_colorbars(panel, geo):
-    fig = F.choropleth(geo, panel, ["dei", "cpi"], [2013, 2022], entity="province", id_col="adcode")
+    fig = F.choropleth(geo, panel, ["dei", "cpi"], [2013, 2022], entity="province", id_col="adcode", labels=LAB,
+                       **CHINA)
     assert isinstance(fig, Figure) and isinstance(fig.canvas, FigureCanvasAgg)
     assert len(fig.axes) == 4 + 2  # 2x2 maps and one colour bar per variable
     maps = fig.axes[:4]
@@ -100,7 +114,7 @@ def test_choropleth_grid_and_colorbars(panel, geo):
 
 def test_choropleth_continuous_missing_and_errors(panel, geo):
     sub = panel[panel["province"] != "540000"]  # Tibet missing: hatched
-    fig = F.choropleth(geo, sub, "cpi", 2022, entity="province", id_col="adcode", scheme="continuous", inset=False)
+    fig = F.choropleth(geo, sub, "cpi", 2022, entity="province", id_col="adcode", scheme="continuous")
     assert len(fig.axes) == 2
     colls = _map_collections(fig.axes[0])
     assert len(colls) == 2 and len(colls[1].get_paths()) == 1 and colls[1].get_hatch() == "////"
@@ -152,11 +166,11 @@ def test_lisa_map(panel, geo, w):
 
 
 def test_impacts_plot(impacts):
-    fig = F.impacts_plot(types.SimpleNamespace(table=impacts))
+    fig = F.impacts_plot(types.SimpleNamespace(table=impacts), labels=LAB)
     assert len(fig.axes) == 3
     assert [ax.get_title() for ax in fig.axes] == ["Direct", "Indirect (spillover)", "Total"]
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
-        "Digital economy index", "Urbanisation", "Government intervention"]
+        "Digital economy index", "Urbanisation", "Government expenditure / GDP"]
     for ax, part in zip(fig.axes, ("direct", "indirect", "total"), strict=True):
         (bars,) = [c for c in ax.collections if isinstance(c, LineCollection)]
         half = [abs(seg[1][0] - seg[0][0]) / 2 for seg in bars.get_segments()]
@@ -170,7 +184,7 @@ def test_impacts_plot(impacts):
 
 
 def test_trends_by_region(panel):
-    fig = F.trends_by_region(panel, ["dei", "cpi"], region_col="region")
+    fig = F.trends_by_region(panel, ["dei", "cpi"], region_col="region", labels=LAB)
     assert len(fig.axes) == 2
     for ax, var in zip(fig.axes, ("dei", "cpi"), strict=True):
         assert len(ax.lines) == 5  # four regions and the national mean
@@ -193,10 +207,11 @@ def _glyph_warnings(fig) -> list[str]:
 
 @pytest.mark.skipif(not fonts.has_cjk_font(), reason="no CJK font installed (pip install mplfonts)")
 def test_chinese_labels_render_without_missing_glyphs(panel, impacts):
-    fig = F.trends_by_region(panel, ["dei", "cpi"], region_col="region", language="zh", title="数字经济与共同富裕：分区域均值")
+    fig = F.trends_by_region(panel, ["dei", "cpi"], region_col="region", language="zh", labels=LAB_ZH,
+                             title="数字经济与共同富裕：分区域均值")
     assert fig.axes[0].get_title() == "数字经济指数"
     assert _glyph_warnings(fig) == []
-    fig2 = F.impacts_plot(impacts, language="zh")
+    fig2 = F.impacts_plot(impacts, language="zh", labels=LAB_ZH)
     assert fig2.axes[0].get_yticklabels()[0].get_text() == "数字经济指数"
     assert _glyph_warnings(fig2) == []
     assert fonts.cjk_font_family() in matplotlib.font_manager.FontProperties(
@@ -256,7 +271,33 @@ def test_study_figures_spec_errors(panel, w, impacts, tmp_path):
     bad_est = [FigureSpec(name="i", kind="impacts", estimate="sdm")]
     with pytest.raises(SpecificationError, match="has no impacts"):
         SF.study_figures(_run(panel, w, impacts, tmp_path, bad_est))
-    dup = [FigureSpec(name="t", kind="trends"), FigureSpec(name="t", kind="trends", variable="dei")]
+    dup = [FigureSpec(name="t", kind="trends", variable="cpi"), FigureSpec(name="t", kind="trends", variable="dei")]
     with pytest.raises(SpecificationError, match="unique"):
         SF.study_figures(_run(panel, w, impacts, tmp_path, dup))
     assert not (tmp_path / "figures").exists() or not any((tmp_path / "figures").glob("*.tmp"))
+
+
+def test_maps_on_any_geometry_take_their_extent_from_the_data(tmp_path):
+    """A projected grid of squares far from China (EPSG:3857) and the same grid in lon/lat: every polygon
+    drawn, the axis limits the data's bounds, no inset unless asked."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    cells = [box(-9.0e6 + 1e5 * i, 4.0e6 + 1e5 * j, -9.0e6 + 1e5 * (i + 1), 4.0e6 + 1e5 * (j + 1))
+             for i in range(4) for j in range(3)]
+    geo = gpd.GeoDataFrame({"fips": [f"u{k}" for k in range(12)]}, geometry=cells, crs=3857)
+    panel = pd.DataFrame({"unit": np.tile(geo["fips"], 2), "t": np.repeat([1, 2], 12),
+                          "y": np.arange(24, dtype=float)})
+    for g in (geo, geo.to_crs(4326)):
+        fig = F.choropleth(g, panel, "y", [1, 2], entity="unit", id_col="fips", time="t")
+        ax = fig.axes[0]
+        (coll,) = _map_collections(ax)
+        assert len(coll.get_paths()) == 12 and ax.child_axes == []
+        x0, y0, x1, y1 = g.total_bounds
+        lo, hi = ax.get_xlim()
+        assert lo < x0 < x1 < hi and (hi - lo) < 1.1 * (x1 - x0)
+        lisa = pd.DataFrame({"entity": geo["fips"], "year": 2, "cluster": "ns"})
+        fig2 = F.lisa_map(g, lisa, 2, id_col="fips")
+        assert len(_map_collections(fig2.axes[0])[0].get_paths()) == 12
+    with pytest.raises(SpecificationError, match="extent holds no polygon"):
+        F.choropleth(geo, panel, "y", 1, entity="unit", id_col="fips", time="t", extent=(70.0, 17.0, 140.0, 56.0))

@@ -82,9 +82,11 @@ registry.register(registry.Estimator("shrunk_sar", ShrunkSAR, fe=("entity", "two
 '''
 
 
-def test_users_estimator_from_a_plugin_runs_in_the_study(tmp_path):
+def test_users_estimator_from_a_plugin_runs_in_the_study(tmp_path, monkeypatch):
     """[study] plugins = ["my_models.py"]; [[estimate]] model = "shrunk_sar" fits through the runner and the table."""
+    monkeypatch.setenv("SPILLOVER_DATA_RAW", str(ROOT / "data_raw"))  # the copied spec names data_raw/... files
     from spillover.report.tables import Table
+    from spillover.study.paths import StudyPaths
     from spillover.study.runner import StudyRun, fit_estimate, step_data, step_weights
 
     d = tmp_path / "models"
@@ -96,11 +98,12 @@ def test_users_estimator_from_a_plugin_runs_in_the_study(tmp_path):
     (d / "20_user.toml").write_text(
         '[[estimate]]\nname = "user"\nmodel = "shrunk_sar"\nformula = "cpi ~ dei + urban"\nweights = "adjacency"\n'
         'fe = "twoways"\noptions = { tag = "mine" }\nimpacts = { draws = 50, seed = 1 }\n'
-        '[[grid]]\nname = "g"\nmodel = "shrunk_sar"\nformula = "cpi ~ dei + urban"\nweights = ["adjacency"]\n',
+        '[[grid]]\nname = "g"\nmodel = "shrunk_sar"\nformula = "cpi ~ dei + urban"\nvariable = "dei"\n'
+        'weights = ["adjacency"]\n',
         encoding="utf-8")
     st = load_study(d)
     assert "my_models.py" in st.sources  # hashed into the manifest with the TOML files
-    run = StudyRun(study=st, root=ROOT, out=tmp_path / "out")
+    run = StudyRun(study=st, paths=StudyPaths.of(d), out=tmp_path / "out")
     step_data(run)
     step_weights(run)
     e = st.estimate_by_name()["user"]

@@ -96,6 +96,7 @@ def test_analysis_sections_validate(study_dir):
         load_study(study_dir)
     msg = str(exc.value)
     assert "threshold[0].n_thresholds" in msg and "got 3" in msg
+    assert "mediation[0].treatment: Field required" in msg and "threshold[0].threshold_var: Field required" in msg
 
 
 def test_issue6_options_validate(study_dir):

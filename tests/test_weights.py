@@ -323,18 +323,19 @@ def test_published_edge_list_report(queen):
 
 
 def test_cli_describe():
+    """`spillover weights describe MODELS`: the study's W, from its own panel and geometry."""
     from spillover.commands.weights import app
 
     runner = CliRunner()
-    out = runner.invoke(app, ["describe"])
+    models = str(Path(__file__).resolve().parents[1] / "models")
+    out = runner.invoke(app, ["describe", models, "--name", "adjacency", "--names", "adcode"])
     assert out.exit_code == 0, out.output
-    assert "138" in out.output and "460000" in out.output and "440000" in out.output
-    out = runner.invoke(app, ["describe", "--kind", "knn", "--k", "3", "--no-neighbours"])
+    assert "Queen contiguity" in out.output and "460000" in out.output and "440000" in out.output
+    out = runner.invoke(app, ["describe", models, "--name", "nested", "--no-neighbours"])
     assert out.exit_code == 0, out.output
-    assert "knn" in out.output
-    out = runner.invoke(app, ["describe", "--kind", "nested", "--no-neighbours"])
-    assert out.exit_code == 0, out.output
-    assert "Lin, Long & Wu" in out.output
+    assert "Economic-geographic" in out.output and "Lin, Long & Wu" in out.output
+    out = runner.invoke(app, ["describe", models, "--name", "nope"])
+    assert out.exit_code == 2 and "nope" in out.output and "adjacency" in out.output
 
 
 def test_build_dispatch_and_errors():

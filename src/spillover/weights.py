@@ -681,6 +681,37 @@ def from_csv(path: str | Path, transform: str | None = None) -> W:
     return w
 
 
+def from_file(path: str | Path, transform: str | None = "r") -> W:
+    """A weights file: GAL or GWT (read by libpysal), or a CSV matrix with ids (:func:`from_csv`).
+
+    Ids are kept as text, so that they match entity values read as text.
+    ``transform="r"`` (default) row-standardises; ``None`` keeps the file's
+    weights. Errors name the file.
+    """
+    import libpysal
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise WeightsError(format_error("weights file not found", file=str(path)))
+    if suffix == ".csv":
+        w = from_csv(path, transform=None)
+    elif suffix in (".gal", ".gwt"):
+        try:
+            raw = libpysal.io.open(str(path)).read()
+        except Exception as exc:  # noqa: BLE001 -- libpysal's readers raise plain exceptions
+            raise WeightsError(format_error(f"cannot read the weights file: {type(exc).__name__}: {exc}",
+                                            file=str(path))) from None
+        neighbors = {str(i): [str(j) for j in raw.neighbors[i]] for i in raw.id_order}
+        weights = {str(i): [float(v) for v in raw.weights[i]] for i in raw.id_order}
+        w = W(neighbors, weights, id_order=[str(i) for i in raw.id_order], silence_warnings=True)
+    else:
+        raise WeightsError(format_error(f"cannot read {suffix!r} weights files", file=str(path),
+                                        hint="give a .gal, .gwt or .csv (square matrix, ids in the first column "
+                                             "and the header)"))
+    return _finish(w, transform, {"kind": "file", "source": path.name, "format": suffix.lstrip(".")})
+
+
 def to_csv(w: W, path: str | Path, ids: Sequence[Hashable] | None = None) -> Path:
     """Write ``w`` (current transform) as a square CSV readable by :func:`from_csv`."""
     order = [str(i) for i in w.id_order] if ids is None else _codes(ids)
@@ -893,7 +924,7 @@ def neighbour_table(w: W, names: Mapping[str, str] | None = None) -> pd.DataFram
     return pd.DataFrame(rows).set_index("id")
 
 
-KINDS = ("contiguity", "inverse_distance", "knn", "economic", "nested")
+KINDS = ("contiguity", "inverse_distance", "knn", "economic", "nested", "file")
 
 
 def build(
@@ -910,6 +941,7 @@ def build(
     k: int = 4,
     nested_kind: Literal["product", "convex"] = "product",
     phi: float = 0.5,
+    path: str | Path | None = None,
 ) -> W:
     """One entry point for every builder, as used by the study specs and the CLI.
 
@@ -918,11 +950,15 @@ def build(
     by id with ``lon``/``lat``, e.g. the catalog's ``[points]``) or, without
     them, the centroids of ``geo``; ``economic`` and ``nested`` need
     ``values`` (e.g. mean GDP per capita by unit), ``nested`` builds its
-    geographic part as inverse distance with ``power`` and ``cutoff_km``.
-    All row-standardised.
+    geographic part as inverse distance with ``power`` and ``cutoff_km``;
+    ``file`` reads ``path`` (:func:`from_file`). All row-standardised.
     """
     if kind not in KINDS:
         raise WeightsError(format_error(f"unknown weights kind {kind!r}", option="kind", hint=f"choose one of {KINDS}"))
+    if kind == "file":
+        if path is None:
+            raise WeightsError(format_error("file weights need a path", option="path"))
+        return from_file(path)
     if kind == "contiguity":
         if geo is None:
             raise WeightsError(format_error("contiguity needs the polygons", option="geo",

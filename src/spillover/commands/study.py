@@ -91,35 +91,63 @@ def verify(
     console.print("[bold green]verify: every number matches[/]")
 
 
+def load_units(models: Path, out: Path):
+    """The study in ``models`` with its panel, geometry and weights built (outputs under ``out``)."""
+    from spillover.study.paths import StudyPaths
+    from spillover.study.runner import StudyRun, step_data, step_weights
+    from spillover.study.spec import load_study
+
+    run = StudyRun(study=load_study(models), paths=StudyPaths.of(models), out=out)
+    step_data(run)
+    step_weights(run)
+    return run
+
+
 def diagnose(
-    formula: str = typer.Option("cpi ~ dei + urban + gov + open + hc", "--formula", "-f"),
-    weights: str = typer.Option("contiguity", "--weights", "-w", help="contiguity | inverse_distance | economic | nested"),
-    fe: str = typer.Option("twoways", "--fe"),
-    method: str = typer.Option("lee-yu", "--method"),
+    models: Path = typer.Argument(Path("models"), help="Folder of study TOML files (its data and weights)."),
+    formula: str = typer.Option(None, "--formula", "-f", help="Default: the first [[diagnose]] or [[estimate]] "
+                                "formula of the study."),
+    weights: str = typer.Option(None, "--weights", "-w", help="A [weights.NAME] of the study (default: the first)."),
+    fe: str = typer.Option("twoways", "--fe", help="none | entity | time | twoways"),
+    method: str = typer.Option("lee-yu", "--method", help="direct | lee-yu"),
 ) -> None:
-    """Run the Elhorst specification sequence on the default panel and print every statistic."""
+    """Run the Elhorst specification sequence on a study's panel and print every statistic."""
+    import tempfile
     import warnings
 
     import spillover as sp
-    from spillover.study.runner import build_weights
-    from spillover.study.spec import WeightsSpec
 
     console = Console()
-    panel = sp.data.default_panel()
-    kind = {"contiguity": "contiguity", "inverse_distance": "inverse_distance", "economic": "economic",
-            "nested": "nested"}.get(weights)
-    if kind is None:
-        console.print(f"[bold red]error:[/] --weights {weights!r}: choose contiguity, inverse_distance, economic or nested")
-        raise typer.Exit(2)
-    w = build_weights(WeightsSpec(kind=kind), sp.data.default_geometry(), panel, "province", "year")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        s = sp.specification_search(formula, panel, w, "province", "year", fe=fe, method=method)
-    t = Table(title=f"Specification tests: {formula} (W = {weights}, fe = {fe}, method = {method})")
+    try:
+        if fe not in ("none", "entity", "time", "twoways"):
+            raise SpilloverError(f"--fe {fe!r}: choose none, entity, time or twoways")
+        if method not in ("direct", "lee-yu"):
+            raise SpilloverError(f"--method {method!r}: choose direct or lee-yu")
+        with tempfile.TemporaryDirectory() as tmp:
+            run = load_units(models, Path(tmp))
+        if not run.weights:
+            raise SpilloverError(f"{models}: the study defines no [weights.NAME]")
+        name = weights or next(iter(run.weights))
+        if name not in run.weights:
+            raise SpilloverError(f"--weights {name!r}: the study defines {list(run.weights)}")
+        st = run.study
+        formula = formula or next((d.formula for d in st.diagnose), None) or next(
+            (e.formula for e in st.estimate if "[" not in e.formula), None)
+        if formula is None:
+            raise SpilloverError("give --formula 'y ~ x1 + x2' (the study has no formula to start from)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            s = sp.specification_search(formula, run.panel, run.weights[name], st.data.entity, st.data.time,
+                                        fe=fe, method=method)
+    except SpilloverError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    label = run.weights[name].spillover_meta.get("label", name)
+    t = Table(title=f"Specification tests: {formula} (W = {label}, fe = {fe}, method = {method})")
     for c in ("test", "model", "stat", "df", "p", "points_to"):
         t.add_column(c)
-    for name, r in s.table.iterrows():
-        t.add_row(str(name), r["model"], f"{r['stat']:.4f}", str(r["df"]), f"{r['p']:.4g}", str(r["points_to"]))
+    for test, r in s.table.iterrows():
+        t.add_row(str(test), r["model"], f"{r['stat']:.4f}", str(r["df"]), f"{r['p']:.4g}", str(r["points_to"]))
     console.print(t)
     console.print(f"[bold]Chosen model: {s.chosen}.[/] {s.reason}")
 

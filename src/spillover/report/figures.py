@@ -47,44 +47,22 @@ __all__ = [
 #: Resolution of the PNG files.
 DPI = 200
 
-#: Albers equal-area conic for China (standard parallels 25N and 47N, central meridian 105E).
-ALBERS_CHINA = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +datum=WGS84 +units=m +no_defs"
-
-#: Longitude/latitude box of the mainland map (the South China Sea islands go to the inset).
-_MAIN_BOX = (70.0, 17.0, 140.0, 56.0)
-#: Longitude/latitude box of the South China Sea inset.
-_SOUTH_SEA_BOX = (106.0, 2.5, 124.0, 24.5)
+Box = tuple[float, float, float, float]  # longitude/latitude (west, south, east, north)
 
 #: LISA cluster colours (Anselin's GeoDa convention).
 CLUSTER_COLORS = {"HH": "#d7191c", "LL": "#2c7bb6", "LH": "#abd9e9", "HL": "#fdae61", "ns": "#eeeeee"}
 _CLUSTER_ORDER = ("HH", "LL", "LH", "HL", "ns")
 _QUADRANT_NAMES = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 
-#: NBS regions, in the order they are drawn, and their colours (ColorBrewer Dark2).
-REGION_ORDER = ("east", "central", "west", "northeast")
-REGION_COLORS = {"east": "#1b9e77", "central": "#d95f02", "west": "#7570b3", "northeast": "#e7298a"}
+#: Colours of the groups in a trend figure, in drawing order (ColorBrewer Dark2).
+GROUP_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
 
 _MISSING_COLOR = "#f4f4f4"
 _EDGE_COLOR = "#ffffff"
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
-        "dei": "Digital economy index",
-        "cpi": "Common prosperity index",
-        "urban": "Urbanisation",
-        "gov": "Government intervention",
-        "open": "Openness",
-        "hc": "Human capital",
-        "fin": "Financial development",
-        "innov": "Innovation",
-        "indup": "Industrial upgrading",
-        "gdp_pc": "GDP per capita",
-        "lgdp_pc": "log GDP per capita",
-        "east": "East",
-        "central": "Central",
-        "west": "West",
-        "northeast": "Northeast",
-        "national": "All provinces",
+        "national": "All units",
         "direct": "Direct",
         "indirect": "Indirect (spillover)",
         "total": "Total",
@@ -109,22 +87,7 @@ LABELS: dict[str, dict[str, str]] = {
         "trends_y": "Mean",
     },
     "zh": {
-        "dei": "数字经济指数",
-        "cpi": "共同富裕指数",
-        "urban": "城镇化率",
-        "gov": "政府干预",
-        "open": "对外开放",
-        "hc": "人力资本",
-        "fin": "金融发展",
-        "innov": "创新水平",
-        "indup": "产业结构升级",
-        "gdp_pc": "人均GDP",
-        "lgdp_pc": "人均GDP（对数）",
-        "east": "东部",
-        "central": "中部",
-        "west": "西部",
-        "northeast": "东北",
-        "national": "全国",
+        "national": "全部单位",
         "direct": "直接效应",
         "indirect": "间接效应（空间溢出）",
         "total": "总效应",
@@ -272,23 +235,39 @@ def _polygon_path(geom) -> MplPath:
     return MplPath(np.concatenate(verts), np.concatenate(codes))
 
 
-def _prepare_map(geo, projection: str | None):
-    """(projected geometry, polygon paths, main extent, inset extent, has islands south of the main map)."""
+def _prepare_map(geo, projection: str | None, extent: Box | None, inset: Box | None):
+    """(drawn geometry, polygon paths, main extent, inset extent or None) in the map's coordinates.
+
+    ``projection`` None draws in the geometry's own CRS when it is projected,
+    else in longitude/latitude. The main extent is ``extent`` (a lon/lat box)
+    or the bounds of the data; the inset, when asked for, shows the lon/lat
+    box ``inset``.
+    """
     lonlat = _to_lonlat(geo)
-    clipped = lonlat.clip(_MAIN_BOX)
-    if projection is None:
-        gdf, main, south = lonlat, clipped.total_bounds, np.array(_SOUTH_SEA_BOX, dtype=float)
+    if projection is None and geo.crs is not None and geo.crs.is_projected:
+        projection = geo.crs.to_wkt()
+    gdf = lonlat if projection is None else lonlat.to_crs(projection)
+
+    def bounds(box: Box) -> np.ndarray:
+        return np.array(box, dtype=float) if projection is None else _box_bounds(box, projection)
+
+    if extent is None:
+        main = np.asarray(gdf.total_bounds, dtype=float)
     else:
-        gdf, main, south = lonlat.to_crs(projection), clipped.to_crs(projection).total_bounds, \
-            _box_bounds(_SOUTH_SEA_BOX, projection)
+        main = np.asarray((lonlat.clip(extent) if projection is None else lonlat.clip(extent).to_crs(projection))
+                          .total_bounds, dtype=float)
+    if not np.all(np.isfinite(main)) or main[2] <= main[0] or main[3] <= main[1]:
+        from spillover.errors import SpecificationError as _SE
+
+        raise _SE(format_error("the map extent holds no polygon", extent=extent,
+                               hint="check the geometry's CRS, or the [geometry] extent box"))
     paths = [_polygon_path(g) for g in gdf.geometry]
-    islands = bool(lonlat.total_bounds[1] < _MAIN_BOX[1])
-    return gdf, paths, main, south, islands
+    return gdf, paths, main, (bounds(inset) if inset is not None else None)
 
 
 def _map_axes(ax, paths: list, colors: list, main: np.ndarray, inset: np.ndarray | None,
               missing: np.ndarray) -> None:
-    """Draw the polygons ``paths`` coloured by ``colors`` on ``ax`` (and a South China Sea inset)."""
+    """Draw the polygons ``paths`` coloured by ``colors`` on ``ax`` (and an inset showing ``inset``)."""
     targets = [ax]
     if inset is not None:
         targets.append(ax.inset_axes([0.84, 0.0, 0.16, 0.30]))
@@ -343,8 +322,9 @@ def choropleth(
     labels: Mapping[str, str] | None = None,
     language: str = "en",
     title: str | None = None,
-    projection: str | None = ALBERS_CHINA,
-    inset: bool = True,
+    projection: str | None = None,
+    extent: Box | None = None,
+    inset: Box | None = None,
     figsize: tuple[float, float] | None = None,
 ) -> Figure:
     """Choropleth maps of one or more variables in one or more years.
@@ -357,9 +337,8 @@ def choropleth(
     Parameters
     ----------
     geo : geopandas.GeoDataFrame
-        Polygons with the unit code in ``id_col`` (e.g.
-        :func:`spillover.data.default_geometry`); a missing CRS is taken as
-        EPSG:4326.
+        Polygons with the unit code in ``id_col``; a missing CRS is taken as
+        EPSG:4326 (longitude/latitude).
     panel : pandas.DataFrame
         Long panel with ``entity``, ``time`` and the variables.
     variable : str or sequence of str
@@ -368,7 +347,7 @@ def choropleth(
         Years (columns); default the first and the last year of the panel.
     entity, time : str
         Unit and period columns of ``panel``.
-    id_col : str, default "adcode"
+    id_col : str
         Unit code column of ``geo``, matched to ``panel[entity]`` as strings.
     cmap : str, default "YlGnBu"
         Matplotlib colormap.
@@ -386,11 +365,14 @@ def choropleth(
         Language of the built-in labels.
     title : str, optional
         Figure title; default none (each row is labelled by its colour bar).
-    projection : str or None, default Albers equal-area for China
-        PROJ string the maps are drawn in; None keeps longitude/latitude.
-    inset : bool, default True
-        Draw the South China Sea islands in an inset instead of stretching
-        the map southwards.
+    projection : str or None
+        CRS the maps are drawn in (PROJ string, EPSG code); None: the
+        geometry's own CRS when projected, else longitude/latitude.
+    extent : (west, south, east, north), optional
+        Longitude/latitude box of the main map; default the data's bounds.
+    inset : (west, south, east, north), optional
+        Longitude/latitude box drawn in an inset (e.g. islands that the
+        extent leaves out); default none.
     figsize : (float, float), optional
         Figure size in inches.
 
@@ -407,7 +389,7 @@ def choropleth(
     _require_columns(panel, [entity, time, *variables], "choropleth panel")
     _require_columns(geo, [id_col], "choropleth geometry")
     yrs = _years(panel, time, years, "ends")
-    gdf, paths, main, south, islands = _prepare_map(geo, projection)
+    gdf, paths, main, box = _prepare_map(geo, projection, extent, inset)
     if scheme not in ("quantiles", "continuous"):
         raise SpecificationError(format_error("choropleth: unknown scheme", scheme=scheme,
                                               hint="use 'quantiles' or 'continuous'"))
@@ -436,7 +418,7 @@ def choropleth(
                 vals = _join(gdf, values, id_col)
                 missing = ~np.isfinite(vals)
                 colors = [_MISSING_COLOR if m else cm(norm(v)) for v, m in zip(vals, missing, strict=True)]
-                _map_axes(ax, paths, colors, main, south if (inset and islands) else None, missing)
+                _map_axes(ax, paths, colors, main, box, missing)
                 sep = ("，", "年") if language == "zh" else (", ", "")
                 ax.set_title(f"{year}{sep[1]}" if nrow == 1 else f"{_text(var, language, labels)}{sep[0]}{year}{sep[1]}")
             sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cm)
@@ -464,8 +446,9 @@ def lisa_map(
     labels: Mapping[str, str] | None = None,
     language: str = "en",
     title: str | None = None,
-    projection: str | None = ALBERS_CHINA,
-    inset: bool = True,
+    projection: str | None = None,
+    extent: Box | None = None,
+    inset: Box | None = None,
     figsize: tuple[float, float] | None = None,
 ) -> Figure:
     """Map of LISA clusters (High-High, Low-Low, Low-High, High-Low, not significant).
@@ -485,7 +468,7 @@ def lisa_map(
         Variable name for the title.
     alpha, permutations : optional
         Shown in a note under the legend when given.
-    labels, language, title, projection, inset, figsize
+    labels, language, title, projection, extent, inset, figsize
         As in :func:`choropleth`.
 
     Returns
@@ -498,7 +481,7 @@ def lisa_map(
     _require_columns(lisa_frame, [entity_col, time, "cluster"], "lisa_map frame")
     _require_columns(geo, [id_col], "lisa_map geometry")
     yrs = _years(lisa_frame, time, year, "last")
-    gdf, paths, main, south, islands = _prepare_map(geo, projection)
+    gdf, paths, main, box = _prepare_map(geo, projection, extent, inset)
     nrow, ncol = _grid(len(yrs))
     with _style(language):
         fig = _new_figure(figsize or (4.4 * ncol + (1.3 if len(yrs) == 1 else 0.0), 3.5 * nrow + 0.5))
@@ -511,7 +494,7 @@ def lisa_map(
             missing = clusters.isna().to_numpy()
             colors = [_MISSING_COLOR if m else CLUSTER_COLORS.get(c, CLUSTER_COLORS["ns"])
                       for c, m in zip(clusters, missing, strict=True)]
-            _map_axes(ax, paths, colors, main, south if (inset and islands) else None, missing)
+            _map_axes(ax, paths, colors, main, box, missing)
             if len(yrs) > 1:
                 ax.set_title(str(y))
             counts = clusters.value_counts().to_dict()
@@ -796,8 +779,8 @@ def trends_by_region(
     region_col, time : str
         Region and year columns.
     regions : sequence of str, optional
-        Regions in drawing order; default east, central, west, northeast
-        (those present), then any others sorted.
+        Groups in drawing order; default the order of their first
+        appearance in ``panel``.
     national : bool, default True
         Also draw the mean over all units (dashed).
     labels, language, title, figsize
@@ -816,7 +799,7 @@ def trends_by_region(
     _require_columns(panel, [region_col, time, *variables], "trends_by_region panel")
     present = list(pd.unique(panel[region_col].dropna()))
     if regions is None:
-        regions = [r for r in REGION_ORDER if r in present] + sorted(r for r in present if r not in REGION_ORDER)
+        regions = present
     means = panel.groupby([region_col, time])[variables].mean()
     overall = panel.groupby(time)[variables].mean()
     fallback = matplotlib.colormaps["tab10"]
@@ -832,7 +815,7 @@ def trends_by_region(
                     continue
                 s = means.loc[reg, var]
                 (line,) = ax.plot(s.index.to_numpy(), s.to_numpy(), marker="o", markersize=2.8, linewidth=1.3,
-                                  color=REGION_COLORS.get(reg, fallback(k % 10)),
+                                  color=GROUP_COLORS[k] if k < len(GROUP_COLORS) else fallback(k % 10),
                                   label=_text(str(reg), language, labels))
                 handles.append(line)
             if national:

@@ -31,18 +31,34 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "figure"
 
 
+def _mapped_variables(run) -> list[str]:
+    """The first ``[[moran]]`` entry's variables, else the dependent variable of the first estimate."""
+    from spillover.formula import parse
+
+    if run.study.moran:
+        return [v for v in run.study.moran[0].variables if v in run.panel.columns]
+    for e in run.study.estimate:
+        lhs = parse(e.formula).lhs
+        if lhs in run.panel.columns:
+            return [lhs]
+    return []
+
+
 def default_figure_specs(run) -> list:
     """The figures made when the study declares no ``[[figure]]``.
 
-    Choropleths of dei and cpi (first and last year), a Moran scatterplot and
-    a LISA cluster map of cpi in the last year under the first weights
-    matrix, one impacts plot per estimate with impacts, and the regional
-    trends of dei and cpi. Figures whose inputs are absent are left out.
+    Choropleths of the mapped variables (the first ``[[moran]]`` entry's, else
+    the first estimate's dependent variable) in the first and last period,
+    when the study has a ``[geometry]``; a Moran scatterplot and a LISA
+    cluster map of the last mapped variable in the last period under the
+    first weights matrix; one impacts plot per estimate with impacts; trends
+    by ``[data] group`` when it is set. Figures whose inputs are absent are
+    left out.
 
     Parameters
     ----------
     run : StudyRun
-        The study run (``panel``, ``weights``, ``impacts``, ``study``).
+        The study run (``panel``, ``geometry``, ``weights``, ``impacts``, ``study``).
 
     Returns
     -------
@@ -52,19 +68,22 @@ def default_figure_specs(run) -> list:
 
     panel, time = run.panel, run.study.data.time
     y0, y1 = int(panel[time].min()), int(panel[time].max())
-    idx = [v for v in ("dei", "cpi") if v in panel.columns]
+    idx = _mapped_variables(run)
+    has_map = getattr(run, "geometry", None) is not None
     specs = []
-    if idx:
+    if idx and has_map:
         specs.append(FigureSpec(name="choropleth_" + "_".join(idx), kind="choropleth", variable=",".join(idx),
                                 years=sorted({y0, y1})))
-    if "cpi" in panel.columns and run.weights:
-        first = next(iter(run.weights))
-        specs.append(FigureSpec(name=f"moran_scatter_cpi_{y1}", kind="moran_scatter", variable="cpi",
+    if idx and run.weights:
+        first, var = next(iter(run.weights)), idx[-1]
+        specs.append(FigureSpec(name=f"moran_scatter_{var}_{y1}", kind="moran_scatter", variable=var,
                                 weights=first, years=[y1]))
-        specs.append(FigureSpec(name=f"lisa_cpi_{y1}", kind="lisa_map", variable="cpi", weights=first, years=[y1]))
+        if has_map:
+            specs.append(FigureSpec(name=f"lisa_{var}_{y1}", kind="lisa_map", variable=var, weights=first,
+                                    years=[y1]))
     for est in run.impacts:
         specs.append(FigureSpec(name=f"impacts_{_safe_name(str(est))}", kind="impacts", estimate=str(est)))
-    if idx and "region" in panel.columns:
+    if idx and run.study.data.group:
         specs.append(FigureSpec(name="trends_" + "_".join(idx), kind="trends", variable=",".join(idx)))
     return specs
 
@@ -96,35 +115,35 @@ def _pick_weights(run, spec) -> tuple[str, Any]:
     return name, run.weights[name]
 
 
-def _make_figure(run, spec, geo_cache: dict) -> Figure:
+def _make_figure(run, spec) -> Figure:
     from spillover.diagnostics.moran import lisa_by_year
+    from spillover.study.runner import variable_labels
 
     entity, time = run.study.data.entity, run.study.data.time
     language = run.study.study.language
+    labels = variable_labels(run)
     panel = run.panel
+    g = run.study.geometry
 
-    def geometry():
-        if "geo" not in geo_cache:
-            geo = getattr(run, "geometry", None)
-            if geo is None:
-                from spillover.data import default_geometry
-
-                geo = default_geometry()
-            geo_cache["geo"] = geo
-        return geo_cache["geo"]
-
-    from spillover.data.geometry import ID_COLUMN as geo_id  # the bundled geometry; a study's own: issue 12
+    def map_options() -> dict:
+        if getattr(run, "geometry", None) is None:
+            raise SpecificationError(format_error(f"figure {spec.name!r} ({spec.kind}) needs the units' geometry",
+                                                  hint="add [geometry] file = 'FILE' and id = 'COLUMN'"))
+        return {"id_col": g.id, "projection": g.projection, "extent": g.extent, "inset": g.inset,
+                "labels": labels, "language": language}
 
     years = spec.years or None
     if spec.kind == "choropleth":
-        return choropleth(geometry(), panel, spec.variable, years, entity=entity, id_col=geo_id, time=time,
-                          language=language)
+        opts = map_options()
+        return choropleth(run.geometry, panel, spec.variable, years, entity=entity, time=time, **opts)
     if spec.kind == "moran_scatter":
         wname, w = _pick_weights(run, spec)
         perm, seed = _moran_settings(run, spec.variable, wname)
         return moran_scatter(panel, spec.variable, w, years, entity=entity, time=time, permutations=perm,
-                             seed=seed, stats=_moran_table(run, spec.variable, wname), language=language)
+                             seed=seed, stats=_moran_table(run, spec.variable, wname), labels=labels,
+                             language=language)
     if spec.kind == "lisa_map":
+        opts = map_options()
         wname, w = _pick_weights(run, spec)
         perm, seed = _moran_settings(run, spec.variable, wname)
         perm = max(perm, 1)
@@ -133,8 +152,7 @@ def _make_figure(run, spec, geo_cache: dict) -> Figure:
             warnings.simplefilter("ignore")
             frame = lisa_by_year(panel[panel[time].isin(yrs)], spec.variable, w, entity, time,
                                  permutations=perm, seed=seed)
-        return lisa_map(geometry(), frame, yrs, id_col=geo_id, variable=spec.variable, permutations=perm,
-                        alpha=0.05, language=language)
+        return lisa_map(run.geometry, frame, yrs, variable=spec.variable, permutations=perm, alpha=0.05, **opts)
     if spec.kind == "impacts":
         if not run.impacts:
             raise SpecificationError(format_error("impacts figure but no estimate has impacts", figure=spec.name))
@@ -143,10 +161,16 @@ def _make_figure(run, spec, geo_cache: dict) -> Figure:
             raise SpecificationError(format_error("impacts figure: estimate has no impacts", figure=spec.name,
                                                   estimate=est, available=list(run.impacts)))
         sep = "：" if language == "zh" else ": "
-        return impacts_plot(run.impacts[est], language=language,
-                            title=f"{est}{sep}" + _text("impacts_title", language, level=0.95))
+        entry = run.study.estimate_by_name().get(est)
+        name = (entry.label if entry is not None else "") or est
+        return impacts_plot(run.impacts[est], language=language, labels=labels,
+                            title=f"{name}{sep}" + _text("impacts_title", language, level=0.95))
     if spec.kind == "trends":
-        return trends_by_region(panel, spec.variable, region_col="region", time=time, language=language)
+        group = run.study.data.group
+        if group is None:
+            raise SpecificationError(format_error(f"figure {spec.name!r}: trends need [data] group = 'COLUMN'"))
+        return trends_by_region(panel, spec.variable, region_col=group, time=time, labels=labels,
+                                language=language)
     raise SpecificationError(format_error("unknown figure kind", figure=spec.name, kind=spec.kind))
 
 
@@ -160,9 +184,8 @@ def study_figures(run) -> list[Path]:
     Parameters
     ----------
     run : StudyRun
-        Needs ``panel``, ``weights``, ``impacts``, ``study``, ``out`` and
-        ``files`` (a ``geometry`` attribute, when present, replaces
-        :func:`spillover.data.default_geometry`).
+        Needs ``panel``, ``geometry`` (maps), ``weights``, ``impacts``,
+        ``study``, ``out`` and ``files``.
 
     Returns
     -------
@@ -175,10 +198,9 @@ def study_figures(run) -> list[Path]:
     if dup:
         raise SpecificationError(format_error("figure names must be unique", names=dup))
     folder = Path(run.out) / "figures"
-    geo_cache: dict = {}
     written: list[Path] = []
     for spec in specs:
-        fig = _make_figure(run, spec, geo_cache)
+        fig = _make_figure(run, spec)
         paths = save_figure(fig, folder / _safe_name(spec.name))
         run.files.extend(paths)
         written.extend(paths)

@@ -29,13 +29,17 @@ COLUMNS = ["spec", "weights", "sample", "fe", "method", "N", "nobs", "spatial_pa
            "total_se", "total_p", "llf", "converged", "islands_dropped", "error"]
 
 
-def grid_tasks(g) -> list[dict]:
-    """The combinations of one :class:`spillover.study.spec.GridSpec`, in table order."""
+def grid_tasks(g, group: str | None = None) -> list[dict]:
+    """The combinations of one :class:`spillover.study.spec.GridSpec`, in table order.
+
+    A sample keeps the units whose ``group`` column holds one of its values
+    (an empty list: every unit).
+    """
     tasks = []
     samples = g.samples or {"all": []}
-    for k, (wn, (sname, regions), fe, method) in enumerate(
+    for k, (wn, (sname, groups), fe, method) in enumerate(
             itertools.product(g.weights, samples.items(), g.fe, g.method), 1):
-        tasks.append({"spec": k, "weights": wn, "sample": sname, "regions": list(regions), "fe": fe,
+        tasks.append({"spec": k, "weights": wn, "sample": sname, "group": group, "groups": list(groups), "fe": fe,
                       "method": method, "model": g.model, "formula": g.formula, "variable": g.variable,
                       "impacts": g.impacts.model_dump()})
     return tasks
@@ -50,9 +54,9 @@ def fit_grid_cell(task: dict, *, panel: pd.DataFrame, weights: dict, entity: str
     row.update({k: task[k] for k in ("spec", "weights", "sample", "fe", "method")})
     row.update({"converged": False, "islands_dropped": "", "error": ""})
     try:
-        df = panel if not task["regions"] else panel[panel["region"].isin(task["regions"])]
+        df = panel if not task["groups"] else panel[panel[task["group"]].astype(str).isin(task["groups"])]
         w = weights[task["weights"]]
-        if task["regions"]:
+        if task["groups"]:
             w, _, dropped = subset_weights(w, sorted(df[entity].unique()), islands="drop")
             if dropped:
                 df = df[~df[entity].isin(dropped)]
@@ -82,12 +86,13 @@ def fit_grid_cell(task: dict, *, panel: pd.DataFrame, weights: dict, entity: str
     return row
 
 
-def run_grid(g, panel: pd.DataFrame, weights: dict, entity: str, time: str, engine=None) -> pd.DataFrame:
+def run_grid(g, panel: pd.DataFrame, weights: dict, entity: str, time: str, engine=None,
+             group: str | None = None) -> pd.DataFrame:
     """Every combination of ``g`` through ``engine`` (default in-process); one row each, in grid order."""
     from spillover.engine import Engine
 
     eng = engine or Engine()
-    rows = eng.map(fit_grid_cell, grid_tasks(g), shared={"panel": panel, "weights": weights, "entity": entity,
+    rows = eng.map(fit_grid_cell, grid_tasks(g, group), shared={"panel": panel, "weights": weights, "entity": entity,
                                                          "time": time}, name=f"grid {g.name}")
     return pd.DataFrame(rows, columns=COLUMNS)
 

@@ -1,86 +1,142 @@
-"""Verdicts on the default study's hypotheses, written from the estimates.
+"""Verdicts on a study's ``[[hypothesis]]`` entries: claim, number, rule and verdict, all from the spec.
 
-Each verdict reads numbers from the run (never from expectations) and says
-"supported", "not supported", "mixed" or "not tested in this version", with
-the table it comes from. A hypothesis whose estimate is not in the study is
-reported as not tested.
+Each entry names the number that tests it (a coefficient, an impact, a
+mediated effect, a test of equal regional effects or of a threshold) in one
+of the study's estimates or analyses, and a rule such as "positive at 5%"
+(the estimate has that sign and its two-sided p-value is below the level;
+"nonzero" asks only for the p-value; for a test, that it rejects). The
+verdict reads the run's numbers, never expectations:
+
+* ``supported``: the rule holds in the named estimate and in every
+  ``robustness`` estimate;
+* ``mixed``: it holds in the named estimate but fails in some robustness one;
+* ``not supported``: it fails in the named estimate;
+* ``not tested``: the number is not in the run (e.g. no impacts).
+
+The results README states each hypothesis, its rule in words, the numbers
+and the verdict, with links to the tables they come from.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+from spillover.study.spec import RULE
 
-from spillover.spatial.dynamic import DynamicResults
+QUANTITY_TEXT = {"coefficient": "coefficient", "direct": "direct effect", "indirect": "indirect (spillover) effect",
+                 "total": "total effect", "mediated": "mediated effect a*b (Sobel test)",
+                 "equal_effects": "Wald test of equal effects across regimes",
+                 "threshold": "bootstrap test of a first threshold (Hansen 1999)"}
 
-ALPHA = 0.05
+
+@dataclass(frozen=True)
+class Evidence:
+    """One number behind a verdict: value, standard error and p-value, where it is shown."""
+
+    value: float
+    se: float | None
+    p: float
+    where: str
+
+    def text(self) -> str:
+        se = f"SE {self.se:.3f}, " if self.se is not None else ""
+        return f"{self.value:.3f} ({se}p = {self.p:.3g}) [{self.where}]"
 
 
-def _imp(run, name: str, var: str = "dei"):
+def _tables_of(run, name: str) -> str:
+    shown = [f"tables/{t.name}.md" for t in run.study.table if name in t.columns]
+    return ", ".join(shown) or "not tabulated"
+
+
+def _impact_row(run, name: str, variable: str):
     imp = run.impacts.get(name)
-    if imp is None or var not in imp.table.index:
+    if imp is None:
         return None
-    return imp.table.loc[var]
+    for key in (variable, f"{variable} (short run)"):
+        if key in imp.table.index:
+            return imp.table.loc[key]
+    return None
 
 
-def _positive(run, name: str) -> bool:
-    """Whether estimate ``name`` gives dei a positive effect significant at ALPHA (its direct effect if it has impacts)."""
-    row = _imp(run, name)
-    if row is not None:
-        return bool(row["direct"] > 0 and row["direct_p"] < ALPHA)
-    res = run.estimates[name]
-    if isinstance(res, DynamicResults) or "dei" not in getattr(res, "params", {}):
-        return False
-    return bool(res.params["dei"] > 0 and res.pvalues["dei"] < ALPHA)
+def evidence(run, source: str, quantity: str, variable: str | None) -> Evidence | None:
+    """The number ``quantity`` of ``variable`` in the run's entry ``source``, or None when it is absent."""
+    if quantity in ("direct", "indirect", "total"):
+        row = _impact_row(run, source, variable)
+        if row is None:
+            return None
+        return Evidence(float(row[quantity]), float(row[f"{quantity}_se"]), float(row[f"{quantity}_p"]),
+                        _tables_of(run, source))
+    if quantity == "coefficient":
+        res = run.estimates.get(source)
+        params = getattr(res, "params", None)
+        if params is None or variable not in params.index:
+            return None
+        se = getattr(res, "bse", None)
+        se = getattr(res, "std_errors", None) if se is None else se
+        return Evidence(float(params[variable]), float(se[variable]), float(res.pvalues[variable]),
+                        _tables_of(run, source))
+    if quantity == "mediated":
+        r = run.analyses.get(f"{source}:{variable}")
+        if r is None:
+            return None
+        return Evidence(float(r.indirect), float(r.sobel_se), float(r.sobel_p), f"tables/{source}_{variable}.md")
+    if quantity == "equal_effects":
+        r = run.analyses.get(source)
+        if r is None:
+            return None
+        wb = r.wald_tests.loc["beta"]
+        return Evidence(float(wb["stat"]), None, float(wb["p"]), f"tables/{source}_wald.md")
+    r = run.analyses.get(source)  # threshold
+    if r is None or r.pvalues.get("F1") is None:
+        return None
+    return Evidence(float(r.F["F1"]), None, float(r.pvalues["F1"]), f"tables/{source}.md")
 
 
-def _fmt(row, part: str) -> str:
-    return f"{row[part]:.3f} (SE {row[part + '_se']:.3f}, p = {row[part + '_p']:.3g})"
+def holds(rule: str, ev: Evidence) -> bool:
+    """Whether ``ev`` satisfies ``rule`` ("positive at 5%", "negative at 1%", "nonzero at 10%")."""
+    kind, level = re.match(RULE, rule).groups()
+    sig = ev.p < float(level) / 100
+    return sig and (kind == "nonzero" or (ev.value > 0 if kind == "positive" else ev.value < 0))
+
+
+def _label(run, name: str) -> str:
+    e = run.study.estimate_by_name().get(name)
+    return (e.label or name) if e is not None else name
+
+
+def rule_text(h) -> str:
+    """The decision rule of hypothesis ``h`` in words."""
+    what = QUANTITY_TEXT[h.quantity]
+    if h.quantity in ("equal_effects", "threshold"):
+        level = re.match(RULE, h.rule).group(2)
+        return f"the {what} in {h.estimate!r} rejects at {level}%"
+    of = f" of {h.variable}" if h.quantity != "mediated" else f" of {h.variable} as mediator"
+    return f"the {what}{of} in {h.estimate!r} is {h.rule} (two-sided)"
 
 
 def verdicts(run) -> list[tuple[str, str, str]]:
-    """(hypothesis, verdict, explanation) for H1-H5."""
-    out: list[tuple[str, str, str]] = []
-    base = _imp(run, "sdm_twoways")
-    if base is None:
-        out.append(("H1", "not tested", "the study has no estimate 'sdm_twoways' with impacts"))
-        out.append(("H2", "not tested", "the study has no estimate 'sdm_twoways' with impacts"))
-    else:
-        d_ok = bool(base["direct"] > 0 and base["direct_p"] < ALPHA)
-        why = (f"SDM (two-way effects, Lee-Yu, contiguity W) direct effect of dei on cpi: {_fmt(base, 'direct')} "
-               "[tables/table_impacts].")
-        against = [n for n, r in run.estimates.items() if isinstance(r, DynamicResults) and n in run.impacts
-                   and "dei (short run)" in run.impacts[n].table.index
-                   and run.impacts[n].table.loc["dei (short run)", "direct"] < 0
-                   and run.impacts[n].table.loc["dei (short run)", "direct_p"] < ALPHA]
-        verdict = "supported" if d_ok else "not supported"
-        if d_ok and against:
-            verdict = "mixed"
-            held = [n for n in run.estimates if n != "sdm_twoways" and _positive(run, n)]
-            why += (f" The effect is positive and significant at 5% also in {', '.join(held) or 'no other estimate'}, "
-                    f"but in the dynamic SDM ({', '.join(against)}) the short-run direct effect is negative and "
-                    "significant (see 'Does the local effect survive?').")
-        out.append(("H1 local effect", verdict, why))
-        i_ok = bool(base["indirect"] > 0 and base["indirect_p"] < ALPHA)
-        nested = _imp(run, "sdm_nested")
-        extra, larger = "", None
-        if nested is not None:
-            larger = bool(nested["indirect"] > base["indirect"])
-            extra = (f" Under the nested economic-geographic W the indirect effect is {_fmt(nested, 'indirect')}, "
-                     f"{'larger' if larger else 'not larger'} than under contiguity [tables/table_robustness]; "
-                     "the comparison is of point estimates, not a formal test.")
-        if i_ok and larger is not False:
-            verdict = "supported"
-        elif i_ok:
-            verdict = "mixed"
-        else:
-            verdict = "not supported"
-        out.append(("H2 spatial spillover", verdict,
-                    f"Indirect (spillover) effect of dei under contiguity: {_fmt(base, 'indirect')}.{extra}"))
-    out.append(_h3(run))
-    out.append(_h4(run))
-    out.append(_h5(run))
+    """(hypothesis, verdict, explanation) for each ``[[hypothesis]]`` of the study, in spec order."""
+    out = []
+    for h in run.study.hypothesis:
+        main = evidence(run, h.estimate, h.quantity, h.variable)
+        head = f"{h.claim}. Rule: {rule_text(h)}."
+        if main is None:
+            out.append((h.name, "not tested", f"{head} The run has no {QUANTITY_TEXT[h.quantity]} for it."))
+            continue
+        ok = holds(h.rule, main)
+        text = f"{head} Found in {_label(run, h.estimate)}: {main.text()}."
+        checks = []
+        for r in h.robustness:
+            ev = evidence(run, r, h.quantity, h.variable)
+            checks.append((r, ev, ev is not None and holds(h.rule, ev)))
+        if checks:
+            text += " Robustness: " + "; ".join(
+                f"{_label(run, r)} {'holds' if good else 'fails'}" + (f", {ev.text()}" if ev else ", not estimated")
+                for r, ev, good in checks) + "."
+        verdict = "not supported" if not ok else ("mixed" if not all(good for _, _, good in checks) else "supported")
+        out.append((h.name, verdict, text))
     return out
 
 
@@ -89,12 +145,14 @@ def write_readme(run) -> Path:
     lines = [f"# Results: {run.study.study.title or run.study.study.name}", ""]
     lines.append("Generated by `spillover replicate models/` (see manifest.json for inputs, versions, seeds and "
                  "timings); `spillover verify` reruns the study and compares every number in numbers.csv.")
-    lines += ["", "## Verdicts on the hypotheses", ""]
-    for h, verdict, why in verdicts(run):
-        lines.append(f"- **{h}: {verdict}.** {why}")
-    rob = robustness(run)
-    if rob:
-        lines += ["", "## Does the local effect survive? (H1 robustness)", ""] + [f"- {r}" for r in rob]
+    found = verdicts(run)
+    if found:
+        lines += ["", "## Hypotheses", "", "Each hypothesis, its decision rule and the numbers it reads are stated "
+                  "in the study's [[hypothesis]] entries; the rule is applied to this run's estimates."]
+        lines += [""] + [f"- **{h}: {verdict}.** {why}" for h, verdict, why in found]
+    grids = grid_summaries(run)
+    if grids:
+        lines += ["", "## Specification grids", ""] + [f"- {g}" for g in grids]
     for name, s in run.diagnostics.items():
         lines += ["", f"Specification tests ({name}): the Elhorst sequence points to **{s.chosen}**. {s.reason} "
                   f"[tables/{name}.md]"]
@@ -131,119 +189,20 @@ def _flagged_section(run) -> list[str]:
     return out
 
 
-def _h3(run) -> tuple[str, str, str]:
-    meds = {k.split(":")[1]: v for k, v in run.analyses.items() if k.count(":") == 1}
-    if not meds:
-        return ("H3 mechanisms", "not tested", "the study has no [[mediation]] entry")
-    parts, plain, spatial = [], [], []
-    for med, r in meds.items():
-        lo, hi = r.boot_ci
-        sig = lo > 0 or hi < 0
-        plain.append(sig and r.indirect > 0)
-        text = (f"{med}: a*b = {r.indirect:.3f} (Sobel p = {r.sobel_p:.3g}, bootstrap 95% CI "
-                f"[{lo:.3f}, {hi:.3f}])")
-        key = next((k for k in run.analyses if k.endswith(f":{med}:spatial")), None)
-        if key is not None:
-            t = run.analyses[key].table
-            from spillover.analysis.mediation import MEDIATED
-
-            row = t.loc[MEDIATED]
-            ssig = bool(row["total_p"] < ALPHA and row["total"] > 0) or bool(row["indirect_p"] < ALPHA and row["indirect"] > 0)
-            spatial.append(ssig)
-            text += (f"; through SDM impacts the mediated direct effect is {row['direct']:.3f} (p = {row['direct_p']:.3g}) "
-                     f"and the mediated spillover {row['indirect']:.3f} (p = {row['indirect_p']:.3g})")
-        parts.append(text)
-    if any(plain):
-        verdict = "supported"
-    elif any(spatial):
-        verdict = "partly supported"
-    else:
-        verdict = "not supported"
-    why = ("; ".join(parts) + ". A channel counts when its mediated effect is positive and significant at 5% "
-           "[tables/mediation_*].")
-    if verdict == "partly supported":
-        why += " No channel mediates the local (within-province) effect; a channel works only through spillovers."
-    return ("H3 mechanisms", verdict, why)
-
-
-def _h4(run) -> tuple[str, str, str]:
-    reg = next((v for k, v in run.analyses.items() if hasattr(v, "wald_tests")), None)
-    east, cw = _imp(run, "sdm_east"), _imp(run, "sdm_central_west")
-    texts = []
-    verdict = "not tested"
-    if reg is not None:
-        imp = reg.impacts
-        wb = reg.wald_tests.loc["beta"]
-        ranked = ", ".join(f"{g} {imp.loc[g, 'direct']:.3f}" for g in imp["direct"].sort_values(ascending=False).index)
-        east_largest = all(imp.loc["east", "direct"] > imp.loc[g, "direct"] for g in imp.index if g in ("central", "west"))
-        east_spill = all(imp.loc["east", "indirect"] > imp.loc[g, "indirect"] for g in imp.index if g in ("central", "west"))
-        verdict = "supported" if (east_largest and east_spill and wb["p"] < ALPHA) else "not supported"
-        texts.append(f"Regime SDM (full sample): regional direct effects of dei {ranked}; Wald test of equal slopes "
-                     f"chi2({int(wb['df'])}) = {wb['stat']:.2f}, p = {wb['p']:.3g}; equal spillover terms "
-                     f"p = {reg.wald_tests.loc['theta', 'p']:.3g} [tables/regime_wald, tables/regime_impacts]. "
-                     "Effects differ across regions, but the east's are not the largest")
-        if east_largest and east_spill:
-            texts[-1] = texts[-1].replace(", but the east's are not the largest", " and the east's are the largest")
-    if east is not None and cw is not None:
-        texts.append(f"Subsamples: east direct {_fmt(east, 'direct')}, central and west direct {_fmt(cw, 'direct')} "
-                     "[tables/table_heterogeneity]")
-        if verdict == "not tested":
-            verdict = "supported" if east["direct"] > cw["direct"] and east["indirect"] > cw["indirect"] else "not supported"
-    return ("H4 heterogeneity", verdict, ". ".join(texts) + "." if texts else "no regional estimates in the study")
-
-
-def _h5(run) -> tuple[str, str, str]:
-    th = next((v for v in run.analyses.values() if hasattr(v, "thresholds")), None)
-    if th is None:
-        return ("H5 nonlinearity", "not tested", "the study has no [[threshold]] entry")
-    p1 = th.pvalues.get("F1")
-    slopes = th.params[[i for i in th.params.index if i.startswith(th.threshold_var + "[")]]
-    rising = bool(np.all(np.diff(slopes.to_numpy()) > 0))
-    sig = p1 is not None and p1 < ALPHA
-    verdict = "supported" if (sig and rising) else "not supported"
-    desc = ", ".join(f"{k} {v:.3f}" for k, v in slopes.items())
-    why = (f"Hansen (1999) threshold model with dei as threshold variable: single-threshold F1 = {th.F['F1']:.2f}, "
-           f"bootstrap p = {p1:.3g}")
-    if "F2" in th.F:
-        why += f"; second threshold F2 = {th.F['F2']:.2f}, p = {th.pvalues.get('F2'):.3g}"
-    why += (f". Regime slopes of dei: {desc} ({'rising' if rising else 'not monotonically rising'}), "
-            f"but {'the thresholds are significant' if sig else 'no threshold is significant, so a linear effect is not rejected'} "
-            "[tables/threshold]. The digital-divide part of H5 (gaps widening early on) is not tested separately.")
-    return ("H5 nonlinearity", verdict, why)
-
-
-def robustness(run) -> list[str]:
-    """One sentence per robustness estimate of the dei effect that the study ran (IV, unbalanced, dynamic)."""
-    out: list[str] = []
-    for name, res in run.estimates.items():
-        kind = type(getattr(res, "model", None)).__name__
-        if kind in ("IV2SLS", "IVGMM") and "dei" in res.params:
-            fs = res.first_stage.diagnostics
-            out.append(f"{name} ({'2SLS' if kind == 'IV2SLS' else 'IV-GMM'}, dei instrumented): coefficient "
-                       f"{res.params['dei']:.3f} (SE {res.std_errors['dei']:.3f}, p = {res.pvalues['dei']:.3g}), "
-                       f"first-stage partial R2 {fs.loc['dei', 'partial.rsquared']:.3f} [tables/table_iv].")
-    for name, res in run.estimates.items():
-        if getattr(res, "method", None) == "direct-unbalanced" and _imp(run, name) is not None:
-            row = _imp(run, name)
-            out.append(f"{name} (unbalanced panel, {res.nobs} observations): direct effect {_fmt(row, 'direct')}, "
-                       f"indirect {_fmt(row, 'indirect')} [tables/table_unbalanced].")
-    for name, res in run.estimates.items():
-        imp = run.impacts.get(name)
-        if isinstance(res, DynamicResults) and imp is not None and "dei (short run)" in imp.table.index:
-            row = imp.table.loc["dei (short run)"]
-            out.append(f"{name} (dynamic SDM, {res.label}): short-run direct effect {_fmt(row, 'direct')}; "
-                       f"cpi(t-1) coefficient {res.params.iloc[0]:.3f}, spectral radius {res.spectral_radius():.3f} "
-                       "[tables/table_dynamic]."
-                       + (" Holding last year's index fixed, the local effect of dei is negative, unlike the static "
-                          "SDM: the static estimate does not survive the dynamic specification."
-                          if row["direct"] < 0 and row["direct_p"] < ALPHA else ""))
-    for name, table in getattr(run, "grids", {}).items():
+def grid_summaries(run) -> list[str]:
+    """One sentence per specification grid: how often its variable's direct effect is significant."""
+    out = []
+    for g in run.study.grid:
+        table = getattr(run, "grids", {}).get(g.name)
+        if table is None:
+            continue
         ok = table["direct"].notna()
-        pos = (table["direct"] > 0) & (table["direct_p"] < ALPHA)
-        neg = (table["direct"] < 0) & (table["direct_p"] < ALPHA)
+        pos = (table["direct"] > 0) & (table["direct_p"] < 0.05)
+        neg = (table["direct"] < 0) & (table["direct_p"] < 0.05)
         by_sample = ", ".join(f"{s_} {int(pos[table['sample'] == s_].sum())}/{int(ok[table['sample'] == s_].sum())}"
                               for s_ in dict.fromkeys(table["sample"]))
-        out.append(f"{name} (specification grid, {int(ok.sum())} fits): the direct effect of dei is positive and "
-                   f"significant in {int(pos.sum())}, negative and significant in {int(neg.sum())}; positive and "
-                   f"significant by sample: {by_sample} [tables/{name}.md, figures/{name}_direct.png].")
+        out.append(f"{g.name} ({int(ok.sum())} fits, {g.impacts.method} standard errors): the direct effect of "
+                   f"{g.variable} is positive and significant at 5% in {int(pos.sum())}, negative and significant "
+                   f"in {int(neg.sum())}; positive and significant by sample: {by_sample} "
+                   f"[tables/{g.name}.md, figures/{g.name}_direct.png].")
     return out

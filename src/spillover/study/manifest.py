@@ -1,6 +1,7 @@
 """``results/manifest.json``: what produced the results.
 
-Input file hashes (the catalog's files, the geometry), study-spec hashes,
+Input file hashes (every file the run read: panel or catalog and its tables, geometry, weights files),
+study-spec hashes,
 package versions, seeds, the git commit and per-step timings.
 """
 
@@ -22,7 +23,7 @@ PACKAGES = ("spillover", "numpy", "scipy", "pandas", "statsmodels", "linearmodel
 def _git_commit(root: Path) -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "models", "data_raw"], cwd=root,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":/src", ":/models", ":/data_raw"], cwd=root,
                                capture_output=True, text=True, check=True).stdout.strip()
         return out.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
@@ -30,26 +31,16 @@ def _git_commit(root: Path) -> str | None:
 
 
 def collect(run) -> dict:
-    root = run.root
-    inputs = {}
-    catalog = root / run.study.data.catalog
-    if catalog.exists():
-        inputs[str(catalog.relative_to(root))] = sha256(catalog)
+    paths = run.paths
+    files = list(run.inputs.values())
     cat = getattr(getattr(run, "built", None), "catalog", None)
     for ind in getattr(cat, "indicator", []) or []:
         for loc in (ind, getattr(ind, "uninterpolated", None)):
-            if loc is None:
-                continue
-            p = cat.resolve(loc.file)
-            if p.exists():
-                inputs[p.resolve().relative_to(root.resolve()).as_posix()] = sha256(p)
+            if loc is not None:
+                files.append(cat.resolve(loc.file))
     for file, _ in (cat.points.files() if getattr(cat, "points", None) is not None else []):
-        p = cat.resolve(file)
-        if p.exists():
-            inputs[p.resolve().relative_to(root.resolve()).as_posix()] = sha256(p)
-    geo = root / "data_raw" / "geo" / "china_provinces.gpkg"
-    if geo.exists():
-        inputs[geo.relative_to(root).as_posix()] = sha256(geo)
+        files.append(cat.resolve(file))
+    inputs = {paths.label(p): sha256(p) for p in files if Path(p).is_file()}
     seeds = {"study": run.study.study.seed}
     seeds.update({f"moran:{m.name}": m.seed for m in run.study.moran})
     seeds.update({f"impacts:{e.name}": e.impacts.seed for e in run.study.estimate if e.impacts})
@@ -66,7 +57,7 @@ def collect(run) -> dict:
         "python": platform.python_version(),
         "packages": versions,
         "seeds": seeds,
-        "git_commit": _git_commit(root),
+        "git_commit": _git_commit(paths.folder),
         "timings_s": run.timings,
         "outputs": sorted({p.relative_to(run.out).as_posix() for p in run.files if p.exists()}),
     }

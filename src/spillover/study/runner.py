@@ -19,6 +19,7 @@ import pandas as pd
 
 from spillover.errors import SpecificationError
 from spillover.io import atomic_write, atomic_write_text
+from spillover.study.paths import StudyPaths
 from spillover.study.spec import EstimateSpec, Study, WeightsSpec, load_study
 
 @dataclass
@@ -26,10 +27,13 @@ class StudyRun:
     """Everything a study run produced, kept in memory for the hypotheses and tests."""
 
     study: Study
-    root: Path
+    paths: StudyPaths
     out: Path
     panel: pd.DataFrame | None = None
     built: object = None
+    geometry: object = None  # GeoDataFrame of [geometry] (ids as text in its id column), or None
+    points: pd.DataFrame | None = None  # lon/lat by id from the catalog's [points], or None
+    inputs: dict = field(default_factory=dict)  # spec key -> file read (hashed in the manifest)
     weights: dict = field(default_factory=dict)
     estimates: dict = field(default_factory=dict)
     impacts: dict = field(default_factory=dict)
@@ -42,6 +46,12 @@ class StudyRun:
     notes: dict = field(default_factory=dict)  # estimate name -> notes for the tables that show it
     engine: object = None  # spillover.engine.Engine for the grid and the bootstraps (None: in-process)
     grids: dict = field(default_factory=dict)
+
+    def read(self, rel: str, key: str) -> Path:
+        """Resolve a path the spec names (see :mod:`spillover.study.paths`) and record it as an input."""
+        path = self.paths.resolve(rel, key=key)
+        self.inputs[key] = path
+        return path
 
     def write_csv(self, rel: str, df: pd.DataFrame, index: bool = False) -> Path:
         path = self.out / rel
@@ -62,22 +72,41 @@ class StudyRun:
 
 
 # ---------------------------------------------------------------- weights
-def build_weights(spec: WeightsSpec, geo, panel: pd.DataFrame, entity: str, time_col: str, points=None):
-    """A libpysal W (row-standardised, ids = entity values) from one ``[weights.NAME]`` entry.
+def build_weights(spec: WeightsSpec, geo, panel: pd.DataFrame, entity: str, *, id_col: str | None = None,
+                  points=None, path: Path | None = None):
+    """A libpysal W (row-standardised, ids = entity values as text) from one ``[weights.NAME]`` entry.
 
-    ``points`` (lon/lat by id, the catalog's ``[points]``) locate the units for distance kinds.
+    ``geo`` (the study's ``[geometry]``, id column ``id_col``) gives the
+    polygons for contiguity and centroids for distances; ``points`` (lon/lat
+    by id, the catalog's ``[points]``) replace the centroids when given;
+    ``path`` is the resolved ``path`` of ``kind = "file"``.
     """
     from spillover import weights as wmod
-    from spillover.data.geometry import ID_COLUMN
+    from spillover.errors import WeightsError, format_error
 
     values = None
     if spec.kind in ("economic", "nested"):
         if spec.variable not in panel.columns:
             raise SpecificationError(f"weights: variable {spec.variable!r} is not a panel column")
         values = panel.groupby(entity)[spec.variable].mean()
-    return wmod.build(spec.kind, geo=geo, id_col=ID_COLUMN, points=points, values=values,
-                      contiguity_kind=spec.contiguity, islands=spec.islands, power=spec.power,
-                      cutoff_km=spec.cutoff_km, k=spec.k, nested_kind=spec.nested, phi=spec.phi)
+    if spec.kind in ("contiguity", "knn", "inverse_distance", "nested") and geo is None and \
+            (spec.kind == "contiguity" or points is None):
+        raise WeightsError(format_error(f"kind = {spec.kind!r} needs the units' geometry",
+                                        hint="add [geometry] file = 'FILE' and id = 'COLUMN' to the study"))
+    w = wmod.build(spec.kind, geo=geo, id_col=id_col, points=points, values=values,
+                   contiguity_kind=spec.contiguity, islands=spec.islands, power=spec.power,
+                   cutoff_km=spec.cutoff_km, k=spec.k, nested_kind=spec.nested, phi=spec.phi, path=path)
+    ids = set(map(str, w.id_order))
+    units = set(panel[entity].astype(str))
+    if ids != units:
+        from spillover.frame import show
+
+        raise WeightsError(format_error(
+            "weights ids and panel units differ: " + "; ".join(
+                part for part in (f"not in the panel: {show(ids - units)}" if ids - units else "",
+                                  f"not in W: {show(units - ids)}" if units - ids else "") if part),
+            hint="the W must hold exactly the panel's units"))
+    return w
 
 
 def subset_weights(w, ids: list[str], name: str, islands: str = "raise"):
@@ -114,8 +143,13 @@ def interpolated_cells(run: StudyRun, indicators: list[str], name: str = "") -> 
 def estimate_data(run: StudyRun, e: EstimateSpec) -> pd.DataFrame:
     entity, time_col = run.study.data.entity, run.study.data.time
     df = run.panel
-    if e.regions:
-        df = df[df["region"].isin(e.regions)]
+    if e.groups:
+        group = run.study.data.group
+        absent = sorted(set(e.groups) - set(df[group].astype(str)))
+        if absent:
+            raise SpecificationError(f"estimate {e.name!r}: groups {absent} are not values of [data] group = "
+                                     f"{group!r}; values: {sorted(df[group].astype(str).unique())}")
+        df = df[df[group].astype(str).isin(e.groups)]
     if e.lag:
         from spillover.panel import add_lag
 
@@ -140,7 +174,7 @@ def fit_estimate(run: StudyRun, e: EstimateSpec):
     df = estimate_data(run, e)
     w = run.weights[e.weights] if est.spatial else None
     notes: list[str] = []
-    if est.spatial and e.regions:
+    if est.spatial and e.groups:
         w, _, dropped = subset_weights(w, sorted(df[entity].unique()), e.weights, islands=e.islands)
         if dropped:
             df = df[~df[entity].isin(dropped)].reset_index(drop=True)
@@ -165,49 +199,114 @@ def fit_estimate(run: StudyRun, e: EstimateSpec):
 
 # ---------------------------------------------------------------- steps
 def step_data(run: StudyRun) -> None:
-    from spillover.data import build_panel
+    """The panel (catalog pipeline or a user's file), its derived columns and indices, the geometry."""
+    from spillover.data.sources import read_geometry, read_panel, select
 
-    built = build_panel(run.root / run.study.data.catalog)
-    panel = built.data
-    y0, y1 = run.study.data.years
-    panel = panel[(panel[run.study.data.time] >= y0) & (panel[run.study.data.time] <= y1)].reset_index(drop=True)
-    if panel.empty:
-        raise SpecificationError(f"data.years = {[y0, y1]} selects no rows of the panel")
-    run.panel, run.built = panel, built
-    from spillover.data.export import write_panel_outputs
+    d = run.study.data
+    if d.catalog:
+        from spillover.data import build_panel
+        from spillover.data.export import write_panel_outputs
 
-    run.files.extend(write_panel_outputs(built, run.out / "data", data=panel))
-    for name, wt in built.weights.items():
-        run.add_numbers(f"weights_{name}", wt.assign(row=wt["indicator"]), "row", ["weight"])
-    cols = ["dei", "cpi", "urban", "gov", "open", "hc", "fin", "innov", "indup", "rural_inc", "urban_rural_ratio", "gdp_pc"]
+        built = build_panel(run.read(d.catalog, "data.catalog"))
+        panel = select(built.data, entity=d.entity, time=d.time, periods=d.years, units=d.units,
+                       derived=d.derive, file=d.catalog)
+        run.built = built
+        run.files.extend(write_panel_outputs(built, run.out / "data", data=panel))
+        for name, wt in built.weights.items():
+            run.add_numbers(f"weights_{name}", wt.assign(row=wt["indicator"]), "row", ["weight"])
+        if built.catalog.points is not None:
+            from spillover.data.points import read_points
+
+            run.points = read_points(built.catalog)
+    else:
+        panel = read_panel(run.read(d.panel, "data.panel"), entity=d.entity, time=d.time, periods=d.years,
+                           units=d.units, derived=d.derive, encoding=d.encoding)
+    panel = add_indices(run, panel)
+    if not d.catalog:
+        run.files.append(atomic_write(run.out / "data" / "panel.parquet", lambda p: panel.to_parquet(p, index=False)))
+        run.write_csv("data/panel.csv", panel)
+    if d.group is not None and d.group not in panel.columns:
+        raise SpecificationError(f"[data] group = {d.group!r} is not a column of the panel")
+    run.panel = panel
+    g = run.study.geometry
+    if g is not None:
+        run.geometry = read_geometry(run.read(g.file, "geometry.file"), g.id, layer=g.layer,
+                                     ids=sorted(panel[d.entity].astype(str).unique()))
+    write_descriptives(run)
+
+
+def add_indices(run: StudyRun, panel: pd.DataFrame) -> pd.DataFrame:
+    """Each ``[[index]]`` as a new panel column; its weights to ``data/index_NAME_weights.csv`` and numbers."""
+    from spillover.indices import EntropyIndex, PCAIndex, TopsisIndex
+
+    classes = {"entropy": EntropyIndex, "topsis": TopsisIndex, "pca": PCAIndex}
+    for ix in run.study.index:
+        if ix.name in panel.columns:
+            raise SpecificationError(f"index {ix.name!r}: the panel already has a column of that name")
+        res = classes[ix.method](pooling=ix.pooling, time=run.study.data.time).fit(
+            panel, list(ix.indicators), directions=dict(ix.indicators), dimensions=dict(ix.dimensions) or None)
+        panel = panel.assign(**{ix.name: res.scores.to_numpy()})
+        run.analyses[f"index:{ix.name}"] = res
+        run.write_csv(f"data/index_{ix.name}_weights.csv", res.weights)
+        run.add_numbers(f"index_{ix.name}", res.weights.assign(row=res.weights["indicator"].astype(str)), "row",
+                        ["weight"])
+    return panel
+
+
+def describe_columns(run: StudyRun) -> list[str]:
+    """``[data] describe``, else every panel column the ``[[estimate]]`` formulas read, in order of appearance."""
+    from spillover.formula import variables
+
+    d = run.study.data
+    if d.describe:
+        missing = [c for c in d.describe if c not in run.panel.columns]
+        if missing:
+            raise SpecificationError(f"[data] describe: {missing} are not panel columns")
+        return list(d.describe)
+    seen: dict[str, None] = {}
+    for e in run.study.estimate:
+        for v in sorted(variables(e.formula.replace("[", "").replace("]", "").replace("~", "+", 1)
+                                  if e.model == "iv" else e.formula)):
+            if v in run.panel.columns and pd.api.types.is_numeric_dtype(run.panel[v]):
+                seen.setdefault(v, None)
+    return list(seen)
+
+
+def write_descriptives(run: StudyRun) -> None:
+    d = run.study.data
+    cols = describe_columns(run)
+    if not cols:
+        return
+    panel = run.panel
     desc = panel[cols].describe().T[["count", "mean", "std", "min", "max"]].reset_index(names="variable")
+    y0, y1 = int(panel[d.time].min()), int(panel[d.time].max())
+    n = panel[d.entity].nunique()
     run.write_csv("tables/descriptive_statistics.csv", desc)
-    run.write_text("tables/descriptive_statistics.md", _markdown(desc, "Descriptive statistics, 31 provinces, "
-                                                                 f"{y0}-{y1}"))
+    run.write_text("tables/descriptive_statistics.md",
+                   _markdown(desc, f"Descriptive statistics, {n} {d.unit_label}, {y0}-{y1}"))
     run.add_numbers("descriptive_statistics", desc, "variable", ["mean", "std", "min", "max"])
 
 
 def step_weights(run: StudyRun) -> None:
     from spillover import weights as wmod
-    from spillover.data import default_geometry
 
-    from spillover.data.points import read_points
-
-    geo = default_geometry()
-    catalog = run.built.catalog
-    points = read_points(catalog) if catalog.points is not None else None
+    g = run.study.geometry
     rows = []
     for name, spec in run.study.weights.items():
-        w = build_weights(spec, geo, run.panel, run.study.data.entity, run.study.data.time, points=points)
-        w.spillover_meta = {**getattr(w, "spillover_meta", {}), "label": spec.label or name}
+        path = run.read(spec.path, f"weights.{name}.path") if spec.kind == "file" else None
+        w = build_weights(spec, run.geometry, run.panel, run.study.data.entity, id_col=g.id if g else None,
+                          points=run.points, path=path)
+        label = spec.default_label()
+        w.spillover_meta = {**getattr(w, "spillover_meta", {}), "label": label}
         run.weights[name] = w
         ids = list(w.id_order)
         run.write_csv(f"weights/{name}.csv", pd.DataFrame(w.full()[0], index=ids, columns=ids), index=True)
         d = wmod.describe(w)
-        rows.append({"weights": name, "label": spec.label or name, "kind": spec.kind, "n": d.get("n"),
+        rows.append({"weights": name, "label": label, "kind": spec.kind, "n": d.get("n"),
                      "links": d["links"], "mean_neighbours": d["mean_neighbours"], "islands": len(d["islands"]),
                      "components": d["n_components"], "transform": d["transform"]})
-    run.write_csv("weights/summary.csv", pd.DataFrame(rows))
+    if rows:
+        run.write_csv("weights/summary.csv", pd.DataFrame(rows))
 
 
 def step_moran(run: StudyRun) -> None:
@@ -323,7 +422,7 @@ def step_analyses(run: StudyRun) -> None:
     for rg in run.study.regime:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r = regime_sdm(rg.formula, run.panel, run.weights[rg.weights], ent, tim, regime_col=rg.regime_col,
+            r = regime_sdm(rg.formula, run.panel, run.weights[rg.weights], ent, tim, regime_col=rg.regime_col or run.study.data.group,
                            var=rg.var, fe=rg.fe, method=rg.method, draws=rg.draws, seed=rg.seed)
         run.analyses[rg.name] = r
         _write_analysis(run, f"{rg.name}_wald", r.wald_tests, f"Wald tests of equal regional effects of {rg.var}",
@@ -337,7 +436,8 @@ def step_grid(run: StudyRun) -> None:
     from spillover.study.grid import run_grid, specification_curve
 
     for g in run.study.grid:
-        table = run_grid(g, run.panel, run.weights, run.study.data.entity, run.study.data.time, engine=run.engine)
+        table = run_grid(g, run.panel, run.weights, run.study.data.entity, run.study.data.time, engine=run.engine,
+                         group=run.study.data.group)
         run.grids[g.name] = table
         run.write_csv(f"tables/{g.name}.csv", table)
         show = table[["spec", "weights", "sample", "fe", "method", "nobs", "spatial", "coef", "direct", "direct_se",
@@ -384,12 +484,10 @@ def _tidy_numbers(nums: pd.DataFrame) -> pd.DataFrame:
 
 
 def variable_labels(run: StudyRun) -> dict[str, str]:
-    labels = {"dei": "Digital economy index", "cpi": "Common prosperity index", "urban": "Urbanisation",
-              "gov": "Government expenditure / GDP", "open": "Trade openness", "hc": "Human capital",
-              "fin": "Loans / GDP", "rho": "rho", "lambda": "lambda"}
-    if run.study.study.language == "zh":
-        labels.update({"dei": "数字经济指数", "cpi": "共同富裕指数", "urban": "城镇化率", "gov": "政府支出占比",
-                       "open": "对外开放度", "hc": "人力资本", "fin": "金融发展"})
+    """Display labels from ``[labels.<language>]``, falling back to ``[labels.en]`` (then the names)."""
+    labels = {"rho": "rho", "lambda": "lambda"}
+    labels.update(run.study.labels.get("en", {}))
+    labels.update(run.study.labels.get(run.study.study.language, {}))
     return labels
 
 
@@ -406,7 +504,7 @@ def _markdown(df: pd.DataFrame, title: str) -> str:
 STEPS = ("data", "weights", "moran", "diagnose", "estimates", "analyses", "grid", "tables", "figures", "hypotheses")
 
 
-def run_study(models: str | Path = "models", out: str | Path = "results", *, root: str | Path | None = None,
+def run_study(models: str | Path = "models", out: str | Path = "results", *,
               progress=None, figures: bool = True, engine=None) -> StudyRun:
     """Run every step of the study in ``models`` and write ``out``; returns the in-memory :class:`StudyRun`.
 
@@ -418,8 +516,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *, roo
 
     models = Path(models)
     study = load_study(models)
-    root = Path(root) if root is not None else models.resolve().parent
-    run = StudyRun(study=study, root=root, out=Path(out), engine=engine)
+    run = StudyRun(study=study, paths=StudyPaths.of(models), out=Path(out), engine=engine)
     steps: list[tuple[str, Callable[[], None]]] = [
         ("data", lambda: step_data(run)),
         ("weights", lambda: step_weights(run)),

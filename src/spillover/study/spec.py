@@ -19,7 +19,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from spillover import registry
 from spillover.errors import SpecificationError
@@ -55,30 +55,88 @@ class StudySpec(_Strict):
 
 
 class DataSpec(_Strict):
-    catalog: str = "data_raw/catalog.toml"
-    years: tuple[int, int] = (2013, 2022)
-    entity: str = "province"
-    time: str = "year"
+    """``[data]``: the catalog pipeline (the bundled study) or a user's panel file, plus filters and columns."""
 
-    @field_validator("years")
-    @classmethod
-    def _ordered(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if v[0] > v[1]:
-            raise ValueError(f"years must be [first, last], got {list(v)}")
-        return v
+    catalog: str | None = Field(None, description="catalog.toml of the raw tables (the bundled study's pipeline)")
+    panel: str | None = Field(None, description="a long panel file: csv, parquet, xlsx or Stata .dta")
+    entity: str
+    time: str
+    years: tuple[int, int] | None = Field(None, description="[first, last] periods kept")
+    units: list[str] | None = Field(None, description="units kept (entity values as text)")
+    encoding: str = "utf-8"
+    derive: dict[str, str] = Field(default_factory=dict, description="new columns: name = formula expression, "
+                                   "e.g. 'np.log(gdp)', '{exports / gdp}', 'lag(x, 1)'")
+    group: str | None = Field(None, description="column of unit groups (regions) used by [[estimate]] groups, "
+                              "[[grid]] samples, [[regime]] and trend figures")
+    describe: list[str] = Field(default_factory=list, description="columns of the descriptive-statistics table "
+                                "(default: the variables of the [[estimate]] formulas)")
+    unit_label: str = Field("units", description="what a unit is, in table titles (e.g. 'provinces')")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        if (self.catalog is None) == (self.panel is None):
+            raise ValueError("give exactly one of catalog = 'catalog.toml' (the raw-table pipeline) or "
+                             "panel = 'FILE' (csv, parquet, xlsx, dta)")
+        if self.years is not None and self.years[0] > self.years[1]:
+            raise ValueError(f"years must be [first, last], got {list(self.years)}")
+        return self
+
+
+class GeometrySpec(_Strict):
+    """``[geometry]``: the units' polygons (or points), for contiguity, distances and maps."""
+
+    file: str = Field(description="any file geopandas reads: gpkg, shp, geojson, ...")
+    id: str = Field(description="column holding the entity values of the panel")
+    layer: str | None = None
+    projection: str | None = Field(None, description="CRS of the maps (default: the file's own if projected, "
+                                   "else longitude/latitude)")
+    extent: tuple[float, float, float, float] | None = Field(
+        None, description="longitude/latitude box [west, south, east, north] of the main map (default: the data's)")
+    inset: tuple[float, float, float, float] | None = Field(
+        None, description="longitude/latitude box drawn in an inset (e.g. islands outside the extent)")
+
+
+WEIGHT_KINDS = ("contiguity", "inverse_distance", "knn", "economic", "nested", "file")
 
 
 class WeightsSpec(_Strict):
-    kind: Literal["contiguity", "inverse_distance", "knn", "economic", "nested"]
+    kind: Literal["contiguity", "inverse_distance", "knn", "economic", "nested", "file"]
     contiguity: Literal["queen", "rook"] = "queen"
     islands: Literal["nearest", "keep", "error"] = "nearest"
     power: Literal[1, 2] = 1
     cutoff_km: float | None = None
     k: int = Field(4, ge=1)
-    variable: str = "gdp_pc"
+    variable: str | None = Field(None, description="economic and nested kinds: the panel column whose unit means "
+                                 "define economic distance")
     nested: Literal["product", "convex"] = "product"
     phi: float = Field(0.5, ge=0.0, le=1.0)
+    path: str | None = Field(None, description="kind = 'file': a GAL, GWT or CSV (matrix with ids) weights file")
     label: str = ""
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> WeightsSpec:
+        if self.kind in ("economic", "nested") and not self.variable:
+            raise ValueError(f"kind = {self.kind!r} needs variable = 'COLUMN' (unit means define the distance)")
+        if self.kind == "file" and not self.path:
+            raise ValueError("kind = 'file' needs path = 'FILE' (.gal, .gwt or .csv)")
+        return self
+
+    def default_label(self) -> str:
+        """What the W is, in words, for tables ("Queen contiguity", "kNN, k = 6", ...)."""
+        if self.label:
+            return self.label
+        if self.kind == "contiguity":
+            return f"{self.contiguity.capitalize()} contiguity"
+        if self.kind == "knn":
+            return f"kNN, k = {self.k}"
+        if self.kind == "inverse_distance":
+            return "Inverse distance" + (" squared" if self.power == 2 else "") + \
+                (f", cut-off {self.cutoff_km:g} km" if self.cutoff_km else "")
+        if self.kind == "economic":
+            return f"Economic distance ({self.variable})"
+        if self.kind == "nested":
+            return f"Economic-geographic nested ({self.variable})"
+        return f"From file {Path(str(self.path)).name}"
 
 
 class ImpactsSpec(_Strict):
@@ -97,7 +155,7 @@ class EstimateSpec(_Strict):
     method: METHOD = "lee-yu"
     impacts: ImpactsSpec | None = None
     lag: list[str] = Field(default_factory=list, description="variables replaced by their one-period lag")
-    regions: list[Literal["east", "central", "west", "northeast"]] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list, description="subsample: units whose [data] group is one of these")
     islands: Literal["raise", "drop"] = Field(
         "raise", description="subsamples: what to do with units left without neighbours in the restricted W")
     drop_interpolated: list[str] = Field(
@@ -184,7 +242,7 @@ class DiagnoseSpec(_Strict):
 class MediationSpec(_Strict):
     name: str
     formula: str  # outcome ~ treatment + controls
-    treatment: str = "dei"
+    treatment: str
     mediators: list[str]
     fe: Literal["none", "entity", "time", "twoways"] = "twoways"
     bootstrap: int = Field(500, ge=0)
@@ -196,7 +254,7 @@ class MediationSpec(_Strict):
 class ThresholdSpec(_Strict):
     name: str
     formula: str
-    threshold_var: str = "dei"
+    threshold_var: str
     regime_vars: list[str] = Field(default_factory=list)
     n_thresholds: Literal[1, 2] = 2
     fe: Literal["entity", "twoways"] = "entity"
@@ -208,8 +266,8 @@ class RegimeSpec(_Strict):
     name: str
     formula: str
     weights: str
-    var: str = "dei"
-    regime_col: str = "region"
+    var: str
+    regime_col: str | None = Field(None, description="column of the regimes (default: [data] group)")
     fe: Literal["none", "entity", "time", "twoways"] = "twoways"
     method: METHOD = "lee-yu"
     draws: int = Field(1000, ge=10)
@@ -222,10 +280,10 @@ class GridSpec(_Strict):
     name: str
     formula: str
     model: str = "sdm"
-    variable: str = "dei"
+    variable: str
     weights: list[str] = Field(min_length=1)
-    samples: dict[str, list[Literal["east", "central", "west", "northeast"]]] = Field(
-        default_factory=lambda: {"all": []}, description="sample name -> NBS regions (empty list: all provinces)")
+    samples: dict[str, list[str]] = Field(
+        default_factory=lambda: {"all": []}, description="sample name -> values of [data] group (empty: all units)")
     fe: list[Literal["none", "entity", "time", "twoways"]] = Field(default_factory=lambda: ["twoways"], min_length=1)
     method: list[METHOD] = Field(default_factory=lambda: ["lee-yu"], min_length=1)
     impacts: ImpactsSpec = ImpactsSpec(method="delta")
@@ -258,15 +316,58 @@ class TableSpec(_Strict):
 class FigureSpec(_Strict):
     name: str
     kind: Literal["choropleth", "moran_scatter", "lisa_map", "impacts", "trends"]
-    variable: str = "cpi"
+    variable: str = ""
     weights: str | None = None
     estimate: str | None = None
     years: list[int] = Field(default_factory=list)
 
 
+class IndexSpec(_Strict):
+    """``[[index]]``: a composite index from any panel columns, added to the panel as column ``name``."""
+
+    name: str
+    method: Literal["entropy", "topsis", "pca"] = "entropy"
+    indicators: dict[str, Literal["+", "-"]] = Field(min_length=2, description="column -> direction "
+                                                     "('+': more is better, '-': less is better)")
+    dimensions: dict[str, str] = Field(default_factory=dict, description="column -> dimension (for obstacle "
+                                       "degrees and weights by dimension)")
+    pooling: Literal["panel", "year"] = "panel"
+
+
+RULE = r"^(positive|negative|nonzero) at (\d+(?:\.\d+)?)%$"
+
+
+class HypothesisSpec(_Strict):
+    """``[[hypothesis]]``: a claim, the number that tests it and the decision rule, all stated in the spec."""
+
+    name: str
+    claim: str
+    estimate: str = Field(description="an [[estimate]], [[mediation]], [[regime]] or [[threshold]] name")
+    quantity: Literal["coefficient", "direct", "indirect", "total", "mediated", "equal_effects", "threshold"]
+    variable: str | None = Field(None, description="the regressor (coefficient, impacts) or the mediator")
+    rule: str = Field("positive at 5%", pattern=RULE,
+                      description="'positive at 5%', 'negative at 1%' or 'nonzero at 10%' (a two-sided test at "
+                                  "that level; for equal_effects and threshold, 'nonzero' = the test rejects)")
+    robustness: list[str] = Field(default_factory=list, description="further estimates where the same rule is "
+                                  "checked: all hold = supported, some fail = mixed")
+
+    @model_validator(mode="after")
+    def _needs_variable(self) -> HypothesisSpec:
+        if self.quantity in ("coefficient", "direct", "indirect", "total", "mediated") and not self.variable:
+            raise ValueError(f"quantity = {self.quantity!r} needs variable = 'NAME'")
+        if self.quantity in ("equal_effects", "threshold") and not self.rule.startswith("nonzero"):
+            raise ValueError(f"quantity = {self.quantity!r} is a test: its rule is 'nonzero at X%' (it rejects)")
+        return self
+
+
 class Study(_Strict):
     study: StudySpec = StudySpec()
-    data: DataSpec = DataSpec()
+    data: DataSpec
+    geometry: GeometrySpec | None = None
+    labels: dict[Literal["en", "zh"], dict[str, str]] = Field(
+        default_factory=dict, description="[labels.en] / [labels.zh]: display label of each variable")
+    index: list[IndexSpec] = Field(default_factory=list)
+    hypothesis: list[HypothesisSpec] = Field(default_factory=list)
     weights: dict[str, WeightsSpec] = Field(default_factory=dict)
     moran: list[MoranSpec] = Field(default_factory=list)
     diagnose: list[DiagnoseSpec] = Field(default_factory=list)
@@ -283,12 +384,13 @@ class Study(_Strict):
         return {e.name: e for e in self.estimate}
 
 
-_SINGLE = ("study", "data")
+_SINGLE = ("study", "data", "geometry", "labels")
 _MAPS = ("weights",)
-_LISTS = ("moran", "diagnose", "estimate", "mediation", "threshold", "regime", "grid", "table", "figure")
+_LISTS = ("index", "moran", "diagnose", "estimate", "mediation", "threshold", "regime", "grid", "table", "figure",
+          "hypothesis")
 
 
-def _fmt_validation(file: str, exc: ValidationError) -> str:
+def _fmt_validation(file: str, exc: ValidationError, prefix: str = "") -> str:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
@@ -298,7 +400,7 @@ def _fmt_validation(file: str, exc: ValidationError) -> str:
             msg += f" (allowed: {ctx['expected']})"
         if err["type"] == "extra_forbidden":
             msg = "unknown key; check the spelling against the schema in spillover.study.spec"
-        lines.append(f"{file}: {loc}: {msg}; got {err.get('input')!r}")
+        lines.append(f"{file}: {prefix}{loc}: {msg}; got {err.get('input')!r}")
     return "\n".join(lines)
 
 
@@ -344,7 +446,7 @@ def load_study(folder: str | Path) -> Study:
                         item_model = Study.model_fields[key].annotation.__args__[0]  # type: ignore[union-attr]
                         item_model.model_validate(item)
                     except ValidationError as exc:
-                        errors.append(_fmt_validation(f"{f}", exc).replace(f"{f}: ", f"{f}: {key}[{i}].", 1))
+                        errors.append(_fmt_validation(f"{f}", exc, prefix=f"{key}[{i}]."))
                 merged.setdefault(key, []).extend(value)
             else:
                 errors.append(f"{f}: unknown top-level key {key!r}; allowed: {list(_SINGLE + _MAPS + _LISTS)}")
@@ -428,5 +530,21 @@ def _check_references(study: Study, folder: Path) -> None:
             errors.append(f"{folder}: figure {fg.name!r}: weights {fg.weights!r} is not defined; defined: {wnames}")
         if fg.estimate and fg.estimate not in enames:
             errors.append(f"{folder}: figure {fg.name!r}: estimate {fg.estimate!r} is not defined; defined: {enames}")
+        if fg.kind != "impacts" and not fg.variable:
+            errors.append(f"{folder}: figure {fg.name!r}: kind = {fg.kind!r} needs variable = 'COLUMN'")
+    sources = {"coefficient": enames, "direct": enames, "indirect": enames, "total": enames,
+               "mediated": [m.name for m in study.mediation], "equal_effects": [r.name for r in study.regime],
+               "threshold": [t.name for t in study.threshold]}
+    for h in study.hypothesis:
+        allowed = sources[h.quantity]
+        for name in [h.estimate, *h.robustness]:
+            if name not in allowed:
+                errors.append(f"{folder}: hypothesis {h.name!r}: {name!r} is not an entry that gives "
+                              f"quantity = {h.quantity!r}; defined: {allowed}")
+    needs_group = [e.name for e in study.estimate if e.groups] + \
+        [g.name for g in study.grid if any(v for v in g.samples.values())] + \
+        [r.name for r in study.regime if r.regime_col is None]
+    if needs_group and study.data.group is None:
+        errors.append(f"{folder}: {needs_group} use unit groups: set [data] group = 'COLUMN'")
     if errors:
         raise SpecificationError("\n".join(errors))
