@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine:
-#   make replicate   create .venv, install spillover, run the default study into results/
+#   make replicate   create .venv, install spillover, run the default study into results/ (and the example)
 #   make test        create .venv, install spillover with test extras, run the test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 
 replicate: $(STAMP)
 	$(BIN)/spillover replicate models/
+	$(BIN)/spillover replicate models/examples/us_income --out results/examples/us_income
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

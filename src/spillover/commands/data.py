@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -43,7 +44,7 @@ def build(
     try:
         panel = build_panel(catalog, cache=False)
     except DataError as exc:
-        console.print(f"[bold red]data error:[/] {exc}")
+        console.print(f"[bold red]data error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     data = panel.data
     years = panel.catalog.years

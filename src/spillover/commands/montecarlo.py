@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from spillover.errors import SpilloverError
@@ -33,7 +34,7 @@ def montecarlo(
         result = run(design, scheduler=scheduler, n_workers=workers, processes=processes,
                      progress=progress)
     except SpilloverError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     files = write_outputs(result, out)
     s = result.summary

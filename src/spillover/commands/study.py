@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -48,16 +49,20 @@ def replicate(
             run = run_study(models, out, progress=step, engine=engine)
             prog.update(task, completed=len(STEPS), description="done")
     except SpilloverError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     from spillover.study.hypotheses import verdicts
 
-    table = Table(title="Hypotheses", show_lines=False)
-    for col in ("hypothesis", "verdict"):
-        table.add_column(col)
-    for h, v, _ in verdicts(run):
-        table.add_row(h, v)
-    console.print(table)
+    found = verdicts(run)
+    if found:
+        table = Table(title="Hypotheses", show_lines=False)
+        for col in ("hypothesis", "verdict"):
+            table.add_column(col)
+        for h, v, _ in found:
+            table.add_row(escape(h), v)
+        console.print(table)
+    else:
+        console.print("no [[hypothesis]] entries: add them to the study to get verdicts in README.md", markup=False)
     console.print(f"wrote {len(set(run.files))} files to {out}/ in {time.perf_counter() - t0:.1f} s "
                   f"(grid and bootstraps: {engine.describe()}; see {out}/README.md and {out}/manifest.json)")
 
@@ -140,10 +145,10 @@ def diagnose(
             s = sp.specification_search(formula, run.panel, run.weights[name], st.data.entity, st.data.time,
                                         fe=fe, method=method)
     except SpilloverError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     label = run.weights[name].spillover_meta.get("label", name)
-    t = Table(title=f"Specification tests: {formula} (W = {label}, fe = {fe}, method = {method})")
+    t = Table(title=f"Specification tests: {escape(formula)} (W = {escape(str(label))}, fe = {fe}, method = {method})")
     for c in ("test", "model", "stat", "df", "p", "points_to"):
         t.add_column(c)
     for test, r in s.table.iterrows():
@@ -152,8 +157,36 @@ def diagnose(
     console.print(f"[bold]Chosen model: {s.chosen}.[/] {s.reason}")
 
 
+def new(
+    folder: Path = typer.Argument(..., help="Folder to write the study into (created)."),
+    data: Path = typer.Option(..., "--data", help="Long panel file: csv, parquet, xlsx or Stata .dta."),
+    entity: str = typer.Option(..., "--entity", help="Column of the unit ids."),
+    time_col: str = typer.Option(..., "--time", help="Column of the periods (integers)."),
+    y: str = typer.Option(..., "--y", help="Dependent variable."),
+    x: str = typer.Option(..., "--x", help="Regressors, comma-separated: a,b,c"),
+    geometry: Path = typer.Option(None, "--geometry", help="Polygons of the units (gpkg, shp, geojson ...)."),
+    id_col: str = typer.Option(None, "--id-col", help="Column of the geometry holding the unit ids."),
+    weights: Path = typer.Option(None, "--weights", help="A weights file (.gal, .gwt, .csv) instead of, or "
+                                 "besides, the geometry's."),
+    crs: str = typer.Option(None, "--crs", help="CRS of a geometry file that declares none (e.g. EPSG:4326)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing 00_study.toml."),
+) -> None:
+    """Write a study for your own panel that `spillover replicate FOLDER` runs as it is."""
+    from spillover.study.new import write_study
+
+    console = Console()
+    try:
+        path = write_study(folder, data=data, entity=entity, time=time_col, y=y, x=x.split(","),
+                           geometry=geometry, id_col=id_col, weights=weights, crs=crs, force=force)
+    except SpilloverError as exc:
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    console.print(f"wrote {path}; run: spillover replicate {folder} --out results_{folder.name}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the study commands to the top-level app."""
+    app.command()(new)
     app.command()(replicate)
     app.command()(verify)
     app.command()(diagnose)

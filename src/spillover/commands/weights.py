@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from spillover import weights as sw
@@ -58,7 +59,7 @@ def describe_cmd(
         if names and (geo is None or names not in geo.columns):
             raise SpilloverError(f"--names {names!r} is not a column of the study's geometry")
     except SpilloverError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(code=2) from None
     labels = dict(zip(geo[gspec.id].astype(str), geo[names].astype(str), strict=True)) if names else None
     for n in chosen:

@@ -85,9 +85,24 @@ def derive(df: pd.DataFrame, derived: Mapping[str, str], entity: str, time: str,
     return out
 
 
+def long_from_wide(df: pd.DataFrame, value: str, time: str, *, file: str = "") -> pd.DataFrame:
+    """One row per unit and one column per period (columns named by integers) -> long, value in ``value``."""
+    periods = [c for c in df.columns if str(c).strip().lstrip("-").isdigit()]
+    if not periods:
+        raise DataError(format_error("wide = ...: no period columns (columns named by integers, e.g. 1929)",
+                                     file=file, hint=f"columns: {show(df.columns)}"))
+    if time in df.columns or value in df.columns:
+        raise DataError(format_error(f"wide = {value!r}: the file already has a column {time!r} or {value!r}",
+                                     file=file))
+    keep = [c for c in df.columns if c not in periods]
+    long = df.melt(id_vars=keep, value_vars=periods, var_name=time, value_name=value)
+    long[time] = long[time].astype(str).str.strip().astype(np.int64)
+    return long
+
+
 def read_panel(path: str | Path, *, entity: str, time: str, periods: Sequence[int] | None = None,
                units: Sequence[str] | None = None, derived: Mapping[str, str] | None = None,
-               encoding: str = "utf-8") -> pd.DataFrame:
+               encoding: str = "utf-8", wide: str | None = None) -> pd.DataFrame:
     """A long panel from a user's file, filtered and with its derived columns.
 
     Parameters
@@ -105,6 +120,9 @@ def read_panel(path: str | Path, *, entity: str, time: str, periods: Sequence[in
         See :func:`derive`.
     encoding : str
         Text encoding of a CSV file.
+    wide : str, optional
+        The file is wide (one row per unit, one column per period, named by
+        integers): it is made long with the values in column ``wide``.
 
     Returns
     -------
@@ -112,6 +130,8 @@ def read_panel(path: str | Path, *, entity: str, time: str, periods: Sequence[in
     """
     file = str(path)
     df = read_table(path, encoding=encoding)
+    if wide is not None:
+        df = long_from_wide(df, wide, time, file=file)
     for role, col in (("entity", entity), ("time", time)):
         if col not in df.columns:
             raise DataError(format_error(f"the {role} column {col!r} is not in the file", file=file,
@@ -156,12 +176,15 @@ def select(df: pd.DataFrame, *, entity: str, time: str, periods: Sequence[int] |
     return df.reset_index(drop=True)
 
 
-def read_geometry(path: str | Path, id_col: str, *, ids: Sequence[str] | None = None, layer: str | None = None):
+def read_geometry(path: str | Path, id_col: str, *, ids: Sequence[str] | None = None, layer: str | None = None,
+                  crs: str | None = None):
     """The units' geometry from any file geopandas reads, ids as text, restricted to ``ids`` and sorted.
 
     Units of the file that ``ids`` lacks are dropped (their links are not
     part of the study); ``ids`` missing from the file are an error listing
-    them. Duplicate ids are an error.
+    them. Duplicate ids are an error. Ids that are integers on both sides
+    match by value (a FIPS code ``"01"`` in the file is unit ``1`` of the panel). ``crs`` is set when the file declares
+    none (a file with a CRS of its own keeps it; a different ``crs`` is an error).
     """
     import geopandas as gpd
 
@@ -174,6 +197,12 @@ def read_geometry(path: str | Path, id_col: str, *, ids: Sequence[str] | None = 
         raise DataError(format_error(f"cannot read the geometry: {type(exc).__name__}: {str(exc).splitlines()[0]}",
                                      file=file, hint="check that the file is complete (shp: with .shx/.dbf)")) \
             from None
+    if crs is not None:
+        if geo.crs is None:
+            geo = geo.set_crs(crs)
+        elif not geo.crs.equals(crs):
+            raise DataError(format_error(f"the file's CRS is {geo.crs.to_string()}, not {crs}", file=file,
+                                         hint="drop [geometry] crs (it is only for files that declare none)"))
     if id_col not in geo.columns:
         raise DataError(format_error(f"the id column {id_col!r} is not in the geometry", file=file,
                                      hint=f"columns: {show(c for c in geo.columns if c != geo.geometry.name)}"))
@@ -184,6 +213,7 @@ def read_geometry(path: str | Path, id_col: str, *, ids: Sequence[str] | None = 
                                      hint="dissolve multi-row units first (GeoDataFrame.dissolve)"))
     if ids is not None:
         want = [str(i) for i in ids]
+        geo = geo.assign(**{id_col: _match_integer_ids(geo[id_col], want)})
         missing = sorted(set(want) - set(geo[id_col]))
         if missing:
             raise DataError(format_error(f"{len(missing)} unit(s) of the panel are not in the geometry: "
@@ -194,3 +224,17 @@ def read_geometry(path: str | Path, id_col: str, *, ids: Sequence[str] | None = 
     if empty:
         raise DataError(format_error(f"units without a geometry: {show(empty)}", file=file, column=id_col))
     return geo.sort_values(id_col).reset_index(drop=True)
+
+
+def _match_integer_ids(found: pd.Series, wanted: Sequence[str]) -> pd.Series:
+    """``found`` written as ``wanted`` writes the same integers (``"01"`` -> ``"1"``); else unchanged."""
+    def as_int(values) -> pd.Series:
+        return pd.to_numeric(pd.Series(list(values), dtype=str).str.strip(), errors="coerce")
+
+    f, w = as_int(found), as_int(wanted)
+    if f.isna().any() or w.isna().any() or set(found) >= set(wanted):
+        return found
+    by_value = dict(zip(w.astype(np.int64), wanted))
+    if len(by_value) != len(wanted) or f.astype(np.int64).duplicated().any():
+        return found
+    return pd.Series([by_value.get(int(v), t) for v, t in zip(f, found)], index=found.index)

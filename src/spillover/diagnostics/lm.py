@@ -59,16 +59,13 @@ import warnings
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sps
 import pandas as pd
 from scipy import stats
 
 from spillover.diagnostics._panel import (
     FE_KINDS,
-    as_libpysal_w,
-    check_columns,
     demean,
-    layout,
-    sparse_w,
     spatial_lag,
     trace_ww,
 )
@@ -80,7 +77,6 @@ TEST_NAMES = ["lm_lag", "lm_error", "robust_lm_lag", "robust_lm_error"]
 SIGMA2_CONVENTIONS = ("nt", "nt-k")
 
 # functions a formula may call besides formulaic's own transforms
-_FORMULA_CONTEXT = {"np": np, "log": np.log, "exp": np.exp, "sqrt": np.sqrt}
 
 
 def lm_statistics(
@@ -164,55 +160,6 @@ def lm_statistics(
         "nobs": nobs,
         "k": k,
     }
-
-
-def _design(formula: str, data: pd.DataFrame, fe: str, n_periods: int, n_units: int):
-    """Model matrices from a formulaic formula, as (T, N) and (T, N, k) arrays."""
-    import formulaic
-
-    try:
-        mm = formulaic.model_matrix(
-            formula, data, na_action="ignore", context=dict(_FORMULA_CONTEXT)
-        )
-    except Exception as exc:  # formulaic raises several types; report them uniformly
-        raise SpecificationError(
-            format_error("cannot build the model matrices", formula=formula, hint=str(exc))
-        ) from None
-    lhs = getattr(mm, "lhs", None)
-    rhs = getattr(mm, "rhs", None)
-    if lhs is None or rhs is None:
-        raise SpecificationError(
-            format_error(
-                "the formula needs a left-hand side", formula=formula, hint="write 'y ~ x1 + x2'"
-            )
-        )
-    if lhs.shape[1] != 1:
-        raise SpecificationError(
-            format_error("the formula needs exactly one dependent variable", formula=formula)
-        )
-    rhs = pd.DataFrame(rhs)
-    if fe != "none" and "Intercept" in rhs.columns:
-        rhs = rhs.drop(columns="Intercept")
-    if rhs.shape[1] == 0:
-        raise SpecificationError(
-            format_error("the formula has no regressors", formula=formula, fe=fe)
-        )
-    for name, col in [(lhs.columns[0], np.asarray(lhs, dtype=float)[:, 0])] + [
-        (c, rhs[c].to_numpy(dtype=float)) for c in rhs.columns
-    ]:
-        if col.shape[0] != n_periods * n_units:
-            raise SpecificationError(format_error("model matrix lost rows", formula=formula))
-        if not np.all(np.isfinite(col)):
-            raise SpecificationError(
-                format_error(
-                    f"term {name!r} has missing or infinite values "
-                    f"(e.g. log of a non-positive number)",
-                    formula=formula,
-                )
-            )
-    y = np.asarray(lhs, dtype=float)[:, 0].reshape(n_periods, n_units)
-    x = rhs.to_numpy(dtype=float).reshape(n_periods, n_units, -1)
-    return y, x, [str(c) for c in rhs.columns], str(lhs.columns[0])
 
 
 def _check_regressors(x: np.ndarray, names: list[str], fe: str, formula: str) -> None:
@@ -310,41 +257,23 @@ def lm_tests(
         raise SpecificationError(
             format_error("unknown sigma2 convention", sigma2=sigma2, hint="use 'nt' or 'nt-k'")
         )
-    import formulaic
+    from spillover.spatial.design import build_design
 
-    w = as_libpysal_w(w)
-    check_columns(data, [entity, time])
-    try:
-        required = sorted(str(v) for v in formulaic.Formula(formula).required_variables)
-    except Exception as exc:
-        raise SpecificationError(
-            format_error("cannot parse the formula", formula=formula, hint=str(exc))
-        ) from None
-    required = [v for v in required if v not in _FORMULA_CONTEXT]
-    check_columns(data, required)
-    numeric = [
-        v
-        for v in required
-        if pd.api.types.is_numeric_dtype(data[v]) and not pd.api.types.is_bool_dtype(data[v])
-    ]
-    panel = layout(data, w, entity, time, numeric)
-    for v in set(required) - set(numeric):
-        if panel.data[v].isna().any():
-            raise SpecificationError(format_error(f"variable {v!r} has missing values"))
-
-    y, x, names, yname = _design(formula, panel.data, fe, panel.t, panel.n)
+    d = build_design(formula, data, w, entity, time, intercept=(fe == "none"), wx=False)
+    if not [c for c in d.x_names if c != "Intercept"]:
+        raise SpecificationError(format_error("the formula has no regressors", formula=formula, fe=fe))
+    n, t = d.n, d.t
+    y, x, names, yname = d.y.reshape(t, n), d.x.reshape(t, n, -1), list(d.x_names), d.y_name
     _check_regressors(x, names, fe, formula)
-    wsp = sparse_w(w)
-    if fe in ("time", "twoways"):
-        rows = np.asarray(wsp.sum(axis=1)).ravel()
-        if not np.allclose(rows[rows != 0], 1.0):
-            warnings.warn(
-                f"fe={fe!r} with a W that is not row-standardised: the period effects do not "
-                "cancel from the transformed spatial lag, so LM_lag/J are not the textbook "
-                "statistics; row-standardise W.",
-                UserWarning,
-                stacklevel=2,
-            )
+    wsp = sps.csr_matrix(d.w)
+    if fe in ("time", "twoways") and not d.row_standardised:
+        warnings.warn(
+            f"fe={fe!r} with a W that is not row-standardised: the period effects do not "
+            "cancel from the transformed spatial lag, so LM_lag/J are not the textbook "
+            "statistics; row-standardise W.",
+            UserWarning,
+            stacklevel=2,
+        )
     res = lm_statistics(y, x, wsp, fe=fe, sigma2=sigma2)
     stat = np.array([res[name] for name in TEST_NAMES])
     out = pd.DataFrame(
@@ -359,8 +288,8 @@ def lm_tests(
             "fe": fe,
             "sigma2_convention": "e'e/NT" if sigma2 == "nt" else "e'e/(NT-k)",
             "sigma2": res["sigma2"],
-            "N": panel.n,
-            "T": panel.t,
+            "N": n,
+            "T": t,
             "nobs": res["nobs"],
             "k": res["k"],
             "J": res["J"],

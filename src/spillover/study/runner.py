@@ -220,7 +220,7 @@ def step_data(run: StudyRun) -> None:
             run.points = read_points(built.catalog)
     else:
         panel = read_panel(run.read(d.panel, "data.panel"), entity=d.entity, time=d.time, periods=d.years,
-                           units=d.units, derived=d.derive, encoding=d.encoding)
+                           units=d.units, derived=d.derive, encoding=d.encoding, wide=d.wide)
     panel = add_indices(run, panel)
     if not d.catalog:
         run.files.append(atomic_write(run.out / "data" / "panel.parquet", lambda p: panel.to_parquet(p, index=False)))
@@ -230,7 +230,7 @@ def step_data(run: StudyRun) -> None:
     run.panel = panel
     g = run.study.geometry
     if g is not None:
-        run.geometry = read_geometry(run.read(g.file, "geometry.file"), g.id, layer=g.layer,
+        run.geometry = read_geometry(run.read(g.file, "geometry.file"), g.id, layer=g.layer, crs=g.crs,
                                      ids=sorted(panel[d.entity].astype(str).unique()))
     write_descriptives(run)
 

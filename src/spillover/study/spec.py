@@ -64,6 +64,8 @@ class DataSpec(_Strict):
     years: tuple[int, int] | None = Field(None, description="[first, last] periods kept")
     units: list[str] | None = Field(None, description="units kept (entity values as text)")
     encoding: str = "utf-8"
+    wide: str | None = Field(None, description="panel file: one row per unit and one column per period; the "
+                             "values go into this column")
     derive: dict[str, str] = Field(default_factory=dict, description="new columns: name = formula expression, "
                                    "e.g. 'np.log(gdp)', '{exports / gdp}', 'lag(x, 1)'")
     group: str | None = Field(None, description="column of unit groups (regions) used by [[estimate]] groups, "
@@ -88,6 +90,8 @@ class GeometrySpec(_Strict):
     file: str = Field(description="any file geopandas reads: gpkg, shp, geojson, ...")
     id: str = Field(description="column holding the entity values of the panel")
     layer: str | None = None
+    crs: str | None = Field(None, description="CRS of a file that declares none (e.g. 'EPSG:4326' for "
+                            "longitude/latitude); distances need one")
     projection: str | None = Field(None, description="CRS of the maps (default: the file's own if projected, "
                                    "else longitude/latitude)")
     extent: tuple[float, float, float, float] | None = Field(
