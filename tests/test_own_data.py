@@ -21,6 +21,7 @@ from spillover.cli import app
 from spillover.data.sources import read_geometry, read_panel
 from spillover.errors import DataError, SpecificationError, WeightsError
 from spillover.study.paths import StudyPaths
+from spillover.study.runner import run_study
 
 ROOT = Path(__file__).resolve().parents[1]
 STL = Path(libpysal.examples.get_path("stl_hom.shp"))
@@ -211,7 +212,6 @@ def test_diagnose_and_weights_describe_take_a_study_folder(stl, tmp_path):
 def test_us_income_example_reproduces_its_committed_numbers(tmp_path):
     """models/examples/us_income (libpysal's state incomes, offline): every committed number, as verify does."""
     from spillover.study.hypotheses import verdicts
-    from spillover.study.runner import run_study
     from spillover.study.verify import compare_numbers
 
     run = run_study(ROOT / "models" / "examples" / "us_income", tmp_path, figures=False)
@@ -227,3 +227,30 @@ def test_hypothesis_rules():
     ev = Evidence(value=-0.2, se=0.05, p=0.004, where="t")
     assert holds("negative at 1%", ev) and not holds("negative at 0.1%", ev) and not holds("positive at 5%", ev)
     assert holds("nonzero at 5%", ev) and not holds("nonzero at 5%", Evidence(0.3, None, 0.05, "t"))
+
+
+def test_index_from_the_spec_and_distance_weights_need_a_crs(stl, tmp_path):
+    """[[index]] on a user's columns equals EntropyIndex().fit; kNN on a geometry without CRS is a clear error."""
+    from spillover.indices import EntropyIndex
+    from spillover.study.new import write_study
+
+    _, df, csv, gpkg = stl
+    study = tmp_path / "s"
+    write_study(study, data=csv, entity="fips", time="period", y="hr", x=["pe"], geometry=gpkg, id_col="FIPSNO")
+    with (study / "00_study.toml").open("a", encoding="utf-8") as f:
+        f.write('\n[[index]]\nname = "risk"\nmethod = "entropy"\nindicators = { hr = "+", pe = "-" }\n')
+    run = run_study(study, tmp_path / "out", figures=False)
+    ref = EntropyIndex(time="period").fit(run.panel, ["hr", "pe"], directions={"hr": "+", "pe": "-"})
+    np.testing.assert_allclose(run.panel["risk"].to_numpy(), ref.scores.to_numpy(), rtol=1e-12)
+    w = pd.read_csv(tmp_path / "out" / "data" / "index_risk_weights.csv")
+    np.testing.assert_allclose(w["weight"].to_numpy(), ref.weights["weight"].to_numpy(), rtol=1e-9)
+    nocrs = tmp_path / "nocrs.gpkg"
+    gpd.read_file(gpkg).set_crs(None, allow_override=True).to_file(nocrs, driver="GPKG")
+    study2 = tmp_path / "s2"
+    write_study(study2, data=csv, entity="fips", time="period", y="hr", x=["pe"], geometry=nocrs, id_col="FIPSNO")
+    text = (study2 / "00_study.toml").read_text(encoding="utf-8")
+    assert "knn" not in text.split("# No kNN")[0] and "declares no CRS" in text  # new leaves kNN out, says why
+    (study2 / "00_study.toml").write_text(text + '\n[weights.knn4]\nkind = "knn"\nk = 4\n', encoding="utf-8")
+    with pytest.raises(WeightsError, match="geometry has no CRS"):
+        run_study(study2, tmp_path / "out2", figures=False)
+

@@ -175,7 +175,8 @@ def write_readme(run) -> Path:
     rels = sorted({p.relative_to(run.out).as_posix() for p in run.files if p.exists()} - {"README.md"})
     for rel in rels:
         lines.append(f"- [{rel}]({rel})")
-    mc = sorted((run.out / "montecarlo").glob("*.*")) if (run.out / "montecarlo").is_dir() else []
+    where = Path(getattr(run, "final", None) or run.out) / "montecarlo"
+    mc = sorted(where.glob("*.*")) if where.is_dir() else []
     if mc:
         lines += ["", "Written by `spillover montecarlo models/montecarlo/<design>.toml` (not by `replicate`; "
                   "simulated data):", ""]

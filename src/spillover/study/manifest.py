@@ -14,7 +14,6 @@ from importlib import metadata
 from pathlib import Path
 
 from spillover.data.readers import sha256_file as sha256
-from spillover.io import atomic_write_text
 
 PACKAGES = ("spillover", "numpy", "scipy", "pandas", "statsmodels", "linearmodels", "libpysal", "esda", "spreg",
             "geopandas", "formulaic", "pydantic", "matplotlib", "openpyxl", "python-docx")
@@ -64,4 +63,4 @@ def collect(run) -> dict:
 
 
 def write_manifest(run) -> Path:
-    return atomic_write_text(run.out / "manifest.json", json.dumps(collect(run), indent=2, ensure_ascii=False) + "\n")
+    return run.write_text("manifest.json", json.dumps(collect(run), indent=2, ensure_ascii=False) + "\n")

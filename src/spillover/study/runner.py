@@ -8,6 +8,9 @@ in tidy form, which ``spillover verify`` compares.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -28,7 +31,7 @@ class StudyRun:
 
     study: Study
     paths: StudyPaths
-    out: Path
+    out: Path  # where the steps write: a staging folder next to ``final`` during the run
     panel: pd.DataFrame | None = None
     built: object = None
     geometry: object = None  # GeoDataFrame of [geometry] (ids as text in its id column), or None
@@ -46,6 +49,7 @@ class StudyRun:
     notes: dict = field(default_factory=dict)  # estimate name -> notes for the tables that show it
     engine: object = None  # spillover.engine.Engine for the grid and the bootstraps (None: in-process)
     grids: dict = field(default_factory=dict)
+    final: Path | None = None  # the --out folder the outputs move into when every step has succeeded
 
     def read(self, rel: str, key: str) -> Path:
         """Resolve a path the spec names (see :mod:`spillover.study.paths`) and record it as an input."""
@@ -516,7 +520,9 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
 
     models = Path(models)
     study = load_study(models)
-    run = StudyRun(study=study, paths=StudyPaths.of(models), out=Path(out), engine=engine)
+    final = Path(out)
+    staging = _staging(final)
+    run = StudyRun(study=study, paths=StudyPaths.of(models), out=staging, engine=engine, final=final)
     steps: list[tuple[str, Callable[[], None]]] = [
         ("data", lambda: step_data(run)),
         ("weights", lambda: step_weights(run)),
@@ -532,16 +538,49 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
 
         steps.append(("figures", lambda: figmod.study_figures(run)))
     steps.append(("hypotheses", lambda: hypotheses.write_readme(run)))
-    for name, fn in steps:
-        if progress:
-            progress(name)
-        t0 = time.perf_counter()
-        fn()
-        run.timings[name] = round(time.perf_counter() - t0, 3)
-    numbers = pd.concat(run.numbers, ignore_index=True) if run.numbers else pd.DataFrame(
-        columns=["output", "row", "column", "value"])
-    numbers["value"] = pd.to_numeric(numbers["value"], errors="coerce")
-    run.write_csv("numbers.csv", numbers)
-    manifest.write_manifest(run)
+    try:
+        for name, fn in steps:
+            if progress:
+                progress(name)
+            t0 = time.perf_counter()
+            fn()
+            run.timings[name] = round(time.perf_counter() - t0, 3)
+        numbers = pd.concat(run.numbers, ignore_index=True) if run.numbers else pd.DataFrame(
+            columns=["output", "row", "column", "value"])
+        numbers["value"] = pd.to_numeric(numbers["value"], errors="coerce")
+        run.write_csv("numbers.csv", numbers)
+        manifest.write_manifest(run)
+        run.files = _publish(run, staging, final)
+        run.out = final
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return run
 
+
+_STAGING = ".{}.staging-"
+
+
+def _staging(final: Path) -> Path:
+    """A fresh staging folder next to ``final``; leftovers of killed runs (staging folders, .tmp files) go."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for old in final.parent.glob(_STAGING.format(final.name) + "*"):
+        shutil.rmtree(old, ignore_errors=True)
+    if final.is_dir():
+        for tmp in final.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+    return Path(tempfile.mkdtemp(prefix=_STAGING.format(final.name), dir=final.parent))
+
+
+def _publish(run: StudyRun, staging: Path, final: Path) -> list[Path]:
+    """Move every output from ``staging`` into ``final`` (``os.replace`` per file); the new paths.
+
+    Nothing reaches ``final`` unless every step succeeded, so a failed run
+    leaves the previous results as they were.
+    """
+    moved = []
+    for src in sorted({Path(p) for p in run.files if Path(p).is_file()}):
+        dst = final / src.relative_to(staging)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+        moved.append(dst)
+    return moved

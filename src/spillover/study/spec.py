@@ -15,11 +15,12 @@ names the file, the key and the allowed values.
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from spillover import registry
 from spillover.errors import SpecificationError
@@ -43,6 +44,15 @@ def _registered(name: str, **capabilities: bool) -> registry.Estimator:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+#: Names that become file names (tables, figures, estimates, weights): letters, digits, '_', '-', '.'.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+def _name(description: str = "") -> Any:
+    return Field(pattern=NAME_PATTERN, description=(description + "; " if description else "") +
+                 "letters, digits, '_', '-' and '.', not starting with '.' (it becomes a file name)")
 
 
 class StudySpec(_Strict):
@@ -151,7 +161,7 @@ class ImpactsSpec(_Strict):
 
 
 class EstimateSpec(_Strict):
-    name: str
+    name: str = _name()
     model: str
     formula: str
     weights: str | None = None
@@ -228,7 +238,7 @@ class EstimateSpec(_Strict):
 
 
 class MoranSpec(_Strict):
-    name: str
+    name: str = _name()
     variables: list[str]
     weights: list[str]
     permutations: int = Field(999, ge=0)
@@ -236,7 +246,7 @@ class MoranSpec(_Strict):
 
 
 class DiagnoseSpec(_Strict):
-    name: str
+    name: str = _name()
     formula: str
     weights: str
     fe: Literal["none", "entity", "time", "twoways"] = "twoways"
@@ -244,7 +254,7 @@ class DiagnoseSpec(_Strict):
 
 
 class MediationSpec(_Strict):
-    name: str
+    name: str = _name()
     formula: str  # outcome ~ treatment + controls
     treatment: str
     mediators: list[str]
@@ -256,7 +266,7 @@ class MediationSpec(_Strict):
 
 
 class ThresholdSpec(_Strict):
-    name: str
+    name: str = _name()
     formula: str
     threshold_var: str
     regime_vars: list[str] = Field(default_factory=list)
@@ -267,7 +277,7 @@ class ThresholdSpec(_Strict):
 
 
 class RegimeSpec(_Strict):
-    name: str
+    name: str = _name()
     formula: str
     weights: str
     var: str
@@ -281,7 +291,7 @@ class RegimeSpec(_Strict):
 class GridSpec(_Strict):
     """A specification grid: every combination of weights x samples x fe x method (spillover.study.grid)."""
 
-    name: str
+    name: str = _name()
     formula: str
     model: str = "sdm"
     variable: str
@@ -307,7 +317,7 @@ class GridSpec(_Strict):
 
 
 class TableSpec(_Strict):
-    name: str
+    name: str = _name()
     title: str = ""
     columns: list[str]
     column_names: list[str] = Field(default_factory=list)
@@ -318,7 +328,7 @@ class TableSpec(_Strict):
 
 
 class FigureSpec(_Strict):
-    name: str
+    name: str = _name()
     kind: Literal["choropleth", "moran_scatter", "lisa_map", "impacts", "trends"]
     variable: str = ""
     weights: str | None = None
@@ -329,7 +339,7 @@ class FigureSpec(_Strict):
 class IndexSpec(_Strict):
     """``[[index]]``: a composite index from any panel columns, added to the panel as column ``name``."""
 
-    name: str
+    name: str = _name()
     method: Literal["entropy", "topsis", "pca"] = "entropy"
     indicators: dict[str, Literal["+", "-"]] = Field(min_length=2, description="column -> direction "
                                                      "('+': more is better, '-': less is better)")
@@ -383,6 +393,14 @@ class Study(_Strict):
     table: list[TableSpec] = Field(default_factory=list)
     figure: list[FigureSpec] = Field(default_factory=list)
     sources: dict[str, str] = Field(default_factory=dict, description="spec file -> sha256")
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_names(cls, v: dict[str, WeightsSpec]) -> dict[str, WeightsSpec]:
+        bad = [k for k in v if not re.match(NAME_PATTERN, k)]
+        if bad:
+            raise ValueError(f"weights names {bad} must be letters, digits, '_', '-' and '.' (they become file names)")
+        return v
 
     def estimate_by_name(self) -> dict[str, EstimateSpec]:
         return {e.name: e for e in self.estimate}
