@@ -118,3 +118,13 @@ def test_panel_lag_looks_up_the_period_not_the_row():
         model_arrays("x ~ lag(x)", d)
     with pytest.raises(SpecificationError, match="positive integer"):
         PanelLag.of(d, "u", "t")(d["x"], 0)
+
+
+def test_text_columns_are_not_silently_dummies(cigar):
+    df, w = cigar
+    bad = df.assign(logp=df["logp"].map(lambda v: f"{v:.4f}".replace(".", ",")))  # decimal commas
+    with pytest.raises(SpecificationError, match=r"column 'logp' is not numeric .*first non-number '.*,.*'"):
+        sp.SAR("logc ~ logp", bad, w, "state", "year").fit()
+    cat = df.assign(era=np.where(df["year"] < 75, "early", "late"))
+    x = model_arrays("logc ~ logp + C(era)", cat)[1]
+    assert any("era" in c for c in x.columns)

@@ -254,3 +254,29 @@ def test_index_from_the_spec_and_distance_weights_need_a_crs(stl, tmp_path):
     with pytest.raises(WeightsError, match="geometry has no CRS"):
         run_study(study2, tmp_path / "out2", figures=False)
 
+
+
+def test_distance_band_exponential_and_edge_lists_against_brute_force(stl, tmp_path):
+    """Each W cell from the haversine distances computed here; an edge list read back equals its matrix."""
+    _, df, _, gpkg = stl
+    geo = read_geometry(gpkg, "FIPSNO", ids=sorted(df["fips"].astype(str).unique()))
+    pts = sp.weights._points(geo, id_col="FIPSNO")
+    lon, lat = np.radians(pts["lon"].to_numpy()), np.radians(pts["lat"].to_numpy())
+    a = np.sin((lat[:, None] - lat) / 2) ** 2 + np.cos(lat[:, None]) * np.cos(lat) * np.sin((lon[:, None] - lon) / 2) ** 2
+    d = 2 * sp.weights.EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+    off = ~np.eye(len(d), dtype=bool)
+    for w, raw in ((sp.weights.distance_band(geo, 60.0, id_col="FIPSNO"), (d <= 60.0) & off),
+                   (sp.weights.exponential(geo, 50.0, cutoff_km=150.0, id_col="FIPSNO"),
+                    np.where(off & (d <= 150.0), np.exp(-d / 50.0), 0.0))):
+        raw = raw.astype(float)
+        rs = raw.sum(axis=1, keepdims=True)
+        want = np.divide(raw, rs, out=np.zeros_like(raw), where=rs > 0)
+        np.testing.assert_allclose(sp.weights.align(w, list(pts.index)).toarray(), want, rtol=1e-10, atol=1e-15)
+    edges = tmp_path / "edges.csv"
+    edges.write_text("from,to,weight\na,b,2\nb,a,1\nb,c,3\nc,b,1\n")
+    w = sp.weights.from_file(edges)
+    np.testing.assert_allclose(sp.weights.align(w, ["a", "b", "c"]).toarray(),
+                               [[0, 1, 0], [0.25, 0, 0.75], [0, 1, 0]])
+    edges.write_text("from,to\na,a\n")
+    with pytest.raises(WeightsError, match="linked to itself"):
+        sp.weights.from_file(edges)

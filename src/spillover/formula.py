@@ -146,6 +146,7 @@ def model_arrays(formula: str, data: pd.DataFrame, *, lag: PanelLag | None = Non
     if max_lag(formula) and lag is None:
         raise SpecificationError(format_error(f"formula {formula!r}: lag() needs a panel (entity and time)",
                                               option="formula"))
+    _check_numeric(formula, data)
     try:
         mm = model_matrix(formula, data, na_action="ignore", context={"lag": lag} if lag is not None else {})
     except Exception as exc:  # noqa: BLE001 -- formulaic's evaluation errors: name the missing variable
@@ -158,6 +159,22 @@ def model_arrays(formula: str, data: pd.DataFrame, *, lag: PanelLag | None = Non
         raise SpecificationError(format_error("the formula must have one dependent variable", option="formula"))
     rhs = pd.DataFrame(np.asarray(mm.rhs, dtype=float), columns=list(mm.rhs.columns))
     return lhs.ravel(), rhs, str(mm.lhs.columns[0])
+
+
+def _check_numeric(formula: str, data: pd.DataFrame) -> None:
+    """A text column in a formula is an error (formulaic would silently expand it into dummies), unless C(x)."""
+    for var in sorted(variables(formula)):
+        if var not in data.columns or re.search(rf"\bC\(\s*{re.escape(var)}\s*[,)]", formula):
+            continue
+        col = data[var]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            continue
+        bad = col[pd.to_numeric(col, errors="coerce").isna() & col.notna()]
+        example = f"; first non-number {bad.iloc[0]!r} in row {bad.index[0]}" if len(bad) else ""
+        raise SpecificationError(format_error(f"formula {formula!r}: column {var!r} is not numeric "
+                                              f"({col.dtype}){example}", column=var,
+                                              hint="fix the values (a decimal comma? a unit in the cell?), or "
+                                                   f"write C({var}) for a categorical variable"))
 
 
 def variables(formula: str) -> set[str]:

@@ -56,13 +56,15 @@ from spillover.errors import SpecificationError, WeightsError, format_error
 
 __all__ = [
     "EARTH_RADIUS_KM",
-    "MAINLAND_EXCLUDED",
     "align",
     "build",
     "contiguity",
     "describe",
+    "distance_band",
     "distance_matrix_km",
     "economic_distance",
+    "exponential",
+    "from_file",
     "from_csv",
     "from_matrix",
     "haversine_km",
@@ -77,9 +79,6 @@ __all__ = [
 
 #: Mean Earth radius (IUGG, R1 = (2a + b) / 3) in kilometres.
 EARTH_RADIUS_KM = 6371.0088
-
-#: Provincial units outside the 31-province mainland panel (Taiwan, Hong Kong, Macao).
-MAINLAND_EXCLUDED = ("710000", "810000", "820000")
 
 _TRANSFORMS = ("R", "B", "D", "V", "O")
 _TOL = 1e-10
@@ -422,6 +421,56 @@ def inverse_distance(
     return _finish(w, transform, meta)
 
 
+def _distance_weights(coords: Any, weight, kind: str, meta: dict, *, cutoff_km: float | None,
+                      transform: str | None, points: str, id_col: str | None, ids) -> W:
+    """Weights ``weight(d_ij)`` of the great-circle distances (i != j), 0 beyond ``cutoff_km``."""
+    if cutoff_km is not None and not cutoff_km > 0:
+        raise SpecificationError(format_error(f"cutoff_km must be > 0, got {cutoff_km}", option="cutoff_km"))
+    pts = _points(coords, points=points, id_col=id_col, ids=ids)
+    ids_ = [str(i) for i in pts.index]
+    d = distance_matrix_km(pts)
+    off = ~np.eye(len(ids_), dtype=bool)
+    mat = np.where(off, weight(d), 0.0)
+    if cutoff_km is not None:
+        mat[d > cutoff_km] = 0.0
+    w = _w_from_dense(mat, ids_)
+    full = {"kind": kind, **meta, "cutoff_km": cutoff_km, "distance": "haversine", "radius_km": EARTH_RADIUS_KM,
+            "points": points if hasattr(coords, "geometry") else "given"}
+    return _finish(w, transform, full)
+
+
+def distance_band(coords: Any, cutoff_km: float, transform: str | None = "r", *,
+                  points: Literal["centroids", "representative"] = "centroids", id_col: str | None = None,
+                  ids: Sequence[Hashable] | None = None) -> W:
+    """Binary distance-band weights: ``w_ij = 1`` when ``0 < d_ij <= cutoff_km`` (great-circle km).
+
+    Anselin (1988, sec. 3.1). Units with no other unit within the band are
+    islands (reported in ``w.spillover_meta["islands"]``). Arguments as in
+    :func:`inverse_distance`.
+    """
+    if cutoff_km is None:
+        raise SpecificationError(format_error("a distance band needs cutoff_km", option="cutoff_km"))
+    return _distance_weights(coords, lambda d: np.ones_like(d), "distance_band", {}, cutoff_km=cutoff_km,
+                             transform=transform, points=points, id_col=id_col, ids=ids)
+
+
+def exponential(coords: Any, bandwidth_km: float, cutoff_km: float | None = None, transform: str | None = "r", *,
+                points: Literal["centroids", "representative"] = "centroids", id_col: str | None = None,
+                ids: Sequence[Hashable] | None = None) -> W:
+    """Negative-exponential distance decay ``w_ij = exp(-d_ij / bandwidth_km)`` (i != j).
+
+    Elhorst (2014, sec. 2.4) lists it beside inverse distance; unlike
+    ``d ** -power`` it stays finite for units at the same location. Pairs
+    beyond ``cutoff_km`` get 0. Arguments as in :func:`inverse_distance`.
+    """
+    if not (bandwidth_km is not None and bandwidth_km > 0):
+        raise SpecificationError(format_error(f"bandwidth_km must be > 0, got {bandwidth_km}",
+                                              option="bandwidth_km"))
+    return _distance_weights(coords, lambda d: np.exp(-d / float(bandwidth_km)), "exponential",
+                             {"bandwidth_km": bandwidth_km}, cutoff_km=cutoff_km, transform=transform,
+                             points=points, id_col=id_col, ids=ids)
+
+
 def knn(
     coords: Any,
     k: int,
@@ -682,7 +731,8 @@ def from_csv(path: str | Path, transform: str | None = None) -> W:
 
 
 def from_file(path: str | Path, transform: str | None = "r") -> W:
-    """A weights file: GAL or GWT (read by libpysal), or a CSV matrix with ids (:func:`from_csv`).
+    """A weights file: GAL or GWT (read by libpysal), a CSV matrix with ids (:func:`from_csv`), or a CSV edge
+    list (columns ``from, to[, weight]``; also focal/neighbor, origin/destination, i/j).
 
     Ids are kept as text, so that they match entity values read as text.
     ``transform="r"`` (default) row-standardises; ``None`` keeps the file's
@@ -694,7 +744,9 @@ def from_file(path: str | Path, transform: str | None = "r") -> W:
     suffix = path.suffix.lower()
     if not path.is_file():
         raise WeightsError(format_error("weights file not found", file=str(path)))
-    if suffix == ".csv":
+    if suffix == ".csv" and _is_edge_list(path):
+        w = _from_edges(path)
+    elif suffix == ".csv":
         w = from_csv(path, transform=None)
     elif suffix in (".gal", ".gwt"):
         try:
@@ -710,6 +762,45 @@ def from_file(path: str | Path, transform: str | None = "r") -> W:
                                         hint="give a .gal, .gwt or .csv (square matrix, ids in the first column "
                                              "and the header)"))
     return _finish(w, transform, {"kind": "file", "source": path.name, "format": suffix.lstrip(".")})
+
+
+#: Column pairs (lower case) that make a CSV an edge list, focal unit first.
+_EDGE_COLUMNS = (("from", "to"), ("focal", "neighbor"), ("origin", "destination"), ("i", "j"))
+
+
+def _edge_columns(columns) -> tuple[str, str] | None:
+    head = {str(c).strip().lower() for c in columns}
+    return next((pair for pair in _EDGE_COLUMNS if set(pair) <= head), None) if len(head) <= 3 else None
+
+
+def _is_edge_list(path: Path) -> bool:
+    return _edge_columns(pd.read_csv(path, nrows=0, dtype=str).columns) is not None
+
+
+def _from_edges(path: Path) -> W:
+    """An edge list: one row per link (``from, to[, weight]``; or focal/neighbor, origin/destination, i/j)."""
+    df = pd.read_csv(path, dtype=str)
+    df.columns = [c.strip().lower() for c in df.columns]
+    a, b = _edge_columns(df.columns)
+    src, dst = df[a].str.strip(), df[b].str.strip()
+    weight = next((c for c in df.columns if c not in (a, b)), None)
+    vals = pd.to_numeric(df[weight], errors="coerce") if weight else pd.Series(1.0, index=df.index)
+    if vals.isna().any():
+        raise WeightsError(format_error(f"non-numeric weight in line {int(vals.isna().idxmax()) + 2}",
+                                        file=str(path), column=weight))
+    if (src == dst).any():
+        raise WeightsError(format_error(f"unit {src[src == dst].iloc[0]!r} is linked to itself (a self-loop)",
+                                        file=str(path), hint="remove the rows with the same unit on both sides"))
+    dup = pd.DataFrame({"a": src, "b": dst}).duplicated()
+    if dup.any():
+        raise WeightsError(format_error(f"repeated link {(src[dup].iloc[0], dst[dup].iloc[0])}", file=str(path)))
+    ids = sorted(set(src) | set(dst), key=str)
+    neighbors: dict[str, list[str]] = {i: [] for i in ids}
+    weights: dict[str, list[float]] = {i: [] for i in ids}
+    for i, j, v in zip(src, dst, vals.to_numpy(float)):
+        neighbors[i].append(j)
+        weights[i].append(float(v))
+    return W(neighbors, weights, id_order=ids, silence_warnings=True)
 
 
 def to_csv(w: W, path: str | Path, ids: Sequence[Hashable] | None = None) -> Path:
@@ -924,7 +1015,7 @@ def neighbour_table(w: W, names: Mapping[str, str] | None = None) -> pd.DataFram
     return pd.DataFrame(rows).set_index("id")
 
 
-KINDS = ("contiguity", "inverse_distance", "knn", "economic", "nested", "file")
+KINDS = ("contiguity", "inverse_distance", "distance_band", "exponential", "knn", "economic", "nested", "file")
 
 
 def build(
@@ -942,6 +1033,7 @@ def build(
     nested_kind: Literal["product", "convex"] = "product",
     phi: float = 0.5,
     path: str | Path | None = None,
+    bandwidth_km: float | None = None,
 ) -> W:
     """One entry point for every builder, as used by the study specs and the CLI.
 
@@ -970,6 +1062,10 @@ def build(
         return inverse_distance(where, power=power, cutoff_km=cutoff_km, **loc)
     if kind == "knn":
         return knn(where, k=k, **loc)
+    if kind == "distance_band":
+        return distance_band(where, cutoff_km=cutoff_km, **loc)
+    if kind == "exponential":
+        return exponential(where, bandwidth_km=bandwidth_km, cutoff_km=cutoff_km, **loc)
     if values is None:
         raise WeightsError(format_error(f"{kind} weights need the economic variable by unit", option="values",
                                         hint="pass values=panel.groupby('province')['gdp_pc'].mean()"))

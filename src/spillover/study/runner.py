@@ -93,13 +93,20 @@ def build_weights(spec: WeightsSpec, geo, panel: pd.DataFrame, entity: str, *, i
         if spec.variable not in panel.columns:
             raise SpecificationError(f"weights: variable {spec.variable!r} is not a panel column")
         values = panel.groupby(entity)[spec.variable].mean()
-    if spec.kind in ("contiguity", "knn", "inverse_distance", "nested") and geo is None and \
-            (spec.kind == "contiguity" or points is None):
+    if spec.coords is not None:
+        missing = [c for c in spec.coords if c not in panel.columns]
+        if missing:
+            raise SpecificationError(f"weights: coords {missing} are not panel columns")
+        first = panel.groupby(panel[entity].astype(str))[list(spec.coords)].first()
+        points = first.set_axis(["lon", "lat"], axis=1)
+    if spec.kind in ("contiguity", "knn", "inverse_distance", "distance_band", "exponential", "nested") and \
+            geo is None and (spec.kind == "contiguity" or points is None):
         raise WeightsError(format_error(f"kind = {spec.kind!r} needs the units' geometry",
                                         hint="add [geometry] file = 'FILE' and id = 'COLUMN' to the study"))
     w = wmod.build(spec.kind, geo=geo, id_col=id_col, points=points, values=values,
                    contiguity_kind=spec.contiguity, islands=spec.islands, power=spec.power,
-                   cutoff_km=spec.cutoff_km, k=spec.k, nested_kind=spec.nested, phi=spec.phi, path=path)
+                   cutoff_km=spec.cutoff_km, k=spec.k, nested_kind=spec.nested, phi=spec.phi, path=path,
+                   bandwidth_km=spec.bandwidth_km)
     ids = set(map(str, w.id_order))
     units = set(panel[entity].astype(str))
     if ids != units:

@@ -110,11 +110,11 @@ class GeometrySpec(_Strict):
         None, description="longitude/latitude box drawn in an inset (e.g. islands outside the extent)")
 
 
-WEIGHT_KINDS = ("contiguity", "inverse_distance", "knn", "economic", "nested", "file")
 
 
 class WeightsSpec(_Strict):
-    kind: Literal["contiguity", "inverse_distance", "knn", "economic", "nested", "file"]
+    kind: Literal["contiguity", "inverse_distance", "distance_band", "exponential", "knn", "economic", "nested",
+                  "file"]
     contiguity: Literal["queen", "rook"] = "queen"
     islands: Literal["nearest", "keep", "error"] = "nearest"
     power: Literal[1, 2] = 1
@@ -124,7 +124,10 @@ class WeightsSpec(_Strict):
                                  "define economic distance")
     nested: Literal["product", "convex"] = "product"
     phi: float = Field(0.5, ge=0.0, le=1.0)
-    path: str | None = Field(None, description="kind = 'file': a GAL, GWT or CSV (matrix with ids) weights file")
+    path: str | None = Field(None, description="kind = 'file': a GAL, GWT, CSV matrix with ids or CSV edge list")
+    bandwidth_km: float | None = Field(None, gt=0, description="kind = 'exponential': w = exp(-d / bandwidth_km)")
+    coords: tuple[str, str] | None = Field(None, description="distance kinds and knn: panel columns (lon, lat) "
+                                           "locating the units, instead of the geometry's centroids")
     label: str = ""
 
     @model_validator(mode="after")
@@ -133,6 +136,10 @@ class WeightsSpec(_Strict):
             raise ValueError(f"kind = {self.kind!r} needs variable = 'COLUMN' (unit means define the distance)")
         if self.kind == "file" and not self.path:
             raise ValueError("kind = 'file' needs path = 'FILE' (.gal, .gwt or .csv)")
+        if self.kind == "distance_band" and not self.cutoff_km:
+            raise ValueError("kind = 'distance_band' needs cutoff_km")
+        if self.kind == "exponential" and not self.bandwidth_km:
+            raise ValueError("kind = 'exponential' needs bandwidth_km")
         return self
 
     def default_label(self) -> str:
@@ -146,6 +153,10 @@ class WeightsSpec(_Strict):
         if self.kind == "inverse_distance":
             return "Inverse distance" + (" squared" if self.power == 2 else "") + \
                 (f", cut-off {self.cutoff_km:g} km" if self.cutoff_km else "")
+        if self.kind == "distance_band":
+            return f"Distance band, {self.cutoff_km:g} km"
+        if self.kind == "exponential":
+            return f"Exponential distance decay, {self.bandwidth_km:g} km"
         if self.kind == "economic":
             return f"Economic distance ({self.variable})"
         if self.kind == "nested":
