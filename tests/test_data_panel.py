@@ -197,6 +197,22 @@ def test_cli_build_writes_outputs(tmp_path):
     assert "spot checks" in res.output and "theil" in res.output
 
 
+def test_a_failed_spot_check_stops_the_build_before_anything_is_written(tmp_path, monkeypatch):
+    """The spot checks are enforced: `data build` (and every study step) stops, exit 2, no file written."""
+    from typer.testing import CliRunner
+
+    from spillover.cli import app
+    from spillover.data import pipeline
+
+    column, prov, year, expected, tol, what = pipeline.SPOT_CHECKS[0]
+    monkeypatch.setattr(pipeline, "SPOT_CHECKS", ((column, prov, year, expected * 1.5, tol, what),
+                                                  *pipeline.SPOT_CHECKS[1:]))
+    out = tmp_path / "data"
+    res = CliRunner().invoke(app, ["data", "build", "--out", str(out)])
+    assert res.exit_code == 2 and "1 of 6 spot checks against PROVENANCE.md failed" in res.output, res.output
+    assert not out.exists()
+
+
 def test_scrambled_2020_enrolment_is_repaired(panel, built):
     x = panel.pivot(index="province", columns="year", values="college_students")
     ratio = x[2020] / ((x[2019] + x[2021]) / 2)

@@ -87,3 +87,60 @@ def test_names_cannot_leave_the_output_folder(study):
     (study / "10_bad.toml").write_text('[weights."../w"]\nkind = "contiguity"\n', encoding="utf-8")
     with pytest.raises(SpecificationError, match="weights names"):
         load_study(study)
+
+
+def test_verify_catches_an_edit_in_any_format_and_a_deleted_file(study, tmp_path):
+    """verify reads every output: a number edited in the .md, .csv, .xlsx or .docx table, or a file deleted,
+    is a difference (exit 1); no numbers.csv is 'could not run' (exit 2); the untouched results pass (exit 0)."""
+    from openpyxl import load_workbook
+    from typer.testing import CliRunner
+
+    from spillover.cli import app
+    from spillover.study.verify import VerifyInputError, verify
+
+    (study / "00_study.toml").write_text(SPEC.replace('formats = ["md", "csv"]', ""), encoding="utf-8")
+    out = tmp_path / "committed"
+    run = run_study(study, out)
+    assert verify(study, out).ok
+    cli = CliRunner()
+    res = cli.invoke(app, ["verify", str(study), "--results", str(out)])
+    assert res.exit_code == 0 and "every number and every file matches" in res.output, res.output
+    md = out / "tables" / "table_sar.md"
+    coef = f"{run.estimates['sar'].params['x']:.3f}"
+    pristine = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def restore():
+        for p, b in pristine.items():
+            p.write_bytes(b)
+
+    md.write_text(md.read_text(encoding="utf-8").replace(coef, "9.999", 1), encoding="utf-8")
+    rep = verify(study, out)
+    assert not rep.ok and rep.mismatches.empty and rep.files["file"].tolist() == ["tables/table_sar.md"]
+    assert f"committed 9.999, rerun {coef}" in rep.files["problem"].iloc[0]
+    restore()
+    wb = load_workbook(out / "tables" / "table_sar.xlsx")
+    ws = wb.worksheets[0]
+    cell = next(c for row in ws.iter_rows() for c in row if isinstance(c.value, float))
+    cell.value = cell.value + 0.5
+    wb.save(out / "tables" / "table_sar.xlsx")
+    assert verify(study, out).files["file"].tolist() == ["tables/table_sar.xlsx"]
+    restore()
+    (out / "tables" / "table_sar.tex").unlink()
+    res = cli.invoke(app, ["verify", str(study), "--results", str(out)])
+    assert res.exit_code == 1 and "tables/table_sar.tex | listed in manifest.json but missing" in res.output
+    restore()
+    (out / "numbers.csv").unlink()
+    with pytest.raises(VerifyInputError, match="numbers.csv does not exist"):
+        verify(study, out)
+    res = cli.invoke(app, ["verify", str(study), "--results", str(out)])
+    assert res.exit_code == 2 and "verify could not run" in res.output
+
+
+def test_text_comparison_rule():
+    from spillover.study.verify import compare_text
+
+    assert compare_text("a 0.357 (0.041)\n", "a 0.358 (0.041)\n") is None  # one unit of the last digit: rounding
+    assert "committed 0.357, rerun 0.957" in compare_text("a 0.357\n", "a 0.957\n")
+    assert compare_text("N 31\n", "N 32\n") is not None  # integers exactly
+    assert compare_text("p = 2.37e-16\n", "p = 2.38e-16\n") is None and compare_text("x 1e-3", "x 3e-3")
+    assert "line 1" in compare_text("Queen contiguity", "Rook contiguity")

@@ -66,17 +66,20 @@ def test_rerun_is_identical(study_run, tmp_path):
     assert rep.ok, rep.mismatches.head()
 
 
-def test_verify_detects_a_perturbed_number(study_run, tmp_path):
-    _, out = study_run
-    nums = pd.read_csv(out / "numbers.csv")
+def test_verify_detects_a_perturbed_number(tmp_path):
+    """The committed results/ with one number of numbers.csv moved by 1e-4: exactly that number differs."""
+    import shutil
+
     committed = tmp_path / "results"
-    committed.mkdir()
+    shutil.copytree(ROOT / "results", committed)
+    nums = pd.read_csv(committed / "numbers.csv")
     i = nums.index[(nums["output"] == "table_baseline") & (nums["row"] == "dei|coef")][0]
     nums.loc[i, "value"] = nums.loc[i, "value"] * (1 + 1e-4)
     nums.to_csv(committed / "numbers.csv", index=False)
     res = CliRunner().invoke(app, ["verify", str(ROOT / "models"), "--results", str(committed)])
     assert res.exit_code == 1, res.output
-    assert "mismatches: 1" in res.output and "dei|coef" in res.output
+    assert "numbers that differ: 1" in res.output and "dei|coef" in res.output
+    assert "files that differ" not in res.output  # every committed file, in every format, agrees
 
 
 def test_dynamic_iv_unbalanced_from_toml(study_run):

@@ -73,27 +73,36 @@ def verify(
     rtol: float = typer.Option(1e-6, help="Relative tolerance."),
     atol: float = typer.Option(1e-9, help="Absolute tolerance."),
 ) -> None:
-    """Rerun the study and compare every number with the committed results/numbers.csv."""
+    """Rerun the study; compare every number and every output file with the committed results.
+
+    Exit code 0: everything matches; 1: something differs (listed in full); 2: verify could not run.
+    """
     from spillover.study.runner import STEPS
     from spillover.study.verify import verify as run_verify
 
     console = Console()
     prog, task, step = _progress(console, STEPS)
-    with prog:
-        rep = run_verify(models, results, rtol=rtol, atol=atol, progress=step)
-    console.print(f"compared {rep.compared} numbers (rtol {rep.rtol:g}, atol {rep.atol:g})")
-    for title, df in (("mismatches", rep.mismatches), ("missing in rerun", rep.missing), ("new in rerun", rep.extra)):
-        if not df.empty:
-            t = Table(title=f"{title}: {len(df)}")
-            for c in df.columns:
-                t.add_column(str(c))
-            for row in df.head(50).itertuples(index=False):
-                t.add_row(*[f"{v:.10g}" if isinstance(v, float) else str(v) for v in row])
-            console.print(t)
+    try:
+        with prog:
+            rep = run_verify(models, results, rtol=rtol, atol=atol, progress=step)
+    except SpilloverError as exc:
+        console.print(f"[bold red]verify could not run:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    console.print(f"compared {rep.compared} numbers (rtol {rep.rtol:g}, atol {rep.atol:g}) and "
+                  f"{rep.files_compared} files")
+    for title, df in (("numbers that differ", rep.mismatches), ("numbers missing in the rerun", rep.missing),
+                      ("numbers new in the rerun", rep.extra), ("files that differ", rep.files)):
+        if df.empty:
+            continue
+        console.print(f"[bold]{title}: {len(df)}[/]")
+        console.print(" | ".join(map(str, df.columns)), markup=False, soft_wrap=True)
+        for row in df.itertuples(index=False):
+            console.print(" | ".join(f"{v:.10g}" if isinstance(v, float) else str(v) for v in row),
+                          markup=False, soft_wrap=True, highlight=False)
     if not rep.ok:
         console.print("[bold red]verify: results differ from the committed ones[/]")
         raise typer.Exit(1)
-    console.print("[bold green]verify: every number matches[/]")
+    console.print("[bold green]verify: every number and every file matches[/]")
 
 
 def load_units(models: Path, out: Path):

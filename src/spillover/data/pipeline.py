@@ -536,6 +536,15 @@ def _assemble(catalog: Catalog) -> Panel:
     rest = [c for c in data.columns if c not in lead]
     data = data[lead + rest].sort_values(["province", "year"], kind="stable").reset_index(drop=True)
     validate_panel(data, years)
+    checks = spot_checks(data)
+    failed = checks[~checks["ok"]]
+    if not failed.empty:
+        listed = "; ".join(f"{r.what} ({r.province}, {r.year}): expected {r.expected:g}, built {r.built:g}"
+                           for r in failed.itertuples())
+        raise DataError(format_error(f"{len(failed)} of {len(checks)} spot checks against PROVENANCE.md failed: "
+                                     f"{listed}", file=str(catalog.path),
+                                     hint="a raw file or its catalog entry changed (unit, sheet, column?); "
+                                          "nothing was written"))
     return Panel(
         data=data,
         long=read.long,
@@ -544,7 +553,7 @@ def _assemble(catalog: Catalog) -> Panel:
         supplementary=sup,
         derived=derived_table(catalog),
         catalog=catalog,
-        spot_checks=spot_checks(data),
+        spot_checks=checks,
     )
 
 

@@ -175,12 +175,12 @@ def write_readme(run) -> Path:
     rels = sorted({p.relative_to(run.out).as_posix() for p in run.files if p.exists()} - {"README.md"})
     for rel in rels:
         lines.append(f"- [{rel}]({rel})")
-    where = Path(getattr(run, "final", None) or run.out) / "montecarlo"
-    mc = sorted(where.glob("*.*")) if where.is_dir() else []
-    if mc:
-        lines += ["", "Written by `spillover montecarlo models/montecarlo/<design>.toml` (not by `replicate`; "
-                  "simulated data):", ""]
-        lines += [f"- [montecarlo/{p.name}](montecarlo/{p.name})" for p in mc]
+    designs = sorted((Path(run.paths.folder) / "montecarlo").glob("*.toml"))
+    if designs:
+        lines += ["", "Monte Carlo designs of this study (simulated data; written by `spillover montecarlo "
+                  "DESIGN.toml --out results/montecarlo`, not by `replicate`, and not compared by `verify`):", ""]
+        lines += [f"- {d.stem}: " + ", ".join(f"[montecarlo/{d.stem}.{ext}](montecarlo/{d.stem}.{ext})"
+                                              for ext in ("csv", "md", "png")) for d in designs]
     lines.append("")
     path = run.write_text("README.md", "\n".join(lines))
     return path

@@ -1,22 +1,43 @@
-"""``spillover verify``: rerun the study and compare every number with the committed results.
+"""``spillover verify``: rerun the study and compare every number and every output file with the committed results.
 
-The committed ``results/numbers.csv`` (every number of every table, tidy) is
-compared with a fresh run written to a temporary folder. Tolerances: a value
-matches when ``|new - old| <= atol + rtol |old|`` with ``rtol = 1e-6`` and
-``atol = 1e-9`` by default (estimates are deterministic and simulated impacts
-are seeded, so differences come only from floating-point platform effects).
+Two checks, both on a fresh run written to a temporary folder:
+
+* ``numbers.csv`` (every number of every table, unrounded, tidy): a value
+  matches when ``|new - old| <= atol + rtol |old|`` (``rtol = 1e-6``,
+  ``atol = 1e-9``; estimates are deterministic and simulated impacts seeded,
+  so differences come only from floating-point platform effects).
+* every output file the committed ``manifest.json`` lists must be present in
+  the results folder and be produced by the rerun, and nothing else may be
+  produced. Text outputs (Markdown, LaTeX, HTML, CSV, the README) and the
+  cells of Excel and Word files must agree token by token: words exactly,
+  integers exactly, decimals within one unit of their last printed digit
+  (or the numeric tolerance, whichever is larger), so that an edited number
+  in any format is caught and a last-digit rounding flip is not. Figures
+  (PNG, PDF) are checked for presence and, for PNG, pixel size.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from spillover.errors import SpilloverError
+
 KEY = ["output", "row", "column"]
+#: Files not compared as text: the manifest (timings, versions, hashes) and numbers.csv (compared number by number).
+NOT_COMPARED = {"manifest.json", "numbers.csv"}  # numbers.csv: compared number by number
+_NUMBER = re.compile(r"(?<![A-Za-z_])[-+\u2212]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+class VerifyInputError(SpilloverError):
+    """The committed results cannot be read (no numbers.csv or manifest.json): verify could not run."""
 
 
 @dataclass(frozen=True)
@@ -27,10 +48,12 @@ class VerifyReport:
     extra: pd.DataFrame
     rtol: float
     atol: float
+    files: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["file", "problem"]))
+    files_compared: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.mismatches.empty and self.missing.empty and self.extra.empty
+        return self.mismatches.empty and self.missing.empty and self.extra.empty and self.files.empty
 
 
 def compare_numbers(old: pd.DataFrame, new: pd.DataFrame, *, rtol: float = 1e-6, atol: float = 1e-9) -> VerifyReport:
@@ -49,16 +72,129 @@ def compare_numbers(old: pd.DataFrame, new: pd.DataFrame, *, rtol: float = 1e-6,
                         extra.reset_index(drop=True), rtol, atol)
 
 
+# ---------------------------------------------------------------- file contents
+def _tolerance(token: str, value: float, rtol: float, atol: float) -> float:
+    """One unit of the last printed digit of ``token`` (0 for an integer), or the numeric tolerance."""
+    mantissa, _, exponent = token.lower().partition("e")
+    if "." not in mantissa and not exponent:
+        return 0.0
+    decimals = len(mantissa.split(".", 1)[1]) if "." in mantissa else 0
+    unit = 10.0 ** (-decimals + (int(exponent) if exponent else 0))
+    return max(unit * (1 + 1e-9), atol + rtol * abs(value))
+
+
+def compare_text(old: str, new: str, *, rtol: float = 1e-6, atol: float = 1e-9) -> str | None:
+    """None when ``new`` agrees with ``old`` token by token (see the module docstring), else the first difference."""
+    old_lines, new_lines = old.splitlines(), new.splitlines()
+    if len(old_lines) != len(new_lines):
+        return f"{len(old_lines)} lines committed, {len(new_lines)} in the rerun"
+    for k, (a, b) in enumerate(zip(old_lines, new_lines), 1):
+        if a == b:
+            continue
+        if _NUMBER.split(a) != _NUMBER.split(b):
+            return f"line {k}: committed {a.strip()[:160]!r}, rerun {b.strip()[:160]!r}"
+        for ta, tb in zip(_NUMBER.findall(a), _NUMBER.findall(b)):
+            va, vb = float(ta.replace("\u2212", "-")), float(tb.replace("\u2212", "-"))
+            if not (math.isclose(va, vb, rel_tol=0.0, abs_tol=_tolerance(ta, va, rtol, atol)) or ta == tb):
+                return f"line {k}: committed {ta}, rerun {tb} in {a.strip()[:160]!r}"
+    return None
+
+
+def _office_text(path: Path) -> str:
+    """The cells of an .xlsx (every sheet, tab-separated rows) or the paragraphs and table cells of a .docx."""
+    if path.suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        wb = load_workbook(path, read_only=True, data_only=True)
+        lines = []
+        for ws in wb.worksheets:
+            lines.append(f"[{ws.title}]")
+            lines += ["\t".join("" if v is None else repr(v) if isinstance(v, float) else str(v) for v in row)
+                      for row in ws.iter_rows(values_only=True)]
+        return "\n".join(lines)
+    from docx import Document
+
+    doc = Document(str(path))
+    lines = [p.text for p in doc.paragraphs]
+    for table in doc.tables:
+        lines += ["\t".join(c.text for c in row.cells) for row in table.rows]
+    return "\n".join(lines)
+
+
+def _content(path: Path) -> str | None:
+    """Comparable text of an output file; None for figures (checked by presence and size)."""
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".docx"):
+        return _office_text(path)
+    if suffix == ".parquet":
+        return pd.read_parquet(path).to_csv(index=False, float_format="%.10g")
+    if suffix in (".png", ".pdf"):
+        return None
+    return path.read_text(encoding="utf-8-sig")
+
+
+def _png_size(path: Path) -> tuple[int, int] | None:
+    head = path.read_bytes()[:24]
+    return (int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")) if head[:4] == b"\x89PNG" \
+        else None
+
+
+def compare_files(committed: Path, rerun: Path, listed: list[str], produced: list[str], *, rtol: float = 1e-6,
+                  atol: float = 1e-9) -> tuple[pd.DataFrame, int]:
+    """Problems (file, problem) between the committed results folder and a rerun, and how many files compared."""
+    problems = []
+    listed_set, produced_set = set(listed) - NOT_COMPARED, set(produced) - NOT_COMPARED
+    for rel in sorted(listed_set):
+        if not (committed / rel).is_file():
+            problems.append((rel, "listed in manifest.json but missing from the results folder"))
+    for rel in sorted(listed_set - produced_set):
+        problems.append((rel, "committed but no longer produced by the study"))
+    for rel in sorted(produced_set - listed_set):
+        problems.append((rel, "produced by the study but not among the committed results"))
+    compared = 0
+    for rel in sorted(listed_set & produced_set):
+        old, new = committed / rel, rerun / rel
+        if not old.is_file():
+            continue
+        compared += 1
+        a, b = _content(old), _content(new)
+        if a is None:
+            if old.stat().st_size == 0 or _png_size(old) != _png_size(new):
+                problems.append((rel, f"figure differs in size: committed {_png_size(old)}, rerun {_png_size(new)}"))
+            continue
+        diff = compare_text(a, b, rtol=rtol, atol=atol)
+        if diff:
+            problems.append((rel, diff))
+    return pd.DataFrame(problems, columns=["file", "problem"]), compared
+
+
 def verify(models: str | Path = "models", results: str | Path = "results", *, rtol: float = 1e-6,
            atol: float = 1e-9, progress=None) -> VerifyReport:
-    """Rerun the study in ``models`` into a temporary folder and compare with ``results/numbers.csv``."""
+    """Rerun the study in ``models`` into a temporary folder and compare it with ``results``.
+
+    Raises
+    ------
+    VerifyInputError
+        ``results`` has no ``numbers.csv`` or ``manifest.json`` (verify cannot run).
+    SpilloverError
+        The study itself cannot run (a spec or data error).
+    """
     from spillover.study.runner import run_study
 
-    committed = Path(results) / "numbers.csv"
-    if not committed.exists():
-        raise FileNotFoundError(f"{committed} does not exist: run 'spillover replicate' first and commit results/")
-    old = pd.read_csv(committed)
+    results = Path(results)
+    for name in ("numbers.csv", "manifest.json"):
+        if not (results / name).is_file():
+            raise VerifyInputError(f"{results / name} does not exist: verify compares a rerun with committed "
+                                   f"results; run 'spillover replicate {models} --out {results}' and commit them")
+    try:
+        old = pd.read_csv(results / "numbers.csv")
+        listed = list(json.loads((results / "manifest.json").read_text(encoding="utf-8"))["outputs"])
+    except (ValueError, KeyError, pd.errors.ParserError) as exc:
+        raise VerifyInputError(f"{results}: numbers.csv or manifest.json cannot be read ({exc})") from None
     with tempfile.TemporaryDirectory(prefix="spillover-verify-") as tmp:
-        run_study(models, tmp, progress=progress, figures=False)
-        new = pd.read_csv(Path(tmp) / "numbers.csv")
-    return compare_numbers(old, new, rtol=rtol, atol=atol)
+        run = run_study(models, Path(tmp) / "out", progress=progress)
+        new = pd.read_csv(run.out / "numbers.csv")
+        produced = [Path(p).relative_to(run.out).as_posix() for p in run.files]
+        files, n_files = compare_files(results, run.out, listed, produced, rtol=rtol, atol=atol)
+    rep = compare_numbers(old, new, rtol=rtol, atol=atol)
+    return VerifyReport(rep.compared, rep.mismatches, rep.missing, rep.extra, rtol, atol, files, n_files)
