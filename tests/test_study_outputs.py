@@ -126,8 +126,9 @@ def test_verify_catches_an_edit_in_any_format_and_a_deleted_file(study, tmp_path
     assert verify(study, out).files["file"].tolist() == ["tables/table_sar.xlsx"]
     restore()
     (out / "tables" / "table_sar.tex").unlink()
-    res = cli.invoke(app, ["verify", str(study), "--results", str(out)])
+    res = cli.invoke(app, ["verify", str(study), "--results", str(out), "--report", str(tmp_path / "rep")])
     assert res.exit_code == 1 and "tables/table_sar.tex | listed in manifest.json but missing" in res.output
+    assert "tables/table_sar.tex" in (tmp_path / "rep.md").read_text() and (tmp_path / "rep.csv").is_file()
     restore()
     (out / "numbers.csv").unlink()
     with pytest.raises(VerifyInputError, match="numbers.csv does not exist"):

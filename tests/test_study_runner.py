@@ -16,10 +16,41 @@ from spillover.study.verify import compare_numbers
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _raw_snapshot() -> dict[str, tuple[int, str]]:
+    import hashlib
+
+    return {p.relative_to(ROOT).as_posix(): (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+            for p in sorted((ROOT / "data_raw").rglob("*")) if p.is_file()}
+
+
 @pytest.fixture(scope="module")
 def study_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    return run_study(ROOT / "models", out, figures=False), out
+    before = _raw_snapshot()
+    run = run_study(ROOT / "models", out, figures=False)
+    run.raw_unchanged = _raw_snapshot() == before
+    return run, out
+
+
+def test_the_study_never_writes_data_raw(study_run):
+    """Every file of data_raw/ keeps its bytes and modification time through a whole study run; none is added."""
+    run, _ = study_run
+    assert run.raw_unchanged
+
+
+def test_verify_under_another_blas_kernel_and_one_thread():
+    """`spillover verify` in a fresh process with the generic Prescott OpenBLAS kernel and one BLAS thread
+    (the suite itself runs with the machine's kernel and its threads) matches every committed number and file."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Prescott", "OPENBLAS_NUM_THREADS": "1"}
+    exe = Path(sys.executable).with_name("spillover")
+    res = subprocess.run([str(exe), "verify", str(ROOT / "models"), "--results", str(ROOT / "results")], env=env,
+                         capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "every number and every file matches" in res.stdout
 
 
 def test_outputs_written(study_run):

@@ -63,6 +63,12 @@ def replicate(
         console.print(table)
     else:
         console.print("no [[hypothesis]] entries: add them to the study to get verdicts in README.md", markup=False)
+    from spillover.study.manifest import _git_commit
+
+    commit = _git_commit(run.paths.folder) or ""
+    if commit.endswith("+dirty"):
+        console.print(f"[bold yellow]warning:[/] the tree has uncommitted changes (git {commit}); the manifest says "
+                      "so. Regenerate committed results only from a committed tree.")
     console.print(f"wrote {len(set(run.files))} files to {out}/ in {time.perf_counter() - t0:.1f} s "
                   f"(grid and bootstraps: {engine.describe()}; see {out}/README.md and {out}/manifest.json)")
 
@@ -72,6 +78,8 @@ def verify(
     results: Path = typer.Option(Path("results"), "--results", help="Committed results folder."),
     rtol: float = typer.Option(1e-6, help="Relative tolerance."),
     atol: float = typer.Option(1e-9, help="Absolute tolerance."),
+    report: Path = typer.Option(Path("verify-report"), "--report", help="When something differs, the full list "
+                                "goes to REPORT.md and REPORT.csv."),
 ) -> None:
     """Rerun the study; compare every number and every output file with the committed results.
 
@@ -79,6 +87,7 @@ def verify(
     """
     from spillover.study.runner import STEPS
     from spillover.study.verify import verify as run_verify
+    from spillover.study.verify import write_report
 
     console = Console()
     prog, task, step = _progress(console, STEPS)
@@ -100,7 +109,9 @@ def verify(
             console.print(" | ".join(f"{v:.10g}" if isinstance(v, float) else str(v) for v in row),
                           markup=False, soft_wrap=True, highlight=False)
     if not rep.ok:
-        console.print("[bold red]verify: results differ from the committed ones[/]")
+        paths = write_report(rep, report)
+        console.print(f"[bold red]verify: results differ from the committed ones[/] (full report: "
+                      f"{', '.join(map(str, paths))})")
         raise typer.Exit(1)
     console.print("[bold green]verify: every number and every file matches[/]")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -27,6 +28,15 @@ def _git_commit(root: Path) -> str | None:
         return out.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return None
+
+
+def blas() -> list[dict]:
+    """The BLAS libraries numpy uses: library, version, kernel (architecture) and threads (threadpoolctl)."""
+    import numpy  # noqa: F401 -- loads the BLAS so that threadpoolctl sees it
+    from threadpoolctl import threadpool_info
+
+    return [{k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+            for i in threadpool_info() if i.get("user_api") == "blas"]
 
 
 def collect(run) -> dict:
@@ -53,7 +63,9 @@ def collect(run) -> dict:
         "study": run.study.study.name,
         "inputs_sha256": dict(sorted(inputs.items())),
         "specs_sha256": run.study.sources,
+        "command": " ".join(["spillover", *sys.argv[1:]]) if Path(sys.argv[0]).name == "spillover" else None,
         "python": platform.python_version(),
+        "blas": blas(),
         "packages": versions,
         "seeds": seeds,
         "git_commit": _git_commit(paths.folder),

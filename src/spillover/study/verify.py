@@ -198,3 +198,38 @@ def verify(models: str | Path = "models", results: str | Path = "results", *, rt
         files, n_files = compare_files(results, run.out, listed, produced, rtol=rtol, atol=atol)
     rep = compare_numbers(old, new, rtol=rtol, atol=atol)
     return VerifyReport(rep.compared, rep.mismatches, rep.missing, rep.extra, rtol, atol, files, n_files)
+
+
+def report_frame(rep: VerifyReport) -> pd.DataFrame:
+    """Every difference of ``rep`` in one tidy table: kind, where, committed, rerun, problem."""
+    rows = []
+    for r in rep.mismatches.itertuples(index=False):
+        rows.append(("number differs", f"{r.output} | {r.row} | {r.column}", r.value_committed, r.value_rerun,
+                     f"|diff| = {r.abs_diff:.3g}"))
+    for r in rep.missing.itertuples(index=False):
+        rows.append(("number missing in the rerun", f"{r.output} | {r.row} | {r.column}", r.value_committed,
+                     np.nan, ""))
+    for r in rep.extra.itertuples(index=False):
+        rows.append(("number new in the rerun", f"{r.output} | {r.row} | {r.column}", np.nan, r.value_rerun, ""))
+    for r in rep.files.itertuples(index=False):
+        rows.append(("file", r.file, np.nan, np.nan, r.problem))
+    return pd.DataFrame(rows, columns=["kind", "where", "committed", "rerun", "problem"])
+
+
+def write_report(rep: VerifyReport, stem: str | Path) -> list[Path]:
+    """``stem.csv`` and ``stem.md``: the full list of differences (atomic writes)."""
+    from spillover.io import atomic_write, atomic_write_text
+
+    stem = Path(stem)
+    df = report_frame(rep)
+    csv = atomic_write(stem.with_name(stem.name + ".csv"),
+                       lambda p: df.to_csv(p, index=False, float_format="%.10g", encoding="utf-8"))
+    lines = [f"# verify report: {len(df)} difference(s)", "",
+             f"{rep.compared} numbers compared (rtol {rep.rtol:g}, atol {rep.atol:g}), {rep.files_compared} files.",
+             "", "| kind | where | committed | rerun | problem |", "|---|---|---|---|---|"]
+    for r in df.itertuples(index=False):
+        cells = [r.kind, r.where, "" if pd.isna(r.committed) else f"{r.committed:.10g}",
+                 "" if pd.isna(r.rerun) else f"{r.rerun:.10g}", r.problem]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    md = atomic_write_text(stem.with_name(stem.name + ".md"), "\n".join(lines) + "\n")
+    return [csv, md]
