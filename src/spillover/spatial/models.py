@@ -211,8 +211,6 @@ class _SpatialPanelModel:
         else:
             info = covariance.expected_information(spec, mom, beta, rho, lam, sigma2, engine, conv, W, zt, n, t, fe)
         cov_full = covariance.invert(info)
-        cov = pd.DataFrame(cov_full[:-1, :-1], index=names, columns=names)
-        params = pd.Series(theta[:-1], index=names, name="params")
 
         # ---- fitted values, residuals, fixed effects ----------------------
         zb = z @ beta
@@ -220,12 +218,9 @@ class _SpatialPanelModel:
         grand, mu, alpha = recover_effects(total, n, t, fe)
         effects = grand + np.tile(mu, t) + np.repeat(alpha, n)
         resid = total - effects  # structural disturbance u (= e for lag models)
-        fitted = y - resid
         e_t = mom.residual(rho, lam, beta, yt, wyt, tr(wwy), zt, tr(wz))
         yc = yt - yt.mean()
         rsq = 1.0 - float(e_t @ e_t) / float(yc @ yc)
-        corr2 = float(np.corrcoef(y, fitted)[0, 1] ** 2)
-        rows = d.rows
         fixed = {
             "intercept": grand,
             "entity": pd.Series(mu, index=pd.Index(d.ids, name=self.entity or "entity"), name="mu"),
@@ -234,14 +229,12 @@ class _SpatialPanelModel:
         ctx = None
         if spec.lag or spec.durbin:
             ctx = ImpactContext.for_fit(d.x_names, names, W, engine=engine if spec.lag else None)
-        return SpatialResults(
-            model=spec.name, fe=fe, method=self.method, params=params, cov_params=cov,
-            sigma2=float(sigma2), sigma2_se=float(np.sqrt(cov_full[-1, -1])), llf=float(llf),
+        return SpatialResults.from_fit(
+            theta=theta, names=names, cov_full=cov_full, y=y, resid=resid, rows=d.rows, order=d.order,
+            model=spec.name, fe=fe, method=self.method, llf=float(llf),
             nobs=n * t, n_eff=conv.n_eff, N=n, T=t, y_name=d.y_name, x_names=d.x_names, wx_names=d.wx_names,
             w_label=d.w_label, logdet_strategy=engine.strategy, cov_type=self.cov,
             rsquared=rsq, rsquared_label="R2 (transformed)" if fe != "none" else "R2",
-            corr2=corr2,
-            **row_series(rows, d.order, fitted_values=fitted, resid=resid),
             fixed_effects=fixed, flags=tuple(flags),
             extra={"bounds": (lo, hi), "convention": conv}, _impact_ctx=ctx,
         )

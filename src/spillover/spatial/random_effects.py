@@ -23,14 +23,13 @@ from __future__ import annotations
 
 
 import numpy as np
-import pandas as pd
 
 from spillover.errors import SpecificationError, format_error
 from spillover.spatial import covariance
 from spillover.spatial.core import MLProblem, fit_ml, warn_flags
 from spillover.spatial.impacts import ImpactContext
 from spillover.spatial.likelihood import LOG2PI
-from spillover.spatial.results import SpatialResults, row_series
+from spillover.spatial.results import SpatialResults
 from spillover.spatial.transforms import spatial_lag
 
 
@@ -103,19 +102,16 @@ def fit_random_effects(model, d) -> SpatialResults:
                                              0.5 * n / f_ - float(c @ g_mean @ c) / (2 * s_),
                                              -0.5 * nt / s_ + float(c @ gc) / (2 * s_**2)]])
 
-    theta, cov_full, cov, params = _inference(d, flags, np.concatenate([b, [rho, phi, s2]]), full, pnames, grad)
+    theta, cov_full = _inference(d, flags, np.concatenate([b, [rho, phi, s2]]), full, pnames, grad)
     resid = y - rho * wy - z @ b
-    fitted = y - resid
-    rows = d.rows
     ctx = ImpactContext.for_fit(d.x_names, pnames, W, engine=engine)
     yc = y - y.mean()
-    return SpatialResults(
-        model=model._spec.name, fe="random", method="ml", params=params, cov_params=cov, sigma2=float(s2),
-        sigma2_se=float(np.sqrt(cov_full[-1, -1])), llf=float(llf), nobs=nt, n_eff=nt, N=n, T=t, y_name=d.y_name,
-        x_names=d.x_names, wx_names=d.wx_names, w_label=d.w_label, logdet_strategy=engine.strategy,
-        cov_type="numerical", rsquared=1 - float(resid @ resid) / float(yc @ yc), rsquared_label="R2",
-        corr2=float(np.corrcoef(y, fitted)[0, 1] ** 2),
-        **row_series(rows, d.order, fitted_values=fitted, resid=resid),
+    return SpatialResults.from_fit(
+        theta=theta, names=pnames, cov_full=cov_full, y=y, resid=resid, rows=d.rows, order=d.order,
+        model=model._spec.name, fe="random", method="ml", llf=float(llf), nobs=nt, n_eff=nt, N=n, T=t,
+        y_name=d.y_name, x_names=d.x_names, wx_names=d.wx_names, w_label=d.w_label,
+        logdet_strategy=engine.strategy, cov_type="numerical",
+        rsquared=1 - float(resid @ resid) / float(yc @ yc), rsquared_label="R2",
         fixed_effects={}, flags=tuple(flags),
         extra={"phi": phi, "phi_se": float(np.sqrt(cov_full[k + 1, k + 1])), "theta": 1 - np.sqrt(phi)},
         _impact_ctx=ctx,
@@ -205,20 +201,17 @@ def fit_random_effects_error(model, d) -> SpatialResults:
     if f < 1e-8:
         flags.append("the random-effects variance is estimated at zero (pooled model)")
     pnames = names + ["lambda"]
-    theta, cov_full, cov, params = _inference(d, flags, np.concatenate([beta, [lam, f, s2]]), full, pnames)
+    theta, cov_full = _inference(d, flags, np.concatenate([beta, [lam, f, s2]]), full, pnames)
     y = d.y
     resid = y - z @ beta
-    fitted = y - resid
-    rows = d.rows
     ctx = ImpactContext.for_fit(d.x_names, pnames, W) if d.wx_idx else None
     yc = y - y.mean()
-    return SpatialResults(
-        model=model._spec.name, fe="random", method="ml", params=params, cov_params=cov, sigma2=float(s2),
-        sigma2_se=float(np.sqrt(cov_full[-1, -1])), llf=float(llf), nobs=nt, n_eff=nt, N=n, T=t, y_name=d.y_name,
-        x_names=d.x_names, wx_names=d.wx_names, w_label=d.w_label, logdet_strategy="dense eigen (B'B)",
-        cov_type="numerical", rsquared=1 - float(resid @ resid) / float(yc @ yc), rsquared_label="R2",
-        corr2=float(np.corrcoef(y, fitted)[0, 1] ** 2),
-        **row_series(rows, d.order, fitted_values=fitted, resid=resid),
+    return SpatialResults.from_fit(
+        theta=theta, names=pnames, cov_full=cov_full, y=y, resid=resid, rows=d.rows, order=d.order,
+        model=model._spec.name, fe="random", method="ml", llf=float(llf), nobs=nt, n_eff=nt, N=n, T=t,
+        y_name=d.y_name, x_names=d.x_names, wx_names=d.wx_names, w_label=d.w_label,
+        logdet_strategy="dense eigen (B'B)", cov_type="numerical",
+        rsquared=1 - float(resid @ resid) / float(yc @ yc), rsquared_label="R2",
         fixed_effects={}, flags=tuple(flags),
         extra={"phi": 1.0 / (t * f + 1.0), "sigma2_mu": f * s2, "sigma2_mu_over_sigma2": f,
                "sigma2_mu_over_sigma2_se": float(np.sqrt(cov_full[k + 1, k + 1]))},
@@ -237,7 +230,4 @@ def _inference(d, flags, theta, full, pnames, grad=None):
         info = covariance.from_gradient(grad, theta)
     else:
         info = covariance.numerical(lambda th: full(th[:k], th[k], th[k + 1], th[k + 2]), theta)
-    cov_full = covariance.invert(info)
-    cov = pd.DataFrame(cov_full[: k + 1, : k + 1], index=pnames, columns=pnames)
-    params = pd.Series(theta[: k + 1], index=pnames, name="params")
-    return theta, cov_full, cov, params
+    return theta, covariance.invert(info)

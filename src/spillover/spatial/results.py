@@ -115,6 +115,26 @@ class SpatialResults(Inference):
     extra: dict = field(default_factory=dict, repr=False)
     _impact_ctx: object = field(default=None, repr=False)
 
+    @classmethod
+    def from_fit(cls, *, theta: np.ndarray, names: list[str], cov_full: np.ndarray, y: np.ndarray,
+                 resid: np.ndarray, rows: pd.Index, order: np.ndarray, **fields) -> SpatialResults:
+        """The results of a maximum-likelihood fit, from what every fit has in common.
+
+        ``theta`` is the estimate (coefficients and spatial parameters, named
+        by ``names``, then any nuisance parameters, ``sigma2`` last),
+        ``cov_full`` its covariance; ``y`` and ``resid`` are stacked time-major, ``rows``
+        and ``order`` map them back to the user's rows. ``fields`` are the
+        remaining attributes (model, fe, method, llf, nobs, N, T, labels,
+        flags, extra, ...).
+        """
+        fitted = y - resid
+        k = len(names)
+        return cls(params=pd.Series(theta[:k], index=names, name="params"),
+                   cov_params=pd.DataFrame(cov_full[:k, :k], index=names, columns=names),
+                   sigma2=float(theta[-1]), sigma2_se=float(np.sqrt(cov_full[-1, -1])),
+                   corr2=float(np.corrcoef(y, fitted)[0, 1] ** 2),
+                   **row_series(rows, order, fitted_values=fitted, resid=resid), **fields)
+
     @property
     def rho(self) -> float | None:
         return float(self.params["rho"]) if "rho" in self.params else None

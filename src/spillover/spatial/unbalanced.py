@@ -61,7 +61,7 @@ from spillover.spatial.impacts import ImpactContext
 from spillover.spatial import covariance
 from spillover.spatial.core import MLProblem, fit_ml, warn_flags
 from spillover.spatial.likelihood import Moments, concentrated_score, full_loglik
-from spillover.spatial.results import SpatialResults, row_series
+from spillover.spatial.results import SpatialResults
 from spillover.spatial.transforms import Convention
 
 __all__ = ["fit_unbalanced", "UnbalancedPanel", "within_unbalanced"]
@@ -324,26 +324,20 @@ def fit_unbalanced(
 
     cov_full = covariance.invert(covariance.from_gradient(grad, theta), "Hessian")
     names = z_names + [pname]
-    params = pd.Series(theta[:-1], index=names, name="params")
-    cov = pd.DataFrame(cov_full[:-1, :-1], index=names, columns=names)
-
     e = Moments.residual(rho, lam, beta, yt, wyt, np.zeros_like(yt), zt, wzt)
-    fitted = y - e
     yc = yt - yt.mean()
     rsq = 1.0 - float(e @ e) / float(yc @ yc)
     idx = d["data_index"][d["order"]]
     ctx = ImpactContext.for_fit(d["names"], names, d["W"], engine=make_logdet(d["W"], logdet, seed=seed)) \
         if lag else None
     effects = pd.Series(y - (rho * wy if lag else 0.0) - z @ beta - e, index=idx, name="effects")
-    return SpatialResults(
-        model=name, fe=fe, method="direct-unbalanced", params=params, cov_params=cov, sigma2=float(sigma2),
-        sigma2_se=float(np.sqrt(cov_full[-1, -1])), llf=float(llf), nobs=n_obs, n_eff=n_obs,
+    return SpatialResults.from_fit(
+        theta=theta, names=names, cov_full=cov_full, y=y, resid=e, rows=d["data_index"], order=d["order"],
+        model=name, fe=fe, method="direct-unbalanced", llf=float(llf), nobs=n_obs, n_eff=n_obs,
         N=len(np.unique(d["unit"])), T=len(d["periods"]), y_name=d["y_name"], x_names=d["names"],
         wx_names=[f"W*{d['names'][j]}" for j in d["wx_idx"]], w_label=d["label"],
         logdet_strategy=",".join(sorted({e_.strategy for e_, _ in engines})), cov_type="numerical",
         rsquared=rsq, rsquared_label="R2 (transformed)" if fe != "none" else "R2",
-        corr2=float(np.corrcoef(y, fitted)[0, 1] ** 2),
-        **row_series(d["data_index"], d["order"], fitted_values=fitted, resid=e),
         fixed_effects=_split_effects(effects.to_numpy(), d["unit"], d["period"], d["ids"], d["periods"], fe)
         | {"combined": effects.sort_index()},
         flags=tuple(flags),
