@@ -118,6 +118,20 @@ def test_verify_catches_an_edit_in_any_format_and_a_deleted_file(study, tmp_path
     assert not rep.ok and rep.mismatches.empty and rep.files["file"].tolist() == ["tables/table_sar.md"]
     assert f"committed 9.999, rerun {coef}" in rep.files["problem"].iloc[0]
     restore()
+    for fmt in ("tex", "html", "csv"):
+        f = out / "tables" / f"table_sar.{fmt}"
+        f.write_text(f.read_text(encoding="utf-8-sig").replace(coef, "9.999", 1), encoding="utf-8")
+        assert verify(study, out).files["file"].tolist() == [f"tables/table_sar.{fmt}"], fmt
+        restore()
+    from docx import Document
+
+    doc = Document(str(out / "tables" / "table_sar.docx"))
+    cell = next(c for t in doc.tables for row in t.rows for c in row.cells if coef in c.text)
+    cell.paragraphs[0].runs[0].text = cell.paragraphs[0].runs[0].text.replace(coef, "9.999")
+    doc.save(str(out / "tables" / "table_sar.docx"))
+    rep = verify(study, out)
+    assert rep.files["file"].tolist() == ["tables/table_sar.docx"] and "9.999" in rep.files["problem"].iloc[0]
+    restore()
     wb = load_workbook(out / "tables" / "table_sar.xlsx")
     ws = wb.worksheets[0]
     cell = next(c for row in ws.iter_rows() for c in row if isinstance(c.value, float))

@@ -1,4 +1,4 @@
-"""Spatial weights matrices for province (or any areal) panels.
+"""Spatial weights matrices for areal panels (provinces, counties, states, any polygons or points).
 
 Every builder returns a :class:`libpysal.weights.W` whose ids are the entity
 codes of the panel as text (for China the GB/T 2260 codes, e.g. ``"110000"``).
@@ -1068,7 +1068,7 @@ def build(
         return exponential(where, bandwidth_km=bandwidth_km, cutoff_km=cutoff_km, **loc)
     if values is None:
         raise WeightsError(format_error(f"{kind} weights need the economic variable by unit", option="values",
-                                        hint="pass values=panel.groupby('province')['gdp_pc'].mean()"))
+                                        hint="pass values=panel.groupby(entity)[variable].mean()"))
     if kind == "economic":
         return economic_distance(values)
     return nested(inverse_distance(where, power=power, cutoff_km=cutoff_km, **loc), values, kind=nested_kind, phi=phi)

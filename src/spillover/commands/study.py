@@ -29,6 +29,14 @@ def _progress(console: Console, steps: tuple[str, ...]):
     return prog, task, step
 
 
+def _use_data_raw(path: Path | None) -> None:
+    """``--data-raw``: the one raw-data folder of this run, for every step (see spillover.study.paths)."""
+    if path is not None:
+        import os
+
+        os.environ["SPILLOVER_DATA_RAW"] = str(Path(path).resolve())
+
+
 def replicate(
     models: Path = typer.Argument(Path("models"), help="Folder of study TOML files."),
     out: Path = typer.Option(Path("results"), "--out", help="Results folder."),
@@ -36,12 +44,15 @@ def replicate(
                                 "dask LocalCluster with this many workers (0: in this process). Same numbers."),
     scheduler: str = typer.Option(None, "--scheduler", help="Address of a running dask scheduler "
                                   "(e.g. tcp://127.0.0.1:8786) for the grid and the bootstraps."),
+    data_raw: Path = typer.Option(None, "--data-raw", help="The raw-data folder that data_raw/... paths of the "
+                                  "spec name (default: $SPILLOVER_DATA_RAW, else the nearest data_raw/)."),
 ) -> None:
     """Run the study in MODELS and write every table, figure, README and manifest under --out."""
     from spillover.engine import Engine
     from spillover.study.runner import STEPS, run_study
 
     console = Console()
+    _use_data_raw(data_raw)
     t0 = time.perf_counter()
     prog, task, step = _progress(console, STEPS)
     try:
@@ -80,6 +91,7 @@ def verify(
     atol: float = typer.Option(1e-9, help="Absolute tolerance."),
     report: Path = typer.Option(Path("verify-report"), "--report", help="When something differs, the full list "
                                 "goes to REPORT.md and REPORT.csv."),
+    data_raw: Path = typer.Option(None, "--data-raw", help="As for replicate."),
 ) -> None:
     """Rerun the study; compare every number and every output file with the committed results.
 
@@ -90,6 +102,7 @@ def verify(
     from spillover.study.verify import write_report
 
     console = Console()
+    _use_data_raw(data_raw)
     prog, task, step = _progress(console, STEPS)
     try:
         with prog:
