@@ -142,3 +142,39 @@ def test_align_repeated_ids_named_and_linear(cigar):
     t0 = time.perf_counter()
     m = sp.weights.align(big, list(big.id_order))
     assert m.shape == (big.n, big.n) and time.perf_counter() - t0 < 60  # was O(N^2): minutes at this size
+
+
+def test_bad_weights_cells_and_islands(cigar):
+    """Self-loops, negative weights: errors naming the units; a unit without neighbours: a flag on the fit."""
+    import warnings
+
+    df, w = cigar
+    m = w.sparse.toarray()
+    ids = list(w.id_order)
+    loop = m.copy()
+    loop[3, 3] = 0.2
+    with pytest.raises(WeightsError, match=rf"to themselves.*{ids[3]}"):
+        sp.SAR("logc ~ logp", df, (loop, ids), "state", "year").fit()
+    neg = m.copy()
+    j = int(np.flatnonzero(neg[5])[0])
+    neg[5, j] = -0.1
+    with pytest.raises(WeightsError, match=rf"negative or non-finite.*{ids[5]}"):
+        sp.SAR("logc ~ logp", df, (neg, ids), "state", "year").fit()
+    isl = m.copy()
+    isl[7, :] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = sp.SAR("logc ~ logp", df, (isl, ids), "state", "year", fe="entity", method="direct").fit()
+    assert not res.converged and any("without neighbours" in f and str(ids[7]) in f for f in res.flags)
+
+
+def test_infinite_values_and_impact_draws(cigar):
+    df, w = cigar
+    y = df["logc"].to_numpy().copy()
+    y[4] = -np.inf
+    with pytest.raises(SpecificationError, match="infinite"):
+        sp.SAR.from_arrays(y, df[["logp"]].to_numpy(), w, n_periods=30).fit()
+    res = sp.SDM("logc ~ logp", df, w, "state", "year").fit()
+    with pytest.raises(SpecificationError, match="at least 2 draws"):
+        res.impacts(draws=0)
+    assert np.isfinite(res.impacts(method="delta").table["direct_se"]).all()

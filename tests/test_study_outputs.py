@@ -159,3 +159,14 @@ def test_text_comparison_rule():
     assert compare_text("N 31\n", "N 32\n") is not None  # integers exactly
     assert compare_text("p = 2.37e-16\n", "p = 2.38e-16\n") is None and compare_text("x 1e-3", "x 3e-3")
     assert "line 1" in compare_text("Queen contiguity", "Rook contiguity")
+
+
+def test_a_grid_that_estimates_nothing_and_a_table_of_impacts_without_any_are_errors(study, tmp_path):
+    (study / "10_grid.toml").write_text('[[grid]]\nname = "g"\nformula = "y ~ nosuch"\nvariable = "nosuch"\n'
+                                        'weights = ["queen"]\n', encoding="utf-8")
+    with pytest.raises(SpecificationError, match="grid 'g': no combination could be estimated.*nosuch"):
+        run_study(study, tmp_path / "out", figures=False)
+    (study / "10_grid.toml").write_text('[[table]]\nname = "t2"\ncolumns = ["sar"]\nimpacts = true\n',
+                                        encoding="utf-8")
+    with pytest.raises(SpecificationError, match="impacts = true but none of its columns"):
+        load_study(study)

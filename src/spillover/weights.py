@@ -858,6 +858,21 @@ def align(w: W, ids: Sequence[Hashable]) -> sps.csr_array:
     return sps.csr_array(mat[pos][:, pos])
 
 
+def _check_cells(m: sps.csr_array, ids: list) -> None:
+    """WeightsError for self-loops (w_ii != 0), negative or non-finite weights, naming the units."""
+    diag = np.flatnonzero(m.diagonal() != 0)
+    if diag.size:
+        raise WeightsError(format_error(f"W links {diag.size} unit(s) to themselves (nonzero diagonal)",
+                                        ids=[ids[i] for i in diag[:10]],
+                                        hint="a spatial weights matrix has w_ii = 0: drop the self-links"))
+    data = m.data
+    if not np.all(np.isfinite(data)) or (data < 0).any():
+        rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+        bad = rows[~np.isfinite(data) | (data < 0)]
+        raise WeightsError(format_error("W has negative or non-finite weights", ids=[ids[i] for i in bad[:10]],
+                                        hint="weights must be finite and >= 0"))
+
+
 def as_matrix(w) -> tuple[sps.csr_array, list, str]:
     """``(matrix, ids, label)`` of a weights argument, rows and columns in ``ids`` order.
 
@@ -875,7 +890,9 @@ def as_matrix(w) -> tuple[sps.csr_array, list, str]:
     if hasattr(w, "id_order") and hasattr(w, "sparse"):
         meta = getattr(w, "spillover_meta", None) or {}
         label = meta.get("label") or meta.get("kind") or "W"
-        return sps.csr_array(w.sparse, dtype=float), list(w.id_order), str(label)
+        m, ids = sps.csr_array(w.sparse, dtype=float), list(w.id_order)
+        _check_cells(m, ids)
+        return m, ids, str(label)
     if isinstance(w, tuple) and len(w) == 2:
         mat, ids = w
         m = sps.csr_array(mat, dtype=float)
@@ -887,6 +904,7 @@ def as_matrix(w) -> tuple[sps.csr_array, list, str]:
         dup = repeated(ids)
         if dup:
             raise WeightsError(format_error("ids given with W repeat", ids=dup[:10], hint="pass each unit once"))
+        _check_cells(m, ids)
         return m, ids, "W (matrix)"
     if isinstance(w, np.ndarray) or sps.issparse(w):
         raise WeightsError(format_error(

@@ -176,14 +176,18 @@ def design_from_arrays(
     if x.shape[0] != len(y):
         raise SpecificationError(format_error("x and y have different numbers of rows", option="x"))
     names = names or [f"x{j + 1}" for j in range(x.shape[1])]
-    if np.isnan(y).any() or np.isnan(x).any():
-        raise SpecificationError(format_error("missing values in the arrays", hint="remove NaN rows; balanced panels only"))
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(x))):
+        raise SpecificationError(format_error("missing or infinite values in the arrays",
+                                              hint="remove those rows; balanced panels only"))
     if hasattr(w, "id_order") or isinstance(w, tuple):
         from spillover.weights import as_matrix
 
         W, _, label = as_matrix(w)
     else:  # arrays are stacked in the matrix's own order, so a bare matrix is unambiguous here
+        from spillover.weights import _check_cells
+
         W, label = sp_sparse.csr_array(w, dtype=float), "W (matrix)"
+        _check_cells(W, list(range(W.shape[0])))
     ids = list(range(n))
     if W.shape != (n, n):
         raise WeightsError(format_error(f"W is {W.shape} but the arrays have N={n}"))

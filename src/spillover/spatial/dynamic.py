@@ -264,6 +264,9 @@ class DynamicResults(Inference):
         draws discarded) or ``"delta"`` (first-order delta method, gradient
         by central differences).
         """
+        from spillover.spatial.impacts import check_impact_options
+
+        check_impact_options(draws, method)
         if kind == "both":
             parts = [self.impacts(k, draws=draws, seed=seed, method=method) for k in ("short", "long")]
             tables = []

@@ -173,10 +173,21 @@ def rho_inside(name: str, bounds: tuple[float, float]):
     return lambda d: (d[name] > lo) & (d[name] < hi)
 
 
+def check_impact_options(draws: int, method: str) -> None:
+    """SpecificationError for an unknown ``method`` or, with simulation, fewer than 2 draws (no SE)."""
+    from spillover.errors import SpecificationError, format_error
+
+    if method not in ("simulation", "delta"):
+        raise SpecificationError(format_error(f"method={method!r}", option="method",
+                                              hint="choose 'simulation' or 'delta'"))
+    if method == "simulation" and not (isinstance(draws, (int, np.integer)) and draws >= 2):
+        raise SpecificationError(format_error(f"draws={draws!r}: simulated standard errors need at least 2 draws",
+                                              option="draws", hint="use e.g. draws=1000, or method='delta'"))
+
+
 def compute_impacts(res, ctx: ImpactContext, *, draws: int = 1000, seed: int | None = 0, method: str = "simulation") -> ImpactsResult:
     """Impacts table for a fitted model (see module docstring)."""
-    if method not in ("simulation", "delta"):
-        raise ValueError(f"method={method!r}: choose 'simulation' or 'delta'")
+    check_impact_options(draws, method)
     b, t, rho = _split(ctx, res.params)
     direct, total = _effects(ctx, b, t, rho)
     direct, total = direct[0], total[0]

@@ -186,6 +186,10 @@ class _SpatialPanelModel:
         found = fit_ml(problem)
         rho, lam = unpack(found.x)
         flags = list(found.flags)
+        isolated = np.flatnonzero(np.asarray(W.sum(axis=1)).ravel() == 0)
+        if isolated.size:
+            flags.append(f"{isolated.size} unit(s) without neighbours ({', '.join(map(str, [d.ids[i] for i in isolated[:10]]))}"
+                         f"{', ...' if isolated.size > 10 else ''}): their row of W is 0, so their spatial lag is 0")
         warn_flags(spec.name, flags)
 
         beta, ssr = mom.beta_ssr(rho, lam)

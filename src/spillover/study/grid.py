@@ -94,7 +94,13 @@ def run_grid(g, panel: pd.DataFrame, weights: dict, entity: str, time: str, engi
     eng = engine or Engine()
     rows = eng.map(fit_grid_cell, grid_tasks(g, group), shared={"panel": panel, "weights": weights, "entity": entity,
                                                          "time": time}, name=f"grid {g.name}")
-    return pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    if table["coef"].isna().all():
+        from spillover.errors import SpecificationError
+
+        raise SpecificationError(f"grid {g.name!r}: no combination could be estimated; the first error: "
+                                 f"{table['error'].iloc[0]}")
+    return table
 
 
 def specification_curve(table: pd.DataFrame, variable: str, path_stem: Path, effect: str = "direct",

@@ -552,10 +552,14 @@ def _check_references(study: Study, folder: Path) -> None:
     for d in study.diagnose:
         if d.weights not in study.weights:
             errors.append(f"{folder}: diagnose {d.name!r}: weights {d.weights!r} is not defined; defined: {wnames}")
+    specs = study.estimate_by_name()
     for t in study.table:
         for c in t.columns:
             if c not in enames:
                 errors.append(f"{folder}: table {t.name!r}: column {c!r} is not an estimate; defined: {enames}")
+        if t.impacts and t.columns and all(c in specs and specs[c].impacts is None for c in t.columns):
+            errors.append(f"{folder}: table {t.name!r}: impacts = true but none of its columns {t.columns} has "
+                          "impacts = {...} in its [[estimate]]")
         if t.column_names and len(t.column_names) != len(t.columns):
             errors.append(f"{folder}: table {t.name!r}: column_names has {len(t.column_names)} entries for {len(t.columns)} columns")
     for fg in study.figure:
