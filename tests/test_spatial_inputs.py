@@ -178,3 +178,28 @@ def test_infinite_values_and_impact_draws(cigar):
     with pytest.raises(SpecificationError, match="at least 2 draws"):
         res.impacts(draws=0)
     assert np.isfinite(res.impacts(method="delta").table["direct_se"]).all()
+
+
+def test_messages_that_used_to_mislead(cigar, tmp_path):
+    """Constant y; lee-yu on a W with empty rows names them; a threshold variable outside the formula or constant;
+    --out pointing to a file."""
+    from pathlib import Path
+
+    from spillover.analysis import panel_threshold
+    from spillover.study.runner import run_study
+
+    df, w = cigar
+    with pytest.raises(SpecificationError, match="dependent variable 'logc' is constant"):
+        sp.SAR("logc ~ logp", df.assign(logc=1.0), w, "state", "year").fit()
+    m = w.sparse.toarray()
+    m[2, :] = 0.0
+    with pytest.raises(SpecificationError, match=rf"1 unit\(s\) have no neighbours \({list(w.id_order)[2]}\)"):
+        sp.SAR("logc ~ logp", df, (m, list(w.id_order)), "state", "year", fe="twoways").fit()
+    with pytest.raises(SpecificationError, match="threshold variable is not a regressor.*regime_vars"):
+        panel_threshold("logc ~ logp", df, "state", "year", threshold_var="logy", bootstrap=0)
+    with pytest.raises(SpecificationError, match="threshold variable is constant"):
+        panel_threshold("logc ~ logp + k", df.assign(k=1.0), "state", "year", threshold_var="k",
+                        regime_vars=["logp"], bootstrap=0)
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(SpecificationError, match="is a file, not a folder"):
+        run_study(Path(__file__).resolve().parents[1] / "models", tmp_path / "f")

@@ -279,24 +279,40 @@ def panel_threshold(formula: str, data: pd.DataFrame, entity: str, time: str, *,
     -------
     ThresholdResult
     """
-    from formulaic import model_matrix
-
     if n_thresholds not in (1, 2):
         raise SpecificationError(format_error("n_thresholds must be 1 or 2", option="n_thresholds"))
     if fe not in ("entity", "twoways"):
         raise SpecificationError(format_error(f"fe={fe!r} not supported", option="fe", hint="use 'entity' or 'twoways'"))
     trims = (trim, trim) if np.isscalar(trim) else tuple(trim)
-    regime_vars = list(regime_vars) if regime_vars is not None else [threshold_var]
+    given = list(regime_vars) if regime_vars is not None else []
+    regime_vars = given or [threshold_var]
+    from spillover.formula import model_arrays
+
     df = data.sort_values([entity, time]).reset_index(drop=True)
-    mm = model_matrix(formula, df, na_action="raise")
-    y = mm.lhs.to_numpy(dtype=float).ravel()
-    X = mm.rhs.drop(columns=[c for c in mm.rhs.columns if c == "Intercept"])
+    if threshold_var not in df.columns:
+        raise SpecificationError(format_error("threshold variable not in the data", column=threshold_var,
+                                              hint=f"columns: {sorted(map(str, df.columns))[:40]}"))
+    y, X, _ = model_arrays(formula, df)
+    X = X.drop(columns=[c for c in X.columns if c == "Intercept"])
+    bad = ~np.isfinite(np.column_stack([y, X.to_numpy(dtype=float)])).all(axis=1)
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise SpecificationError(format_error(f"missing or infinite values in {int(bad.sum())} row(s) of the formula's "
+                                              "variables; first", entity=df[entity].iloc[r], time=df[time].iloc[r]))
     for v in regime_vars:
         if v not in X.columns:
-            raise SpecificationError(format_error("regime variable is not a regressor of the formula", column=v))
-    if threshold_var not in df.columns:
-        raise SpecificationError(format_error("threshold variable not in the data", column=threshold_var))
+            what = ("the threshold variable is not a regressor of the formula, so it cannot be the default regime "
+                    "variable" if v == threshold_var and v not in given else "regime variable is not a regressor "
+                    "of the formula")
+            raise SpecificationError(format_error(what, column=v, hint=f"give regime_vars from {list(X.columns)} "
+                                                  "(the regressors whose slopes change across regimes)"))
     q = df[threshold_var].to_numpy(dtype=float)
+    if not np.all(np.isfinite(q)):
+        raise SpecificationError(format_error("the threshold variable has missing or infinite values",
+                                              column=threshold_var))
+    if np.unique(q).size < 2:
+        raise SpecificationError(format_error("the threshold variable is constant: there is nothing to split on",
+                                              column=threshold_var))
     common = [c for c in X.columns if c not in regime_vars]
     xz = X[common].to_numpy(dtype=float)
     xr = X[regime_vars].to_numpy(dtype=float)

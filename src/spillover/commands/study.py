@@ -62,6 +62,9 @@ def replicate(
     except SpilloverError as exc:
         console.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
+    except OSError as exc:  # a read-only or full disk, a file where a folder should be
+        console.print(f"[bold red]error:[/] cannot write the results: {escape(str(exc))} (nothing was replaced)")
+        raise typer.Exit(2) from None
     from spillover.study.hypotheses import verdicts
 
     found = verdicts(run)

@@ -145,6 +145,9 @@ def build_design(
         rows = fr.index[keep]
         fr = panel_frame(fr.data[keep], w, entity, time)
     fr.check_finite(np.column_stack([lhs, rhs.to_numpy()]), [y_name] + list(rhs.columns))
+    if np.ptp(lhs) == 0:
+        raise SpecificationError(format_error(f"the dependent variable {y_name!r} is constant ({lhs[0]:g})",
+                                              hint="a model needs variation in y"))
     if "Intercept" in rhs.columns and not intercept:
         rhs = rhs.drop(columns="Intercept")
     if intercept and "Intercept" not in rhs.columns:

@@ -127,11 +127,16 @@ class _SpatialPanelModel:
         n, t, fe = d.n, d.t, self.fe
         conv = convention(fe, self.method, n, t)
         if conv.requires_row_standardised and not d.row_standardised:
+            empty = np.flatnonzero(np.asarray(d.w.sum(axis=1)).ravel() == 0)
+            why = (f"; {empty.size} unit(s) have no neighbours ({', '.join(map(str, [d.ids[i] for i in empty[:10]]))}), "
+                   "e.g. beyond a distance cut-off, so their rows cannot sum to 1" if empty.size else "")
             raise SpecificationError(
                 format_error(
-                    f"method='lee-yu' with fe={fe!r} needs a row-standardised W (Lee & Yu 2010 use W 1 = 1)",
+                    f"method='lee-yu' with fe={fe!r} needs a row-standardised W (Lee & Yu 2010 use W 1 = 1){why}",
                     option="method",
-                    hint="row-standardise W (libpysal: w.transform = 'r') or use method='direct'",
+                    hint=("give every unit a neighbour (a larger cut-off, islands='nearest') or use method='direct'"
+                          if empty.size else "row-standardise W (libpysal: w.transform = 'r') or use "
+                          "method='direct'"),
                 )
             )
         W = d.w

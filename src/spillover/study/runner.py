@@ -528,6 +528,8 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
     models = Path(models)
     study = load_study(models)
     final = Path(out)
+    if final.exists() and not final.is_dir():
+        raise SpecificationError(f"--out {final} is a file, not a folder: give a folder for the results")
     staging = _staging(final)
     run = StudyRun(study=study, paths=StudyPaths.of(models), out=staging, engine=engine, final=final)
     steps: list[tuple[str, Callable[[], None]]] = [
