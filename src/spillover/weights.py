@@ -398,39 +398,30 @@ def inverse_distance(
     """
     if not power > 0:
         raise SpecificationError(format_error(f"power must be > 0, got {power}", option="power"))
-    if cutoff_km is not None and not cutoff_km > 0:
-        raise SpecificationError(format_error(f"cutoff_km must be > 0, got {cutoff_km}",
-                                              option="cutoff_km"))
-    pts = _points(coords_or_geo, points=points, id_col=id_col, ids=ids)
-    ids_ = [str(i) for i in pts.index]
-    d = distance_matrix_km(pts)
-    off = ~np.eye(len(ids_), dtype=bool)
-    if np.any(d[off] == 0):
-        i, j = np.argwhere((d == 0) & off)[0]
-        raise WeightsError(format_error("two units share a location", ids=[ids_[i], ids_[j]],
-                                        hint="inverse distance is undefined at distance 0"))
-    with np.errstate(divide="ignore"):
-        mat = np.where(off, d, np.inf) ** -float(power)
-    if cutoff_km is not None:
-        mat[d > cutoff_km] = 0.0
-    w = _w_from_dense(mat, ids_)
-    where = points if hasattr(coords_or_geo, "geometry") else "given"
-    meta = {"kind": "inverse_distance", "power": power, "cutoff_km": cutoff_km,
-            "distance": "haversine", "radius_km": EARTH_RADIUS_KM,
-            "points": where}
-    return _finish(w, transform, meta)
+
+    def weight(d: np.ndarray, ids_: list[str]) -> np.ndarray:
+        off = ~np.eye(len(d), dtype=bool)
+        if np.any(d[off] == 0):
+            i, j = np.argwhere((d == 0) & off)[0]
+            raise WeightsError(format_error("two units share a location", ids=[ids_[i], ids_[j]],
+                                            hint="inverse distance is undefined at distance 0"))
+        with np.errstate(divide="ignore"):
+            return np.where(off, d, np.inf) ** -float(power)
+
+    return _distance_weights(coords_or_geo, weight, "inverse_distance", {"power": power}, cutoff_km=cutoff_km,
+                             transform=transform, points=points, id_col=id_col, ids=ids)
 
 
 def _distance_weights(coords: Any, weight, kind: str, meta: dict, *, cutoff_km: float | None,
                       transform: str | None, points: str, id_col: str | None, ids) -> W:
-    """Weights ``weight(d_ij)`` of the great-circle distances (i != j), 0 beyond ``cutoff_km``."""
+    """Weights ``weight(d, ids)`` of the great-circle distance matrix (i != j), 0 beyond ``cutoff_km``."""
     if cutoff_km is not None and not cutoff_km > 0:
         raise SpecificationError(format_error(f"cutoff_km must be > 0, got {cutoff_km}", option="cutoff_km"))
     pts = _points(coords, points=points, id_col=id_col, ids=ids)
     ids_ = [str(i) for i in pts.index]
     d = distance_matrix_km(pts)
     off = ~np.eye(len(ids_), dtype=bool)
-    mat = np.where(off, weight(d), 0.0)
+    mat = np.where(off, weight(d, ids_), 0.0)
     if cutoff_km is not None:
         mat[d > cutoff_km] = 0.0
     w = _w_from_dense(mat, ids_)
@@ -450,7 +441,7 @@ def distance_band(coords: Any, cutoff_km: float, transform: str | None = "r", *,
     """
     if cutoff_km is None:
         raise SpecificationError(format_error("a distance band needs cutoff_km", option="cutoff_km"))
-    return _distance_weights(coords, lambda d: np.ones_like(d), "distance_band", {}, cutoff_km=cutoff_km,
+    return _distance_weights(coords, lambda d, _: np.ones_like(d), "distance_band", {}, cutoff_km=cutoff_km,
                              transform=transform, points=points, id_col=id_col, ids=ids)
 
 
@@ -466,7 +457,7 @@ def exponential(coords: Any, bandwidth_km: float, cutoff_km: float | None = None
     if not (bandwidth_km is not None and bandwidth_km > 0):
         raise SpecificationError(format_error(f"bandwidth_km must be > 0, got {bandwidth_km}",
                                               option="bandwidth_km"))
-    return _distance_weights(coords, lambda d: np.exp(-d / float(bandwidth_km)), "exponential",
+    return _distance_weights(coords, lambda d, _: np.exp(-d / float(bandwidth_km)), "exponential",
                              {"bandwidth_km": bandwidth_km}, cutoff_km=cutoff_km, transform=transform,
                              points=points, id_col=id_col, ids=ids)
 

@@ -92,8 +92,8 @@ def verify(
     results: Path = typer.Option(Path("results"), "--results", help="Committed results folder."),
     rtol: float = typer.Option(1e-6, help="Relative tolerance."),
     atol: float = typer.Option(1e-9, help="Absolute tolerance."),
-    report: Path = typer.Option(Path("verify-report"), "--report", help="When something differs, the full list "
-                                "goes to REPORT.md and REPORT.csv."),
+    report: Path = typer.Option(None, "--report", help="When something differs, the full list goes to "
+                                "REPORT.md and REPORT.csv (default: spillover-verify-report in the temp folder)."),
     data_raw: Path = typer.Option(None, "--data-raw", help="As for replicate."),
 ) -> None:
     """Rerun the study; compare every number and every output file with the committed results.
@@ -125,7 +125,9 @@ def verify(
             console.print(" | ".join(f"{v:.10g}" if isinstance(v, float) else str(v) for v in row),
                           markup=False, soft_wrap=True, highlight=False)
     if not rep.ok:
-        paths = write_report(rep, report)
+        import tempfile
+
+        paths = write_report(rep, report or Path(tempfile.gettempdir()) / "spillover-verify-report")
         console.print(f"[bold red]verify: results differ from the committed ones[/] (full report: "
                       f"{', '.join(map(str, paths))})")
         raise typer.Exit(1)

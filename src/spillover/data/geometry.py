@@ -10,8 +10,6 @@ from spillover.data.provinces import province_codes, provinces
 from spillover.errors import DataError, format_error
 
 GEOMETRY_FILE = "geo/china_provinces.gpkg"
-#: Id column of :func:`default_geometry` (GB codes, equal to the panel's entity values).
-ID_COLUMN = "adcode"
 #: Taiwan, Hong Kong and Macao are in the file but not in the study
 NON_MAINLAND = ("710000", "810000", "820000")
 
