@@ -8,8 +8,13 @@ import libpysal
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
 
 REF = Path(__file__).parent / "reference"
+
+# property-based tests: the same examples on every run (derandomised) and no example database in the checkout
+settings.register_profile("spillover", derandomize=True, database=None, deadline=None, max_examples=100)
+settings.load_profile("spillover")
 
 
 @pytest.fixture(scope="session")

@@ -178,11 +178,20 @@ def _check_numeric(formula: str, data: pd.DataFrame) -> None:
 
 
 def variables(formula: str) -> set[str]:
-    """The data columns ``formula`` reads (``np.log(x) ~ I(a + b)`` -> ``{"x", "a", "b"}``); empty if unparsable."""
+    """The data columns ``formula`` reads (``np.log(x) ~ I(a + b) + [d ~ L1.z]`` -> ``{"x", "a", "b", "d", "z"}``).
+
+    Empty when the formula does not parse.
+    """
     import formulaic
 
+    text = re.sub(r"\bL(\d+)\.([A-Za-z_]\w*)", r"lag(\2, \1)", formula)
     try:
-        found = {str(v) for v in formulaic.Formula(formula).required_variables}
+        base, iv = _bracket(text)
+        found: set[str] = set()
+        for part in [base] + ([iv.replace("~", "+")] if iv else []):
+            f = part if "~" in part else f"_y ~ {part}"
+            found |= {str(v) for v in formulaic.Formula(f).required_variables}
     except Exception:  # noqa: BLE001
         return set()
-    return found - {"lag"} if max_lag(formula) else found
+    found.discard("_y")
+    return found - {"lag"} if "lag(" in text else found

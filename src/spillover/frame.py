@@ -98,6 +98,14 @@ class PanelFrame(Shape):
         v = np.asarray(values, dtype=float).reshape(len(self.data), -1)
         bad = ~np.isfinite(v)
         if not bad.any():
+            huge = np.abs(v) > LARGEST
+            if huge.any():
+                r, c = (int(i[0]) for i in np.nonzero(huge))
+                raise SpecificationError(format_error(
+                    f"{int(huge.sum())} value(s) above {LARGEST:g} in absolute value, first {v[r, c]:g}",
+                    column=str(names[c]), entity=self.data[self.entity].iloc[r], time=self.data[self.time].iloc[r],
+                    hint="their squares overflow double precision in the moment matrices; a garbled cell, or "
+                    "rescale the column (e.g. divide by 1e6)"))
             return
         rows = np.flatnonzero(bad.any(axis=1))
         r = int(rows[0])
@@ -107,6 +115,10 @@ class PanelFrame(Shape):
             time=self.data[self.time].iloc[r],
             hint=hint or "impute or drop those rows; spillover.fit_unbalanced fits fixed-effects SAR/SEM/SDM "
                          "on an unbalanced panel"))
+
+
+#: largest magnitude of a model variable: squares summed over 1e7 rows stay finite (1e100^2 * 1e7 < 1.8e308)
+LARGEST = 1e100
 
 
 def _check_columns(data: Any, columns: Sequence[str], role: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.markup import escape
+from spillover.commands.failure import failures
 from rich.table import Table
 
 
@@ -38,14 +38,10 @@ def build(
 ) -> None:
     """Build the balanced panel, print a summary and write panel.parquet/csv and weight tables."""
     from spillover.data import build_panel
-    from spillover.errors import DataError
 
     console = Console(width=max(Console().width, 120))
-    try:
+    with failures(console, "data error"):
         panel = build_panel(catalog, cache=False)
-    except DataError as exc:
-        console.print(f"[bold red]data error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
     data = panel.data
     years = panel.catalog.years
 
@@ -69,6 +65,7 @@ def build(
     from spillover.data.export import write_panel_outputs
 
     out = Path(out)
-    write_panel_outputs(panel, out)
+    with failures(console):
+        write_panel_outputs(panel, out)
     console.print(f"wrote panel.parquet, panel.csv, weights_dei.csv, weights_cpi.csv, corrections.csv, "
                   f"derived_variables.csv to {out}/")

@@ -7,10 +7,9 @@ from pathlib import Path
 import typer
 from rich import box
 from rich.console import Console
-from rich.markup import escape
+from spillover.commands.failure import failures
 from rich.table import Table
 
-from spillover.errors import SpilloverError
 
 
 def montecarlo(
@@ -29,14 +28,11 @@ def montecarlo(
     console = Console()
     if not console.is_terminal:  # logs and pipes: do not squeeze the summary into 80 columns
         console = Console(width=120)
-    try:
+    with failures(console):
         design = load_spec(spec).design()
         result = run(design, scheduler=scheduler, n_workers=workers, processes=processes,
                      progress=progress)
-    except SpilloverError as exc:
-        console.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
-    files = write_outputs(result, out)
+        files = write_outputs(result, out)
     s = result.summary
     key = s[s["quantity"].isin(["tau", "rho", "lambda", "sigma2"])]
     table = Table(title=f"{design.name}: R = {design.replications}", box=box.SIMPLE_HEAD, pad_edge=False)

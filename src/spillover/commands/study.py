@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from spillover.commands.failure import failures
 from spillover.errors import SpilloverError
 
 
@@ -55,16 +56,10 @@ def replicate(
     _use_data_raw(data_raw)
     t0 = time.perf_counter()
     prog, task, step = _progress(console, STEPS)
-    try:
-        with prog, Engine(scheduler=scheduler, n_workers=workers) as engine:
-            run = run_study(models, out, progress=step, engine=engine)
-            prog.update(task, completed=len(STEPS), description="done")
-    except SpilloverError as exc:
-        console.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
-    except OSError as exc:  # a read-only or full disk, a file where a folder should be
-        console.print(f"[bold red]error:[/] cannot write the results: {escape(str(exc))} (nothing was replaced)")
-        raise typer.Exit(2) from None
+    staged = "nothing was replaced: the outputs are written to a staging folder and moved in at the end"
+    with failures(console, os_note=staged), prog, Engine(scheduler=scheduler, n_workers=workers) as engine:
+        run = run_study(models, out, progress=step, engine=engine)
+        prog.update(task, completed=len(STEPS), description="done")
     from spillover.study.hypotheses import verdicts
 
     found = verdicts(run)
@@ -107,12 +102,8 @@ def verify(
     console = Console()
     _use_data_raw(data_raw)
     prog, task, step = _progress(console, STEPS)
-    try:
-        with prog:
-            rep = run_verify(models, results, rtol=rtol, atol=atol, progress=step)
-    except SpilloverError as exc:
-        console.print(f"[bold red]verify could not run:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+    with failures(console, "verify could not run"), prog:
+        rep = run_verify(models, results, rtol=rtol, atol=atol, progress=step)
     console.print(f"compared {rep.compared} numbers (rtol {rep.rtol:g}, atol {rep.atol:g}) and "
                   f"{rep.files_compared} files")
     for title, df in (("numbers that differ", rep.mismatches), ("numbers missing in the rerun", rep.missing),
@@ -127,7 +118,8 @@ def verify(
     if not rep.ok:
         import tempfile
 
-        paths = write_report(rep, report or Path(tempfile.gettempdir()) / "spillover-verify-report")
+        with failures(console, "verify could not write its report"):
+            paths = write_report(rep, report or Path(tempfile.gettempdir()) / "spillover-verify-report")
         console.print(f"[bold red]verify: results differ from the committed ones[/] (full report: "
                       f"{', '.join(map(str, paths))})")
         raise typer.Exit(1)
@@ -161,7 +153,7 @@ def diagnose(
     import spillover as sp
 
     console = Console()
-    try:
+    with failures(console):
         if fe not in ("none", "entity", "time", "twoways"):
             raise SpilloverError(f"--fe {fe!r}: choose none, entity, time or twoways")
         if method not in ("direct", "lee-yu"):
@@ -182,9 +174,6 @@ def diagnose(
             warnings.simplefilter("ignore")
             s = sp.specification_search(formula, run.panel, run.weights[name], st.data.entity, st.data.time,
                                         fe=fe, method=method)
-    except SpilloverError as exc:
-        console.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
     label = run.weights[name].spillover_meta.get("label", name)
     t = Table(title=f"Specification tests: {escape(formula)} (W = {escape(str(label))}, fe = {fe}, method = {method})")
     for c in ("test", "model", "stat", "df", "p", "points_to"):
@@ -213,12 +202,9 @@ def new(
     from spillover.study.new import write_study
 
     console = Console()
-    try:
+    with failures(console):
         path = write_study(folder, data=data, entity=entity, time=time_col, y=y, x=x.split(","),
                            geometry=geometry, id_col=id_col, weights=weights, crs=crs, force=force)
-    except SpilloverError as exc:
-        console.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
     console.print(f"wrote {path}; run: spillover replicate {folder} --out results_{folder.name}")
 
 

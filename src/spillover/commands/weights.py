@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from spillover.commands.failure import failures
 from rich.table import Table
 
 from spillover import weights as sw
@@ -47,7 +47,7 @@ def describe_cmd(
     from spillover.commands.study import load_units
 
     console = Console()
-    try:
+    with failures(console):
         with tempfile.TemporaryDirectory() as tmp:
             run = load_units(models, Path(tmp))
         chosen = [name] if name else list(run.weights)
@@ -58,9 +58,6 @@ def describe_cmd(
         geo, gspec = run.geometry, run.study.geometry
         if names and (geo is None or names not in geo.columns):
             raise SpilloverError(f"--names {names!r} is not a column of the study's geometry")
-    except SpilloverError as exc:
-        console.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(code=2) from None
     labels = dict(zip(geo[gspec.id].astype(str), geo[names].astype(str), strict=True)) if names else None
     for n in chosen:
         w = run.weights[n]

@@ -21,10 +21,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from spillover.data.plausibility import Relation, Rule
+from spillover.data.text import NumberFormat, utf8_text
 from spillover.data.units import Unit, UnitParseError, parse_unit
 from spillover.errors import DataError, format_error
 
 Layout = Literal["long", "wide", "sheet_per_year"]
+#: base units of amounts and counts, which are never negative
+NON_NEGATIVE = frozenset({"yuan", "persons", "person-years", "households", "units", "enterprises", "km", "km2",
+                          "t CO2"})
 Status = Literal["used", "reference", "supplementary", "excluded"]
 
 
@@ -98,6 +103,13 @@ class Location(_Strict):
     ignore_keys : list of str
         Key cells that are not provinces and are skipped on purpose
         (aggregates such as 合计, Hong Kong, Macao, Taiwan).
+    decimal, thousands : str
+        How the file writes numbers in text cells (default ``"."`` and no
+        thousands separator: ``"4345,56"`` is then an error, not 434556);
+        see :class:`spillover.data.text.NumberFormat`.
+    encoding : str or None
+        Text encoding of a CSV file (default: detected, see
+        :func:`spillover.data.text.decode`).
     """
 
     file: str
@@ -112,6 +124,14 @@ class Location(_Strict):
     row_label: str | None = None
     label_column: int = Field(default=0, ge=0)
     ignore_keys: list[str] = Field(default_factory=list)
+    decimal: Literal[".", ","] = "."
+    thousands: Literal["", ",", ".", " "] = ""
+    encoding: str | None = None
+
+    @property
+    def number_format(self) -> NumberFormat:
+        """The declared :class:`~spillover.data.text.NumberFormat`."""
+        return NumberFormat(self.decimal, self.thousands)
 
     @model_validator(mode="after")
     def _layout_fields(self) -> Location:
@@ -124,6 +144,8 @@ class Location(_Strict):
                 raise ValueError("layout 'sheet_per_year' needs a sheet template containing '{year}'")
             if not self.row_label:
                 raise ValueError("layout 'sheet_per_year' needs row_label")
+        if self.decimal == self.thousands:
+            raise ValueError("decimal and thousands must differ")
         if self.data_start_row is not None and self.data_start_row <= self.header_row:
             raise ValueError("data_start_row must come after header_row")
         return self
@@ -173,6 +195,11 @@ class Indicator(Location):
         Evidence for ``replace_years``.
     notes : str
         Free text.
+    check : Rule or None
+        Plausibility rule of the stored values (range, year-on-year jump);
+        see :mod:`spillover.data.plausibility`. A unit that counts or sums
+        (yuan, persons, households, units, enterprises, km, t CO2) implies
+        ``min = 0`` unless the rule sets its own minimum.
     """
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -194,6 +221,7 @@ class Indicator(Location):
     replace_years: list[int] = Field(default_factory=list)
     replace_reason: str = ""
     notes: str = ""
+    check: Rule | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Indicator:
@@ -216,6 +244,14 @@ class Indicator(Location):
     def parsed_unit(self) -> Unit:
         """The parsed :class:`~spillover.data.units.Unit`."""
         return parse_unit(self.unit)
+
+    @property
+    def rule(self) -> Rule:
+        """The declared rule, with ``min = 0`` for a unit that cannot be negative."""
+        rule = self.check or Rule()
+        if rule.min is None and self.parsed_unit.base in NON_NEGATIVE:
+            rule = rule.model_copy(update={"min": 0.0})
+        return rule
 
 
 class PointsFill(_Strict):
@@ -270,6 +306,9 @@ class Catalog(_Strict):
         First and last year of the study panel.
     indicator : list of Indicator
         The entries, in the order they are read.
+    relations : list of str
+        Plausibility relations between indicators, compared in base units
+        (``"urban_pop <= pop"``); a cell that breaks one stops the build.
     points : Points or None
         Unit locations for distance-based weights.
     path : pathlib.Path or None
@@ -281,6 +320,7 @@ class Catalog(_Strict):
     root: str = "."
     years: tuple[int, int]
     indicator: list[Indicator]
+    relations: list[str] = Field(default_factory=list)
     points: Points | None = None
     path: Path | None = None
 
@@ -309,6 +349,12 @@ class Catalog(_Strict):
                     )
         if self.years[0] > self.years[1]:
             raise ValueError("years must be [first, last]")
+        ids = {i.id for i in self.indicator}
+        for text in self.relations:
+            rel = Relation.parse(text)
+            unknown = [c for c in (rel.left, rel.right) if c not in ids]
+            if unknown:
+                raise ValueError(f"relation {text!r} names {unknown}, which are not indicator ids")
         return self
 
     @property
@@ -373,7 +419,7 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
         raise DataError(format_error("catalog file not found", file=str(path),
                                      hint="pass the path of a catalog.toml or set SPILLOVER_DATA_RAW"))
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(utf8_text(path, what="catalog"))
     except tomllib.TOMLDecodeError as exc:
         raise DataError(format_error(f"catalog is not valid TOML: {exc}", file=str(path),
                                      hint="fix the TOML syntax")) from None

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ import pandas as pd
 from spillover.data.catalog import Catalog, Indicator, default_catalog_path, load_catalog
 from spillover.data.corrections import Correction
 from spillover.data.panel import REQUIRED_COLUMNS, Panel, validate_panel
+from spillover.data.plausibility import check
 from spillover.data.provinces import province_codes, provinces
 from spillover.data.readers import RawFiles, read_location
 from spillover.errors import DataError, format_error
@@ -189,6 +191,24 @@ DERIVED: tuple[Derived, ...] = (
 )
 
 
+def _check_derived(d: Derived, values: pd.Series, wide: pd.DataFrame, catalog: Catalog) -> None:
+    """A derived value that is infinite or NaN where its inputs are not names the cell and the inputs."""
+    inputs = [c for c in re.findall(r"[a-z_][a-z0-9_]*", d.formula) if c in wide.columns]
+    inputs = list(dict.fromkeys(inputs))
+    ok_inputs = np.isfinite(wide[inputs].to_numpy(dtype=float)).all(axis=1) if inputs else np.ones(len(wide), bool)
+    bad = ~np.isfinite(values.to_numpy(dtype=float)) & ok_inputs
+    if not bad.any():
+        return
+    r = int(np.flatnonzero(bad)[0])
+    prov, year = wide.index[r]
+    shown = ", ".join(f"{c} = {wide[c].iloc[r]:g}" for c in inputs)
+    raise DataError(format_error(
+        f"derived variable {d.name} = {d.formula} is {values.iloc[r]:g} in {int(bad.sum())} cell(s); first where "
+        f"{shown}", province=prov, year=int(year), catalog=str(catalog.path),
+        hint="an input cell is zero or negative where it cannot be (declare check = {min = ...} on that "
+        "indicator to stop at the raw cell)"))
+
+
 def _per_capita(ind: Indicator) -> Derived:
     u = ind.parsed_unit
     unit = f"{u.base} per 10,000 residents" if u.per is None else f"{u.base}/{u.per} per 10,000 residents"
@@ -250,19 +270,39 @@ def _read_all(catalog: Catalog) -> _Read:
                 raise DataError(format_error(
                     f"coverage {list(ind.coverage)} does not include the study years {list(years)}",
                     file=ind.file, indicator=ind.id, hint="fix 'coverage' or the catalog's 'years'"))
-            frame, corr = read_location(files, ind, indicator=ind.id, coverage=ind.coverage, years=years)
+            frame, corr = read_location(files, ind, indicator=ind.id, coverage=ind.coverage, years=years,
+                                        unit=ind.parsed_unit)
             frame.insert(2, "indicator", ind.id)
             frames.append(frame)
             corrections.extend(corr)
             if ind.uninterpolated is not None:
-                ref, _ = read_location(files, ind.uninterpolated, indicator=ind.id, coverage=None, years=years)
+                ref, _ = read_location(files, ind.uninterpolated, indicator=ind.id, coverage=None, years=years,
+                                       unit=ind.parsed_unit)
                 unint[ind.id] = ref
     finally:
         files.close()
     long = pd.concat(frames, ignore_index=True)
     long["year"] = long["year"].astype(int)
     long = long.sort_values(["indicator", "province", "year"], kind="stable").reset_index(drop=True)
+    corrections += _plausibility(catalog, long)
     return _Read(long=long, uninterpolated=unint, corrections=corrections)
+
+
+def _plausibility(catalog: Catalog, long: pd.DataFrame) -> list[Correction]:
+    """Each indicator's rule on the values as read, then the catalog's relations; jumps come back as flags."""
+    flags: list[Correction] = []
+    for ind in catalog.indicator:
+        rows = long[long["indicator"] == ind.id].rename(columns={"value": ind.id})
+        found = check(rows, {ind.id: ind.rule}, entity="province", time="year",
+                      where={"file": ind.file, "indicator": ind.id, "unit": ind.unit})
+        flags += [Correction("year-on-year jump (flagged)", ind.id, f.unit, f.period, f.previous, f.value,
+                             f.text() + " (a flag: no value is changed by the check; strict = true stops the build instead)")
+                  for f in found]
+    if catalog.relations:
+        wide = long.pivot(index=["province", "year"], columns="indicator", values="value").reset_index()
+        check(wide, {}, catalog.relations, entity="province", time="year", where={"catalog": str(catalog.path)},
+              scale={i.id: i.parsed_unit.factor for i in catalog.indicator})
+    return flags
 
 
 def read_long(catalog: Catalog | str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -510,6 +550,7 @@ def _assemble(catalog: Catalog) -> Panel:
         except KeyError as exc:
             raise DataError(format_error(f"derived variable needs catalog series {exc.args[0]!r}",
                                          column=d.name, hint="add the series to the catalog")) from None
+        _check_derived(d, derived_cols[d.name], wide, catalog)
 
     data = pd.concat([wide, pd.DataFrame(derived_cols)], axis=1)
     specs, notes = _index_specs(catalog, shares)

@@ -14,6 +14,7 @@ import hashlib
 import math
 import numbers
 import re
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -22,6 +23,9 @@ import pandas as pd
 from spillover.data.catalog import Catalog, Location
 from spillover.data.corrections import Correction
 from spillover.data.provinces import normalize_key, resolve
+from spillover.data.text import PLAIN, NumberFormat, csv_rows, decode, number_hint
+from spillover.data.text import parse_number as _parse
+from spillover.data.units import Unit, header_unit, parse_unit
 from spillover.errors import DataError, format_error
 
 _YEAR = re.compile(r"^(\d{4})(?:\.0+)?\s*年?$")
@@ -96,11 +100,11 @@ class RawFiles:
             if sheet is not None:
                 raise DataError(format_error("a csv file has no sheets", file=str(path), sheet=sheet,
                                              indicator=indicator, hint="remove 'sheet' from the entry"))
-            grid = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            grid = _csv_grid(path, loc.encoding)
         else:
             book = self._books.get(path)
             if book is None:
-                book = self._books[path] = openpyxl.load_workbook(path, read_only=True, data_only=True)
+                book = self._books[path] = _open_workbook(path, indicator)
             names = [str(s) for s in book.sheetnames]
             if sheet is None:
                 sheet = names[0]
@@ -123,6 +127,23 @@ class RawFiles:
         for book in self._books.values():
             book.close()
         self._books.clear()
+
+
+def _open_workbook(path: Path, indicator: str) -> openpyxl.Workbook:
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise DataError(format_error(f"cannot open the workbook: {type(exc).__name__}: {exc}", file=str(path),
+                                     indicator=indicator, hint="the file is truncated, empty or not an .xlsx "
+                                     "workbook (an old .xls must be converted, keeping the original)")) from None
+
+
+def _csv_grid(path: Path, encoding: str | None) -> pd.DataFrame:
+    """Every field of a CSV file as text (rows checked by :func:`spillover.data.text.csv_rows`)."""
+    text, _ = decode(path, encoding, what="CSV file")
+    rows = csv_rows(text, file=str(path))
+    width = len(rows[0])
+    return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
 
 
 def _sheet_grid(ws) -> pd.DataFrame:
@@ -152,25 +173,28 @@ def _is_blank(value: object) -> bool:
     return isinstance(value, str) and normalize_key(value) == ""
 
 
-def parse_number(value: object) -> float | None:
-    """A cell as float; ``nan`` for a blank cell; ``None`` if it is not a number.
+def parse_number(value: object, fmt: NumberFormat = PLAIN) -> float | None:
+    """A cell as float; ``nan`` for a blank cell; ``None`` if it is not a number written in ``fmt``.
 
-    Strings are accepted when they are numbers after removing whitespace
-    and thousands separators (``"1,234.5"``).
+    See :func:`spillover.data.text.parse_number`: without a declared format a
+    comma or a second dot in the digits is not a number.
     """
     if _is_blank(value):
         return math.nan
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, str):
-        text = normalize_key(value).replace(",", "").replace(" ", "")
-        try:
-            return float(text)
-        except ValueError:
-            return None
-    return None
+    return _parse(value, fmt)
+
+
+def check_unit(header: str, declared: Unit, where: dict) -> None:
+    """The unit a header states in brackets must be the declared unit's numerator (scale and base)."""
+    stated = header_unit(header)
+    if stated is None:
+        return
+    numerator = parse_unit(declared.text.split(" per ")[0])
+    if stated.base != numerator.base or abs(stated.factor / numerator.factor - 1) > 1e-12:
+        raise DataError(format_error(
+            f"the header states its unit as {stated.factor:g} {stated.base}, the catalog says {declared.text!r}",
+            **where, column=header, hint="correct 'unit' in the entry (values are converted to base units with "
+            "it, so a wrong unit changes every derived number)"))
 
 
 def parse_year(value: object) -> int | None:
@@ -207,8 +231,10 @@ def _find_column(headers: list[str], wanted: str, *, where: dict, what: str = "c
 class _Rows:
     """Collect parsed rows and check them as they come."""
 
-    def __init__(self, where: dict, coverage: tuple[int, int] | None, indicator: str) -> None:
+    def __init__(self, where: dict, coverage: tuple[int, int] | None, indicator: str,
+                 fmt: NumberFormat = PLAIN) -> None:
         self.where = where
+        self.fmt = fmt
         self.coverage = coverage
         self.indicator = indicator
         self.rows: dict[tuple[str, int], float] = {}
@@ -242,7 +268,7 @@ class _Rows:
                     "fix the year cell's source or the entry's 'coverage'",
                 )
             )
-        value = parse_number(value_cell)
+        value = parse_number(value_cell, self.fmt)
         if value is None:
             raise DataError(
                 format_error(
@@ -252,8 +278,7 @@ class _Rows:
                     row=row,
                     province=code,
                     year=year,
-                    hint="the cell must hold a number or be empty; correct it in a documented pipeline "
-                    "step, never in the raw file",
+                    hint=number_hint(value_cell, self.fmt),
                 )
             )
         key = (code, year)
@@ -293,6 +318,7 @@ def read_location(
     indicator: str,
     coverage: tuple[int, int] | None,
     years: tuple[int, int],
+    unit: Unit | None = None,
 ) -> tuple[pd.DataFrame, list[Correction]]:
     """Read one series.
 
@@ -309,6 +335,9 @@ def read_location(
         Years the file may hold; ``None`` skips the check.
     years : tuple of int
         Study years; a ``wide`` or ``sheet_per_year`` table must have them.
+    unit : Unit, optional
+        The declared unit; a header that states another one in brackets
+        (``"(万人)"``, ``"(10,000 persons)"``) is an error.
 
     Returns
     -------
@@ -319,16 +348,20 @@ def read_location(
         Rows skipped because they carry a value but no key.
     """
     if loc.layout == "sheet_per_year":
+        if unit is not None:
+            check_unit(loc.row_label or "", unit, {"file": loc.file, "indicator": indicator})
         return _read_sheet_per_year(files, loc, indicator, coverage, years)
     grid = files.grid(loc, indicator)
     where = {"file": loc.file, "sheet": loc.sheet, "indicator": indicator}
+    if unit is not None and loc.layout == "long":
+        check_unit(loc.column or "", unit, where)
     if loc.header_row >= len(grid):
         raise DataError(format_error("header row beyond the end of the sheet", **where, row=loc.header_row,
                                      hint="header_row is 0-based"))
     headers = [normalize_key(v) if not _is_blank(v) else "" for v in grid.iloc[loc.header_row].tolist()]
     start = loc.data_start_row if loc.data_start_row is not None else loc.header_row + 1
     body = grid.iloc[start:]
-    rows = _Rows(where, coverage, indicator)
+    rows = _Rows(where, coverage, indicator, loc.number_format)
     ignore = {normalize_key(k) for k in loc.ignore_keys}
     if loc.layout == "long":
         pcol = _find_column(headers, loc.province_column, where=where, what="province key column")
@@ -339,7 +372,7 @@ def read_location(
             p, y, v = rec[pcol], rec[ycol], rec[vcol]
             if _is_blank(p) and _is_blank(y):
                 if not _is_blank(v):
-                    num = parse_number(v)
+                    num = parse_number(v, loc.number_format)
                     rows.corrections.append(
                         Correction("row ignored", indicator, None, None, num, None,
                                    f"{loc.file} [{loc.sheet}] row {excel_row} has a value in {loc.column!r} "
@@ -388,7 +421,7 @@ def _read_sheet_per_year(
         sheet = loc.sheet.format(year=year)
         grid = files.grid(loc, indicator, sheet=sheet)
         where = {"file": loc.file, "sheet": sheet, "indicator": indicator}
-        rows = _Rows(where, coverage, indicator)
+        rows = _Rows(where, coverage, indicator, loc.number_format)
         if coverage is not None and not (coverage[0] <= year <= coverage[1]):
             raise DataError(format_error("year outside range", **where, year=year,
                                          hint=f"the catalog says this file covers {coverage[0]}-{coverage[1]}"))

@@ -11,12 +11,14 @@ they match the ids of a geometry or a weights file. Every problem is a
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from spillover.data.text import LOCALES, PLAIN, NumberFormat, csv_rows, decode, parse_number
 from spillover.errors import DataError, SpecificationError, format_error
 from spillover.frame import show
 
@@ -24,8 +26,15 @@ from spillover.frame import show
 SUFFIXES = (".csv", ".parquet", ".xlsx", ".dta")
 
 
-def read_table(path: str | Path, *, encoding: str = "utf-8", sheet: str | int = 0) -> pd.DataFrame:
-    """Read one table file by its suffix; a clear :class:`DataError` for every way it can fail."""
+def read_table(path: str | Path, *, encoding: str | None = None, sheet: str | int = 0,
+               numbers: NumberFormat = PLAIN) -> pd.DataFrame:
+    """Read one table file by its suffix; a clear :class:`DataError` for every way it can fail.
+
+    A CSV's encoding is detected unless given (:func:`spillover.data.text.decode`),
+    every row must have the header's number of fields, and text cells are
+    numbers only when written in ``numbers`` (a column of ``"4345,56"`` is
+    an error that says to declare ``decimal = ","``, not a text column).
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
@@ -35,17 +44,17 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", sheet: str | int = 
         raise DataError(format_error("panel file not found", file=str(path)))
     try:
         if suffix == ".csv":
-            df = pd.read_csv(path, encoding=encoding)
+            text, _ = decode(path, encoding, what="CSV file")
+            csv_rows(text, file=str(path))
+            df = pd.read_csv(io.StringIO(text), decimal=numbers.decimal, thousands=numbers.thousands or None)
         elif suffix == ".parquet":
             df = pd.read_parquet(path)
         elif suffix == ".xlsx":
             df = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
         else:
             df = pd.read_stata(path, convert_categoricals=False)
-    except UnicodeDecodeError as exc:
-        raise DataError(format_error(f"the file is not {encoding} text ({exc.reason} at byte {exc.start})",
-                                     file=str(path), hint="save it as UTF-8, or set [data] encoding "
-                                     "(e.g. 'gb18030' or 'utf-16')")) from None
+    except DataError:
+        raise
     except pd.errors.EmptyDataError:
         raise DataError(format_error("the file is empty", file=str(path))) from None
     except pd.errors.ParserError as exc:
@@ -58,7 +67,28 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", sheet: str | int = 
     if df.empty:
         raise DataError(format_error("the file has a header but no rows", file=str(path)))
     df.columns = [str(c).strip() for c in df.columns]
+    _refuse_localised_numbers(df, str(path), numbers)
     return df
+
+
+def _refuse_localised_numbers(df: pd.DataFrame, file: str, fmt: NumberFormat) -> None:
+    """A text column whose cells are all numbers once a locale is declared is an error saying so."""
+    for col in df.columns:
+        if not (pd.api.types.is_object_dtype(df[col]) or pd.api.types.is_string_dtype(df[col])):
+            continue
+        cells = df[col].dropna().astype(str)
+        cells = cells[cells.str.strip() != ""]
+        if cells.empty or all(parse_number(v, fmt) is not None for v in cells):
+            continue
+        for other in LOCALES:
+            if other != fmt and all(parse_number(v, other) is not None for v in cells):
+                first = cells[cells.map(lambda v: parse_number(v, fmt) is None)]
+                line = int(first.index[0]) + 2
+                raise DataError(format_error(
+                    f"column {col!r} holds numbers written with decimal {other.decimal!r} and thousands "
+                    f"{other.thousands or 'none'!r} (e.g. {first.iloc[0]!r})", file=file, column=col, line=line,
+                    hint=f"declare them: [data] decimal = {other.decimal!r}, thousands = {other.thousands!r} "
+                    "(nothing is guessed, since '1,234' means 1234 or 1.234 by locale)"))
 
 
 def entity_text(values: pd.Series) -> pd.Series:
@@ -81,8 +111,31 @@ def derive(df: pd.DataFrame, derived: Mapping[str, str], entity: str, time: str,
             y, _, _ = model_arrays(f"{expr} ~ 1", out, lag=PanelLag.of(out, entity, time))
         except SpecificationError as exc:
             raise DataError(format_error(f"derived column {name!r} = {expr!r}: {exc}", file=file)) from None
+        _check_derived(out, name, expr, np.asarray(y, dtype=float), entity, time, file)
         out[name] = y
     return out
+
+
+def _check_derived(df: pd.DataFrame, name: str, expr: str, y: np.ndarray, entity: str, time: str,
+                   file: str) -> None:
+    """An infinite value, or NaN from finite inputs (not a lag's first period), is an error naming the inputs."""
+    from spillover.formula import max_lag, variables
+
+    inputs = sorted(variables(f"{expr} ~ 1") & set(df.columns))
+    finite = np.ones(len(df), dtype=bool)
+    for col in inputs:
+        finite &= np.isfinite(pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float))
+    bad = np.isinf(y) | (np.isnan(y) & finite & (max_lag(f"{expr} ~ 1") == 0))
+    if not bad.any():
+        return
+    r = int(np.flatnonzero(bad)[0])
+    values = ", ".join(f"{c} = {df[c].iloc[r]:g}" if isinstance(df[c].iloc[r], (int, float, np.number))
+                       else f"{c} = {df[c].iloc[r]!r}" for c in inputs)
+    raise DataError(format_error(
+        f"derived column {name!r} = {expr!r} is {y[r]:g} in {int(bad.sum())} row(s); first where {values}",
+        file=file or None, **{entity: df[entity].iloc[r], time: df[time].iloc[r]},
+        hint="a division by zero or the log of a non-positive value: fix the input cell (a zero population?) "
+        "or exclude the unit"))
 
 
 def long_from_wide(df: pd.DataFrame, value: str, time: str, *, file: str = "") -> pd.DataFrame:
@@ -102,7 +155,8 @@ def long_from_wide(df: pd.DataFrame, value: str, time: str, *, file: str = "") -
 
 def read_panel(path: str | Path, *, entity: str, time: str, periods: Sequence[int] | None = None,
                units: Sequence[str] | None = None, derived: Mapping[str, str] | None = None,
-               encoding: str = "utf-8", wide: str | None = None) -> pd.DataFrame:
+               encoding: str | None = None, wide: str | None = None,
+               numbers: NumberFormat = PLAIN) -> pd.DataFrame:
     """A long panel from a user's file, filtered and with its derived columns.
 
     Parameters
@@ -118,8 +172,10 @@ def read_panel(path: str | Path, *, entity: str, time: str, periods: Sequence[in
         Keep only these units (as text).
     derived : mapping name -> expression, optional
         See :func:`derive`.
-    encoding : str
-        Text encoding of a CSV file.
+    encoding : str, optional
+        Text encoding of a CSV file (default: detected).
+    numbers : NumberFormat
+        How text cells write numbers (decimal mark, thousands separator).
     wide : str, optional
         The file is wide (one row per unit, one column per period, named by
         integers): it is made long with the values in column ``wide``.
@@ -129,7 +185,7 @@ def read_panel(path: str | Path, *, entity: str, time: str, periods: Sequence[in
     DataFrame sorted by (entity, time) with a fresh index.
     """
     file = str(path)
-    df = read_table(path, encoding=encoding)
+    df = read_table(path, encoding=encoding, numbers=numbers)
     if wide is not None:
         df = long_from_wide(df, wide, time, file=file)
     for role, col in (("entity", entity), ("time", time)):
@@ -159,6 +215,10 @@ def select(df: pd.DataFrame, *, entity: str, time: str, periods: Sequence[int] |
            units: Sequence[str] | None = None, derived: Mapping[str, str] | None = None,
            file: str = "") -> pd.DataFrame:
     """Derived columns (on the whole panel, so lags see earlier periods), then the unit and period filters."""
+    for role, col in (("entity", entity), ("time", time)):
+        if col not in df.columns:
+            raise DataError(format_error(f"the {role} column {col!r} is not in the panel", file=file or None,
+                                         hint=f"[data] {role} must name one of {show(df.columns)}"))
     df = df.sort_values([entity, time]).reset_index(drop=True)
     if derived:
         df = derive(df, derived, entity, time, file=file)

@@ -110,3 +110,41 @@ def parse_unit(text: str) -> Unit:
         per, per_factor = BASES[m["pbase"]]
         factor /= SCALES.get(m["pscale"] or "", 1.0) * per_factor
     return Unit(text=text, factor=factor, base=base, per=per)
+
+
+#: units written in Chinese table headers, as catalog units
+CHINESE: dict[str, str] = {
+    "亿元": "100 million yuan", "万元": "10,000 yuan", "元": "yuan",
+    "万人": "10,000 persons", "人": "persons", "万户": "10,000 households", "户": "households",
+    "万个": "10,000 units", "个": "units", "万台": "10,000 units", "台": "units", "公里": "km", "千米": "km",
+    "万吨": "10,000 t CO2", "%": "%",
+}
+_BRACKETS = re.compile(r"[(（]([^()（）]*)[)）]")
+_FIND = re.compile(rf"(?:(?:{_SCALE_RE})\s+)?(?:{_BASE_RE})(?![A-Za-z])")
+
+
+def header_unit(header: str) -> Unit | None:
+    """The unit a column header states in brackets (``"GDP(亿元)"``, ``"(Industry, 10,000 persons)"``), if any.
+
+    Only the numerator is read (``"元/人"`` states yuan); a bracket that names
+    no unit of the grammar gives ``None``, and so does a header that names two
+    different ones.
+    """
+    found: set[tuple[float, str]] = set()
+    for inner in _BRACKETS.findall(str(header)):
+        head = inner.split("/")[0].strip()
+        text = CHINESE.get(head)
+        if text is None:
+            hits = _FIND.findall(" ".join(head.split()))
+            text = hits[-1] if hits else None
+        if text is None:
+            continue
+        try:
+            unit = parse_unit(text)
+        except UnitParseError:
+            continue
+        found.add((unit.factor, unit.base))
+    if len(found) != 1:
+        return None
+    factor, base = found.pop()
+    return Unit(text=str(header), factor=factor, base=base)

@@ -15,9 +15,13 @@ the function values, which change with the BLAS kernel or the order of the
 units. When the problem supplies its score (the analytic derivative of the
 concentrated log-likelihood, exact to rounding), Newton steps on the score
 (with a secant derivative) move the estimate to the root of the score, which
-is determined to rounding (Dennis & Schnabel 1996, sec. 2.2 and 8.1). A step
-is accepted only while it stays inside the band the search left (1e-6
-relative) and inside the box; otherwise the search's answer stands.
+is determined to rounding (Dennis & Schnabel 1996, sec. 2.2 and 8.1). The
+steps are accepted only while they stay near the search's answer (1e-4
+relative: a two-parameter Nelder-Mead search can stop 2e-6 away along a flat
+direction, e.g. the random-effects variance ratio) and inside the box, and
+only when the likelihood there is not below the search's (within 1e-10
+relative, the rounding of a likelihood summed over NT terms); otherwise the
+search's answer stands.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ BOUND_TOL = 1e-5
 #: Margin kept from the open interval's ends by the search.
 EDGE = 1e-7
 #: Largest move of the score polish, relative to max(1, |p|).
-POLISH_BAND = 1e-6
+POLISH_BAND = 1e-4
 
 Box = Sequence[tuple[float, float]]
 
@@ -155,7 +159,9 @@ def maximize(
     if score is not None:
         p = _polish(score, x, box)
         if p is not None:
-            x, fun, polished = p, float(neg(p)), True
+            f = float(neg(p))
+            if f <= fun + 1e-10 * max(1.0, abs(fun)):  # equal within the rounding of the likelihood
+                x, fun, polished = p, f, True
     return Optimum(x=x, fun=fun, converged=converged, polished=polished)
 
 

@@ -182,6 +182,11 @@ def design_from_arrays(
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(x))):
         raise SpecificationError(format_error("missing or infinite values in the arrays",
                                               hint="remove those rows; balanced panels only"))
+    from spillover.frame import LARGEST
+
+    if max(np.abs(y).max(initial=0), np.abs(x).max(initial=0)) > LARGEST:
+        raise SpecificationError(format_error(f"values above {LARGEST:g} in absolute value in the arrays",
+                                              hint="their squares overflow double precision; rescale"))
     if hasattr(w, "id_order") or isinstance(w, tuple):
         from spillover.weights import as_matrix
 

@@ -231,13 +231,21 @@ def step_data(run: StudyRun) -> None:
             run.points = read_points(built.catalog)
     else:
         panel = read_panel(run.read(d.panel, "data.panel"), entity=d.entity, time=d.time, periods=d.years,
-                           units=d.units, derived=d.derive, encoding=d.encoding, wide=d.wide)
+                           units=d.units, derived=d.derive, encoding=d.encoding, wide=d.wide,
+                           numbers=d.number_format)
     panel = add_indices(run, panel)
+    from spillover.study.preflight import check_columns
+
+    check_columns(run.study, panel)
+    if d.check or d.relations:
+        from spillover.data.plausibility import check, findings_frame
+
+        found = check(panel, d.check, d.relations, entity=d.entity, time=d.time,
+                      where={"file": d.panel or d.catalog})
+        run.write_csv("data/flags.csv", findings_frame(found, d.entity, d.time))
     if not d.catalog:
         run.files.append(atomic_write(run.out / "data" / "panel.parquet", lambda p: panel.to_parquet(p, index=False)))
         run.write_csv("data/panel.csv", panel)
-    if d.group is not None and d.group not in panel.columns:
-        raise SpecificationError(f"[data] group = {d.group!r} is not a column of the panel")
     run.panel = panel
     g = run.study.geometry
     if g is not None:
@@ -584,11 +592,22 @@ def _publish(run: StudyRun, staging: Path, final: Path) -> list[Path]:
     """Move every output from ``staging`` into ``final`` (``os.replace`` per file); the new paths.
 
     Nothing reaches ``final`` unless every step succeeded, so a failed run
-    leaves the previous results as they were.
+    leaves the previous results as they were. Before the first move every
+    target is checked (a folder where a file goes, a file where a folder
+    goes), so that those failures too leave ``final`` untouched.
     """
+    import errno
+
+    pairs = [(src, final / src.relative_to(staging)) for src in sorted({Path(p) for p in run.files
+                                                                         if Path(p).is_file()})]
+    for _, dst in pairs:
+        if dst.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "a folder is where an output file goes", str(dst))
+        for parent in dst.relative_to(final).parents:
+            if (final / parent).exists() and not (final / parent).is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "a file is where an output folder goes", str(final / parent))
     moved = []
-    for src in sorted({Path(p) for p in run.files if Path(p).is_file()}):
-        dst = final / src.relative_to(staging)
+    for src, dst in pairs:
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dst)
         moved.append(dst)

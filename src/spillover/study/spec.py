@@ -23,6 +23,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from spillover import registry
+from spillover.data.plausibility import Relation, Rule
+from spillover.data.text import NumberFormat, utf8_text
 from spillover.errors import SpecificationError
 
 FE = Literal["none", "entity", "time", "twoways", "random"]
@@ -73,7 +75,16 @@ class DataSpec(_Strict):
     time: str
     years: tuple[int, int] | None = Field(None, description="[first, last] periods kept")
     units: list[str] | None = Field(None, description="units kept (entity values as text)")
-    encoding: str = "utf-8"
+    encoding: str | None = Field(None, description="text encoding of a CSV panel (default: detected; UTF-8 with or "
+                                 "without BOM, UTF-16 with BOM, GB18030)")
+    decimal: Literal[".", ","] = Field(".", description="decimal mark of numbers written as text in the panel file")
+    thousands: Literal["", ",", ".", " "] = Field("", description="digit-group separator of those numbers "
+                                                  "('' none)")
+    check: dict[str, Rule] = Field(default_factory=dict, description="plausibility rules per column: "
+                                   "{min, max, jump, strict}; a value out of range stops the run, a jump is "
+                                   "reported in data/flags.csv (an error when strict)")
+    relations: list[str] = Field(default_factory=list, description="relations between columns that every cell "
+                                 "must satisfy, e.g. 'urban_pop <= pop'")
     wide: str | None = Field(None, description="panel file: one row per unit and one column per period; the "
                              "values go into this column")
     derive: dict[str, str] = Field(default_factory=dict, description="new columns: name = formula expression, "
@@ -91,7 +102,15 @@ class DataSpec(_Strict):
                              "panel = 'FILE' (csv, parquet, xlsx, dta)")
         if self.years is not None and self.years[0] > self.years[1]:
             raise ValueError(f"years must be [first, last], got {list(self.years)}")
+        if self.decimal == self.thousands:
+            raise ValueError("decimal and thousands must differ")
+        for text in self.relations:
+            Relation.parse(text)
         return self
+
+    @property
+    def number_format(self) -> NumberFormat:
+        return NumberFormat(self.decimal, self.thousands)
 
 
 class GeometrySpec(_Strict):
@@ -404,6 +423,8 @@ class Study(_Strict):
     table: list[TableSpec] = Field(default_factory=list)
     figure: list[FigureSpec] = Field(default_factory=list)
     sources: dict[str, str] = Field(default_factory=dict, description="spec file -> sha256")
+    origins: dict[str, str] = Field(default_factory=dict, description="entry ('[data]', \"[[estimate]] 'sar'\") "
+                                    "-> the spec file that defines it, for messages")
 
     @field_validator("weights")
     @classmethod
@@ -440,19 +461,26 @@ def _fmt_validation(file: str, exc: ValidationError, prefix: str = "") -> str:
 def load_study(folder: str | Path) -> Study:
     """Read and validate every ``*.toml`` file in ``folder``; raise :class:`SpecificationError`."""
     folder = Path(folder)
+    if not folder.exists():
+        raise SpecificationError(f"{folder}: no such study folder or file (a folder of *.toml study files)")
     files = sorted(folder.glob("*.toml")) if folder.is_dir() else [folder]
     if not files:
         raise SpecificationError(f"{folder}: no *.toml study files found")
     merged: dict = {}
     owner: dict[str, str] = {}
     sources: dict[str, str] = {}
+    origins: dict[str, str] = {}
     errors: list[str] = []
     docs: list[tuple[Path, dict]] = []
     for f in files:
-        raw = f.read_bytes()
-        sources[f.name] = hashlib.sha256(raw).hexdigest()
         try:
-            docs.append((f, tomllib.loads(raw.decode("utf-8"))))
+            text = utf8_text(f, what="study file", error=SpecificationError)
+        except SpecificationError as exc:
+            errors.append(str(exc))
+            continue
+        sources[f.name] = hashlib.sha256(f.read_bytes()).hexdigest()
+        try:
+            docs.append((f, tomllib.loads(text)))
         except tomllib.TOMLDecodeError as exc:
             errors.append(f"{f}: TOML syntax error: {exc}")
     for f, doc in docs:  # plugins first: they register the estimators the entries below may name
@@ -467,12 +495,14 @@ def load_study(folder: str | Path) -> Study:
                 if key in merged:
                     errors.append(f"{f}: [{key}] is already defined in {owner[key]}; define it once")
                 merged[key], owner[key] = value, f.name
+                origins[f"[{key}]"] = f.name
             elif key in _MAPS:
                 for name, sub in value.items():
                     if name in merged.setdefault(key, {}):
                         errors.append(f"{f}: [{key}.{name}] is already defined in {owner[key + name]}")
                     merged[key][name] = sub
                     owner[key + name] = f.name
+                    origins[f"[{key}.{name}]"] = f.name
             elif key in _LISTS:
                 for i, item in enumerate(value):
                     try:
@@ -481,12 +511,14 @@ def load_study(folder: str | Path) -> Study:
                     except ValidationError as exc:
                         errors.append(_fmt_validation(f"{f}", exc, prefix=f"{key}[{i}]."))
                 merged.setdefault(key, []).extend(value)
+                origins.update({f"[[{key}]] {item['name']!r}": f.name for item in value
+                                if isinstance(item, dict) and isinstance(item.get("name"), str)})
             else:
                 errors.append(f"{f}: unknown top-level key {key!r}; allowed: {list(_SINGLE + _MAPS + _LISTS)}")
     if errors:
         raise SpecificationError("\n".join(errors))
     try:
-        study = Study.model_validate({**merged, "sources": sources})
+        study = Study.model_validate({**merged, "sources": sources, "origins": origins})
     except ValidationError as exc:
         raise SpecificationError(_fmt_validation(str(folder), exc)) from None
     _check_references(study, folder)

@@ -1,0 +1,91 @@
+"""Before any estimation: every column a study names exists in the panel, and is numeric where it must be.
+
+:func:`check_columns` reads the whole study once the panel is built (its
+derived columns and indices included) and collects every problem into one
+:class:`~spillover.errors.SpecificationError`, each line naming the spec
+entry, the key and the column, with the panel's columns that come closest.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+
+import pandas as pd
+
+from spillover.errors import SpecificationError
+from spillover.formula import variables
+from spillover.study.spec import Study
+
+#: (entry, key) of the spec, a column it reads, and whether the column must be numeric
+Need = tuple[str, str, str, bool]
+
+
+def _formula(entry: str, formula: str) -> Iterator[Need]:
+    found = variables(formula)
+    if not found and "~" in formula:
+        yield entry, "formula", f"<unreadable formula {formula!r}>", False
+    for name in sorted(found):
+        yield entry, "formula", name, False  # the formula layer names a text column itself
+
+
+def _names(entry: str, key: str, names: Iterable[str | None], numeric: bool) -> Iterator[Need]:
+    for name in names:
+        if name:
+            yield entry, key, name, numeric
+
+
+def needs(study: Study) -> Iterator[Need]:
+    """Every (entry, key, column, numeric?) the study reads from the panel."""
+    d = study.data
+    yield from _names("[data]", "group", [d.group], False)
+    yield from _names("[data]", "describe", d.describe, True)
+    yield from _names("[data]", "check", d.check, True)
+    for name, w in study.weights.items():
+        yield from _names(f"[weights.{name}]", "variable", [w.variable], True)
+        yield from _names(f"[weights.{name}]", "coords", w.coords or [], True)
+    for e in study.estimate:
+        yield from _formula(f"[[estimate]] {e.name!r}", e.formula)
+        yield from _names(f"[[estimate]] {e.name!r}", "lag", e.lag, True)
+    for m in study.moran:
+        yield from _names(f"[[moran]] {m.name!r}", "variables", m.variables, True)
+    for g in study.diagnose:
+        yield from _formula(f"[[diagnose]] {g.name!r}", g.formula)
+    for m in study.mediation:
+        yield from _formula(f"[[mediation]] {m.name!r}", m.formula)
+        yield from _names(f"[[mediation]] {m.name!r}", "treatment", [m.treatment], True)
+        yield from _names(f"[[mediation]] {m.name!r}", "mediators", m.mediators, True)
+    for t in study.threshold:
+        yield from _formula(f"[[threshold]] {t.name!r}", t.formula)
+        yield from _names(f"[[threshold]] {t.name!r}", "threshold_var", [t.threshold_var], True)
+        yield from _names(f"[[threshold]] {t.name!r}", "regime_vars", t.regime_vars, True)
+    for r in study.regime:
+        yield from _formula(f"[[regime]] {r.name!r}", r.formula)
+        yield from _names(f"[[regime]] {r.name!r}", "var", [r.var], True)
+        yield from _names(f"[[regime]] {r.name!r}", "regime_col", [r.regime_col], False)
+    for g in study.grid:
+        yield from _formula(f"[[grid]] {g.name!r}", g.formula)
+
+
+def check_columns(study: Study, panel: pd.DataFrame) -> None:
+    """Raise one :class:`SpecificationError` listing every missing or non-numeric column the study names."""
+    columns = [str(c) for c in panel.columns]
+    problems: list[str] = []
+    for entry, key, name, numeric in needs(study):
+        where = f"{entry}.{key}" + (f" ({study.origins[entry]})" if entry in study.origins else "")
+        if name.startswith("<unreadable"):
+            problems.append(f"{where}: {name[1:-1]}; write it as 'y ~ x1 + x2'")
+        elif name not in panel.columns:
+            close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
+            problems.append(f"{where}: {name!r} is not a column of the panel"
+                            + (f" (did you mean {close}?)" if close else ""))
+        elif numeric and not pd.api.types.is_numeric_dtype(panel[name]):
+            first = panel[name].dropna().astype(str).head(1).tolist()
+            problems.append(f"{where}: column {name!r} is not numeric (e.g. {first[0]!r})" if first else
+                            f"{where}: column {name!r} holds no values")
+    if problems:
+        raise SpecificationError(
+            f"{len(problems)} problem(s) with the columns the study names (nothing was estimated):\n  "
+            + "\n  ".join(dict.fromkeys(problems))
+            + f"\nHint: the panel's columns are {columns[:40]}" + (" ..." if len(columns) > 40 else "")
+            + "; add a column with [data] derive = {name = 'expression'}")
