@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import libpysal
@@ -9,10 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 REF = Path(__file__).parent / "reference"
 
 # property-based tests: the same examples on every run (derandomised) and no example database in the checkout
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "spillover-hypothesis")
 settings.register_profile("spillover", derandomize=True, database=None, deadline=None, max_examples=100)
 settings.load_profile("spillover")
 
