@@ -35,6 +35,7 @@ from spillover.data.sources import read_panel, select
 from spillover.data.text import NumberFormat, csv_rows, decode, detect_encoding, parse_number
 from spillover.errors import DataError, SpecificationError, SpilloverError, WeightsError
 from spillover.study.runner import run_study
+from test_data_errors import entry, sha  # the catalog-entry helpers of the older catalog error tests
 
 REAL = load_catalog()
 CSV_ID = "pku_dfi"
@@ -55,16 +56,6 @@ def raw_files_unchanged():
     before = _raw_hashes()
     yield
     assert _raw_hashes() == before
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def entry(indicator_id: str, **changes) -> dict:
-    d = REAL.get(indicator_id).model_dump(exclude_none=True)
-    d.update(changes)
-    return d
 
 
 def write_catalog(tmp_path: Path, entries: list[dict], **top) -> Path:
