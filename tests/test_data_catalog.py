@@ -61,3 +61,12 @@ def test_resolve_relative_and_absolute(tmp_path):
     assert CAT.resolve(str(tmp_path / "x.csv")) == Path(tmp_path / "x.csv")
     with pytest.raises(KeyError):
         CAT.get("no_such_indicator")
+
+
+def test_every_series_that_reaches_the_panel_declares_a_jump_rule():
+    # a truncated or rescaled cell in a used series is caught by a year-on-year jump limit; the only series
+    # without one are excluded ones whose documented price-base or scheme breaks make any limit meaningless
+    without = {i.id for i in CAT.indicator if i.check is None or i.check.jump is None}
+    assert without == {"post_telecom", "x8", "med_resident", "insurance_pct"}
+    assert all(CAT.get(i).status == "excluded" for i in without)
+    assert "x19 <= college_students" in CAT.relations  # graduates of a year never exceed those enrolled

@@ -110,6 +110,12 @@ def test_corrections_reported(built):
     assert count[("replaced (recomputed from counts)", "insurance_pct")] == 77
     assert count[("replaced by other vintage", "x16")] == 62
     assert count[("replaced (bad cross-section)", "college_students")] == 31
+    # the declared jump limits flag, without changing, the V-shaped cells of the source files
+    jumps = cf[cf.what == "year-on-year jump (flagged)"]
+    assert jumps.groupby("indicator").size().to_dict() == {"college_students": 9, "x1": 2, "x5": 1, "x7": 2,
+                                                          "x11": 2, "x17": 3}
+    nm = jumps[(jumps.indicator == "x7") & (jumps.province == "150000")]
+    assert nm.year.astype(int).tolist() == [2021, 2022] and nm.new.tolist() == pytest.approx([277.838, 8.11504])
     bj = cf[(cf.indicator == "insurance_pct") & (cf.province == "110000") & (cf.year == 2019)]
     assert bj.old.item() == pytest.approx(1.70, abs=0.01)
     x16 = cf[(cf.what == "replaced by other vintage") & (cf.province == "110000") & (cf.year == 2021)]
