@@ -126,3 +126,23 @@ def test_spatial_mediation_matches_sdm_impacts_and_seed(cigar):
         method="delta").table.loc["logp"]
     for part in ("direct", "indirect", "total"):
         assert s1.table.loc["x -> m (A)", part] == pytest.approx(imp[part], rel=1e-6)
+
+
+def test_spatial_mediation_total_row_has_a_percentile_interval(cigar):
+    """The SDM without m: its point impacts equal the SDM's own, and its interval comes from draws like the other
+    rows (it was NaN when the row was copied from the SDM's impacts table); the other rows' draws do not move."""
+    import spillover as sp
+
+    df, w = cigar
+    kw = dict(draws=100, seed=1)
+    s = spatial_mediation("logc ~ logp", df, w, "state", "year", mediator="logy", treatment="logp", **kw).table
+    without = spatial_mediation("logc ~ logp", df, w, "state", "year", mediator="logy", treatment="logp",
+                                total=False, **kw).table
+    pd.testing.assert_frame_equal(s.drop(index="x -> y (total, SDM without m)"), without)
+    row = s.loc["x -> y (total, SDM without m)"]
+    imp = sp.SDM("logc ~ logp", df, w, "state", "year", fe="twoways", method="lee-yu").fit().impacts(
+        method="delta").table.loc["logp"]
+    for part in ("direct", "indirect", "total"):
+        assert row[part] == pytest.approx(imp[part], rel=1e-6)
+        assert row[f"{part}_ci_low"] < row[part] < row[f"{part}_ci_high"]
+        assert row[f"{part}_se"] == pytest.approx(imp[f"{part}_se"], rel=0.25)  # 100 draws vs the delta method

@@ -218,7 +218,7 @@ def test_us_income_example_reproduces_its_committed_numbers(tmp_path):
     rep = compare_numbers(pd.read_csv(ROOT / "results" / "examples" / "us_income" / "numbers.csv"),
                           pd.read_csv(tmp_path / "numbers.csv"))
     assert rep.ok and rep.compared > 100, (rep.mismatches.head(), rep.missing.head(), rep.extra.head())
-    assert [v for _, v, _ in verdicts(run)] == ["supported", "supported"]
+    assert [v.verdict for v in verdicts(run)] == ["supported", "supported"]
     run_study(ROOT / "models" / "examples" / "us_income", tmp_path / "again", figures=False)  # seeded: identical
     same = compare_numbers(pd.read_csv(tmp_path / "numbers.csv"), pd.read_csv(tmp_path / "again" / "numbers.csv"),
                            rtol=0, atol=0)

@@ -96,9 +96,10 @@ def check_grid(grid: list[list[str]], fits: dict, impacts=None) -> None:
     assert grid[i][1:] == ["1380"] * 4
     assert grid[labels.index("Unit effects")][1:] == ["No", "Yes", "Yes", "Yes"]
     assert grid[labels.index("Time effects")][1:] == ["No", "Yes", "No", "Yes"]
-    assert grid[labels.index("Method")][4] == "lee-yu"
-    llf = fits["SDM"].llf
-    assert grid[labels.index("Log-likelihood")][4] == f"{llf:.{DIGITS}f}"
+    assert grid[labels.index("Method")][2:] == ["Within", "Demeaning (Elhorst)", "Lee-Yu transformation"]
+    llf = fits["SDM"].llf  # likelihoods of differently transformed data never share a row
+    assert grid[labels.index("Log-likelihood (Lee-Yu transformed)")][4] == f"{llf:.{DIGITS}f}"
+    assert grid[labels.index("Log-likelihood (Lee-Yu transformed)")][1] == ""
 
 
 # ---------------------------------------------------------------- model and layout
@@ -123,14 +124,15 @@ def test_random_effects_and_iv(cigar):
     t = compare({"RE": re_, "IV": iv})
     f = t.to_frame()
     assert list(f.loc["Unit effects"]) == ["Random", "No"]
-    assert list(f.loc["Model"]) == ["RE", "IV"]
-    assert f.loc["Method", "IV"] == "IV-2SLS"
+    assert "Model" not in f.index  # the column headers already name each model
+    assert f.loc["Method", "IV"] == "IV-2SLS" and f.loc["Method", "RE"] == "Random-effects GLS"
+    assert list(compare([re_, iv]).to_frame().loc["Model"]) == ["RE", "IV"]
     assert "R² (GLS)" in f.index
 
 
 def test_row_order_and_labels(table):
     keys = [r.key for r in table.rows if not r.is_beneath]
-    assert keys[:2] == ["model", "depvar"]
+    assert keys[0] == "depvar" and "model" not in keys  # the headers OLS, FE, SEM, SDM name the models
     est = [k for k in keys if table.rows[[r.key for r in table.rows].index(k)].block in ("coef", "wx", "spatial")]
     assert est == ["logp", "logy", "Intercept", "W*logp", "W*logy", "rho", "lambda"]
     labels = {r.key: r.label for r in table.rows}
@@ -138,7 +140,7 @@ def test_row_order_and_labels(table):
     assert labels["Intercept"] == "Constant"
     assert labels["depvar"] == "Dependent variable"
     assert keys.index("direct") < keys.index("indirect") < keys.index("total") < keys.index("unit_effects")
-    assert keys[-1] == "stat:aic"
+    assert keys[-1] == "stat:aic:lee-yu"
     assert table.to_frame().loc["Dependent variable"].tolist() == ["log C"] * 4
 
 
@@ -187,7 +189,7 @@ def test_numbers_are_the_unrounded_estimates(table, fits, sdm_impacts):
             assert r["se"] == sdm_impacts.table.loc[x, f"{eff}_se"]
             assert r["p"] == sdm_impacts.table.loc[x, f"{eff}_p"]
     stat = nums[nums["block"] == "stat"].set_index(["column", "row"])
-    assert stat.loc[("SDM", "stat:llf"), "coef"] == fits["SDM"].llf
+    assert stat.loc[("SDM", "stat:llf:lee-yu"), "coef"] == fits["SDM"].llf
     assert stat.loc[("FE", "stat:rsquared:R2 (within)"), "coef"] == fits["FE"].rsquared
 
 
@@ -210,7 +212,7 @@ def test_impacts_computed_once_per_column_from_settings(fits, sdm_impacts):
     got = t.numbers().set_index("row").loc["indirect:logy"]
     assert got["coef"] == sdm_impacts.table.loc["logy", "indirect"]
     assert got["se"] == sdm_impacts.table.loc["logy", "indirect_se"]
-    assert any("200 draws (seed 1)" in n for n in t.notes)
+    assert any("200 draws of the estimates' asymptotic distribution (seed 1)" in n for n in t.notes)
     assert "Direct effects" not in Table.from_results([fits["SDM"]]).to_frame().index
 
 
@@ -472,3 +474,34 @@ def test_flagged_estimate_is_marked_in_every_cell_and_noted(cigar):
     # the numbers are the same: the mark is presentation only
     a, b = tab.numbers(), T.Table.from_results([ok, ok], ["clean", "flagged"], impacts=dict(method="delta")).numbers()
     pd.testing.assert_frame_equal(a, b)
+
+
+# ---------------------------------------------------------------- what a referee reads
+def test_notes_say_each_sentence_once():
+    from spillover.report.tables import once
+
+    notes = ["Standard errors in parentheses. Spatial models: queen W.", "Standard errors in parentheses.",
+             "Impacts: 10 draws.", "impacts: 10 draws.", "A; b.", "b. C."]
+    assert once(notes) == ("Standard errors in parentheses. Spatial models: queen W.", "Impacts: 10 draws.",
+                           "A; b.", "C.")
+
+
+def test_every_note_of_a_table_is_said_once_and_names_the_covariance(fits, sdm_impacts):
+    t = Table.from_results(list(fits.values()), list(fits), impacts=[None, None, sdm_impacts, sdm_impacts],
+                           notes="Standard errors in parentheses. Cigar panel.")
+    sentences = [s for n in t.notes for s in n.split(". ")]
+    assert len(sentences) == len(set(sentences))
+    se = next(n for n in t.notes if n.startswith("Standard errors in parentheses;"))
+    # statsmodels' nonrobust and linearmodels' unadjusted are the same conventional OLS variance
+    assert se == ("Standard errors in parentheses; standard errors: conventional (OLS, FE); "
+                  "inverse expected information (SEM, SDM).")
+    assert sum("LeSage & Pace 2009" in n for n in t.notes) == 1
+
+
+def test_likelihoods_of_different_data_get_their_own_rows(fits):
+    f = compare(fits).to_frame()
+    rows = [r for r in f.index if r.startswith("Log-likelihood")]
+    assert rows == ["Log-likelihood", "Log-likelihood (within)", "Log-likelihood (demeaned)",
+                    "Log-likelihood (Lee-Yu transformed)"]
+    filled = {r: [c for c in f.columns if f.loc[r, c]] for r in rows}
+    assert filled == {rows[0]: ["OLS"], rows[1]: ["FE"], rows[2]: ["SEM"], rows[3]: ["SDM"]}

@@ -215,7 +215,7 @@ def test_both_horizons_and_table(cig):
     t = Table.from_results([res], ["dyn"], impacts=[both], labels={"logp": "Price"})
     md = t.to_markdown()
     assert "Dynamic SDM" in md and "Price, short run" in md and "Price, long run" in md
-    assert "direct, bias-corrected" in md
+    assert "Demeaning (Elhorst), bias-corrected" in md  # the method as readers know it, not method="direct"
     nums = t.numbers()
     assert nums.loc[nums["row"] == "logc(t-1)", "coef"].iloc[0] == pytest.approx(res.params["logc(t-1)"])
     assert "Dynamic SDM panel" in res.summary() and "Method: direct    Correction: bias" in res.summary()

@@ -87,8 +87,14 @@ def test_readme_has_verdicts_from_numbers(study_run):
     text = (out / "README.md").read_text()
     imp = run.impacts["sdm_twoways"].table.loc["dei"]
     assert f"{imp['direct']:.3f}" in text
-    for h in ("H1", "H2", "H3", "H4", "H5"):
-        assert f"**{h}" in text
+    from spillover.study.hypotheses import verdicts
+
+    for v in verdicts(run):
+        assert f"### {v.name}: {v.verdict}" in text and f"Verdict: **{v.verdict}**" in text
+    assert [v.name.split()[0] for v in verdicts(run)] == ["H1", "H2", "H3a", "H3b", "H3c", "H4", "H5"]
+    # the flagged bias-corrected dynamic SDM is listed as flagged and never enters a verdict
+    assert run.estimates["dsdm_corrected"].flags and "- Dynamic SDM, bias-corrected:" in text
+    assert all("dsdm_corrected" not in [c.entry for c in (v.main, *v.robustness)] for v in verdicts(run))
 
 
 def test_numbers_match_estimates(study_run):

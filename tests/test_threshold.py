@@ -127,3 +127,19 @@ def test_real_panel_runs():
                           bootstrap=50, seed=0)
     assert np.isfinite(res.F["F1"]) and 0 <= res.pvalues["F1"] <= 1
     assert res.N == 31 and res.T == 10
+
+
+def test_interval_cut_by_the_trimming_is_said_so():
+    """SYNTHETIC: a threshold at the 97th percentile of q lies beyond the 5% trimming, so the estimate is the last
+    admissible candidate and the interval's upper bound is that candidate: the table says the trimming cut it.
+    A threshold in the middle has an interval the likelihood ratio closes on both sides, with no note."""
+    df = synthetic(0.97, seed=4)
+    res = panel_threshold("y ~ x + z", df, "id", "year", threshold_var="q", regime_vars=["x"], bootstrap=0)
+    q = np.sort(df["q"].to_numpy())
+    admissible = q[(q >= np.quantile(q, 0.05)) & (q <= np.quantile(q, 0.95))]
+    kept = [g for g in admissible if (q > g).sum() >= 0.05 * len(q) and (q <= g).sum() >= 0.05 * len(q)]
+    assert res.ci[0][1] == pytest.approx(max(kept))  # brute force: the last admissible candidate
+    assert res.ci_at_edge == [(False, True)]
+    assert res.table().loc["gamma1", "ci_note"] == "upper bound cut by the trimming"
+    mid = panel_threshold("y ~ x + z", synthetic(0.5), "id", "year", threshold_var="q", regime_vars=["x"], bootstrap=0)
+    assert mid.ci_at_edge == [(False, False)] and mid.table().loc["gamma1", "ci_note"] == ""

@@ -193,11 +193,11 @@ def regime_sdm(formula: str, data: pd.DataFrame, w, entity: str, time: str, *, r
     Rb, Rt = R_for(""), R_for("W*")
     tests = {
         "beta": wald_linear(fit.params, fit.cov_params, Rb, name=f"Wald equal {var} (beta)",
-                            null=f"beta_{var} equal across {regime_col}"),
+                            null=f"the coefficient of {var} (beta) is equal across {regime_col}"),
         "theta": wald_linear(fit.params, fit.cov_params, Rt, name=f"Wald equal W*{var} (theta)",
-                             null=f"theta_{var} equal across {regime_col}"),
+                             null=f"the coefficient of W*{var} (theta) is equal across {regime_col}"),
         "both": wald_linear(fit.params, fit.cov_params, np.vstack([Rb, Rt]), name=f"Wald equal {var} (beta, theta)",
-                            null=f"beta_{var} and theta_{var} equal across {regime_col}"),
+                            null=f"the coefficients of {var} and W*{var} are equal across {regime_col}"),
     }
     if test not in tests:
         raise SpecificationError(format_error(f"test={test!r}", option="test", hint="beta, theta or both"))

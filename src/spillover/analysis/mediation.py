@@ -65,6 +65,7 @@ __all__ = ["mediation", "spatial_mediation", "sobel", "MediationResult", "Spatia
 
 
 #: Row of :class:`SpatialMediationResult.table` holding the mediated effect ``B A``.
+TOTAL = "x -> y (total, SDM without m)"
 MEDIATED = "x -> m -> y (mediated BA)"
 
 
@@ -338,7 +339,7 @@ def spatial_mediation(formula: str, data: pd.DataFrame, w, entity: str, time: st
     est = {"x -> m (A)": _summ(A), "m -> y | x (B)": _summ(B), "x -> y | m (unmediated)": _summ(C),
            MEDIATED: _summ(B @ A)}
     ss = np.random.SeedSequence(seed)
-    cm, cy = ss.spawn(2)
+    cm, cy, ct = ss.spawn(3)  # the first two children are those of spawn(2): adding ct leaves their draws alone
     dm = _draw(res_m, np.random.default_rng(cm), draws)
     dy = _draw(res_y, np.random.default_rng(cy), draws)
     sims = {k: np.empty((draws, 3)) for k in est}
@@ -348,6 +349,10 @@ def spatial_mediation(formula: str, data: pd.DataFrame, w, entity: str, time: st
         sims["m -> y | x (B)"][r] = _summ(B_)
         sims["x -> y | m (unmediated)"][r] = _summ(C_)
         sims[MEDIATED][r] = _summ(B_ @ A_)
+    if res_t is not None:  # the SDM without m, simulated the same way so that its interval is a percentile one too
+        est[TOTAL] = _summ(_impact_matrix(Wd, res_t.params["rho"], res_t.params[treatment], res_t.params[wt]))
+        dt = _draw(res_t, np.random.default_rng(ct), draws)
+        sims[TOTAL] = np.array([_summ(_impact_matrix(Wd, p["rho"], p[treatment], p[wt])) for _, p in dt.iterrows()])
     rows = []
     for k, v in est.items():
         se = sims[k].std(axis=0, ddof=1)
@@ -358,12 +363,6 @@ def spatial_mediation(formula: str, data: pd.DataFrame, w, entity: str, time: st
             row[f"{part}_se"] = se[i]
             row[f"{part}_p"] = 2 * stats.norm.sf(abs(v[i] / se[i])) if se[i] > 0 else np.nan
             row[f"{part}_ci_low"], row[f"{part}_ci_high"] = lo[i], hi[i]
-        rows.append(row)
-    if res_t is not None:
-        it = res_t.impacts(draws=draws, seed=seed).table.loc[treatment]
-        row = {"path": "x -> y (total, SDM without m)"}
-        for part in ("direct", "indirect", "total"):
-            row[part], row[f"{part}_se"], row[f"{part}_p"] = it[part], it[f"{part}_se"], it[f"{part}_p"]
         rows.append(row)
     table = pd.DataFrame(rows).set_index("path")
     return SpatialMediationResult(table=table, fits={"mediator": res_m, "outcome": res_y, "total": res_t},

@@ -142,6 +142,9 @@ class ThresholdResult:
     seed: int | None
     alpha: float = 0.05
     first_stage: dict = field(default_factory=dict)
+    #: per threshold, (lower, upper) interval bound is the first / last admissible candidate: the interval is cut
+    #: by the trimming (each regime keeps a share ``trim`` of the observations), not by the likelihood ratio
+    ci_at_edge: list[tuple[bool, bool]] = field(default_factory=list)
 
     @property
     def tvalues(self) -> pd.Series:
@@ -161,6 +164,7 @@ class ThresholdResult:
                 "F": self.F.get(key), "p_bootstrap": self.pvalues.get(key),
                 "crit10": self.crit.get(key, (np.nan,) * 3)[0], "crit5": self.crit.get(key, (np.nan,) * 3)[1],
                 "crit1": self.crit.get(key, (np.nan,) * 3)[2], "bootstrap": self.bootstrap,
+                "ci_note": _edge_note(self.ci_at_edge[i - 1] if len(self.ci_at_edge) >= i else (False, False)),
             })
         return pd.DataFrame(rows).set_index("threshold")
 
@@ -227,6 +231,16 @@ class _Projector:
             Qb = self.basis(gs)
             out[i] = yy - ((Qb.T @ Y) ** 2).sum(0)
         return out
+
+
+def _edge_note(edge: tuple[bool, bool]) -> str:
+    sides = [s for s, at in zip(("lower", "upper"), edge, strict=True) if at]
+    return f"{' and '.join(sides)} bound cut by the trimming" if sides else ""
+
+
+def _at_edge(gr: np.ndarray, ci: tuple[float, float]) -> tuple[bool, bool]:
+    """Whether each bound of ``ci`` is the first / last candidate of ``gr`` (the interval may extend beyond it)."""
+    return bool(ci[0] <= gr.min()), bool(ci[1] >= gr.max())
 
 
 def _ci(gr: np.ndarray, lr: np.ndarray, c: float, g_hat: float) -> tuple[float, float]:
@@ -363,6 +377,7 @@ def panel_threshold(formula: str, data: pd.DataFrame, entity: str, time: str, *,
     first_stage = {}
     thresholds = [g1]
     cis = [_ci(gr1, lr1, c, g1)]
+    edges = [_at_edge(gr1, cis[0])]
     sigma2 = sig1
 
     if n_thresholds == 2:
@@ -407,6 +422,8 @@ def panel_threshold(formula: str, data: pd.DataFrame, entity: str, time: str, *,
         lo_hi = sorted([(g1r, _ci(cand1, lr1r, c, g1r)), (g2_final, _ci(cand2r, lr2, c, g2_final))])
         thresholds = [lo_hi[0][0], lo_hi[1][0]]
         cis = [lo_hi[0][1], lo_hi[1][1]]
+        grids = {g1r: cand1, g2_final: cand2r}
+        edges = [_at_edge(grids[g], ci) for g, ci in lo_hi]
         sigma2 = sig2
         p2path = pd.DataFrame({"gamma": cand2r, "ssr2": S2r, "lr2": lr2})
         path = path.merge(p2path, on="gamma", how="outer")
@@ -427,7 +444,7 @@ def panel_threshold(formula: str, data: pd.DataFrame, entity: str, time: str, *,
 
     return ThresholdResult(
         formula=formula, threshold_var=threshold_var, regime_vars=regime_vars, n_thresholds=n_thresholds,
-        thresholds=[float(v) for v in thresholds], ci=cis, F=F, pvalues=pv, crit=crit, params=params, bse=bse,
+        thresholds=[float(v) for v in thresholds], ci=cis, ci_at_edge=edges, F=F, pvalues=pv, crit=crit, params=params, bse=bse,
         sigma2=float(sigma2), ssr=ssr, ssr_path=path, nobs=nt, N=n, T=T, fe=fe, bootstrap=int(bootstrap or 0),
         seed=seed, alpha=alpha, first_stage=first_stage,
     )

@@ -67,8 +67,8 @@ def replicate(
         table = Table(title="Hypotheses", show_lines=False)
         for col in ("hypothesis", "verdict"):
             table.add_column(col)
-        for h, v, _ in found:
-            table.add_row(escape(h), v)
+        for v in found:
+            table.add_row(escape(v.name), v.verdict)
         console.print(table)
     else:
         console.print("no [[hypothesis]] entries: add them to the study to get verdicts in README.md", markup=False)

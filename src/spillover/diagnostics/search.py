@@ -26,7 +26,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from spillover.labels import FE_TEXT, METHOD_TEXT
 from spillover.diagnostics.tests import hausman, lr_test, wald_sdm_sar, wald_sdm_sem
+
+
+
+
+def _model_text(model: str, fe: str, method: str | None = None) -> str:
+    """``"SDM, two-way fixed effects, Lee-Yu transformation"``."""
+    parts = [model, FE_TEXT.get(fe, fe)] + ([METHOD_TEXT.get(method, method)] if method else [])
+    return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ def specification_search(
     for name, r in lm.iterrows():
         target = "SAR" if "lag" in name else "SEM"
         rows.append({"test": name, "stat": r["stat"], "df": int(r["df"]), "p": r["p"],
-                     "points_to": target if r["p"] < alpha else "-", "model": f"OLS fe={fe}"})
+                     "points_to": target if r["p"] < alpha else "-", "model": _model_text("OLS", fe)})
     lag_r = lm.loc["robust_lm_lag", "p"] < alpha
     err_r = lm.loc["robust_lm_error", "p"] < alpha
 
@@ -82,7 +91,7 @@ def specification_search(
                             ("LR time effects", 2 * (llf["twoways"] - llf["entity"]), t - 1)):
         p = float(stats.chi2.sf(stat, df))
         rows.append({"test": label, "stat": stat, "df": df, "p": p,
-                     "points_to": "keep effects" if p < alpha else "drop effects", "model": "OLS, direct"})
+                     "points_to": "keep effects" if p < alpha else "drop effects", "model": "OLS, unit/time/two-way effects, likelihoods compared"})
 
     kw = dict(fe=fe, method=method)
     sdm = sp.SDM(formula, data, w, entity, time, **kw).fit()
@@ -96,7 +105,7 @@ def specification_search(
     }
     for key, tr in tests.items():
         alt = "SAR" if key.endswith("sar") else "SEM"
-        rows.append({**tr.as_row(), "points_to": "SDM" if tr.p < alpha else alt, "model": f"SDM fe={fe} {method}"})
+        rows.append({**tr.as_row(), "points_to": "SDM" if tr.p < alpha else alt, "model": _model_text("SDM", fe, method)})
         rows[-1].pop("null")
     sar_ok = tests["wald_sar"].p >= alpha and tests["lr_sar"].p >= alpha
     sem_ok = tests["wald_sem"].p >= alpha and tests["lr_sem"].p >= alpha
@@ -117,8 +126,8 @@ def specification_search(
             fe_m = sp.SDM(formula, data, w, entity, time, fe="entity", method="direct").fit()
             re_m = sp.SDM(formula, data, w, entity, time, fe="random").fit()
             h = hausman(fe_m, re_m)
-        rows.append({**h.as_row(), "points_to": "n/a (negative)" if np.isnan(h.p) else ("fixed effects" if h.p < alpha else "random effects"),
-                     "model": "SDM entity direct vs random"})
+        rows.append({**h.as_row(), "points_to": "undefined (negative statistic)" if np.isnan(h.p) else ("fixed effects" if h.p < alpha else "random effects"),
+                     "model": "SDM, unit effects (demeaning) vs random effects"})
         rows[-1].pop("null")
         models.update({"SDM_fe_entity": fe_m, "SDM_random": re_m})
     table = pd.DataFrame(rows).set_index("test")[["model", "stat", "df", "p", "points_to"]]

@@ -48,6 +48,10 @@ class ColumnRecord:
     flags : tuple of str
         Why the estimate is not a clean interior optimum (``res.flags``: not converged, at a bound, outside
         the stable region); every cell the column feeds is marked with :data:`FLAG_MARK`.
+    cov : str or None
+        How the standard errors were computed, for readers (``"inverse expected information"``).
+    notes : tuple of str
+        What a reader must know about this column alone (printed once below the table, after its name).
     """
 
     model: str
@@ -59,6 +63,25 @@ class ColumnRecord:
     stats: dict = field(default_factory=dict)
     impacts_fn: Any = None
     flags: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    cov: str | None = None
+
+
+#: Covariance types (spillover's ``cov=``, linearmodels' and statsmodels' ``cov_type``) as readers know them.
+COV_TEXT = {
+    "information": "inverse expected information", "hessian": "inverse observed Hessian",
+    "numerical": "inverse numerical Hessian", "ols (unadjusted)": "conventional", "unadjusted": "conventional",
+    "homoskedastic": "conventional", "nonrobust": "conventional", "robust": "heteroskedasticity-robust",
+    "heteroskedastic": "heteroskedasticity-robust", "clustered": "clustered", "cluster": "clustered by unit",
+    "kernel": "HAC (kernel)", "driscoll-kraay": "Driscoll-Kraay",
+}
+
+
+def cov_text(cov_type) -> str | None:
+    """``cov_type`` as a reader knows it (unknown types are shown as they are)."""
+    if cov_type is None:
+        return None
+    return COV_TEXT.get(str(cov_type).casefold(), str(cov_type))
 
 
 def _frame(params, se, t=None, p=None, *, normal: bool = False, df_resid=None) -> pd.DataFrame:
@@ -96,16 +119,22 @@ def _from_spatial(res) -> ColumnRecord:
     impacts_fn = getattr(res, "impacts", None)  # raises ValueError for models without impacts
     return ColumnRecord(model=str(res.model), coefs=coefs, depvar=getattr(res, "y_name", None), fe=res.fe,
                         method=res.method, w_label=str(res.w_label), stats=stats, impacts_fn=impacts_fn,
-                        flags=tuple(res.flags))
+                        flags=tuple(res.flags), cov=cov_text(getattr(res, "cov_type", None)))
 
 
 def _from_dynamic(res) -> ColumnRecord:
     coefs = _frame(res.params, res.bse, res.tvalues, res.pvalues)
-    stats = {"nobs": float(res.nobs), "N": float(res.N), "T": float(res.T), "llf": float(res.llf), "aic": res.aic}
+    stats = {"nobs": float(res.nobs), "N": float(res.N), "T": float(res.T)}
+    notes: tuple[str, ...] = ()
+    if res.correction == "bias":  # the likelihood and AIC belong to the QML estimate, not to the corrected one
+        notes = ("bias-corrected estimates (Yu, de Jong & Lee 2008, Theorem 3) with the standard errors of the "
+                 "QML estimate, which has the same asymptotic variance; no likelihood of its own",)
+    else:
+        stats |= {"llf": float(res.llf), "aic": res.aic}
     return ColumnRecord(model=res.model, coefs=coefs, depvar=res.extra.get("y_name"), fe=res.fe, method=res.label,
                         w_label=res.extra.get("w_label"), stats=stats,
                         impacts_fn=lambda **kw: res.impacts(kind=kw.pop("kind", "both"), **kw),
-                        flags=tuple(res.flags))
+                        flags=tuple(res.flags), notes=notes, cov=cov_text(res.cov_type))
 
 
 _LM_MODEL = {"PanelOLS": "OLS", "PooledOLS": "OLS", "RandomEffects": "RE", "BetweenOLS": "BE",
@@ -161,7 +190,9 @@ def _from_linearmodels(res) -> ColumnRecord:
         entity = getattr(res, "spillover_entity_count", None)
         stats["N"], stats["T"] = _num(entity), _num(getattr(res, "spillover_time_count", None))
     return ColumnRecord(model=model, coefs=coefs, depvar=_lm_depvar(getattr(res, "model", None)), fe=fe,
-                        method=str(method), stats=stats)
+                        method=str(method), stats=stats,
+                        # panel results keep the covariance name only privately (linearmodels 6)
+                        cov=cov_text(getattr(res, "cov_type", getattr(res, "_cov_type", None))))
 
 
 def _partial_f(stat, dist: str) -> float | None:
@@ -219,7 +250,7 @@ def _from_statsmodels(res) -> ColumnRecord:
         "llf": _num(getattr(res, "llf", None)), "aic": _num(getattr(res, "aic", None)),
     }
     return ColumnRecord(model=kind, coefs=coefs, depvar=getattr(model, "endog_names", None),
-                        fe=getattr(res, "spillover_fe", "none"), method=kind.lower(), stats=stats)
+                        fe=getattr(res, "spillover_fe", "none"), method=kind.lower(), stats=stats, cov=cov_text(getattr(res, "cov_type", None)))
 
 
 def column_record(res) -> ColumnRecord:
@@ -278,12 +309,18 @@ def _impacts_frame(obj) -> pd.DataFrame | None:
 
 
 def _impacts_note(obj) -> str | None:
+    """How the impacts' standard errors were computed, as one sentence (None without impacts)."""
     method = getattr(obj, "method", None)
     if method is None:
         return None
     if method == "simulation":
-        return f"Impacts: simulation with {getattr(obj, 'draws', '?')} draws (seed {getattr(obj, 'seed', '?')})."
-    return f"Impacts: {method} method."
+        draws, seed = getattr(obj, "draws", None), getattr(obj, "seed", None)
+        many = f"{draws:,}" if isinstance(draws, int) else "?"
+        return (f"Direct, indirect and total effects (LeSage & Pace 2009): standard errors from {many} draws "
+                f"of the estimates' asymptotic distribution (seed {seed}).")
+    if method == "delta":
+        return "Direct, indirect and total effects (LeSage & Pace 2009): standard errors by the delta method."
+    return f"Direct, indirect and total effects (LeSage & Pace 2009): standard errors by the {method} method."
 
 
 def _resolve_impacts(impacts, results: list, records: list[ColumnRecord]) -> list:

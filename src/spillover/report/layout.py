@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 from scipy import stats as sp_stats
 
+from spillover.labels import METHOD_TEXT
 from spillover.report.adapters import EFFECTS, ColumnRecord, _num
 
 #: Names treated as the intercept (moved to the end of the regressor block).
@@ -44,6 +45,19 @@ DEFAULT_LABELS: dict[str, str] = {
     "yes": "Yes",
     "no": "No",
     "random": "Random",
+}
+
+#: How each estimation method is written for readers (``"lee-yu, QML"`` -> ``"Lee-Yu transformation, QML"``);
+#: a ``labels`` entry ``"method:<name>"`` overrides one.
+METHOD_LABELS: dict[str, str] = METHOD_TEXT
+
+#: What a log-likelihood (and so an AIC) is the likelihood of, by method; the table gives each kind its own
+#: row, because likelihoods of differently transformed data cannot be compared.
+LIKELIHOOD_KINDS: dict[str, str] = {
+    "lee-yu": "Lee-Yu transformed",
+    "direct": "demeaned",
+    "direct-unbalanced": "demeaned",
+    "within": "within",
 }
 
 #: Mark on every cell fed by a flagged estimate (not converged, at a bound, outside the stable region).
@@ -183,6 +197,19 @@ class _Labeller:
             return f"{self(base)}, {tail[:-1]}"
         return DEFAULT_LABELS.get(key, key)
 
+    def method(self, method: str | None) -> str | None:
+        """A method for readers: ``"lee-yu, bias-corrected"`` -> ``"Lee-Yu transformation, bias-corrected"``."""
+        if method is None:
+            return None
+        if f"method:{method}" in self.user:
+            return str(self.user[f"method:{method}"])
+        head, sep, tail = method.partition(", ")
+        return METHOD_LABELS.get(head, head) + sep + tail
+
+    def qualified(self, key: str, kind: str | None) -> str:
+        """``"Log-likelihood (Lee-Yu transformed)"``: a statistic's label with the kind of data it is of."""
+        return self(key) if not kind else f"{self(key)} ({kind})"
+
     def rsquared(self, label: str) -> str:
         if label in self.user:
             return str(self.user[label])
@@ -196,6 +223,14 @@ def _fe_flags(fe: str | None) -> tuple[str | None, str | None]:
     unit = {"entity": "yes", "twoways": "yes", "random": "random"}.get(fe, "no")
     time = "yes" if fe in ("time", "twoways") else "no"
     return unit, time
+
+
+def likelihood_kind(record: ColumnRecord) -> str:
+    """The transformation the column's log-likelihood is of (a :data:`LIKELIHOOD_KINDS` key; ``""``: none)."""
+    if record.fe in (None, "none", "random"):
+        return ""
+    head = (record.method or "").partition(", ")[0]
+    return head if head in LIKELIHOOD_KINDS else ""
 
 
 def layout(records: list[ColumnRecord], imps: list[pd.DataFrame | None], *, stat: str, digits: int,
@@ -242,7 +277,7 @@ def layout(records: list[ColumnRecord], imps: list[pd.DataFrame | None], *, stat
     flags = [_fe_flags(r.fe) for r in records]
     text_row("unit_effects", [lab(u) if u else None for u, _ in flags], "indicator")
     text_row("time_effects", [lab(t) if t else None for _, t in flags], "indicator")
-    text_row("method", [r.method for r in records], "indicator")
+    text_row("method", [lab.method(r.method) for r in records], "indicator")
     text_row("w", [r.w_label for r in records], "indicator")
 
     def stat_row(key: str, label: str, values: list[float | None], kind: str) -> None:
@@ -258,8 +293,12 @@ def layout(records: list[ColumnRecord], imps: list[pd.DataFrame | None], *, stat
     for rl in r2_labels:
         values = [r.stats.get("rsquared") if r.stats.get("rsquared_label") == rl else None for r in records]
         stat_row(f"stat:rsquared:{rl}", lab.rsquared(rl), values, "float")
-    stat_row("stat:llf", lab("llf"), [r.stats.get("llf") for r in records], "float")
-    stat_row("stat:aic", lab("aic"), [r.stats.get("aic") for r in records], "float")
+    kinds = [likelihood_kind(r) for r in records]
+    for kind in _ordered_union([[k] for k, r in zip(kinds, records) if r.stats.get("llf") is not None]):
+        for key in ("llf", "aic"):
+            values = [r.stats.get(key) if k == kind else None for k, r in zip(kinds, records)]
+            stat_row(f"stat:{key}" + (f":{kind}" if kind else ""), lab.qualified(key, LIKELIHOOD_KINDS.get(kind)),
+                     values, "float")
     for key in _ordered_union([list(r.stats.get("extra", {})) for r in records]):
         stat_row(f"stat:{key}", lab(key), [r.stats.get("extra", {}).get(key) for r in records], "float")
     return rows

@@ -36,6 +36,7 @@ Examples
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,41 @@ __all__ = ["Cell", "ColumnRecord", "Row", "Table", "column_record", "compare", "
 
 #: File formats :meth:`Table.write` knows, by file extension.
 FORMATS = ("tex", "html", "md", "csv", "xlsx", "docx")
+
+def _inference_note(stat: str, records: Sequence[ColumnRecord], names: Sequence[str]) -> str:
+    """What the parentheses hold and how each column's standard errors were computed."""
+    head = "Standard errors in parentheses" if stat == "se" else "t statistics (z for maximum likelihood) in parentheses"
+    groups: dict[str, list[str]] = {}
+    for rec, name in zip(records, names):
+        if rec.cov:
+            groups.setdefault(rec.cov, []).append(name)
+    if not groups:
+        return head + "."
+    if len(groups) == 1:
+        return f"{head}; standard errors: {next(iter(groups))}."
+    return f"{head}; standard errors: " + "; ".join(f"{cov} ({', '.join(cols)})" for cov, cols in groups.items()) + "."
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.;])\s+", text) if s.strip()]
+
+
+def once(notes: Sequence[str]) -> tuple[str, ...]:
+    """The notes with every sentence said once: a sentence an earlier note already says is dropped.
+
+    A generated note ("Standard errors in parentheses.") repeated in the
+    study's own note, or the same impacts note for several columns, is
+    printed once; a note left without sentences disappears.
+    """
+    seen: set[str] = set()
+    out = []
+    for note in notes:
+        kept = [s for s in _sentences(note) if s.casefold() not in seen]
+        seen.update(s.casefold() for s in _sentences(note))
+        if kept:
+            out.append(" ".join(kept))
+    return tuple(out)
+
 
 @dataclass(frozen=True, eq=False)
 class Table:
@@ -173,18 +209,20 @@ class Table:
         imp_objs = _resolve_impacts(impacts, results, records)
         imps = [_impacts_frame(o) for o in imp_objs]
         rows = layout(records, imps, stat=stat, digits=int(digits), levels=levels, lab=_Labeller(labels))
+        if all(r.model.lower() in n.lower() for r, n in zip(records, names)):
+            rows = [r for r in rows if r.key != "model"]  # the column headers already name every model
         flagged = [j for j, r in enumerate(records) if r.flags]
         rows = [mark_row(r, flagged) for r in rows]
 
         all_notes = [notes] if isinstance(notes, str) else list(notes or [])
         all_notes += [f"{FLAG_MARK} {names[j]}: {'; '.join(records[j].flags)}; read its estimates with care."
                       for j in flagged]
-        all_notes.append("Standard errors in parentheses." if stat == "se"
-                         else "t statistics (z for maximum likelihood) in parentheses.")
-        all_notes += list(dict.fromkeys(n for n in map(_impacts_note, imp_objs) if n))
+        all_notes += [f"{names[j]}: {n}." for j, r in enumerate(records) for n in r.notes]
+        all_notes.append(_inference_note(stat, records, names))
+        all_notes += [n for n in map(_impacts_note, imp_objs) if n]
         if levels:
             all_notes.append(star_legend(levels) + ".")
-        return cls(columns=tuple(names), rows=tuple(rows), title=title, notes=tuple(all_notes), digits=int(digits),
+        return cls(columns=tuple(names), rows=tuple(rows), title=title, notes=once(all_notes), digits=int(digits),
                    stat=stat, stars=levels)
 
     # -- data views ----------------------------------------------------------

@@ -5,23 +5,23 @@ mediated effect, a test of equal regional effects or of a threshold) in one
 of the study's estimates or analyses, and a rule such as "positive at 5%"
 (the estimate has that sign and its two-sided p-value is below the level;
 "nonzero" asks only for the p-value; for a test, that it rejects). The
-verdict reads the run's numbers, never expectations:
+verdict reads the run's numbers, never expectations, and never a point
+comparison: every check is a test at the stated level.
 
 * ``supported``: the rule holds in the named estimate and in every
-  ``robustness`` estimate;
+  robustness estimate that counts;
 * ``mixed``: it holds in the named estimate but fails in some robustness one;
 * ``not supported``: it fails in the named estimate;
-* ``not tested``: the number is not in the run (e.g. no impacts).
-
-The results README states each hypothesis, its rule in words, the numbers
-and the verdict, with links to the tables they come from.
+* ``not tested``: the number is not in the run, or the named estimate is
+  flagged (a bound, a non-converged optimiser, a dynamic estimate outside its
+  stable region): a flagged estimate never carries a verdict, and flagged
+  robustness estimates are listed but not counted.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from spillover.study.spec import RULE
 
@@ -30,44 +30,85 @@ QUANTITY_TEXT = {"coefficient": "coefficient", "direct": "direct effect", "indir
                  "equal_effects": "Wald test of equal effects across regimes",
                  "threshold": "bootstrap test of a first threshold (Hansen 1999)"}
 
+#: What a [[mediation]], [[regime]] or [[threshold]] entry is, for readers (they have no label of their own).
+ANALYSIS_TEXT = {"mediated": "Mediation analysis", "equal_effects": "Regime model", "threshold": "Threshold model"}
+
+#: The verdict words, defined for readers of the README.
+VERDICT_TEXT = {
+    "supported": "the rule holds in the main estimate and in every robustness estimate that counts",
+    "mixed": "the rule holds in the main estimate but fails in at least one robustness estimate",
+    "not supported": "the rule fails in the main estimate",
+    "not tested": "the main number is missing, or its estimate is flagged (at a bound, not converged or outside "
+                  "the stable region): a flagged estimate carries no verdict",
+}
+
 
 @dataclass(frozen=True)
 class Evidence:
-    """One number behind a verdict: value, standard error and p-value, where it is shown."""
+    """One number behind a verdict: value, standard error and p-value, and the tables that show it."""
 
     value: float
     se: float | None
     p: float
-    where: str
+    where: tuple[str, ...] | str = ()
+    note: str = ""  # what the value is when not the estimate itself ("short run", "Wald statistic, df 3")
 
     def text(self) -> str:
         se = f"SE {self.se:.3f}, " if self.se is not None else ""
-        return f"{self.value:.3f} ({se}p = {self.p:.3g}) [{self.where}]"
+        return f"{self.value:.3f} ({se}p = {self.p:.3g})"
 
 
-def _tables_of(run, name: str) -> str:
-    shown = [f"tables/{t.name}.md" for t in run.study.table if name in t.columns]
-    return ", ".join(shown) or "not tabulated"
+@dataclass(frozen=True)
+class Check:
+    """The rule applied to one estimate: its label, the number, any flags and the outcome."""
+
+    entry: str
+    label: str
+    evidence: Evidence | None
+    flags: tuple[str, ...]
+    status: str  # "holds", "fails", "not estimated", "flagged"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A hypothesis, its rule in words, the checks it rests on and the verdict with its reason."""
+
+    name: str
+    claim: str
+    test: str
+    verdict: str
+    reason: str
+    main: Check
+    robustness: tuple[Check, ...]
+
+
+def tables_of(run, name: str, impacts: bool = False) -> tuple[str, ...]:
+    """``tables/NAME.md`` of every table showing entry ``name`` (impact tables first when ``impacts``)."""
+    shown = [t for t in run.study.table if name in t.columns]
+    if impacts:
+        shown = [t for t in shown if t.impacts] or shown
+    return tuple(f"tables/{t.name}.md" for t in shown)
 
 
 def _impact_row(run, name: str, variable: str):
+    """(row, note) of ``variable`` in the impacts of ``name``: the static row, else the short-run one."""
     imp = run.impacts.get(name)
     if imp is None:
-        return None
-    for key in (variable, f"{variable} (short run)"):
+        return None, ""
+    for key, note in ((variable, ""), (f"{variable} (short run)", "short run")):
         if key in imp.table.index:
-            return imp.table.loc[key]
-    return None
+            return imp.table.loc[key], note
+    return None, ""
 
 
 def evidence(run, source: str, quantity: str, variable: str | None) -> Evidence | None:
     """The number ``quantity`` of ``variable`` in the run's entry ``source``, or None when it is absent."""
     if quantity in ("direct", "indirect", "total"):
-        row = _impact_row(run, source, variable)
+        row, note = _impact_row(run, source, variable)
         if row is None:
             return None
         return Evidence(float(row[quantity]), float(row[f"{quantity}_se"]), float(row[f"{quantity}_p"]),
-                        _tables_of(run, source))
+                        tables_of(run, source, impacts=True), note)
     if quantity == "coefficient":
         res = run.estimates.get(source)
         params = getattr(res, "params", None)
@@ -76,22 +117,24 @@ def evidence(run, source: str, quantity: str, variable: str | None) -> Evidence 
         se = getattr(res, "bse", None)
         se = getattr(res, "std_errors", None) if se is None else se
         return Evidence(float(params[variable]), float(se[variable]), float(res.pvalues[variable]),
-                        _tables_of(run, source))
+                        tables_of(run, source))
     if quantity == "mediated":
         r = run.analyses.get(f"{source}:{variable}")
         if r is None:
             return None
-        return Evidence(float(r.indirect), float(r.sobel_se), float(r.sobel_p), f"tables/{source}_{variable}.md")
+        return Evidence(float(r.indirect), float(r.sobel_se), float(r.sobel_p), (f"tables/{source}_{variable}.md",))
     if quantity == "equal_effects":
         r = run.analyses.get(source)
         if r is None:
             return None
         wb = r.wald_tests.loc["beta"]
-        return Evidence(float(wb["stat"]), None, float(wb["p"]), f"tables/{source}_wald.md")
+        return Evidence(float(wb["stat"]), None, float(wb["p"]), (f"tables/{source}_wald.md",),
+                        f"Wald statistic, df {int(wb['df'])}")
     r = run.analyses.get(source)  # threshold
     if r is None or r.pvalues.get("F1") is None:
         return None
-    return Evidence(float(r.F["F1"]), None, float(r.pvalues["F1"]), f"tables/{source}.md")
+    return Evidence(float(r.F["F1"]), None, float(r.pvalues["F1"]), (f"tables/{source}.md",),
+                    "F statistic, bootstrap p")
 
 
 def holds(rule: str, ev: Evidence) -> bool:
@@ -101,111 +144,78 @@ def holds(rule: str, ev: Evidence) -> bool:
     return sig and (kind == "nonzero" or (ev.value > 0 if kind == "positive" else ev.value < 0))
 
 
-def _label(run, name: str) -> str:
+def entry_label(run, name: str, quantity: str) -> str:
+    """What a reader calls entry ``name``: the estimate's label, or what kind of analysis it is."""
     e = run.study.estimate_by_name().get(name)
-    return (e.label or name) if e is not None else name
+    if e is not None:
+        return e.label or e.model.upper()
+    return ANALYSIS_TEXT.get(quantity, "the analysis")
 
 
-def rule_text(h) -> str:
-    """The decision rule of hypothesis ``h`` in words."""
+def _labels(run) -> dict[str, str]:
+    labels = dict(run.study.labels.get("en", {}))
+    labels.update(run.study.labels.get(run.study.study.language, {}))
+    return labels
+
+
+def rule_text(h, run=None) -> str:
+    """The decision rule of hypothesis ``h`` in words, with the study's labels when ``run`` is given."""
     what = QUANTITY_TEXT[h.quantity]
+    level = re.match(RULE, h.rule).group(2)
+    where = entry_label(run, h.estimate, h.quantity) if run is not None else h.estimate
+    if run is not None and h.estimate in run.study.estimate_by_name():
+        where = f"estimate \u201c{where}\u201d"
+    elif run is not None:
+        where = f"the {where[0].lower()}{where[1:]}"
     if h.quantity in ("equal_effects", "threshold"):
-        level = re.match(RULE, h.rule).group(2)
-        return f"the {what} in {h.estimate!r} rejects at {level}%"
-    of = f" of {h.variable}" if h.quantity != "mediated" else f" of {h.variable} as mediator"
-    return f"the {what}{of} in {h.estimate!r} is {h.rule} (two-sided)"
+        return f"the {what} in {where} rejects at {level}%"
+    var = _labels(run).get(h.variable, h.variable) if run is not None else h.variable
+    of = f" of *{var}*" if h.quantity != "mediated" else f" through *{var}*"
+    return f"the {what}{of} in {where} is {h.rule} (two-sided test)"
 
 
-def verdicts(run) -> list[tuple[str, str, str]]:
-    """(hypothesis, verdict, explanation) for each ``[[hypothesis]]`` of the study, in spec order."""
+def check(run, h, entry: str) -> Check:
+    """Apply the rule of ``h`` to ``entry``: a flagged estimate is not judged."""
+    flags = tuple(getattr(run.estimates.get(entry), "flags", ()) or ())
+    ev = evidence(run, entry, h.quantity, h.variable)
+    status = "flagged" if flags else "not estimated" if ev is None else "holds" if holds(h.rule, ev) else "fails"
+    return Check(entry, entry_label(run, entry, h.quantity), ev, flags, status)
+
+
+def _decide(main: Check, rob: tuple[Check, ...]) -> tuple[str, str]:
+    if main.status == "flagged":
+        return "not tested", f"the main estimate is flagged ({'; '.join(main.flags)})"
+    if main.status == "not estimated":
+        return "not tested", "the run has no such number in the main estimate"
+    if main.status == "fails":
+        return "not supported", "the rule fails in the main estimate"
+    counted = [c for c in rob if c.status in ("holds", "fails")]
+    failed = [c.label for c in counted if c.status == "fails"]
+    skipped = [c.label for c in rob if c.status not in ("holds", "fails")]
+    tail = f"; not counted: {', '.join(skipped)} (flagged or not estimated)" if skipped else ""
+    if failed:
+        return "mixed", (f"the rule holds in the main estimate and in {len(counted) - len(failed)} of {len(counted)} "
+                         f"robustness estimates; it fails in {', '.join(failed)}{tail}")
+    if counted:
+        every = "the robustness estimate" if len(counted) == 1 else f"all {len(counted)} robustness estimates"
+        return "supported", f"the rule holds in the main estimate and in {every}{tail}"
+    return "supported", f"the rule holds in the main estimate (no robustness estimate{tail})"
+
+
+def verdicts(run) -> list[Verdict]:
+    """The :class:`Verdict` of each ``[[hypothesis]]`` of the study, in spec order."""
     out = []
     for h in run.study.hypothesis:
-        main = evidence(run, h.estimate, h.quantity, h.variable)
-        head = f"{h.claim}. Rule: {rule_text(h)}."
-        if main is None:
-            out.append((h.name, "not tested", f"{head} The run has no {QUANTITY_TEXT[h.quantity]} for it."))
-            continue
-        ok = holds(h.rule, main)
-        text = f"{head} Found in {_label(run, h.estimate)}: {main.text()}."
-        checks = []
-        for r in h.robustness:
-            ev = evidence(run, r, h.quantity, h.variable)
-            checks.append((r, ev, ev is not None and holds(h.rule, ev)))
-        if checks:
-            text += " Robustness: " + "; ".join(
-                f"{_label(run, r)} {'holds' if good else 'fails'}" + (f", {ev.text()}" if ev else ", not estimated")
-                for r, ev, good in checks) + "."
-        verdict = "not supported" if not ok else ("mixed" if not all(good for _, _, good in checks) else "supported")
-        out.append((h.name, verdict, text))
-    return out
-
-
-def _study_folder(run) -> str:
-    """The study folder as a user types it: relative to the repository (or the current folder) when inside it."""
-    import os
-
-    folder = Path(run.paths.folder)
-    for base in (*[p for p in folder.parents if (p / ".git").exists()][:1], Path.cwd()):
-        try:
-            return folder.relative_to(base).as_posix() + "/"
-        except ValueError:
-            continue
-    return os.path.relpath(folder).replace(os.sep, "/") + "/"
-
-
-def write_readme(run) -> Path:
-    """Write ``results/README.md``: the verdicts first, then an index of every output."""
-    lines = [f"# Results: {run.study.study.title or run.study.study.name}", ""]
-    folder = _study_folder(run)
-    lines.append(f"Generated by `spillover replicate {folder}` (see manifest.json for inputs, versions, seeds and "
-                 f"timings); `spillover verify {folder}` reruns the study and compares every number in numbers.csv.")
-    found = verdicts(run)
-    if found:
-        lines += ["", "## Hypotheses", "", "Each hypothesis, its decision rule and the numbers it reads are stated "
-                  "in the study's [[hypothesis]] entries; the rule is applied to this run's estimates."]
-        lines += [""] + [f"- **{h}: {verdict}.** {why}" for h, verdict, why in found]
-    grids = grid_summaries(run)
-    if grids:
-        lines += ["", "## Specification grids", ""] + [f"- {g}" for g in grids]
-    for name, s in run.diagnostics.items():
-        lines += ["", f"Specification tests ({name}): the Elhorst sequence points to **{s.chosen}**. {s.reason} "
-                  f"[tables/{name}.md]"]
-    lines += _flagged_section(run)
-    lines += ["", "## Outputs", ""]
-    rels = sorted({p.relative_to(run.out).as_posix() for p in run.files if p.exists()} - {"README.md"})
-    for rel in rels:
-        lines.append(f"- [{rel}]({rel})")
-    designs = sorted((Path(run.paths.folder) / "montecarlo").glob("*.toml"))
-    if designs:
-        lines += ["", "Monte Carlo designs of this study (simulated data; written by `spillover montecarlo "
-                  "DESIGN.toml --out results/montecarlo`, not by `replicate`, and not compared by `verify`):", ""]
-        lines += [f"- {d.stem}: " + ", ".join(f"[montecarlo/{d.stem}.{ext}](montecarlo/{d.stem}.{ext})"
-                                              for ext in ("csv", "md", "png")) for d in designs]
-    lines.append("")
-    path = run.write_text("README.md", "\n".join(lines))
-    return path
-
-
-def _flagged_section(run) -> list[str]:
-    """Estimates whose optimum is not clean (``res.flags``), as marked with † in every table they feed."""
-    from spillover.report.tables import FLAG_MARK
-
-    specs = run.study.estimate_by_name()
-    flagged = [(n, tuple(getattr(r, "flags", ()) or ())) for n, r in run.estimates.items()]
-    flagged = [(n, f) for n, f in flagged if f]
-    if not flagged:
-        return ["", "Every estimate converged to an interior optimum (no table cell is marked "
-                f"{FLAG_MARK})."]
-    out = ["", f"## Flagged estimates ({FLAG_MARK} in the tables)", ""]
-    tables = {n: [t.name for t in run.study.table if n in t.columns] for n, _ in flagged}
-    for n, f in flagged:
-        where = ", ".join(f"tables/{t}" for t in tables[n]) or "no table"
-        out.append(f"- {specs[n].label or n}: {'; '.join(f)} [{where}]")
+        main = check(run, h, h.estimate)
+        rob = tuple(check(run, h, r) for r in h.robustness)
+        verdict, reason = _decide(main, rob)
+        out.append(Verdict(h.name, h.claim, rule_text(h, run), verdict, reason, main, rob))
     return out
 
 
 def grid_summaries(run) -> list[str]:
     """One sentence per specification grid: how often its variable's direct effect is significant."""
+    labels = _labels(run)
     out = []
     for g in run.study.grid:
         table = getattr(run, "grids", {}).get(g.name)
@@ -214,10 +224,12 @@ def grid_summaries(run) -> list[str]:
         ok = table["direct"].notna()
         pos = (table["direct"] > 0) & (table["direct_p"] < 0.05)
         neg = (table["direct"] < 0) & (table["direct_p"] < 0.05)
-        by_sample = ", ".join(f"{s_} {int(pos[table['sample'] == s_].sum())}/{int(ok[table['sample'] == s_].sum())}"
-                              for s_ in dict.fromkeys(table["sample"]))
-        out.append(f"{g.name} ({int(ok.sum())} fits, {g.impacts.method} standard errors): the direct effect of "
-                   f"{g.variable} is positive and significant at 5% in {int(pos.sum())}, negative and significant "
-                   f"in {int(neg.sum())}; positive and significant by sample: {by_sample} "
-                   f"[tables/{g.name}.md, figures/{g.name}_direct.png].")
+        by_sample = ", ".join(f"{labels.get(s_, s_)} {int(pos[table['sample'] == s_].sum())}/"
+                              f"{int(ok[table['sample'] == s_].sum())}" for s_ in dict.fromkeys(table["sample"]))
+        se = {"delta": "delta-method", "simulation": "simulated"}[g.impacts.method]
+        var = labels.get(g.variable, g.variable)
+        out.append(f"{int(ok.sum())} fits ({se} standard errors of the impacts): the direct effect of {var} is "
+                   f"positive and significant at 5% in {int(pos.sum())}, negative and significant in {int(neg.sum())}; "
+                   f"positive and significant by sample: {by_sample}. "
+                   f"[tables/{g.name}.md](tables/{g.name}.md), [figures/{g.name}_direct.png](figures/{g.name}_direct.png)")
     return out

@@ -22,6 +22,8 @@ import pandas as pd
 
 from spillover.errors import SpecificationError
 from spillover.io import atomic_write, atomic_write_text
+from spillover.labels import FE_TEXT
+from spillover.study.markdown import markdown as _markdown
 from spillover.study.paths import StudyPaths
 from spillover.study.spec import EstimateSpec, Study, WeightsSpec, load_study
 
@@ -49,6 +51,7 @@ class StudyRun:
     notes: dict = field(default_factory=dict)  # estimate name -> notes for the tables that show it
     engine: object = None  # spillover.engine.Engine for the grid and the bootstraps (None: in-process)
     grids: dict = field(default_factory=dict)
+    weights_summary: pd.DataFrame | None = None  # one row per W (label, kind, links, islands, ...)
     final: Path | None = None  # the --out folder the outputs move into when every step has succeeded
 
     def read(self, rel: str, key: str) -> Path:
@@ -325,7 +328,8 @@ def step_weights(run: StudyRun) -> None:
                      "links": d["links"], "mean_neighbours": d["mean_neighbours"], "islands": len(d["islands"]),
                      "components": d["n_components"], "transform": d["transform"]})
     if rows:
-        run.write_csv("weights/summary.csv", pd.DataFrame(rows))
+        run.weights_summary = pd.DataFrame(rows)
+        run.write_csv("weights/summary.csv", run.weights_summary)
 
 
 def step_moran(run: StudyRun) -> None:
@@ -345,10 +349,18 @@ def step_moran(run: StudyRun) -> None:
     df = pd.concat(frames, ignore_index=True)[["variable", "weights", "year", "I", "expected", "z", "p_norm", "p_sim"]]
     run.moran = df
     run.write_csv("tables/moran_by_year.csv", df)
-    wide = df.pivot_table(index="year", columns=["variable", "weights"], values="I")
-    wide.columns = [f"{v}, W = {w}" for v, w in wide.columns]
-    run.write_text("tables/moran_by_year.md", _markdown(wide.reset_index(),
-                                                        "Global Moran's I by year (permutation p-values in moran_by_year.csv)"))
+    labels = variable_labels(run)
+    shown = pd.DataFrame({
+        "Variable": df["variable"].map(lambda v: labels.get(v, v)),
+        "W": df["weights"].map(lambda w: run.weights[w].spillover_meta["label"]),
+        "Year": df["year"], "I": df["I"], "E[I]": df["expected"], "z": df["z"],
+        "p (normal, two-sided)": df["p_norm"], "p (permutation, one-sided)": df["p_sim"]})
+    perms = sorted({int(m.permutations) for m in run.study.moran})
+    run.write_text("tables/moran_by_year.md", _markdown(
+        shown, "Global Moran's I by year",
+        f"E[I] = -1/(N-1) and z under the normality assumption (Cliff & Ord 1981); the permutation p-value is "
+        f"one-sided in the direction of the observed I ({', '.join(map(str, perms))} random permutations, "
+        "esda's folded pseudo p-value)."))
     key = df.assign(row=df["variable"] + "|" + df["weights"] + "|" + df["year"].astype(str))
     run.add_numbers("moran_by_year", key, "row", ["I", "z", "p_sim"])
 
@@ -364,8 +376,15 @@ def step_diagnose(run: StudyRun) -> None:
         run.diagnostics[d.name] = s
         tab = s.table.reset_index()
         run.write_csv(f"tables/{d.name}.csv", tab)
-        run.write_text(f"tables/{d.name}.md", _markdown(tab, f"Specification tests ({d.formula}; W = {d.weights})")
-                       + f"\nChosen model: **{s.chosen}**. {s.reason}\n")
+        shown = tab.rename(columns={"test": "Test", "model": "Model", "stat": "Statistic", "p": "p-value",
+                                    "points_to": "Points to"})
+        shown["Test"] = shown["Test"].map(lambda k: _TEST_TEXT.get(k, k))
+        w_label = run.weights[d.weights].spillover_meta["label"]
+        run.write_text(f"tables/{d.name}.md", _markdown(
+            shown, f"Specification tests ({d.formula}; W: {w_label})",
+            "LM tests on the non-spatial model with the same effects: classic (Anselin 1988) and robust (Anselin, Bera, "
+            "Florax & Yoon 1996) in the panel form of Elhorst (2014, sec. 3.3), each chi-squared(1). "
+            f"Chosen model: **{s.chosen}**. {s.reason}"))
         run.add_numbers(d.name, tab, "test", ["stat", "p"])
 
 
@@ -392,11 +411,13 @@ def step_estimates(run: StudyRun, progress: Callable[[str], None] | None = None)
                 run.impacts[e.name] = res.impacts(**kw)
 
 
-def _write_analysis(run: StudyRun, name: str, table: pd.DataFrame, title: str, numeric: list[str]) -> None:
+def _write_analysis(run: StudyRun, name: str, table: pd.DataFrame, title: str, numeric: list[str],
+                    note: str | None = None) -> None:
+    """CSV with the machine names (and numbers.csv rows); Markdown with labels and headers in words."""
     tab = table.reset_index()
     key = tab.columns[0]
     run.write_csv(f"tables/{name}.csv", tab)
-    run.write_text(f"tables/{name}.md", _markdown(tab, title))
+    run.write_text(f"tables/{name}.md", _markdown(tab, title, note, labels=variable_labels(run)))
     cols = [c for c in numeric if c in tab.columns]
     run.add_numbers(name, tab.assign(**{key: tab[key].astype(str)}), key, cols)
 
@@ -406,6 +427,8 @@ def step_analyses(run: StudyRun) -> None:
     from spillover.analysis import mediation, panel_threshold, regime_sdm, spatial_mediation
 
     ent, tim = run.study.data.entity, run.study.data.time
+    lab = variable_labels(run)
+    L = lambda v: lab.get(v, v)  # noqa: E731
     for m in run.study.mediation:
         for med in m.mediators:
             with warnings.catch_warnings():
@@ -414,8 +437,11 @@ def step_analyses(run: StudyRun) -> None:
                               bootstrap=m.bootstrap, seed=m.seed, engine=run.engine)
             run.analyses[f"{m.name}:{med}"] = r
             _write_analysis(run, f"{m.name}_{med}", r.table,
-                            f"Mediation of {m.treatment} through {med} ({m.fe} effects; bootstrap {m.bootstrap}, "
-                            f"seed {m.seed})", ["estimate", "se", "p", "ci_low", "ci_high"])
+                            f"Mediation of {L(m.treatment)} through {L(med)} ({FE_TEXT.get(m.fe, m.fe)})",
+                            ["estimate", "se", "p", "ci_low", "ci_high"],
+                            "Paths after Baron & Kenny (1986); the mediated effect a*b with the Sobel (1982) standard "
+                            f"error and a percentile interval from {m.bootstrap} cluster-bootstrap samples by unit "
+                            f"(seed {m.seed}); other intervals: estimate +/- 1.96 SE.")
             if m.weights:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -423,8 +449,12 @@ def step_analyses(run: StudyRun) -> None:
                                            treatment=m.treatment, draws=m.draws, seed=m.seed)
                 run.analyses[f"{m.name}:{med}:spatial"] = sr
                 _write_analysis(run, f"{m.name}_{med}_spatial", sr.table,
-                                f"Spatial mediation of {m.treatment} through {med} (SDM impacts, W = {m.weights})",
-                                [c for c in sr.table.columns if sr.table[c].dtype.kind == "f"])
+                                f"Spatial mediation of {L(m.treatment)} through {L(med)} (SDM impacts, W: "
+                                f"{run.weights[m.weights].spillover_meta['label']})",
+                                [c for c in sr.table.columns if sr.table[c].dtype.kind == "f"],
+                                f"x: {L(m.treatment)}; m: {L(med)}; y: {L(m.formula.split('~')[0].strip())}. "
+                                f"Standard errors and 95% percentile intervals from {m.draws} draws of each SDM's "
+                                f"estimates (seed {m.seed}).")
     for th in run.study.threshold:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -433,10 +463,12 @@ def step_analyses(run: StudyRun) -> None:
                                 bootstrap=th.bootstrap, seed=th.seed, engine=run.engine)
         run.analyses[th.name] = r
         t1 = r.table()
-        _write_analysis(run, th.name, t1, f"Hansen (1999) threshold tests, threshold variable {th.threshold_var} "
-                        f"(bootstrap {th.bootstrap}, seed {th.seed})", [c for c in t1.columns if t1[c].dtype.kind == "f"])
+        _write_analysis(run, th.name, t1, f"Hansen (1999) threshold tests, threshold variable {L(th.threshold_var)}",
+                        [c for c in t1.columns if t1[c].dtype.kind == "f"],
+                        f"F tests of k against k - 1 thresholds, p-values from {th.bootstrap} bootstrap samples "
+                        f"(seed {th.seed}); 95% intervals invert the likelihood ratio (Hansen 1999, eq. 16).")
         t2 = r.coef_table()
-        _write_analysis(run, f"{th.name}_coefficients", t2, "Threshold model coefficients",
+        _write_analysis(run, f"{th.name}_coefficients", t2, f"Threshold model coefficients (q: {L(th.threshold_var)})",
                         [c for c in t2.columns if t2[c].dtype.kind == "f"])
     for rg in run.study.regime:
         with warnings.catch_warnings():
@@ -444,9 +476,9 @@ def step_analyses(run: StudyRun) -> None:
             r = regime_sdm(rg.formula, run.panel, run.weights[rg.weights], ent, tim, regime_col=rg.regime_col or run.study.data.group,
                            var=rg.var, fe=rg.fe, method=rg.method, draws=rg.draws, seed=rg.seed)
         run.analyses[rg.name] = r
-        _write_analysis(run, f"{rg.name}_wald", r.wald_tests, f"Wald tests of equal regional effects of {rg.var}",
+        _write_analysis(run, f"{rg.name}_wald", r.wald_tests, f"Wald tests of equal regional effects of {L(rg.var)}",
                         [c for c in r.wald_tests.columns if r.wald_tests[c].dtype.kind == "f"])
-        _write_analysis(run, f"{rg.name}_impacts", r.impacts, f"Regional impacts of {rg.var} (regime SDM)",
+        _write_analysis(run, f"{rg.name}_impacts", r.impacts, f"Regional impacts of {L(rg.var)} (regime SDM)",
                         [c for c in r.impacts.columns if r.impacts[c].dtype.kind == "f"])
 
 
@@ -510,13 +542,9 @@ def variable_labels(run: StudyRun) -> dict[str, str]:
     return labels
 
 
-def _markdown(df: pd.DataFrame, title: str) -> str:
-    cols = [str(c) for c in df.columns]
-    lines = [f"### {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        cells = [f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v).replace("|", "\\|") for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+#: The LM test keys of :func:`spillover.lm_tests` as a table prints them.
+_TEST_TEXT = {"lm_lag": "LM lag", "lm_error": "LM error", "robust_lm_lag": "Robust LM lag",
+              "robust_lm_error": "Robust LM error"}
 
 
 # ---------------------------------------------------------------- driver
@@ -531,7 +559,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
     and the bootstraps; by default they run in this process. The numbers do
     not depend on it.
     """
-    from spillover.study import hypotheses, manifest
+    from spillover.study import manifest, readme
 
     models = Path(models)
     study = load_study(models)
@@ -554,7 +582,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
         from spillover.study import figures as figmod
 
         steps.append(("figures", lambda: figmod.study_figures(run)))
-    steps.append(("hypotheses", lambda: hypotheses.write_readme(run)))
+    steps.append(("hypotheses", lambda: readme.write_readme(run)))
     try:
         for name, fn in steps:
             if progress:

@@ -60,6 +60,7 @@ def _name(description: str = "") -> Any:
 class StudySpec(_Strict):
     name: str = "study"
     title: str = ""
+    question: str = Field("", description="the research question in a sentence or two; opens results/README.md")
     seed: int = 20261124
     language: Literal["en", "zh"] = "en"
     plugins: list[str] = Field(default_factory=list, description="Python files (relative to the study folder) or "
