@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import io
+import re
 import types
 import warnings
+import zlib
 
 import matplotlib
 import matplotlib.image as mpimg
@@ -14,13 +17,14 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 import spillover as sp
 from spillover.errors import SpecificationError
 from spillover.report import figures as F
 from spillover.study import figures as SF
 from spillover.report import fonts
-from spillover.study.spec import FigureSpec
+from spillover.study.spec import EstimateSpec, FigureSpec
 
 
 #: The bundled study's labels and map settings (models/00_study.toml), as a study passes them.
@@ -90,12 +94,19 @@ def _map_collections(ax):
 
 
 # ---------------------------------------------------------------- standalone functions
-def test_choropleth_grid_and_colorbars(panel, geo):
+def _range_numbers(text: str) -> tuple[tuple[float, float], int]:
+    """("0.03 – 0.05") -> ((0.03, 0.05), decimals shown)."""
+    lo, hi = (t.replace(",", "") for t in text.split(" \u2013 "))
+    return (float(lo), float(hi)), len(lo.partition(".")[2])
+
+
+def test_choropleth_grid_and_class_legends(panel, geo):
     fig = F.choropleth(geo, panel, ["dei", "cpi"], [2013, 2022], entity="province", id_col="adcode", labels=LAB,
-                       **CHINA)
+                       units={"cpi": "index, 0-1"}, **CHINA)
     assert isinstance(fig, Figure) and isinstance(fig.canvas, FigureCanvasAgg)
-    assert len(fig.axes) == 4 + 2  # 2x2 maps and one colour bar per variable
-    maps = fig.axes[:4]
+    assert len(fig.axes) == 4  # 2x2 maps; the legends sit on the last map of each row
+    assert fig.get_figwidth() == pytest.approx(F.DOUBLE_COLUMN)
+    maps = fig.axes
     assert [ax.get_title() for ax in maps] == [
         "Digital economy index, 2013", "Digital economy index, 2022",
         "Common prosperity index, 2013", "Common prosperity index, 2022",
@@ -104,21 +115,51 @@ def test_choropleth_grid_and_colorbars(panel, geo):
         (coll,) = _map_collections(ax)
         assert len(coll.get_paths()) == 31
         assert len(ax.child_axes) == 1  # South China Sea inset
-    # 5 quantile classes: 6 boundaries on the colour bar, spanning the pooled range
-    cbar = fig.axes[4]
-    ticks = cbar.get_yticks()
-    assert len(ticks) == 6
-    vals = panel.loc[panel["year"].isin([2013, 2022]), "dei"]
-    assert ticks[0] == pytest.approx(vals.min()) and ticks[-1] == pytest.approx(vals.max())
+    assert maps[0].get_legend() is None and maps[2].get_legend() is None
+    pooled = panel[panel["year"].isin([2013, 2022])]
+    for ax, var, head in ((maps[1], "dei", "Digital economy index"),
+                          (maps[3], "cpi", "Common prosperity index (index, 0-1)")):
+        leg = ax.get_legend()
+        assert leg.get_title().get_text().replace("\n", " ") == head
+        # 5 quantile classes whose printed ranges are the quantiles of the pooled values, rounded as shown
+        edges = np.quantile(pooled[var].to_numpy(dtype=float), np.linspace(0, 1, 6))
+        texts = [t.get_text() for t in leg.get_texts()]
+        assert len(texts) == 5
+        for k, text in enumerate(texts):
+            (lo, hi), digits = _range_numbers(text)
+            assert lo == pytest.approx(edges[k], abs=0.5 * 10.0 ** -digits + 1e-12)
+            assert hi == pytest.approx(edges[k + 1], abs=0.5 * 10.0 ** -digits + 1e-12)
+        assert len(set(texts)) == 5
+    # each province is filled with the legend colour of its class (classes from numpy, not the figure)
+    edges = np.quantile(pooled["dei"].to_numpy(dtype=float), np.linspace(0, 1, 6))
+    swatches = [patch.get_facecolor() for patch in maps[1].get_legend().get_patches()]
+    y2022 = panel[panel["year"] == 2022].set_index("province")["dei"]
+    values = geo["adcode"].astype(str).map(y2022).to_numpy(dtype=float)
+    classes = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, 4)
+    (coll,) = _map_collections(maps[1])
+    np.testing.assert_allclose(coll.get_facecolors(), [swatches[c] for c in classes])
+    # light to dark: the classes are ordered by lightness, as a sequential scale must be
+    lightness = [0.2126 * r + 0.7152 * g + 0.0722 * b for r, g, b, _ in swatches]
+    assert lightness == sorted(lightness, reverse=True)
+
+
+def test_class_ranges_text():
+    assert F.class_ranges([0.0261, 0.0483, 0.1]) == ["0.03 \u2013 0.05", "0.05 \u2013 0.10"]
+    assert F.class_ranges([0.101, 0.104, 0.2]) == ["0.101 \u2013 0.104", "0.104 \u2013 0.200"]  # kept distinct
+    assert F.class_ranges([12000.4, 35000, 150000]) == ["12,000 \u2013 35,000", "35,000 \u2013 150,000"]
 
 
 def test_choropleth_continuous_missing_and_errors(panel, geo):
     sub = panel[panel["province"] != "540000"]  # Tibet missing: hatched
     fig = F.choropleth(geo, sub, "cpi", 2022, entity="province", id_col="adcode", scheme="continuous")
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 2  # the map and its colour bar
+    assert fig.get_figwidth() == pytest.approx(F.SINGLE_COLUMN)
     colls = _map_collections(fig.axes[0])
     assert len(colls) == 2 and len(colls[1].get_paths()) == 1 and colls[1].get_hatch() == "////"
     assert fig.axes[0].child_axes == []
+    quant = F.choropleth(geo, sub, "cpi", 2022, entity="province", id_col="adcode", labels=LAB)
+    texts = [t.get_text() for t in quant.axes[0].get_legend().get_texts()]
+    assert len(texts) == 6 and texts[-1] == "No data"  # five classes and the hatched unit
     with pytest.raises(SpecificationError, match="not in the data"):
         F.choropleth(geo, panel, "cpi", 1999, entity="province", id_col="adcode")
     with pytest.raises(SpecificationError, match="missing columns"):
@@ -244,9 +285,9 @@ def test_study_figures_default_set(panel, w, impacts, tmp_path):
         head = path.read_bytes()[:5]
         assert head == b"%PDF-"
         assert b"CreationDate" not in path.read_bytes()
-    # 200 dpi: pixel width = figure width in inches * 200
-    assert mpimg.imread(tmp_path / "figures" / "impacts_sar.png").shape[1] == round(
-        F.impacts_plot(impacts).get_figwidth() * F.DPI)
+    # 200 dpi: pixel width = figure width in inches * 200 (the full text width)
+    assert mpimg.imread(tmp_path / "figures" / "impacts_sar.png").shape[1] == pytest.approx(F.DOUBLE_COLUMN * F.DPI,
+                                                                                              abs=1)
 
 
 def test_study_figures_rerun_is_byte_identical(panel, w, impacts, tmp_path):
@@ -301,3 +342,192 @@ def test_maps_on_any_geometry_take_their_extent_from_the_data(tmp_path):
         assert len(_map_collections(fig2.axes[0])[0].get_paths()) == 12
     with pytest.raises(SpecificationError, match="extent holds no polygon"):
         F.choropleth(geo, panel, "y", 1, entity="unit", id_col="fips", time="t", extent=(70.0, 17.0, 140.0, 56.0))
+
+
+# ---------------------------------------------------------------- journal checks on a study's figures
+#: Internal names of the study below: none may reach a reader.
+W_LABELS = {"w_queen": "Queen contiguity", "w_invd2": "Inverse distance squared", "w_econ": "Economic distance"}
+ESTIMATES = {"sdm_queen": ("w_queen", "twoways", "SDM"), "sdm_invd2": ("w_invd2", "twoways", "SDM, inverse distance"),
+             "sdm_econ": ("w_econ", "twoways", "SDM, economic distance"),
+             "sdm_queen_unit": ("w_queen", "entity", "SDM, unit effects")}
+GROUP_CODES = ["east", "central", "west", "northeast"]
+SAMPLES = {"all": [], "east": ["east"], "central_west": ["central", "west"]}
+INTERNAL = [*W_LABELS, *ESTIMATES, *GROUP_CODES, "central_west", "dei", "cpi", "urban", "gov", "twoways",
+            "entity", "lee-yu"]
+
+
+def _study_run(panel, w, impacts, tmp_path, language="en"):
+    """A run with three SDMs that differ only by W (plus one with other fixed effects), each with its own impacts."""
+    run = _run(panel, w, impacts, tmp_path, language=language)
+    run.weights = {}
+    for name, label in W_LABELS.items():
+        wk = copy.deepcopy(w)
+        wk.spillover_meta = {"label": label}
+        run.weights[name] = wk
+    entries = [EstimateSpec(name=n, model="sdm", formula="cpi ~ dei + urban + gov", weights=wn, fe=fe, label=lab,
+                            impacts={"draws": 100}) for n, (wn, fe, lab) in ESTIMATES.items()]
+    run.study.estimate = entries
+    run.study.estimate_by_name = lambda: {e.name: e for e in entries}
+    run.study.moran[0].weights = ["w_queen"]
+    run.impacts = {n: types.SimpleNamespace(table=impacts * (1.0 + 0.5 * k) + 0.01 * k)
+                   for k, n in enumerate(ESTIMATES)}
+    return run
+
+
+@pytest.fixture(scope="module")
+def study_run(panel, w, impacts, tmp_path_factory):
+    return _study_run(panel, w, impacts, tmp_path_factory.mktemp("study"))
+
+
+@pytest.fixture(scope="module")
+def study_figs(study_run):
+    """Every default figure of :func:`_study_run`, by name."""
+    return {spec.name: SF._make_figure(study_run, spec) for spec in SF.default_figure_specs(study_run)}
+
+
+def _grid_table() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = [{"weights": wn, "sample": sk, "fe": fe, "method": m}
+            for wn in ("w_queen", "w_invd2") for sk in SAMPLES for fe in ("twoways", "entity")
+            for m in ("lee-yu", "direct")]
+    t = pd.DataFrame(rows)
+    for part in ("direct", "indirect"):
+        t[part] = rng.normal(0.3, 0.3, len(t))
+        t[f"{part}_se"] = rng.uniform(0.05, 0.2, len(t))
+        t[f"{part}_p"] = rng.uniform(0, 0.2, len(t))
+    return t
+
+
+@pytest.fixture()
+def grid_fig(study_run, monkeypatch, tmp_path):
+    """The specification curve of a grid over the internal names above, as the runner labels it."""
+    from spillover.study.grid import specification_curve
+
+    drawn = []
+    monkeypatch.setattr(F, "save_figure", lambda fig, stem: drawn.append(fig) or [])
+    grid = types.SimpleNamespace(weights=["w_queen", "w_invd2"], samples=SAMPLES)
+    specification_curve(_grid_table(), "dei", tmp_path / "curve", labels=SF.grid_labels(study_run, grid),
+                        variable_label=F.variable_label("dei", LAB))
+    return drawn[0]
+
+
+def _all_text(fig) -> list[str]:
+    fig.canvas.draw()  # tick labels exist once drawn
+    return [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+
+
+def test_default_figures_include_impacts_across_w(study_run, study_figs):
+    assert SF.same_model_across_w(study_run) == ["sdm_queen", "sdm_invd2", "sdm_econ"]  # not the unit-effects SDM
+    assert SF.same_model_across_w(study_run, "sdm_queen_unit") == ["sdm_queen_unit"]
+    assert list(study_figs) == ["choropleth_dei_cpi", "moran_scatter_cpi_2022", "lisa_cpi_2022", "impacts_sdm_queen",
+                                "impacts_sdm_invd2", "impacts_sdm_econ", "impacts_sdm_queen_unit", "impacts_across_w",
+                                "trends_dei_cpi"]
+
+
+def test_impacts_across_w_draws_each_estimates_impacts(study_run, study_figs):
+    fig = study_figs["impacts_across_w"]
+    names = ["sdm_queen", "sdm_invd2", "sdm_econ"]
+    assert fig.get_suptitle() == "Effects of Digital economy index under each weights matrix (95% confidence intervals)"
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [W_LABELS[ESTIMATES[n][0]] for n in names]
+    for ax, part in zip(fig.axes, ("direct", "indirect", "total"), strict=True):
+        want = np.array([study_run.impacts[n].table.loc["dei", part] for n in names])
+        se = np.array([study_run.impacts[n].table.loc["dei", f"{part}_se"] for n in names])
+        (dots,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+        x, y = dots.get_offsets().T
+        assert len(x) == 3
+        np.testing.assert_allclose(x[np.argsort(-y)], want)  # one row per estimate, the first on top
+        (bars,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+        segs = sorted(bars.get_segments(), key=lambda seg: -seg[0][1])
+        np.testing.assert_allclose([(seg[0][0] + seg[1][0]) / 2 for seg in segs], want)
+        np.testing.assert_allclose([abs(seg[1][0] - seg[0][0]) / 2 for seg in segs], 1.959963984540054 * se)
+    # an explicit list and variable; rows named by the estimates' labels when two share a W
+    spec = FigureSpec(name="x", kind="impacts_across_w", variable="urban", estimates=["sdm_queen", "sdm_queen_unit"])
+    fig2 = SF._make_figure(study_run, spec)
+    assert [t.get_text() for t in fig2.axes[0].get_yticklabels()] == ["SDM", "SDM, unit effects"]
+    (dots,) = [c for c in fig2.axes[0].collections if isinstance(c, PathCollection)]
+    np.testing.assert_allclose(sorted(dots.get_offsets()[:, 0]), sorted(
+        study_run.impacts[n].table.loc["urban", "direct"] for n in ("sdm_queen", "sdm_queen_unit")))
+    with pytest.raises(SpecificationError, match="variable not in the estimate's impacts"):
+        SF._make_figure(study_run, FigureSpec(name="x", kind="impacts_across_w", variable="nope",
+                                              estimates=["sdm_queen", "sdm_econ"]))
+    with pytest.raises(SpecificationError, match="two or more estimates"):
+        SF._make_figure(study_run, FigureSpec(name="x", kind="impacts_across_w", estimate="sdm_queen_unit"))
+
+
+def test_palettes_are_okabe_ito(study_figs):
+    # Okabe & Ito (2008), Color Universal Design, https://jfly.uni-koeln.de/color/
+    assert F.OKABE_ITO == ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
+    okabe = {matplotlib.colors.to_hex(c) for c in F.OKABE_ITO}
+    assert {matplotlib.colors.to_hex(c) for c in F.GROUP_COLORS} <= okabe
+    assert {matplotlib.colors.to_hex(c) for c in F.IMPACT_COLORS.values()} <= okabe
+    for ax in study_figs["trends_dei_cpi"].axes:
+        assert {matplotlib.colors.to_hex(line.get_color()) for line in ax.lines} <= okabe
+        assert len({line.get_marker() for line in ax.lines[:-1]}) == 4  # groups differ by shape, not colour alone
+    for ax in study_figs["impacts_across_w"].axes:
+        (dots,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+        assert {matplotlib.colors.to_hex(c) for c in dots.get_edgecolors()} <= okabe
+
+
+def test_no_internal_name_reaches_a_reader(study_figs, grid_fig):
+    figs = {**study_figs, "grid": grid_fig}
+    for name, fig in figs.items():
+        text = "\n".join(_all_text(fig))
+        for internal in INTERNAL:
+            assert not re.search(rf"(?<![A-Za-z_]){re.escape(internal)}(?![A-Za-z_])", text), (name, internal)
+    # the labels the tables print are the ones shown
+    assert "Government expenditure / GDP" in _all_text(study_figs["impacts_sdm_queen"])
+    assert "SDM, inverse distance: Direct, indirect and total effects (95% confidence intervals)" in \
+        _all_text(study_figs["impacts_sdm_invd2"])
+    grid_text = _all_text(grid_fig)
+    for shown in ("W: Queen contiguity", "W: Inverse distance squared", "Sample: All provinces", "Sample: East",
+                  "Sample: Central and West", "Fixed effects: Unit and time", "Method: Lee-Yu"):
+        assert shown in grid_text
+    assert "East" in _all_text(study_figs["trends_dei_cpi"])
+
+
+def test_figures_are_printed_at_column_width(study_figs, grid_fig):
+    widths = {name: fig.get_figwidth() for name, fig in {**study_figs, "grid": grid_fig}.items()}
+    single = {"moran_scatter_cpi_2022", "lisa_cpi_2022"}
+    for name, width in widths.items():
+        assert width == pytest.approx(F.SINGLE_COLUMN if name in single else F.DOUBLE_COLUMN), name
+    assert F.SINGLE_COLUMN * 2.54 == pytest.approx(8.5) and F.DOUBLE_COLUMN * 2.54 == pytest.approx(17.5)
+    for fig in study_figs.values():  # printed sizes: nothing below 6 pt
+        assert min(t.get_fontsize() for t in fig.findobj(Text) if t.get_text()) >= 6
+
+
+def _pdf_fonts(data: bytes) -> dict[str, list]:
+    """Font facts of a PDF written by matplotlib: Type 3 fonts, and the first bytes of each embedded font program."""
+    programs = []
+    for m in re.finditer(rb"<<([^>]*?/Length1[^>]*?)>>\s*stream\r?\n", data, re.S):
+        head = m.group(1)
+        n = int(re.search(rb"/Length (\d+)", head).group(1))
+        raw = data[m.end():m.end() + n]
+        programs.append((zlib.decompress(raw) if b"FlateDecode" in head else raw)[:4])
+    return {"type3": re.findall(rb"/Subtype /Type3", data), "programs": programs}
+
+
+def test_pdfs_are_vector_and_embed_their_fonts(study_figs, tmp_path):
+    for name, fig in study_figs.items():
+        (pdf,) = F.save_figure(fig, tmp_path / name, formats=("pdf",))
+        data = pdf.read_bytes()
+        assert b"/Subtype /Image" not in data, name  # maps included: no raster inside
+        facts = _pdf_fonts(data)
+        assert facts["type3"] == [] and facts["programs"], name  # TrueType (Type 42) subsets, embedded
+        assert all(p in (b"\x00\x01\x00\x00", b"true") for p in facts["programs"]), name
+
+
+@pytest.mark.skipif(not fonts.has_cjk_font(), reason="no CJK font installed (pip install mplfonts)")
+def test_chinese_study_figures(panel, w, impacts, tmp_path):
+    run = _study_run(panel, w, impacts, tmp_path, language="zh")
+    fig = SF._make_figure(run, FigureSpec(name="x", kind="impacts_across_w", variable="dei"))
+    assert fig.get_suptitle() == "数字经济指数在不同空间权重矩阵下的效应（95%置信区间）"
+    assert _glyph_warnings(fig) == []
+    (pdf,) = F.save_figure(fig, tmp_path / "across_zh", formats=("pdf",))
+    facts = _pdf_fonts(pdf.read_bytes())
+    # a CJK font with CFF outlines cannot be a TrueType (Type 42) program: then Type 3, never a mislabelled font
+    assert b"OTTO" not in facts["programs"]
+    cjk = matplotlib.font_manager.findfont(matplotlib.font_manager.FontProperties(family=fonts.cjk_font_family()))
+    assert bool(facts["type3"]) == F._has_cff_outlines(cjk)
+    maps = SF._make_figure(run, FigureSpec(name="m", kind="choropleth", variable="cpi", years=[2022]))
+    assert maps.axes[0].get_legend().get_title().get_text() == "共同富裕指数"
+    assert _glyph_warnings(maps) == []

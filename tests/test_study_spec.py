@@ -115,3 +115,23 @@ def test_issue6_options_validate(study_dir):
             'method = "direct"\ndrop_interpolated = ["x13"]\n')
     with pytest.raises(SpecificationError, match="unbalanced panel"):
         load_study(study_dir)
+
+
+def test_impacts_across_w_figure_validates(study_dir):
+    st = load_study(study_dir)
+    (fig,) = [f for f in st.figure if f.kind == "impacts_across_w"]
+    assert fig.estimates == ["sdm_twoways", "sdm_distance", "sdm_economic", "sdm_nested"]
+    _append(study_dir, "90_bad.toml", '[[figure]]\nname = "f"\nkind = "impacts_across_w"\n'
+            'estimates = ["sdm_twoways", "sdm_spatial"]\n')
+    with pytest.raises(SpecificationError, match=r"estimates \['sdm_spatial'\] are not defined"):
+        load_study(study_dir)
+    _append(study_dir, "90_bad.toml", '[[figure]]\nname = "f"\nkind = "impacts_across_w"\n'
+            'estimates = ["sdm_twoways", "sar_twoways"]\n')
+    with pytest.raises(SpecificationError, match=r"estimates \['sar_twoways'\] have no impacts"):
+        load_study(study_dir)
+    for body, match in (('kind = "impacts"\nestimates = ["sdm_twoways", "sdm_nested"]', "is for kind = 'impacts_across_w'"),
+                        ('kind = "impacts_across_w"\nestimates = ["sdm_twoways"]', "two or more estimates"),
+                        ('kind = "impacts_across_w"\nestimates = ["sdm_nested", "sdm_nested"]', "listed twice")):
+        _append(study_dir, "90_bad.toml", f'[[figure]]\nname = "f"\n{body}\n')
+        with pytest.raises(SpecificationError, match=match):
+            load_study(study_dir)

@@ -7,6 +7,14 @@ manager. Fonts are DejaVu Sans with a CJK fallback (see
 :mod:`spillover.report.fonts`), so Chinese titles and labels render when
 ``language="zh"`` and Latin text looks the same either way.
 
+Figures are drawn at the width they are printed at, one journal column
+(:data:`SINGLE_COLUMN`) or the text width (:data:`DOUBLE_COLUMN`), so the
+font sizes are printed sizes. Colours are colour-blind safe (Okabe-Ito for
+lines and effects, ColorBrewer ramps for maps), groups also differ by
+marker shape, and significance by filled versus open dots. Names are shown
+through the study's labels with the tables' labeller
+(:func:`variable_label`), so a figure names a variable as the tables do.
+
 :func:`study_figures` is the study runner's figures step; it writes each
 figure as ``results/figures/NAME.png`` (200 dpi) and ``NAME.pdf``,
 atomically and reproducibly (fixed permutation seeds, no creation date in
@@ -24,38 +32,70 @@ from typing import Any
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import BoundaryNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.collections import PathCollection
 from matplotlib.patches import Patch
 from matplotlib.path import Path as MplPath
+from matplotlib.text import Text
 
 from spillover.errors import SpecificationError, format_error
 from spillover.report import fonts
 
 __all__ = [
+    "DOUBLE_COLUMN",
     "DPI",
+    "SINGLE_COLUMN",
     "choropleth",
+    "class_ranges",
+    "impacts_across_w",
     "impacts_plot",
     "lisa_map",
     "moran_scatter",
     "save_figure",
     "trends_by_region",
+    "variable_label",
 ]
 
 #: Resolution of the PNG files.
 DPI = 200
 
+#: Print widths in inches: one column (8.5 cm) and the full text width (17.5 cm) of a two-column
+#: journal page. Figures are drawn at the width they are printed at, so the font sizes of
+#: :func:`_style` are the printed sizes (7-9 pt; nothing below 6 pt).
+SINGLE_COLUMN = 8.5 / 2.54
+DOUBLE_COLUMN = 17.5 / 2.54
+
 Box = tuple[float, float, float, float]  # longitude/latitude (west, south, east, north)
 
-#: LISA cluster colours (Anselin's GeoDa convention).
+#: The Okabe-Ito colours (Okabe, M. & Ito, K. 2008, "Color Universal Design (CUD): how to make
+#: figures and presentations that are friendly to colorblind people", https://jfly.uni-koeln.de/color/),
+#: chosen to stay distinct under protan, deutan and tritan colour vision: orange, sky blue, bluish
+#: green, yellow, blue, vermillion, reddish purple, black.
+OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
+
+#: Colours of the groups in a trend figure, in drawing order (Okabe-Ito, yellow last: it is faint on
+#: white; black is kept for the mean over all units).
+GROUP_COLORS = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442")
+
+#: Colours of the direct, indirect and total effects (Okabe-Ito blue, vermillion, black).
+IMPACT_COLORS = {"direct": "#0072B2", "indirect": "#D55E00", "total": "#000000"}
+
+#: Sequential colour map of the choropleths: ColorBrewer YlGnBu (Harrower, M. & Brewer, C. A. 2003,
+#: "ColorBrewer.org: an online tool for selecting colour schemes for maps", The Cartographic Journal
+#: 40(1), 27-37), one hue ramp light to dark that colour-blind readers order correctly.
+MAP_CMAP = "YlGnBu"
+
+#: LISA cluster colours: the five classes of ColorBrewer RdYlBu (colour-blind safe in Harrower &
+#: Brewer 2003), in GeoDa's convention of red for High-High and blue for Low-Low.
 CLUSTER_COLORS = {"HH": "#d7191c", "LL": "#2c7bb6", "LH": "#abd9e9", "HL": "#fdae61", "ns": "#eeeeee"}
 _CLUSTER_ORDER = ("HH", "LL", "LH", "HL", "ns")
-_QUADRANT_NAMES = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 
-#: Colours of the groups in a trend figure, in drawing order (ColorBrewer Dark2).
-GROUP_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
+#: Marker shapes of the groups in a trend figure: each group differs in shape as well as colour.
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+_QUADRANT_NAMES = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 
 _MISSING_COLOR = "#f4f4f4"
 _EDGE_COLOR = "#ffffff"
@@ -83,6 +123,7 @@ LABELS: dict[str, dict[str, str]] = {
         "choropleth_title": "{v}",
         "impacts_title": "Direct, indirect and total effects ({level:.0%} confidence intervals)",
         "impacts_x": "Effect",
+        "across_w_title": "Effects of {v} under each weights matrix ({level:.0%} confidence intervals)",
         "trends_title": "Mean by region",
         "trends_y": "Mean",
     },
@@ -108,6 +149,7 @@ LABELS: dict[str, dict[str, str]] = {
         "choropleth_title": "{v}",
         "impacts_title": "直接效应、间接效应与总效应（{level:.0%}置信区间）",
         "impacts_x": "效应",
+        "across_w_title": "{v}在不同空间权重矩阵下的效应（{level:.0%}置信区间）",
         "trends_title": "分区域均值",
         "trends_y": "均值",
     },
@@ -122,6 +164,30 @@ def _text(key: str, language: str, labels: Mapping[str, str] | None = None, **fm
     else:
         s = LABELS.get(language, LABELS["en"]).get(key, LABELS["en"].get(key, key))
     return s.format(**fmt) if fmt else s
+
+
+def variable_label(name: str, labels: Mapping[str, str] | None = None) -> str:
+    """Display label of a variable, exactly as the tables print it.
+
+    The study's ``labels`` first; ``W*x`` as ``"W × <label of x>"``; a
+    qualified row such as ``"dei (short run)"`` as ``"<label of dei>, short
+    run"``; else the name itself. The tables' labeller is the one source, so
+    a figure and a table never name the same variable differently.
+
+    Parameters
+    ----------
+    name : str
+        Variable (or impacts row) name.
+    labels : mapping, optional
+        The study's display labels.
+
+    Returns
+    -------
+    str
+    """
+    from spillover.report.layout import _Labeller
+
+    return _Labeller(labels)(str(name))
 
 
 def _check_language(language: str) -> str:
@@ -142,16 +208,25 @@ def _style(language: str):
     families = [fonts.LATIN_FAMILY] + ([fonts.cjk_font_family()] if fonts.has_cjk_font() else [])
     rc = {
         "font.family": families,
-        "font.size": 9,
-        "axes.titlesize": 10,
-        "axes.labelsize": 9,
-        "legend.fontsize": 8,
+        "font.size": 8,
+        "axes.titlesize": 8.5,
+        "axes.labelsize": 8,
+        "xtick.labelsize": 7.5,
+        "ytick.labelsize": 7.5,
+        "legend.fontsize": 7.5,
+        "legend.title_fontsize": 8,
+        "figure.titlesize": 9,
         "legend.frameon": False,
+        "lines.linewidth": 1.0,
+        "axes.linewidth": 0.6,
+        "xtick.major.width": 0.6,
+        "ytick.major.width": 0.6,
         "axes.spines.top": False,
         "axes.spines.right": False,
         "axes.unicode_minus": True,
         "svg.hashsalt": "spillover",
-        "image.cmap": "viridis",
+        "image.cmap": MAP_CMAP,
+        "axes.prop_cycle": matplotlib.cycler(color=list(GROUP_COLORS)),
     }
     with matplotlib.rc_context(rc):
         yield
@@ -172,6 +247,21 @@ def _as_list(value: Any) -> list:
     if isinstance(value, Iterable):
         return list(value)
     return [value]
+
+
+def _wrap(text: str, width: int) -> str:
+    """``text`` broken at spaces into lines of at most ``width`` characters (CJK text, without spaces, stays whole)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) if " " in text and len(text) > width else text
+
+
+def _wrap_label(text: str, width: int) -> str:
+    """A row label wrapped like :func:`_wrap`, but a qualifier after the last comma ("..., short run") keeps a line."""
+    head, sep, tail = text.rpartition(", ")
+    if len(text) <= width or not sep or len(tail) > width:
+        return _wrap(text, width)
+    return f"{_wrap(head + ',', width)}\n{tail}"
 
 
 def _require_columns(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
@@ -316,10 +406,11 @@ def choropleth(
     entity: str,
     id_col: str,
     time: str = "year",
-    cmap: str = "YlGnBu",
+    cmap: str = MAP_CMAP,
     scheme: str = "quantiles",
     k: int = 5,
     labels: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
     language: str = "en",
     title: str | None = None,
     projection: str | None = None,
@@ -330,8 +421,10 @@ def choropleth(
     """Choropleth maps of one or more variables in one or more years.
 
     One row of maps per variable and one column per year; the maps of a row
-    share one colour scale (the range over the years shown), drawn as a
-    colour bar, so the years can be compared. Units without a value are
+    share one colour scale (the range over the years shown), so the years
+    can be compared. Quantile classes are explained by a legend of class
+    ranges ("0.026 – 0.048"), a continuous scale by a colour bar; either is
+    titled by the variable's label and unit. Units without a value are
     hatched.
 
     Parameters
@@ -349,8 +442,8 @@ def choropleth(
         Unit and period columns of ``panel``.
     id_col : str
         Unit code column of ``geo``, matched to ``panel[entity]`` as strings.
-    cmap : str, default "YlGnBu"
-        Matplotlib colormap.
+    cmap : str, default :data:`MAP_CMAP`
+        Matplotlib colormap (keep it sequential and colour-blind safe).
     scheme : {"quantiles", "continuous"}, default "quantiles"
         ``"quantiles"``: ``k`` classes bounded by the quantiles of the
         values pooled over the years of the row (skewed indices such as the
@@ -361,10 +454,13 @@ def choropleth(
     labels : mapping, optional
         Overrides of the built-in labels (keys: variable names and label keys
         of :data:`LABELS`).
+    units : mapping, optional
+        Unit of each variable (e.g. ``{"gov": "share of GDP"}``), shown in the
+        legend title; variables without one show their label alone.
     language : {"en", "zh"}
         Language of the built-in labels.
     title : str, optional
-        Figure title; default none (each row is labelled by its colour bar).
+        Figure title; default none (each row is labelled by its legend).
     projection : str or None
         CRS the maps are drawn in (PROJ string, EPSG code); None: the
         geometry's own CRS when projected, else longitude/latitude.
@@ -374,13 +470,15 @@ def choropleth(
         Longitude/latitude box drawn in an inset (e.g. islands that the
         extent leaves out); default none.
     figsize : (float, float), optional
-        Figure size in inches.
+        Figure size in inches; default the full text width
+        (:data:`DOUBLE_COLUMN`) with a height from the map's aspect.
 
     Returns
     -------
     matplotlib.figure.Figure
-        ``len(variables) * len(years)`` map axes followed by one colour-bar
-        axes per variable.
+        ``len(variables) * len(years)`` map axes; the last map of each row
+        holds the row's legend (quantiles), or a colour-bar axes per
+        variable follows the maps (continuous).
     """
     language = _check_language(language)
     variables = _as_list(variable)
@@ -398,38 +496,135 @@ def choropleth(
     nrow, ncol = len(variables), len(yrs)
     cm = matplotlib.colormaps[cmap]
     with _style(language):
-        fig = _new_figure(figsize or (3.3 * ncol + 1.0, 2.9 * nrow + (0.4 if title else 0.0)))
+        fig = _new_figure(figsize or _map_size(main, nrow, ncol, title is not None))
         axes = np.atleast_2d(np.array(fig.subplots(nrow, ncol, squeeze=False)))
         for r, var in enumerate(variables):
             sub = panel[panel[time].isin(yrs)]
-            finite = sub[var].to_numpy(dtype=float)
-            finite = finite[np.isfinite(finite)]
-            vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-            if vmin == vmax:
-                vmin, vmax = vmin - 0.5, vmax + 0.5
-            edges = np.unique(np.quantile(finite, np.linspace(0, 1, k + 1))) if finite.size else np.array([])
-            if scheme == "quantiles" and edges.size >= 3:
-                norm = BoundaryNorm(edges, cm.N, clip=True)
-            else:
-                norm, edges = Normalize(vmin, vmax), None
+            norm, edges = _color_scale(sub[var].to_numpy(dtype=float), scheme, int(k), cm)
+            any_missing = False
             for c, year in enumerate(yrs):
                 ax = axes[r, c]
                 values = sub[sub[time] == year].set_index(entity)[var]
                 vals = _join(gdf, values, id_col)
                 missing = ~np.isfinite(vals)
+                any_missing |= bool(missing.any())
                 colors = [_MISSING_COLOR if m else cm(norm(v)) for v, m in zip(vals, missing, strict=True)]
                 _map_axes(ax, paths, colors, main, box, missing)
                 sep = ("，", "年") if language == "zh" else (", ", "")
-                ax.set_title(f"{year}{sep[1]}" if nrow == 1 else f"{_text(var, language, labels)}{sep[0]}{year}{sep[1]}")
-            sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cm)
-            cb = fig.colorbar(sm, ax=list(axes[r, :]), shrink=0.8, aspect=18, pad=0.02)
-            cb.set_label(_text(var, language, labels))
+                ax.set_title(f"{year}{sep[1]}" if nrow == 1 else
+                             f"{variable_label(var, labels)}{sep[0]}{year}{sep[1]}")
+            below = ncol == 1
+            head = _legend_title(var, labels, units, 44 if below else 22)
             if edges is not None:
-                cb.set_ticks(edges, labels=[f"{e:.3g}" for e in edges])
-            cb.outline.set_linewidth(0.5)
+                _class_legend(axes[r, -1], edges, norm, cm, head, any_missing, below, language, labels)
+            else:
+                cb = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cm), ax=list(axes[r, :]),
+                                  shrink=0.8, aspect=18 if not below else 30, pad=0.02,
+                                  location="bottom" if below else "right")
+                cb.set_label(head)
+                cb.outline.set_linewidth(0.5)
         if title:
             fig.suptitle(title)
     return fig
+
+
+def _map_size(main: np.ndarray, nrow: int, ncol: int, titled: bool, below: float = 0.6,
+              right: float = 1.5) -> tuple[float, float]:
+    """Figure size of ``nrow x ncol`` maps; the height follows the aspect of the extent ``main``.
+
+    One map per row: one column wide (:data:`SINGLE_COLUMN`), with ``below``
+    inches for a legend under each row. Several: the text width
+    (:data:`DOUBLE_COLUMN`), of which ``right`` inches hold the legends.
+    """
+    aspect = float((main[3] - main[1]) / (main[2] - main[0]))
+    head = 0.3 if titled else 0.0
+    if ncol == 1:
+        return SINGLE_COLUMN, nrow * (SINGLE_COLUMN * aspect + 0.3 + below) + head
+    map_w = (DOUBLE_COLUMN - right) / ncol
+    return DOUBLE_COLUMN, nrow * (map_w * aspect + 0.3) + head
+
+
+def _color_scale(values: np.ndarray, scheme: str, k: int, cm) -> tuple[Any, np.ndarray | None]:
+    """(norm, class edges or None) of a row of maps: quantile classes, or a linear scale.
+
+    Quantile edges are the ``k + 1`` quantiles of the finite values pooled
+    over the years shown (repeated edges merged); fewer than two classes
+    fall back to the linear scale.
+    """
+    finite = values[np.isfinite(values)]
+    if scheme == "quantiles" and finite.size:
+        edges = np.unique(np.quantile(finite, np.linspace(0, 1, k + 1)))
+        if edges.size >= 3:
+            return BoundaryNorm(edges, cm.N, clip=True), edges
+    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if vmin == vmax:
+        vmin, vmax = vmin - 0.5, vmax + 0.5
+    return Normalize(vmin, vmax), None
+
+
+def _edge_text(edges: np.ndarray) -> list[str]:
+    """The class edges as text with the fewest decimals that keep them distinct.
+
+    At least 2 decimals below 10, 1 below 100, none from 100 on (with
+    thousands separators: "12,400"); at most 6. Magnitudes below 0.001 use
+    three significant digits.
+    """
+    scale = float(np.nanmax(np.abs(edges))) if edges.size else 0.0
+    if 0 < scale < 1e-3:
+        return [f"{e:.3g}" for e in edges]
+    text: list[str] = []
+    for digits in range(2 if scale < 10 else 1 if scale < 100 else 0, 7):
+        text = [f"{e:,.{digits}f}" for e in edges]
+        if len(set(text)) == len(text):
+            break
+    return text
+
+
+def class_ranges(edges: Sequence[float]) -> list[str]:
+    """Legend text of quantile classes: ``"lo – hi"`` for each pair of consecutive edges.
+
+    Parameters
+    ----------
+    edges : sequence of float
+        Increasing class boundaries, ``k + 1`` of them.
+
+    Returns
+    -------
+    list of str
+        ``k`` ranges, lowest class first, e.g. ``["0.026 – 0.048", ...]``.
+    """
+    text = _edge_text(np.asarray(edges, dtype=float))
+    return [f"{lo} \u2013 {hi}" for lo, hi in zip(text[:-1], text[1:], strict=True)]
+
+
+def _legend_title(var: str, labels: Mapping[str, str] | None, units: Mapping[str, str] | None,
+                  width: int = 22) -> str:
+    """The variable's label with its unit in parentheses when one is known, wrapped at ``width`` characters."""
+    head = variable_label(var, labels)
+    unit = (units or {}).get(var)
+    if unit:
+        head = f"{head} ({unit})"
+    return _wrap(head, width)
+
+
+def _class_legend(ax, edges: np.ndarray, norm, cm, title: str, missing: bool, below: bool, language: str,
+                  labels: Mapping[str, str] | None) -> None:
+    """A legend of class ranges, lowest class first, plus "No data" when a unit is hatched.
+
+    Right of ``ax`` in one column, or, with ``below``, under it in two
+    columns (a single-column figure has no room at the side).
+    """
+    mids = (edges[:-1] + edges[1:]) / 2
+    handles = [Patch(facecolor=cm(norm(m)), edgecolor="#999999", linewidth=0.4, label=text)
+               for m, text in zip(mids, class_ranges(edges), strict=True)]
+    if missing:
+        handles.append(Patch(facecolor=_MISSING_COLOR, edgecolor="#9a9a9a", hatch="////", linewidth=0.4,
+                             label=_text("missing", language, labels)))
+    where = ({"loc": "upper center", "bbox_to_anchor": (0.5, -0.02), "ncols": 2} if below else
+             {"loc": "center left", "bbox_to_anchor": (1.02, 0.5)})
+    leg = ax.legend(handles=handles, title=title, handlelength=1.4, handleheight=1.0, borderaxespad=0.0,
+                    alignment="left", **where)
+    leg.set_gid("class_legend")
 
 
 def lisa_map(
@@ -467,7 +662,7 @@ def lisa_map(
     variable : str, optional
         Variable name for the title.
     alpha, permutations : optional
-        Shown in a note under the legend when given.
+        Shown as the legend's title when given.
     labels, language, title, projection, extent, inset, figsize
         As in :func:`choropleth`.
 
@@ -484,7 +679,7 @@ def lisa_map(
     gdf, paths, main, box = _prepare_map(geo, projection, extent, inset)
     nrow, ncol = _grid(len(yrs))
     with _style(language):
-        fig = _new_figure(figsize or (4.4 * ncol + (1.3 if len(yrs) == 1 else 0.0), 3.5 * nrow + 0.5))
+        fig = _new_figure(figsize or _lisa_size(main, nrow, ncol, len(yrs)))
         axes = np.array(fig.subplots(nrow, ncol, squeeze=False)).ravel()
         counts: dict[str, int] = {}
         for ax, y in zip(axes, yrs, strict=False):
@@ -506,23 +701,30 @@ def lisa_map(
             if len(yrs) == 1:
                 name = f"{name} ({counts.get(c, 0)})"
             handles.append(Patch(facecolor=CLUSTER_COLORS[c], edgecolor="#999999", linewidth=0.4, label=name))
-        if len(yrs) == 1:
-            fig.legend(handles=handles, loc="outside right center", handlelength=1.2)
-        else:
-            fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), handlelength=1.2)
         note = None
         if permutations is not None and alpha is not None:
             note = _text("lisa_note", language, labels, alpha=alpha, perm=permutations)
+        leg = fig.legend(handles=handles, loc="outside lower center", ncols=2 if len(yrs) == 1 else len(handles),
+                         handlelength=1.2, title=note, title_fontsize=7)
+        if note:
+            leg.get_title().set_color("#555555")
         head = title
         if head is None and variable is not None:
-            head = _text("lisa_title", language, labels, v=_text(variable, language, labels))
+            head = _text("lisa_title", language, labels, v=variable_label(variable, labels))
             if len(yrs) == 1:
                 head = f"{head}, {yrs[0]}" if language == "en" else f"{head}，{yrs[0]}年"
         if head:
-            fig.suptitle(head)
-        if note:
-            fig.supxlabel(note, fontsize=7, color="#555555")
+            fig.suptitle(_wrap(head, 44) if len(yrs) == 1 else head)
     return fig
+
+
+def _lisa_size(main: np.ndarray, nrow: int, ncol: int, n_years: int) -> tuple[float, float]:
+    """One map: one column wide; several: the text width. The legend and the note go below the maps."""
+    if n_years == 1:
+        return _map_size(main, 1, 1, True, below=0.55)
+    width = DOUBLE_COLUMN
+    aspect = float((main[3] - main[1]) / (main[2] - main[0]))
+    return width, nrow * (width / ncol * aspect + 0.25) + 0.9
 
 
 # ---------------------------------------------------------------- Moran
@@ -611,7 +813,7 @@ def moran_scatter(
     language = _check_language(language)
     _require_columns(panel, [entity, time, variable], "moran_scatter panel")
     yrs = _years(panel, time, year, "last")
-    vlabel = _text(variable, language, labels)
+    vlabel = variable_label(variable, labels)
     if stats is None or not set(yrs) <= set(stats["year"]):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # small-N and island notices: the figure reports p_sim
@@ -626,7 +828,8 @@ def moran_scatter(
     ids = [str(i) for i in w.id_order]
     nrow, ncol = _grid(len(yrs))
     with _style(language):
-        fig = _new_figure(figsize or (4.0 * ncol, 3.8 * nrow))
+        side = SINGLE_COLUMN if ncol == 1 else DOUBLE_COLUMN / ncol
+        fig = _new_figure(figsize or (side * ncol, (side + 0.3) * nrow))
         axes = np.array(fig.subplots(nrow, ncol, squeeze=False)).ravel()
         for ax, y in zip(axes, yrs, strict=False):
             z, lag = _standardised(panel, variable, w, entity, time, y)
@@ -642,22 +845,22 @@ def moran_scatter(
             ax.set_xlim(-lim, lim)
             ax.set_ylim(-lim, lim)
             ax.set_aspect("equal", adjustable="box")
-            ax.set_xlabel(_text("std", language, labels, v=vlabel))
-            ax.set_ylabel(_text("lag", language, labels, v=vlabel))
+            ax.set_xlabel(_wrap(_text("std", language, labels, v=vlabel), 44))
+            ax.set_ylabel(_wrap(_text("lag", language, labels, v=vlabel), 44))
             row = stats.loc[y]
             if permutations and permutations > 0:
                 note = _text("moran_note", language, labels, i=row["I"], p=row["p_sim"], perm=int(permutations))
             else:
                 note = _text("moran_note_noperm", language, labels, i=row["I"], z=row["z"], p=row["p_norm"])
-            ax.text(0.03, 0.97, note, transform=ax.transAxes, va="top", ha="left", fontsize=7.5,
+            ax.text(0.03, 0.97, note, transform=ax.transAxes, va="top", ha="left", fontsize=7,
                     bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "#cccccc",
                           "linewidth": 0.5})
             if names is not None:
                 for k, (xi, yi) in enumerate(zip(z, lag, strict=True)):
                     ax.annotate(str(names.get(ids[k], ids[k])), (xi, yi), xytext=(2, 2),
-                                textcoords="offset points", fontsize=5.5, color="#333333")
-            ax.set_title(title if (title and len(yrs) == 1) else
-                         _text("moran_title", language, labels, v=vlabel, year=y))
+                                textcoords="offset points", fontsize=6, color="#333333")
+            ax.set_title(_wrap(title if (title and len(yrs) == 1) else
+                               _text("moran_title", language, labels, v=vlabel, year=y), 40))
         for ax in axes[len(yrs):]:
             ax.set_visible(False)
         if title and len(yrs) > 1:
@@ -724,33 +927,98 @@ def impacts_plot(
     table = table[table[parts].notna().any(axis=1)]  # e.g. long-run effects of an unstable dynamic estimate
     if table.empty:
         raise SpecificationError("impacts_plot: the impacts table has no rows with a value")
-    zq = _normal_quantile(level)
-    names = [_text(str(v), language, labels) for v in table.index]
-    ypos = np.arange(len(table))[::-1].astype(float)
+    names = [variable_label(v, labels) for v in table.index]
     with _style(language):
-        fig = _new_figure(figsize or (2.6 * len(parts) + 1.4, 0.42 * len(table) + 1.3))
-        axes = np.array(fig.subplots(1, len(parts), sharey=True, squeeze=False)).ravel()
-        for k, (ax, part) in enumerate(zip(axes, parts, strict=True)):
-            est = table[part].to_numpy(dtype=float)
-            se = table[f"{part}_se"].to_numpy(dtype=float)
-            half = zq * se
-            sig = np.isfinite(half) & (np.abs(est) > half)
-            color = ("#1f4e79", "#b2182b", "#333333")[k % 3]
-            ax.axvline(0, color="#999999", linewidth=0.7, linestyle="--", zorder=1)
-            ax.errorbar(est, ypos, xerr=np.where(np.isfinite(half), half, 0.0), fmt="none", ecolor=color,
-                        elinewidth=1.1, capsize=2.5, zorder=2)
-            ax.scatter(est, ypos, s=26, zorder=3, edgecolors=color, linewidths=1.1,
-                       facecolors=[color if s else "white" for s in sig])
-            ax.set_title(_text(part, language, labels))
-            ax.set_xlabel(_text("impacts_x", language, labels))
-            ax.grid(axis="x", color="#eeeeee", linewidth=0.5)
-            ax.set_axisbelow(True)
-            if k == 0:
-                ax.set_yticks(ypos, names)
-            else:
-                ax.tick_params(axis="y", left=False)
-        axes[0].set_ylim(-0.6, len(table) - 0.4)
-        fig.suptitle(title if title is not None else _text("impacts_title", language, labels, level=level))
+        fig = _new_figure(figsize or (DOUBLE_COLUMN, 0.3 * len(table) + 1.25))
+        _dot_whisker(fig, table, names, parts, _normal_quantile(level), labels, language)
+        fig.suptitle(_wrap(title if title is not None else _text("impacts_title", language, labels, level=level), 90))
+    return fig
+
+
+def _dot_whisker(fig: Figure, table: pd.DataFrame, names: Sequence[str], parts: Sequence[str], zq: float,
+                 labels: Mapping[str, str] | None, language: str) -> None:
+    """One axes per effect in ``parts``: a dot at each row's estimate and a bar of +/- ``zq`` standard errors.
+
+    Rows run top to bottom in the order of ``table``, named by ``names``.
+    The dot is filled when the interval excludes zero and open otherwise, so
+    significance does not rest on colour; each effect has its colour of
+    :data:`IMPACT_COLORS`.
+    """
+    ypos = np.arange(len(table))[::-1].astype(float)
+    axes = np.array(fig.subplots(1, len(parts), sharey=True, squeeze=False)).ravel()
+    for k, (ax, part) in enumerate(zip(axes, parts, strict=True)):
+        est = table[part].to_numpy(dtype=float)
+        half = zq * table[f"{part}_se"].to_numpy(dtype=float)
+        sig = np.isfinite(half) & (np.abs(est) > half)
+        color = IMPACT_COLORS.get(part, OKABE_ITO[k % len(OKABE_ITO)])
+        ax.axvline(0, color="#999999", linewidth=0.6, linestyle="--", zorder=1)
+        ax.errorbar(est, ypos, xerr=np.where(np.isfinite(half), half, 0.0), fmt="none", ecolor=color,
+                    elinewidth=1.0, capsize=2.0, zorder=2)
+        ax.scatter(est, ypos, s=20, zorder=3, edgecolors=color, linewidths=1.0,
+                   facecolors=[color if s_ else "white" for s_ in sig])
+        ax.set_title(_text(part, language, labels))
+        ax.set_xlabel(_text("impacts_x", language, labels))
+        ax.grid(axis="x", color="#eeeeee", linewidth=0.5)
+        ax.set_axisbelow(True)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+        if k == 0:
+            ax.set_yticks(ypos, [_wrap_label(n, 30) for n in names])
+        else:
+            ax.tick_params(axis="y", left=False)
+    axes[0].set_ylim(-0.6, len(table) - 0.4)
+
+
+def impacts_across_w(
+    frame: pd.DataFrame,
+    *,
+    variable: str,
+    level: float = 0.95,
+    parts: Sequence[str] = ("direct", "indirect", "total"),
+    labels: Mapping[str, str] | None = None,
+    language: str = "en",
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Direct, indirect and total effects of one variable under each weights matrix.
+
+    The same dot-and-whisker panels as :func:`impacts_plot`, with one row
+    per estimate that differs from the others only by its W, so a reader
+    sees at once whether the spillover survives the choice of W.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per W, indexed by the label to print (the W's label, as the
+        tables print it), with columns ``direct, indirect, total`` and
+        ``direct_se, indirect_se, total_se`` (rows of the estimates'
+        ``ImpactsResult.table`` for ``variable``).
+    variable : str
+        The variable whose effects are shown (named in the title through
+        ``labels``).
+    level : float, default 0.95
+        Confidence level of the intervals.
+    parts : sequence of str
+        Effects to show, one panel each.
+    labels, language, title, figsize
+        As in :func:`choropleth`; ``title`` default names the variable and the
+        confidence level.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per effect, sharing the W axis; the first lists the W labels.
+    """
+    language = _check_language(language)
+    parts = list(parts)
+    _require_columns(frame, [*parts, *[f"{p}_se" for p in parts]], "impacts_across_w frame")
+    if len(frame) < 1 or frame[parts].isna().all(axis=None):
+        raise SpecificationError("impacts_across_w: the frame has no rows with a value")
+    head = title if title is not None else _text("across_w_title", language, labels,
+                                                 v=variable_label(variable, labels), level=level)
+    with _style(language):
+        fig = _new_figure(figsize or (DOUBLE_COLUMN, 0.3 * len(frame) + 1.35))
+        _dot_whisker(fig, frame, [str(i) for i in frame.index], parts, _normal_quantile(level), labels, language)
+        fig.suptitle(_wrap(head, 90))
     return fig
 
 
@@ -764,6 +1032,7 @@ def trends_by_region(
     regions: Sequence[str] | None = None,
     national: bool = True,
     labels: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
     language: str = "en",
     title: str | None = None,
     figsize: tuple[float, float] | None = None,
@@ -783,8 +1052,8 @@ def trends_by_region(
         appearance in ``panel``.
     national : bool, default True
         Also draw the mean over all units (dashed).
-    labels, language, title, figsize
-        As in :func:`choropleth`.
+    labels, units, language, title, figsize
+        As in :func:`choropleth`; a variable's unit goes on its y axis.
 
     Returns
     -------
@@ -802,10 +1071,9 @@ def trends_by_region(
         regions = present
     means = panel.groupby([region_col, time])[variables].mean()
     overall = panel.groupby(time)[variables].mean()
-    fallback = matplotlib.colormaps["tab10"]
     nrow, ncol = _grid(len(variables), 2)
     with _style(language):
-        fig = _new_figure(figsize or (3.6 * ncol + 0.4, 2.8 * nrow + 0.7))
+        fig = _new_figure(figsize or (DOUBLE_COLUMN if ncol > 1 else SINGLE_COLUMN, 2.4 * nrow + 0.8))
         axes = np.array(fig.subplots(nrow, ncol, squeeze=False, sharex=True)).ravel()
         handles: list = []
         for ax, var in zip(axes, variables, strict=False):
@@ -814,17 +1082,19 @@ def trends_by_region(
                 if reg not in means.index.get_level_values(0):
                     continue
                 s = means.loc[reg, var]
-                (line,) = ax.plot(s.index.to_numpy(), s.to_numpy(), marker="o", markersize=2.8, linewidth=1.3,
-                                  color=GROUP_COLORS[k] if k < len(GROUP_COLORS) else fallback(k % 10),
-                                  label=_text(str(reg), language, labels))
+                (line,) = ax.plot(s.index.to_numpy(), s.to_numpy(), marker=_MARKERS[k % len(_MARKERS)],
+                                  markersize=3.0, linewidth=1.1, color=GROUP_COLORS[k % len(GROUP_COLORS)],
+                                  linestyle="-" if k < len(GROUP_COLORS) else ":",
+                                  label=variable_label(reg, labels))
                 handles.append(line)
             if national:
-                (line,) = ax.plot(overall.index.to_numpy(), overall[var].to_numpy(), color="#222222",
+                (line,) = ax.plot(overall.index.to_numpy(), overall[var].to_numpy(), color="#000000",
                                   linestyle="--", linewidth=1.1, label=_text("national", language, labels))
                 handles.append(line)
-            ax.set_title(_text(var, language, labels))
+            ax.set_title(_wrap(variable_label(var, labels), 40))
             ax.set_xlabel(_text("year", language, labels))
-            ax.set_ylabel(_text("trends_y", language, labels))
+            unit = (units or {}).get(var)
+            ax.set_ylabel(_text("trends_y", language, labels) + (f" ({unit})" if unit else ""))
             ax.grid(color="#eeeeee", linewidth=0.5)
             ax.set_axisbelow(True)
             years = sorted(pd.unique(panel[time]))
@@ -833,7 +1103,8 @@ def trends_by_region(
             ax.tick_params(axis="x", labelbottom=True)
         for ax in axes[len(variables):]:
             ax.set_visible(False)
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), handlelength=1.8)
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5 if ncol > 1 else 3),
+                   handlelength=2.2)
         fig.suptitle(title if title is not None else _text("trends_title", language, labels))
     return fig
 
@@ -859,7 +1130,9 @@ def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", 
     Notes
     -----
     PDF and SVG carry no creation date and SVG ids use a fixed hash salt, so
-    the same figure gives the same bytes on every run.
+    the same figure gives the same bytes on every run. Every PDF is vector
+    (maps included) and embeds its fonts; see :func:`_pdf_fonttype` for
+    which kind.
     """
     from spillover.io import atomic_write
 
@@ -868,8 +1141,40 @@ def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", 
     for fmt in formats:
         path = stem.parent / f"{stem.name}.{fmt}"
         metadata = {"CreationDate": None} if fmt == "pdf" else {"Date": None} if fmt == "svg" else None
-        with matplotlib.rc_context({"svg.hashsalt": "spillover", "pdf.fonttype": 3, "pdf.compression": 6}):
+        fonttype = _pdf_fonttype(fig)
+        with matplotlib.rc_context({"svg.hashsalt": "spillover", "pdf.fonttype": fonttype, "ps.fonttype": fonttype,
+                                    "pdf.compression": 6}):
             atomic_write(path, lambda p, fmt=fmt, metadata=metadata: fig.savefig(
                 p, format=fmt, dpi=dpi, metadata=metadata, facecolor="white"))
         written.append(path)
     return written
+
+
+def _pdf_fonttype(fig: Figure) -> int:
+    """How the PDF embeds fonts: 42 (TrueType subsets) unless that would embed CFF outlines; then 3.
+
+    Type 42 keeps text as text (searchable, editable) and is what journals'
+    PDF checks ask for; Type 3 fonts (glyphs as drawing procedures) are often
+    refused. Matplotlib embeds a Type 42 font as TrueType (``FontFile2``),
+    which is only valid for TrueType outlines: a CJK font with CFF outlines
+    (Noto Sans CJK, :mod:`spillover.report.fonts`' first choice) would give a
+    PDF that some readers cannot display. A figure whose text needs such a
+    font is therefore written with Type 3 fonts, still embedded and vector.
+    """
+    if not fonts.has_cjk_font():
+        return 42
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    if not any(ord(ch) >= 0x2E80 for text in texts for ch in text):  # CJK blocks and full-width forms
+        return 42
+    path = font_manager.findfont(font_manager.FontProperties(family=fonts.cjk_font_family()))
+    return 3 if _has_cff_outlines(path) else 42
+
+
+def _has_cff_outlines(path: str | Path) -> bool:
+    """True when the font file (or the first font of a collection) is OpenType with CFF outlines (tag ``OTTO``)."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+        if head[:4] == b"ttcf":
+            fh.seek(int.from_bytes(head[12:16], "big"))
+            head = fh.read(4)
+    return head[:4] == b"OTTO"

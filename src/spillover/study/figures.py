@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from matplotlib.figure import Figure
 
 from spillover.errors import SpecificationError, format_error
@@ -19,6 +20,7 @@ from spillover.report.figures import (
     _text,
     _years,
     choropleth,
+    impacts_across_w,
     impacts_plot,
     lisa_map,
     moran_scatter,
@@ -51,9 +53,11 @@ def default_figure_specs(run) -> list:
     the first estimate's dependent variable) in the first and last period,
     when the study has a ``[geometry]``; a Moran scatterplot and a LISA
     cluster map of the last mapped variable in the last period under the
-    first weights matrix; one impacts plot per estimate with impacts; trends
-    by ``[data] group`` when it is set. Figures whose inputs are absent are
-    left out.
+    first weights matrix; one impacts plot per estimate with impacts; the
+    effects of the first regressor across W when at least two estimates with
+    impacts differ only by their W (:func:`same_model_across_w`); trends by
+    ``[data] group`` when it is set. Figures whose inputs are absent are left
+    out.
 
     Parameters
     ----------
@@ -83,9 +87,142 @@ def default_figure_specs(run) -> list:
                                     years=[y1]))
     for est in run.impacts:
         specs.append(FigureSpec(name=f"impacts_{_safe_name(str(est))}", kind="impacts", estimate=str(est)))
+    across = same_model_across_w(run)
+    if len(across) >= 2:
+        specs.append(FigureSpec(name="impacts_across_w", kind="impacts_across_w", estimates=across))
     if idx and run.study.data.group:
         specs.append(FigureSpec(name="trends_" + "_".join(idx), kind="trends", variable=",".join(idx)))
     return specs
+
+
+def estimate_label(run, name: str) -> str:
+    """An estimate's display label, as the tables print it (its ``label``, else its name)."""
+    entry = run.study.estimate_by_name().get(name)
+    return (entry.label if entry is not None else "") or name
+
+
+def weights_label(run, name: str) -> str:
+    """A weights matrix's display label, as the tables' W row prints it (``WeightsSpec.default_label``)."""
+    w = run.weights.get(name)
+    meta = getattr(w, "spillover_meta", {}) or {}
+    if meta.get("label"):
+        return str(meta["label"])
+    specs = getattr(run.study, "weights", None)
+    spec = specs.get(name) if isinstance(specs, dict) else None
+    return spec.default_label() if spec is not None else name
+
+
+def _model_key(entry) -> str:
+    """Everything that defines an estimate except its name, label, W and impacts settings."""
+    import json
+
+    data = entry.model_dump(exclude={"name", "label", "weights", "impacts"})
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def same_model_across_w(run, baseline: str | None = None) -> list[str]:
+    """Estimates with impacts that differ from ``baseline`` only by their weights matrix.
+
+    Parameters
+    ----------
+    run : StudyRun
+        Needs ``study`` and ``impacts``.
+    baseline : str, optional
+        The reference estimate; default the first estimate with impacts that
+        has such a sibling.
+
+    Returns
+    -------
+    list of str
+        Estimate names in spec order, the baseline first, one per W; empty
+        when no estimate has a sibling under another W.
+    """
+    entries = [e for e in run.study.estimate if e.name in run.impacts and e.weights]
+    by_key: dict[str, list] = {}
+    for e in entries:
+        by_key.setdefault(_model_key(e), []).append(e)
+    for e in entries:
+        if baseline is not None and e.name != baseline:
+            continue
+        group, seen = [], set()
+        for other in by_key[_model_key(e)]:
+            if other.weights not in seen:
+                seen.add(other.weights)
+                group.append(other.name)
+        if len(group) >= 2 or baseline is not None:
+            return group
+    return []
+
+
+def across_w_frame(run, estimates: list[str], variable: str) -> pd.DataFrame:
+    """The impacts of ``variable`` in each of ``estimates``: one row per estimate, indexed by its W's label.
+
+    The rows are the estimates' own impacts tables (the numbers the impacts
+    tables print). When two estimates share a W, rows are named by the
+    estimates' labels instead.
+    """
+    rows, names = [], []
+    for name in estimates:
+        table = getattr(run.impacts[name], "table", run.impacts[name])
+        if variable not in table.index:
+            raise SpecificationError(format_error("impacts_across_w: variable not in the estimate's impacts",
+                                                  estimate=name, variable=variable, available=list(table.index)))
+        rows.append(table.loc[variable])
+        entry = run.study.estimate_by_name()[name]
+        names.append(weights_label(run, entry.weights))
+    if len(set(names)) < len(names):
+        names = [estimate_label(run, n) for n in estimates]
+    return pd.DataFrame(rows, index=pd.Index(names, name="weights"))
+
+
+def variable_units(run) -> dict[str, str]:
+    """Units of the panel's columns where the data declare one (catalog indicators and derived variables)."""
+    built = getattr(run, "built", None)
+    if built is None:
+        return {}
+    units: dict[str, str] = {}
+    for ind in getattr(built.catalog, "indicator", []) or []:
+        if getattr(ind, "unit", None):
+            units[ind.id] = str(ind.unit)
+    derived = getattr(built, "derived", None)
+    if isinstance(derived, pd.DataFrame) and {"name", "unit"} <= set(derived.columns):
+        units.update({str(n): str(u) for n, u in zip(derived["name"], derived["unit"], strict=True)
+                      if isinstance(u, str) and u})
+    return units
+
+
+#: Display text of the fixed-effects and method choices of a specification grid.
+FE_TEXT = {"none": "None", "entity": "Unit", "time": "Time", "twoways": "Unit and time", "random": "Random"}
+METHOD_TEXT = {"lee-yu": "Lee-Yu", "direct": "Direct (demeaning)"}
+
+
+def grid_labels(run, grid) -> dict[str, dict[str, str]]:
+    """Display text of every choice of a ``[[grid]]``, for :func:`spillover.study.grid.specification_curve`.
+
+    W by their labels, fixed effects and method by :data:`FE_TEXT` and
+    :data:`METHOD_TEXT`; a sample by its groups' labels ("Central and
+    West"), the whole sample by the study's ``national`` label (else "All
+    units"). The curve then shows no key of the spec.
+
+    Returns
+    -------
+    dict
+        ``{"weights": {...}, "sample": {...}, "fe": {...}, "method": {...}}``,
+        each mapping a value of the grid table to its text.
+    """
+    from spillover.study.runner import variable_labels
+
+    labels = variable_labels(run)
+    whole = labels.get("national", _text("national", "en"))
+    samples = {key: _and_list([labels.get(str(g), str(g)) for g in groups]) or whole
+               for key, groups in grid.samples.items()}
+    return {"weights": {w: weights_label(run, w) for w in grid.weights}, "sample": samples,
+            "fe": dict(FE_TEXT), "method": dict(METHOD_TEXT)}
+
+
+def _and_list(names: list[str]) -> str:
+    """``["A", "B", "C"]`` as ``"A, B and C"``; an empty list as ``""``."""
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
 
 
 def _moran_settings(run, variable: str, weights: str) -> tuple[int, int]:
@@ -135,7 +272,8 @@ def _make_figure(run, spec) -> Figure:
     years = spec.years or None
     if spec.kind == "choropleth":
         opts = map_options()
-        return choropleth(run.geometry, panel, spec.variable, years, entity=entity, time=time, **opts)
+        return choropleth(run.geometry, panel, spec.variable, years, entity=entity, time=time,
+                          units=variable_units(run), **opts)
     if spec.kind == "moran_scatter":
         wname, w = _pick_weights(run, spec)
         perm, seed = _moran_settings(run, spec.variable, wname)
@@ -161,17 +299,31 @@ def _make_figure(run, spec) -> Figure:
             raise SpecificationError(format_error("impacts figure: estimate has no impacts", figure=spec.name,
                                                   estimate=est, available=list(run.impacts)))
         sep = "：" if language == "zh" else ": "
-        entry = run.study.estimate_by_name().get(est)
-        name = (entry.label if entry is not None else "") or est
         return impacts_plot(run.impacts[est], language=language, labels=labels,
-                            title=f"{name}{sep}" + _text("impacts_title", language, level=0.95))
+                            title=f"{estimate_label(run, est)}{sep}" + _text("impacts_title", language, level=0.95))
+    if spec.kind == "impacts_across_w":
+        return _across_w_figure(run, spec, labels, language)
     if spec.kind == "trends":
         group = run.study.data.group
         if group is None:
             raise SpecificationError(format_error(f"figure {spec.name!r}: trends need [data] group = 'COLUMN'"))
         return trends_by_region(panel, spec.variable, region_col=group, time=time, labels=labels,
-                                language=language)
+                                units=variable_units(run), language=language)
     raise SpecificationError(format_error("unknown figure kind", figure=spec.name, kind=spec.kind))
+
+
+def _across_w_figure(run, spec, labels: dict, language: str) -> Figure:
+    """The impacts-across-W figure of ``spec``: its ``estimates`` (default :func:`same_model_across_w`)."""
+    estimates = list(spec.estimates) or same_model_across_w(run, spec.estimate)
+    missing = [e for e in estimates if e not in run.impacts]
+    if missing or len(estimates) < 2:
+        raise SpecificationError(format_error("impacts_across_w figure needs two or more estimates with impacts",
+                                              figure=spec.name, without_impacts=missing,
+                                              available=list(run.impacts)))
+    first = getattr(run.impacts[estimates[0]], "table", run.impacts[estimates[0]])
+    variable = spec.variable or str(first.index[0])
+    frame = across_w_frame(run, estimates, variable)
+    return impacts_across_w(frame, variable=variable, labels=labels, language=language)
 
 
 def study_figures(run) -> list[Path]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -104,40 +105,65 @@ def run_grid(g, panel: pd.DataFrame, weights: dict, entity: str, time: str, engi
 
 
 def specification_curve(table: pd.DataFrame, variable: str, path_stem: Path, effect: str = "direct",
-                        level: float = 0.95) -> list[Path]:
+                        level: float = 0.95, *, labels: Mapping[str, Mapping[str, str]] | None = None,
+                        variable_label: str | None = None) -> list[Path]:
     """Specification curve: the ``effect`` of ``variable`` in every combination, sorted, with intervals.
 
     Below the curve, a marker panel shows which weights, sample, fixed
     effects and method each estimate used (Simonsohn, Simmons & Nelson 2020,
-    Nature Human Behaviour 4, 1208-1214, fig. 2).
+    Nature Human Behaviour 4, 1208-1214, fig. 2); its rows follow the order
+    of the grid, the same in every curve of the grid.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The grid (:func:`run_grid`).
+    variable : str
+        The regressor whose effect is shown.
+    path_stem : Path
+        Output path without suffix (PNG and PDF are written).
+    effect : {"direct", "indirect", "total"}
+    level : float, default 0.95
+        Confidence level of the intervals.
+    labels : mapping, optional
+        Display text of each choice: ``{"weights": {"adjacency": "Queen
+        contiguity", ...}, "sample": {...}, "fe": {...}, "method": {...}}``;
+        values without one are shown as they are.
+    variable_label : str, optional
+        Display label of ``variable`` (default the name).
     """
     from scipy.stats import norm
 
-    from spillover.report.figures import _new_figure, _style, save_figure
+    from spillover.report.figures import DOUBLE_COLUMN, IMPACT_COLORS, _new_figure, _style, save_figure
 
+    labels = labels or {}
+    vlabel = variable_label or variable
     d = table[np.isfinite(table[effect].astype(float))].sort_values(effect, kind="mergesort").reset_index(drop=True)
     z = norm.ppf(0.5 + level / 2)
     dims = ["weights", "sample", "fe", "method"]
-    levels = [(dim, v) for dim in dims for v in dict.fromkeys(d[dim])]
+    levels = [(dim, v) for dim in dims for v in dict.fromkeys(table[dim]) if (d[dim] == v).any()]  # spec order
+    color = IMPACT_COLORS.get(effect, IMPACT_COLORS["direct"])
     with _style("en"):
-        fig = _new_figure((max(6.0, 0.22 * len(d) + 2.5), 3.2 + 0.22 * len(levels)))
-        top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 0.22 * len(levels) + 0.3]})
+        fig = _new_figure((DOUBLE_COLUMN, 2.6 + 0.16 * len(levels)))
+        top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 0.16 * len(levels) + 0.3]})
         x = np.arange(len(d))
         sig = (d[f"{effect}_p"] < 1 - level).to_numpy()
-        top.errorbar(x, d[effect], yerr=z * d[f"{effect}_se"], fmt="none", ecolor="0.6", elinewidth=1)
-        top.scatter(x[sig], d[effect][sig], color="#1f4e79", zorder=3, s=18, label=f"p < {1 - level:.2f}")
-        top.scatter(x[~sig], d[effect][~sig], facecolor="white", edgecolor="#1f4e79", zorder=3, s=18,
-                    label=f"p >= {1 - level:.2f}")
-        top.axhline(0, color="0.3", lw=0.8, ls="--")
-        top.set_ylabel(f"{effect} effect of {variable}")
-        top.legend(frameon=False, fontsize=8, loc="upper left")
+        top.errorbar(x, d[effect], yerr=z * d[f"{effect}_se"], fmt="none", ecolor="0.6", elinewidth=0.8)
+        top.scatter(x[sig], d[effect][sig], color=color, zorder=3, s=10, label=f"p < {1 - level:.2f}")
+        top.scatter(x[~sig], d[effect][~sig], facecolor="white", edgecolor=color, zorder=3, s=10,
+                    label=f"p \u2265 {1 - level:.2f}")
+        top.axhline(0, color="0.3", lw=0.6, ls="--")
+        top.set_ylabel(f"{effect.capitalize()} effect")
+        top.legend(frameon=False, loc="upper left")
         for k, (dim, v) in enumerate(levels):
             on = (d[dim] == v).to_numpy()
-            bottom.scatter(x[on], np.full(on.sum(), k), marker="|", s=60, color="0.2")
-        bottom.set_yticks(range(len(levels)), [f"{dim}: {v}" for dim, v in levels], fontsize=7)
-        bottom.invert_yaxis()
-        bottom.set_xlabel("specifications, sorted by the estimate")
+            bottom.scatter(x[on], np.full(on.sum(), k), marker="|", s=30, color="0.2", linewidths=0.8)
+        names = {"weights": "W", "sample": "Sample", "fe": "Fixed effects", "method": "Method"}
+        bottom.set_yticks(range(len(levels)), [f"{names[dim]}: {labels.get(dim, {}).get(str(v), v)}"
+                                               for dim, v in levels], fontsize=6.5)
+        bottom.set_ylim(len(levels) - 0.5, -0.5)
+        bottom.set_xlabel("Specifications, sorted by the estimate")
         bottom.set_xticks([])
-        fig.suptitle(f"Specification curve: {effect} effect of {variable} ({len(d)} specifications, "
-                     f"{int(level * 100)}% intervals)", fontsize=10)
+        fig.suptitle(f"Specification curve: {effect} effect of {vlabel} ({len(d)} specifications, "
+                     f"{int(level * 100)}% intervals)")
         return save_figure(fig, path_stem)

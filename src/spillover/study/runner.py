@@ -503,9 +503,13 @@ def step_grid(run: StudyRun) -> None:
         run.add_numbers(g.name, key, "row", ["spatial", "coef", "direct", "direct_se", "indirect", "indirect_se",
                                               "total", "total_se"])
         if ok.any():
+            from spillover.report.figures import variable_label
+            from spillover.study.figures import grid_labels
+
+            shown = {"labels": grid_labels(run, g), "variable_label": variable_label(g.variable, variable_labels(run))}
             for effect in ("direct", "indirect"):
                 run.files.extend(specification_curve(table, g.variable, run.out / "figures" / f"{g.name}_{effect}",
-                                                     effect=effect))
+                                                     effect=effect, **shown))
 
 
 def step_tables(run: StudyRun) -> None:

@@ -360,11 +360,26 @@ class TableSpec(_Strict):
 
 class FigureSpec(_Strict):
     name: str = _name()
-    kind: Literal["choropleth", "moran_scatter", "lisa_map", "impacts", "trends"]
+    kind: Literal["choropleth", "moran_scatter", "lisa_map", "impacts", "impacts_across_w", "trends"]
     variable: str = ""
     weights: str | None = None
     estimate: str | None = None
+    estimates: list[str] = Field(default_factory=list, description="kind = 'impacts_across_w': the estimates "
+                                 "(same model under different W) shown, one row each; default: `estimate` (else "
+                                 "the first estimate with such twins) and every estimate with impacts that "
+                                 "differs from it only by its W")
     years: list[int] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _estimates_list(self) -> FigureSpec:
+        if self.estimates and self.kind != "impacts_across_w":
+            raise ValueError(f"estimates = [...] is for kind = 'impacts_across_w', not {self.kind!r}")
+        if self.estimates and len(self.estimates) < 2:
+            raise ValueError("kind = 'impacts_across_w' compares two or more estimates: estimates = ['A', 'B', ...]")
+        dup = sorted({e for e in self.estimates if self.estimates.count(e) > 1})
+        if dup:
+            raise ValueError(f"estimates {dup} are listed twice")
+        return self
 
 
 class IndexSpec(_Strict):
@@ -600,8 +615,15 @@ def _check_references(study: Study, folder: Path) -> None:
             errors.append(f"{folder}: figure {fg.name!r}: weights {fg.weights!r} is not defined; defined: {wnames}")
         if fg.estimate and fg.estimate not in enames:
             errors.append(f"{folder}: figure {fg.name!r}: estimate {fg.estimate!r} is not defined; defined: {enames}")
-        if fg.kind != "impacts" and not fg.variable:
+        if fg.kind not in ("impacts", "impacts_across_w") and not fg.variable:
             errors.append(f"{folder}: figure {fg.name!r}: kind = {fg.kind!r} needs variable = 'COLUMN'")
+        unknown = [e for e in fg.estimates if e not in enames]
+        if unknown:
+            errors.append(f"{folder}: figure {fg.name!r}: estimates {unknown} are not defined; defined: {enames}")
+        no_impacts = [e for e in fg.estimates if e in specs and specs[e].impacts is None]
+        if no_impacts:
+            errors.append(f"{folder}: figure {fg.name!r}: estimates {no_impacts} have no impacts = {{...}}; "
+                          "impacts_across_w shows impacts")
     sources = {"coefficient": enames, "direct": enames, "indirect": enames, "total": enames,
                "mediated": [m.name for m in study.mediation], "equal_effects": [r.name for r in study.regime],
                "threshold": [t.name for t in study.threshold]}
