@@ -149,3 +149,70 @@ def test_drop_interpolated_unknown_indicator_is_named(study_run):
                      drop_interpolated=["x99"])
     with pytest.raises(SpecificationError, match=r"estimate 'bad'.*\['x99'\].*x13"):
         estimate_data(run, e)
+
+
+# ---------------------------------------------------------------- the Chinese rendering ([study] renderings)
+_LATIN_OK = {"SDM", "SAR", "SEM", "OLS", "QML", "AIC", "GMM", "SLS", "LSDV", "Lee", "Elhorst", "LeSage", "Pace",
+             "Yu", "de", "Jong", "Wald", "Hansen", "Sargan", "Hessian", "Debarsy", "Ertur", "Queen", "IV", "HAC"}
+
+
+def _latin_words(text: str) -> set[str]:
+    import re
+
+    text = re.sub(r"\[[^\]]*\]\([^)]*\)|`[^`]*`", "", text)  # links and code name files and columns
+    return {w for w in re.findall(r"[A-Za-z]{2,}", text)} - _LATIN_OK
+
+
+def test_chinese_rendering_has_every_table_and_no_english_left(study_run):
+    """Every [[table]] in every format under zh/tables, written in Chinese: the Markdown holds no English word
+    beyond method and author names; Word and Excel files read back with the Chinese labels; the numbers are the
+    English table's (numbers.csv is written once)."""
+    import docx
+    import openpyxl
+
+    run, out = study_run
+    zh = out / "zh"
+    assert not (zh / "untranslated.txt").exists(), (zh / "untranslated.txt").read_text(encoding="utf-8")
+    label = run.study.labels["zh"]["dei"]
+    for t in run.study.table:
+        for ext in t.formats:
+            assert (zh / "tables" / f"{t.name}.{ext}").is_file()
+        md = (zh / "tables" / f"{t.name}.md").read_text(encoding="utf-8")
+        assert not _latin_words(md), (t.name, _latin_words(md))
+        assert label in md and run.study.translations["zh"][t.title] in md
+        doc = docx.Document(zh / "tables" / f"{t.name}.docx")
+        cells = {c.text for tb in doc.tables for row in tb.rows for c in row.cells}
+        assert label in cells and "观测值" in cells
+        fonts = {r._element.rPr.rFonts.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia")
+                 for p in doc.paragraphs for r in p.runs if r._element.rPr is not None and r._element.rPr.rFonts
+                 is not None}
+        assert fonts - {None}, "an East Asian font is declared for the Chinese runs"
+        ws = openpyxl.load_workbook(zh / "tables" / f"{t.name}.xlsx")["table"]
+        assert label in {str(c.value) for row in ws.iter_rows() for c in row}
+    en = pd.read_csv(out / "tables" / "table_baseline.csv", index_col=0, skiprows=1, encoding="utf-8-sig")
+    cn = pd.read_csv(zh / "tables" / "table_baseline.csv", index_col=0, skiprows=1, encoding="utf-8-sig")
+    numeric = en.apply(lambda c: c.str.match(r"^\(?-?[\d.]+\)?\**$", na=False))
+    assert en.shape == cn.shape and numeric.to_numpy().sum() > 50  # same cells, other labels
+    assert (en.where(numeric).fillna("") == cn.where(numeric.to_numpy()).fillna("").to_numpy()).all().all()
+    nums = pd.read_csv(out / "numbers.csv")
+    assert nums.groupby(["output", "row", "column"]).size().max() == 1
+
+
+def test_chinese_readme_states_the_same_verdicts_with_links_that_open(study_run):
+    import re
+
+    from spillover.study.hypotheses import TEXT, verdicts
+
+    run, out = study_run
+    text = (out / "zh" / "README.md").read_text(encoding="utf-8")
+    heads = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert heads[:6] == ["研究问题", "数据", "变量", "空间权重矩阵", "研究假设", "模型设定检验与设定网格"]
+    zh = run.study.translations["zh"]
+    for v in verdicts(run):
+        assert f"### {zh[v.name]}：{TEXT['zh']['verdict'][v.verdict]}" in text
+        assert zh[v.claim] in text
+    for target in re.findall(r"\]\(([^)]+)\)", text):
+        assert (out / "zh" / target).resolve().exists() or target.startswith(("montecarlo/", "../montecarlo/",
+                                                                            "../manifest", "../numbers")), target
+    prose = re.sub(r"^\|.*$|^- \S*\[.*$|^- [a-z_]+: \[.*$", "", text, flags=re.M)  # tables; lists of files
+    assert not _latin_words(prose) - {"LR", "Sobel", "DEI", "CPI", "delta", "indicator", "system", "xlsx"}

@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -224,6 +224,22 @@ class Table:
             all_notes.append(star_legend(levels) + ".")
         return cls(columns=tuple(names), rows=tuple(rows), title=title, notes=once(all_notes), digits=int(digits),
                    stat=stat, stars=levels)
+
+    def translated(self, tr: Callable[[str], str]) -> Table:
+        """This table with every text run through ``tr`` (:class:`spillover.report.i18n.Translator`).
+
+        Numbers, stars, row keys and the order of rows are untouched, so
+        :meth:`numbers` keys stay those of the original; only the title,
+        column names, row labels, text cells and notes change. Pass the
+        variable labels of the target language to :meth:`from_results` and
+        translate the rest here. LaTeX of a Chinese table needs a CJK-capable
+        preamble (``xeCJK`` or ``ctex``).
+        """
+        rows = tuple(replace(r, label=tr(r.label) if r.label else r.label,
+                             cells=tuple(replace(c, text=tr(c.text)) if c.kind == "text" and c.text else c
+                                         for c in r.cells)) for r in self.rows)
+        return replace(self, columns=tuple(tr(c) for c in self.columns), rows=rows,
+                       title=tr(self.title) if self.title else self.title, notes=tuple(tr(n) for n in self.notes))
 
     # -- data views ----------------------------------------------------------
     @property

@@ -98,7 +98,7 @@ def default_figure_specs(run) -> list:
 def estimate_label(run, name: str) -> str:
     """An estimate's display label, as the tables print it (its ``label``, else its name)."""
     entry = run.study.estimate_by_name().get(name)
-    return (entry.label if entry is not None else "") or name
+    return _tr(run)((entry.label if entry is not None else "") or name)
 
 
 def weights_label(run, name: str) -> str:
@@ -106,10 +106,15 @@ def weights_label(run, name: str) -> str:
     w = run.weights.get(name)
     meta = getattr(w, "spillover_meta", {}) or {}
     if meta.get("label"):
-        return str(meta["label"])
+        return _tr(run)(str(meta["label"]))
     specs = getattr(run.study, "weights", None)
     spec = specs.get(name) if isinstance(specs, dict) else None
-    return spec.default_label() if spec is not None else name
+    return _tr(run)(spec.default_label()) if spec is not None else name
+
+
+def _tr(run):
+    """The run's translator of spec text into the language being rendered (identity when there is none)."""
+    return getattr(run, "tr", None) or (lambda text: text)
 
 
 def _model_key(entry) -> str:
@@ -257,7 +262,7 @@ def _make_figure(run, spec) -> Figure:
     from spillover.study.runner import variable_labels
 
     entity, time = run.study.data.entity, run.study.data.time
-    language = run.study.study.language
+    language = getattr(run, "lang", run.study.study.language)
     labels = variable_labels(run)
     panel = run.panel
     g = run.study.geometry
@@ -349,7 +354,7 @@ def study_figures(run) -> list[Path]:
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise SpecificationError(format_error("figure names must be unique", names=dup))
-    folder = Path(run.out) / "figures"
+    folder = Path(run.out) / getattr(run, "render_dir", "") / "figures"
     written: list[Path] = []
     for spec in specs:
         fig = _make_figure(run, spec)

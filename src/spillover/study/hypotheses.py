@@ -42,6 +42,64 @@ VERDICT_TEXT = {
                   "the stable region): a flagged estimate carries no verdict",
 }
 
+#: Everything above and the rule and reason templates, by language (``"en"`` is the source).
+TEXT: dict[str, dict] = {
+    "en": {"quantity": QUANTITY_TEXT, "analysis": ANALYSIS_TEXT, "verdict_text": VERDICT_TEXT,
+           "verdict": {v: v for v in VERDICT_TEXT},
+           "status": {"holds": "holds", "fails": "fails", "not estimated": "not estimated", "flagged": "flagged"},
+           "estimate": "estimate \u201c{0}\u201d", "analysis_ref": "the {0}",
+           "rule_test": "the {what} in {where} rejects at {level}%",
+           "rule_of": "the {what} of *{var}* in {where} is {rule} (two-sided test)",
+           "rule_through": "the {what} through *{var}* in {where} is {rule} (two-sided test)",
+           "rule": {"positive": "positive at {0}%", "negative": "negative at {0}%", "nonzero": "nonzero at {0}%"},
+           "why_flagged": "the main estimate is flagged ({0})",
+           "why_missing": "the run has no such number in the main estimate",
+           "why_fails": "the rule fails in the main estimate",
+           "why_mixed": "the rule holds in the main estimate and in {held} of {n} robustness estimates; it fails in "
+                        "{failed}{tail}",
+           "why_all": "the rule holds in the main estimate and in all {n} robustness estimates{tail}",
+           "why_one": "the rule holds in the main estimate and in the robustness estimate{tail}",
+           "why_none": "the rule holds in the main estimate (no robustness estimate{tail})",
+           "why_tail": "; not counted: {0} (flagged or not estimated)", "sep": ", ",
+           "grid": "{n} fits ({se} standard errors of the impacts): the direct effect of {var} is positive and "
+                   "significant at 5% in {pos}, negative and significant in {neg}; positive and significant by "
+                   "sample: {by}.", "grid_se": {"delta": "delta-method", "simulation": "simulated"}},
+    "zh": {"quantity": {"coefficient": "系数", "direct": "直接效应", "indirect": "间接（溢出）效应", "total": "总效应",
+                        "mediated": "中介效应a*b（Sobel检验）", "equal_effects": "各区制效应相等的Wald检验",
+                        "threshold": "首个门槛的自助法检验（Hansen 1999）"},
+           "analysis": {"mediated": "中介效应分析", "equal_effects": "区制模型", "threshold": "门槛模型"},
+           "verdict_text": {
+               "supported": "规则在主估计及所有计入的稳健性估计中均成立",
+               "mixed": "规则在主估计中成立，但在至少一个稳健性估计中不成立",
+               "not supported": "规则在主估计中不成立",
+               "not tested": "主估计缺少该数值，或主估计被标记（参数处于边界、未收敛或位于平稳域之外）：被标记的估计不作结论"},
+           "verdict": {"supported": "支持", "mixed": "部分支持", "not supported": "不支持", "not tested": "未检验"},
+           "status": {"holds": "成立", "fails": "不成立", "not estimated": "未估计", "flagged": "被标记"},
+           "estimate": "估计\u201c{0}\u201d", "analysis_ref": "{0}",
+           "rule_test": "{where}中的{what}在{level}%水平上拒绝原假设",
+           "rule_of": "{where}中*{var}*的{what}{rule}（双侧检验）",
+           "rule_through": "{where}中经由*{var}*的{what}{rule}（双侧检验）",
+           "rule": {"positive": "在{0}%水平上显著为正", "negative": "在{0}%水平上显著为负",
+                    "nonzero": "在{0}%水平上显著不为零"},
+           "why_flagged": "主估计被标记（{0}）", "why_missing": "本次运行的主估计中没有该数值",
+           "why_fails": "规则在主估计中不成立",
+           "why_mixed": "规则在主估计中成立，在{n}个稳健性估计中的{held}个中成立；在{failed}中不成立{tail}",
+           "why_all": "规则在主估计及全部{n}个稳健性估计中成立{tail}",
+           "why_one": "规则在主估计及该稳健性估计中成立{tail}",
+           "why_none": "规则在主估计中成立（无稳健性估计{tail}）",
+           "why_tail": "；未计入：{0}（被标记或未估计）", "sep": "、",
+           "grid": "共{n}个设定（效应标准误：{se}）：{var}的直接效应在{pos}个设定中在5%水平上显著为正，在{neg}个设定中显著为负；"
+                   "各样本中显著为正的设定数：{by}。", "grid_se": {"delta": "delta方法", "simulation": "模拟"}},
+}
+
+
+def _text(run) -> dict:
+    return TEXT.get(getattr(run, "lang", "en") if run is not None else "en", TEXT["en"])
+
+
+def _tr(run):
+    return getattr(run, "tr", None) or (lambda text: text)
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -148,30 +206,31 @@ def entry_label(run, name: str, quantity: str) -> str:
     """What a reader calls entry ``name``: the estimate's label, or what kind of analysis it is."""
     e = run.study.estimate_by_name().get(name)
     if e is not None:
-        return e.label or e.model.upper()
-    return ANALYSIS_TEXT.get(quantity, "the analysis")
+        return _tr(run)(e.label or e.model.upper())
+    return _text(run)["analysis"].get(quantity, "the analysis")
 
 
 def _labels(run) -> dict[str, str]:
     labels = dict(run.study.labels.get("en", {}))
-    labels.update(run.study.labels.get(run.study.study.language, {}))
+    labels.update(run.study.labels.get(getattr(run, "lang", run.study.study.language), {}))
     return labels
 
 
 def rule_text(h, run=None) -> str:
     """The decision rule of hypothesis ``h`` in words, with the study's labels when ``run`` is given."""
-    what = QUANTITY_TEXT[h.quantity]
-    level = re.match(RULE, h.rule).group(2)
+    t = _text(run)
+    what = t["quantity"][h.quantity]
+    kind, level = re.match(RULE, h.rule).groups()
     where = entry_label(run, h.estimate, h.quantity) if run is not None else h.estimate
     if run is not None and h.estimate in run.study.estimate_by_name():
-        where = f"estimate \u201c{where}\u201d"
+        where = t["estimate"].format(where)
     elif run is not None:
-        where = f"the {where[0].lower()}{where[1:]}"
+        where = t["analysis_ref"].format(where[0].lower() + where[1:] if t is TEXT["en"] else where)
     if h.quantity in ("equal_effects", "threshold"):
-        return f"the {what} in {where} rejects at {level}%"
+        return t["rule_test"].format(what=what, where=where, level=level)
     var = _labels(run).get(h.variable, h.variable) if run is not None else h.variable
-    of = f" of *{var}*" if h.quantity != "mediated" else f" through *{var}*"
-    return f"the {what}{of} in {where} is {h.rule} (two-sided test)"
+    key = "rule_through" if h.quantity == "mediated" else "rule_of"
+    return t[key].format(what=what, var=var, where=where, rule=t["rule"][kind].format(level))
 
 
 def check(run, h, entry: str) -> Check:
@@ -182,24 +241,25 @@ def check(run, h, entry: str) -> Check:
     return Check(entry, entry_label(run, entry, h.quantity), ev, flags, status)
 
 
-def _decide(main: Check, rob: tuple[Check, ...]) -> tuple[str, str]:
+def _decide(main: Check, rob: tuple[Check, ...], t: dict | None = None, tr=None) -> tuple[str, str]:
+    """(verdict, reason in words) from the main check and the robustness checks (see the module docstring)."""
+    t, tr = t or TEXT["en"], tr or (lambda text: text)
     if main.status == "flagged":
-        return "not tested", f"the main estimate is flagged ({'; '.join(main.flags)})"
+        return "not tested", t["why_flagged"].format("; ".join(tr(f) for f in main.flags))
     if main.status == "not estimated":
-        return "not tested", "the run has no such number in the main estimate"
+        return "not tested", t["why_missing"]
     if main.status == "fails":
-        return "not supported", "the rule fails in the main estimate"
+        return "not supported", t["why_fails"]
     counted = [c for c in rob if c.status in ("holds", "fails")]
     failed = [c.label for c in counted if c.status == "fails"]
     skipped = [c.label for c in rob if c.status not in ("holds", "fails")]
-    tail = f"; not counted: {', '.join(skipped)} (flagged or not estimated)" if skipped else ""
+    tail = t["why_tail"].format(t["sep"].join(skipped)) if skipped else ""
     if failed:
-        return "mixed", (f"the rule holds in the main estimate and in {len(counted) - len(failed)} of {len(counted)} "
-                         f"robustness estimates; it fails in {', '.join(failed)}{tail}")
+        return "mixed", t["why_mixed"].format(held=len(counted) - len(failed), n=len(counted),
+                                              failed=t["sep"].join(failed), tail=tail)
     if counted:
-        every = "the robustness estimate" if len(counted) == 1 else f"all {len(counted)} robustness estimates"
-        return "supported", f"the rule holds in the main estimate and in {every}{tail}"
-    return "supported", f"the rule holds in the main estimate (no robustness estimate{tail})"
+        return "supported", t["why_one" if len(counted) == 1 else "why_all"].format(n=len(counted), tail=tail)
+    return "supported", t["why_none"].format(tail=tail)
 
 
 def verdicts(run) -> list[Verdict]:
@@ -208,13 +268,14 @@ def verdicts(run) -> list[Verdict]:
     for h in run.study.hypothesis:
         main = check(run, h, h.estimate)
         rob = tuple(check(run, h, r) for r in h.robustness)
-        verdict, reason = _decide(main, rob)
+        verdict, reason = _decide(main, rob, _text(run), _tr(run))
         out.append(Verdict(h.name, h.claim, rule_text(h, run), verdict, reason, main, rob))
     return out
 
 
-def grid_summaries(run) -> list[str]:
-    """One sentence per specification grid: how often its variable's direct effect is significant."""
+def grid_summaries(run) -> list[tuple[str, tuple[str, ...]]]:
+    """Per specification grid: a sentence on how often its variable's direct effect is significant, and the
+    files (relative to the results folder) that show it."""
     labels = _labels(run)
     out = []
     for g in run.study.grid:
@@ -226,10 +287,9 @@ def grid_summaries(run) -> list[str]:
         neg = (table["direct"] < 0) & (table["direct_p"] < 0.05)
         by_sample = ", ".join(f"{labels.get(s_, s_)} {int(pos[table['sample'] == s_].sum())}/"
                               f"{int(ok[table['sample'] == s_].sum())}" for s_ in dict.fromkeys(table["sample"]))
-        se = {"delta": "delta-method", "simulation": "simulated"}[g.impacts.method]
+        t = _text(run)
         var = labels.get(g.variable, g.variable)
-        out.append(f"{int(ok.sum())} fits ({se} standard errors of the impacts): the direct effect of {var} is "
-                   f"positive and significant at 5% in {int(pos.sum())}, negative and significant in {int(neg.sum())}; "
-                   f"positive and significant by sample: {by_sample}. "
-                   f"[tables/{g.name}.md](tables/{g.name}.md), [figures/{g.name}_direct.png](figures/{g.name}_direct.png)")
+        out.append((t["grid"].format(n=int(ok.sum()), se=t["grid_se"][g.impacts.method], var=var,
+                                     pos=int(pos.sum()), neg=int(neg.sum()), by=by_sample),
+                    (f"tables/{g.name}.md", f"figures/{g.name}_direct.png")))
     return out

@@ -53,6 +53,14 @@ class StudyRun:
     grids: dict = field(default_factory=dict)
     weights_summary: pd.DataFrame | None = None  # one row per W (label, kind, links, islands, ...)
     final: Path | None = None  # the --out folder the outputs move into when every step has succeeded
+    language: str | None = None  # the language tables, figures and the README are being rendered in (None: the study's)
+    tr: Callable[[str], str] = field(default=lambda text: text)  # the study's display text in ``language``
+    render_dir: str = ""  # "" for the study's language, "<language>/" for a further rendering
+
+    @property
+    def lang(self) -> str:
+        """The language being rendered."""
+        return self.language or self.study.study.language
 
     def read(self, rel: str, key: str) -> Path:
         """Resolve a path the spec names (see :mod:`spillover.study.paths`) and record it as an input."""
@@ -199,10 +207,13 @@ def fit_estimate(run: StudyRun, e: EstimateSpec):
 
         res = fit_unbalanced(e.formula, df, w, entity, time_col, model=e.model, fe=e.fe)
         isl = {k: v for k, v in res.extra["islands"].items() if v}
+        names = _series_names(run)
         notes.append(f"{e.label or e.name}: {len(df)} of {len(run.panel)} observations (cells with interpolated "
-                     f"{', '.join(e.drop_interpolated)} dropped); per-period W restricted to the observed units"
+                     f"{'; '.join(names.get(s_, s_) for s_ in e.drop_interpolated)} dropped); per-period W "
+                     "restricted to the observed units"
                      + ("; without an observed neighbour (spatial lags 0 in that year): "
-                        + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in sorted(isl.items())) if isl else ""))
+                        + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in sorted(isl.items())) if isl else "")
+                     + ".")
     else:
         res = est.run(registry.FitRequest(e.formula, df, w, entity, time_col, fe=e.fe, method=e.method,
                                           options=e.estimator_options()))
@@ -513,6 +524,7 @@ def step_grid(run: StudyRun) -> None:
 
 
 def step_tables(run: StudyRun) -> None:
+    """Every ``[[table]]`` in each of its formats; numbers.csv rows from the study's own language only."""
     from spillover.report.tables import Table
 
     labels = variable_labels(run)
@@ -524,10 +536,49 @@ def step_tables(run: StudyRun) -> None:
         notes = ([t.notes] if t.notes else []) + [n for c in t.columns for n in run.notes.get(c, [])]
         table = Table.from_results(results, names, stat=t.stat, impacts=imps, labels=labels,
                                    title=t.title or t.name, notes=notes or None)
-        run.files.extend(Path(p) for p in table.write(run.out / "tables" / t.name, formats=t.formats))
-        nums = table.numbers()
-        nums.insert(0, "output", t.name)
-        run.numbers.append(_tidy_numbers(nums))
+        if not run.render_dir:
+            nums = table.numbers()
+            nums.insert(0, "output", t.name)
+            run.numbers.append(_tidy_numbers(nums))
+        table = table.translated(run.tr)
+        run.files.extend(Path(p) for p in table.write(run.out / run.render_dir / "tables" / t.name,
+                                                      formats=t.formats))
+
+
+def step_renderings(run: StudyRun, figures: bool = True) -> None:
+    """Tables, figures and the README again in each ``[study] renderings`` language, under ``<language>/``.
+
+    Spec text (titles, notes, labels of estimates and W, claims) comes from
+    ``[translations.<language>]``; what is left untranslated is listed in
+    ``<language>/untranslated.txt`` so a study can complete it.
+    """
+    from spillover.report.i18n import Translator
+    from spillover.study import readme
+
+    for lang in run.study.study.renderings:
+        if lang == run.study.study.language:
+            continue
+        known = {i.name_en: i.name_zh for i in run.built.catalog.indicator} if run.built is not None and lang == "zh" \
+            else {}
+        tr = Translator(lang, {**known, **run.study.translations.get(lang, {})})
+        run.language, run.tr, run.render_dir = lang, tr, f"{lang}/"
+        try:
+            step_tables(run)
+            if figures:
+                from spillover.study import figures as figmod
+
+                figmod.study_figures(run)
+            readme.write_readme(run)
+        finally:
+            run.language, run.tr, run.render_dir = None, (lambda text: text), ""
+        if tr.missing:
+            run.write_text(f"{lang}/untranslated.txt", "\n".join(sorted(tr.missing)) + "\n")
+
+
+def _series_names(run: StudyRun) -> dict[str, str]:
+    """Readable names of the catalog's series (empty for a user's panel file): for notes, not ids."""
+    built = run.built
+    return {i.id: i.name_en for i in built.catalog.indicator} if built is not None else {}
 
 
 def _tidy_numbers(nums: pd.DataFrame) -> pd.DataFrame:
@@ -542,7 +593,7 @@ def variable_labels(run: StudyRun) -> dict[str, str]:
     """Display labels from ``[labels.<language>]``, falling back to ``[labels.en]`` (then the names)."""
     labels = {"rho": "rho", "lambda": "lambda"}
     labels.update(run.study.labels.get("en", {}))
-    labels.update(run.study.labels.get(run.study.study.language, {}))
+    labels.update(run.study.labels.get(getattr(run, "lang", run.study.study.language), {}))
     return labels
 
 
@@ -552,7 +603,8 @@ _TEST_TEXT = {"lm_lag": "LM lag", "lm_error": "LM error", "robust_lm_lag": "Robu
 
 
 # ---------------------------------------------------------------- driver
-STEPS = ("data", "weights", "moran", "diagnose", "estimates", "analyses", "grid", "tables", "figures", "hypotheses")
+STEPS = ("data", "weights", "moran", "diagnose", "estimates", "analyses", "grid", "tables", "figures", "hypotheses",
+         "renderings")
 
 
 def run_study(models: str | Path = "models", out: str | Path = "results", *,
@@ -587,6 +639,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
 
         steps.append(("figures", lambda: figmod.study_figures(run)))
     steps.append(("hypotheses", lambda: readme.write_readme(run)))
+    steps.append(("renderings", lambda: step_renderings(run, figures=figures)))
     try:
         for name, fn in steps:
             if progress:
@@ -638,9 +691,29 @@ def _publish(run: StudyRun, staging: Path, final: Path) -> list[Path]:
         for parent in dst.relative_to(final).parents:
             if (final / parent).exists() and not (final / parent).is_dir():
                 raise NotADirectoryError(errno.ENOTDIR, "a file is where an output folder goes", str(final / parent))
+    stale = _previous_outputs(final) - {dst.relative_to(final).as_posix() for _, dst in pairs}
     moved = []
     for src, dst in pairs:
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dst)
         moved.append(dst)
+    for rel in sorted(stale):  # outputs of the previous run this one no longer writes (a renamed figure, ...)
+        old = final / rel
+        if old.is_file():
+            old.unlink()
+            for parent in old.relative_to(final).parents:
+                folder = final / parent
+                if folder != final and folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
     return moved
+
+
+def _previous_outputs(final: Path) -> set[str]:
+    """The files the previous run into ``final`` wrote (its manifest's ``outputs``); only those are ever removed."""
+    import json
+
+    try:
+        outputs = json.loads((final / "manifest.json").read_text(encoding="utf-8")).get("outputs", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {str(o) for o in outputs if isinstance(o, str) and ".." not in Path(o).parts and not Path(o).is_absolute()}

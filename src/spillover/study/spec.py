@@ -63,6 +63,9 @@ class StudySpec(_Strict):
     question: str = Field("", description="the research question in a sentence or two; opens results/README.md")
     seed: int = 20261124
     language: Literal["en", "zh"] = "en"
+    renderings: list[Literal["en", "zh"]] = Field(default_factory=list, description="further languages every table, "
+                                                  "figure and the README are also written in, under results/<language>/"
+                                                  " (spec text from [translations.<language>])")
     plugins: list[str] = Field(default_factory=list, description="Python files (relative to the study folder) or "
                                "module names imported before validation; they register their own estimators")
 
@@ -426,6 +429,9 @@ class Study(_Strict):
     geometry: GeometrySpec | None = None
     labels: dict[Literal["en", "zh"], dict[str, str]] = Field(
         default_factory=dict, description="[labels.en] / [labels.zh]: display label of each variable")
+    translations: dict[Literal["en", "zh"], dict[str, str]] = Field(
+        default_factory=dict, description="[translations.zh]: the study's own display text (titles, notes, column "
+        "names, estimate and W labels, claims) in another language, keyed by the text as written")
     index: list[IndexSpec] = Field(default_factory=list)
     hypothesis: list[HypothesisSpec] = Field(default_factory=list)
     weights: dict[str, WeightsSpec] = Field(default_factory=dict)
@@ -455,6 +461,7 @@ class Study(_Strict):
 
 
 _SINGLE = ("study", "data", "geometry", "labels")
+_MERGED = ("translations",)  # entries from every file, each text translated once
 _MAPS = ("weights",)
 _LISTS = ("index", "moran", "diagnose", "estimate", "mediation", "threshold", "regime", "grid", "table", "figure",
           "hypothesis")
@@ -512,6 +519,18 @@ def load_study(folder: str | Path) -> Study:
                     errors.append(f"{f}: [{key}] is already defined in {owner[key]}; define it once")
                 merged[key], owner[key] = value, f.name
                 origins[f"[{key}]"] = f.name
+            elif key in _MERGED and isinstance(value, dict):
+                for lang, entries in value.items():
+                    into = merged.setdefault(key, {}).setdefault(lang, {})
+                    for text, tr in (entries.items() if isinstance(entries, dict) else ()):
+                        if text in into and into[text] != tr:
+                            errors.append(f"{f}: [{key}.{lang}] translates {text!r} differently from "
+                                          f"{owner[(key, lang, text)]}; translate it once")
+                        into[text], owner[(key, lang, text)] = tr, f.name
+                    if not isinstance(entries, dict):
+                        into_err = f"{f}: [{key}.{lang}] must be a table of \"English text\" = \"translation\""
+                        errors.append(into_err)
+                origins[f"[{key}]"] = f.name
             elif key in _MAPS:
                 for name, sub in value.items():
                     if name in merged.setdefault(key, {}):
@@ -530,7 +549,7 @@ def load_study(folder: str | Path) -> Study:
                 origins.update({f"[[{key}]] {item['name']!r}": f.name for item in value
                                 if isinstance(item, dict) and isinstance(item.get("name"), str)})
             else:
-                errors.append(f"{f}: unknown top-level key {key!r}; allowed: {list(_SINGLE + _MAPS + _LISTS)}")
+                errors.append(f"{f}: unknown top-level key {key!r}; allowed: {list(_SINGLE + _MERGED + _MAPS + _LISTS)}")
     if errors:
         raise SpecificationError("\n".join(errors))
     try:

@@ -1,0 +1,166 @@
+"""Chinese renderings of what the package writes in English: fixed phrases, generated sentences, spec text.
+
+A :class:`Translator` turns one English display string into the target
+language: an exact phrase (a study's own ``[translations.zh]`` entries
+first, then :data:`PHRASES`), else a generated sentence matched by one of
+:data:`PATTERNS` (numbers and names carried over), else sentence by
+sentence, else a comma-separated list item by item. Text it cannot
+translate is kept as it is and recorded in :attr:`Translator.missing`, so a
+run can say what a study still has to translate; text that already holds
+CJK characters, or has no letters, passes through.
+
+Tables translate after layout (:meth:`spillover.report.tables.Table.translated`),
+so the numbers, their order and their keys are those of the English table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+#: Languages a study can render in.
+LANGUAGES = ("en", "zh")
+
+#: Fixed phrases the package writes (row labels, indicator values, methods, covariance kinds, model names).
+PHRASES: dict[str, dict[str, str]] = {"zh": {
+    "Model": "模型", "Dependent variable": "被解释变量", "Constant": "常数项", "Direct effects": "直接效应",
+    "Indirect effects": "间接效应", "Total effects": "总效应", "Unit effects": "个体固定效应",
+    "Time effects": "时间固定效应", "Method": "估计方法", "W": "空间权重矩阵", "Observations": "观测值",
+    "Log-likelihood": "对数似然值", "AIC": "AIC", "Yes": "是", "No": "否", "Random": "随机",
+    "R²": "R²", "R² (within)": "组内R²", "R² (between)": "组间R²", "R² (overall)": "总体R²",
+    "Lee-Yu transformation": "Lee-Yu变换", "Demeaning (Elhorst)": "去均值（Elhorst）",
+    "Demeaning, unbalanced (Elhorst)": "去均值，非平衡面板（Elhorst）", "Within": "组内估计",
+    "Pooled OLS": "混合OLS", "Random-effects GLS": "随机效应GLS", "Maximum likelihood": "极大似然",
+    "OLS": "OLS", "QML": "QML", "bias-corrected": "偏差校正", "IV-2SLS": "IV-2SLS", "IV-GMM": "IV-GMM",
+    "Lee-Yu transformed": "Lee-Yu变换后", "demeaned": "去均值后", "within": "组内变换后",
+    "inverse expected information": "期望信息矩阵之逆", "inverse observed Hessian": "观测Hessian矩阵之逆",
+    "inverse numerical Hessian": "数值Hessian矩阵之逆", "conventional": "常规",
+    "heteroskedasticity-robust": "异方差稳健", "clustered": "聚类稳健", "clustered by unit": "按个体聚类稳健",
+    "HAC (kernel)": "HAC（核）", "Driscoll-Kraay": "Driscoll-Kraay",
+    "Dynamic SDM": "动态SDM", "Dynamic SAR": "动态SAR", "FE": "固定效应", "RE": "随机效应",
+    "SAR": "SAR", "SEM": "SEM", "SDM": "SDM", "SDEM": "SDEM", "SAC": "SAC", "GNS": "GNS", "SLX": "SLX",
+    "short run": "短期", "long run": "长期", "rho": "ρ", "lambda": "λ", "R² (LSDV)": "R²（LSDV）",
+    "R² (transformed)": "R²（变换后）", "First stage: partial F": "第一阶段偏F统计量",
+    "First stage: partial R2": "第一阶段偏R²", "Over-identification: Sargan p-value": "过度识别检验：Sargan p值",
+    "Over-identification: Hansen J p-value": "过度识别检验：Hansen J p值",
+    "read its estimates with care": "请谨慎解读其估计值",
+    "the bias-corrected estimate is outside the stable region": "偏差校正后的估计值位于平稳域之外",
+    "the optimiser did not report convergence": "优化算法未报告收敛",
+    "F statistic, bootstrap p": "F统计量，自助法p值",
+    "Both theta = 0 and theta + rho beta = 0 are rejected (Wald and LR).":
+        "θ = 0 与 θ + ρβ = 0 均被拒绝（Wald与LR检验）。",
+    "theta = 0 is not rejected and the robust LM tests point to a spatial lag.":
+        "θ = 0 未被拒绝，且稳健LM检验指向空间滞后模型。",
+    "The common-factor restriction is not rejected and the robust LM tests point to a spatial error.":
+        "公因子约束未被拒绝，且稳健LM检验指向空间误差模型。",
+    "The LM tests and the Wald/LR tests do not point to the same restricted model, so the SDM, which nests SAR and "
+    "SEM, is kept (Elhorst 2010).": "LM检验与Wald/LR检验未指向同一约束模型，因此保留嵌套SAR与SEM的SDM（Elhorst 2010）。",
+    "excluded": "剔除", "interpolated (flagged)": "插补（已标记）", "kept out of balanced panel": "未纳入平衡面板",
+    "left out of index": "未纳入指数", "reference only (not used)": "仅供参考（未使用）",
+    "replaced (bad cross-section)": "替换（截面异常）", "replaced (recomputed from counts)": "替换（由计数重新计算）",
+    "replaced by other vintage": "以其他版本替换", "row ignored": "忽略该行",
+    "year-on-year jump (flagged)": "同比跳变（已标记）", "year-on-year jump (strict)": "同比跳变（严格）",
+}}
+
+#: Generated sentences: (English regular expression, template in the target language; groups as {1}, {2}, ...).
+PATTERNS: dict[str, list[tuple[str, str]]] = {"zh": [
+    (r"Standard errors in parentheses\.", "括号内为标准误。"),
+    (r"t statistics \(z for maximum likelihood\) in parentheses\.", "括号内为t统计量（极大似然估计为z统计量）。"),
+    (r"Standard errors in parentheses; standard errors: (.+)\.", "括号内为标准误；标准误：{1}。"),
+    (r"t statistics \(z for maximum likelihood\) in parentheses; standard errors: (.+)\.",
+     "括号内为t统计量（极大似然估计为z统计量）；标准误：{1}。"),
+    (r"(.+) \(([^()]+)\)", "{1}（{2}）"),
+    (r"(.+?) \((.+)\)", "{1}（{2}）"),
+    (r"Direct, indirect and total effects \(LeSage & Pace 2009\): standard errors from ([\d,]+) draws of the "
+     r"estimates' asymptotic distribution \(seed (\d+)\)\.",
+     "直接、间接与总效应（LeSage & Pace 2009）：标准误基于估计量渐近分布的{1}次抽样（随机种子{2}）。"),
+    (r"Direct, indirect and total effects \(LeSage & Pace 2009\): standard errors by the delta method\.",
+     "直接、间接与总效应（LeSage & Pace 2009）：标准误由delta方法计算。"),
+    (r"(\*+ p<[\d.]+(?:, \*+ p<[\d.]+)*)\.", "{1}。"),
+    (r"† (.+): (.+); read its estimates with care\.", "† {1}：{2}；请谨慎解读其估计值。"),
+    (r"(.+): bias-corrected estimates \(Yu, de Jong & Lee 2008, Theorem 3\) with the standard errors of the QML "
+     r"estimate, which has the same asymptotic variance; no likelihood of its own\.",
+     "{1}：按Yu, de Jong & Lee（2008）定理3进行偏差校正的估计值，标准误沿用渐近方差相同的QML估计，无自身的似然值。"),
+    (r"(.+): the estimate lies outside the stable region \(spectral radius of A = ([\d.]+) >= 1\), so long-run "
+     r"effects are not defined and left blank\.",
+     "{1}：估计值位于平稳域之外（矩阵A的谱半径 = {2} ≥ 1），长期效应无定义，留空。"),
+    (r"(.+): (\d+) of (\d+) observations \(cells with interpolated (.+) dropped\); per-period W restricted to the "
+     r"observed units; without an observed neighbour \(spatial lags 0 in that year\): (.+)\.",
+     "{1}：{3}个观测中保留{2}个（剔除插补的{4}）；各期W仅含当期有观测的个体；当期无有观测邻居的个体（空间滞后为0）：{5}。"),
+    (r"(.+): (\d+) of (\d+) observations \(cells with interpolated (.+) dropped\); per-period W restricted to the "
+     r"observed units\.", "{1}：{3}个观测中保留{2}个（剔除插补的{4}）；各期W仅含当期有观测的个体。"),
+    (r"(.+): (.+)\.", "{1}：{2}。"),
+    (r"(.+), (short run|long run)", "{1}，{2}"),
+    (r"(.+) \(t-1\)", "{1}（t-1）"),
+    (r"W × (.+)", "W × {1}"),
+    (r"Wald statistic, df (\d+)", "Wald统计量，自由度{1}"),
+    (r"(.+) per 10,000 residents", "每万人{1}"),
+]}
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LETTERS = re.compile(r"[A-Za-z]{2,}")
+
+
+def _ACRONYMS_ONLY(text: str) -> bool:  # noqa: N802 -- reads as a predicate on the text
+    return all(w.isupper() for w in _LETTERS.findall(text))
+
+
+class Translator:
+    """English display text -> ``language``; ``extra`` (a study's translations) wins over the package's phrases.
+
+    Parameters
+    ----------
+    language : {"en", "zh"}
+    extra : mapping of str to str, optional
+        English text -> translation, exact match (titles, notes, column names, labels of a study).
+    """
+
+    def __init__(self, language: str, extra: Mapping[str, str] | None = None):
+        if language not in LANGUAGES:
+            raise ValueError(f"unknown language {language!r}; use one of {LANGUAGES}")
+        self.language = language
+        self.phrases = {**PHRASES.get(language, {}), **dict(extra or {})}
+        self.patterns = [(re.compile(p + r"\Z"), t) for p, t in PATTERNS.get(language, [])]
+        self.done = set(self.phrases.values())
+        self.missing: set[str] = set()
+
+    def __call__(self, text: str) -> str:
+        if self.language == "en" or not text:
+            return text
+        body = text.strip()
+        mark = body[len(body.rstrip("†*")):]  # a flag mark or stars after a model name stay as they are
+        out = self._translate(body[:len(body) - len(mark)] if mark else body)
+        return out + mark if out is not None else self._miss(text)
+
+    def _miss(self, text: str) -> str:
+        self.missing.add(text)
+        return text
+
+    def _translate(self, text: str, depth: int = 0) -> str | None:
+        if text in self.phrases:
+            return self.phrases[text]
+        if not _LETTERS.search(text) or text in self.done or (_CJK.search(text) and _ACRONYMS_ONLY(text)):
+            return text  # no words, a translation already, or Chinese with acronyms only ("动态SDM，QML")
+        if depth > 4:
+            return None
+        for pattern, template in self.patterns:
+            m = pattern.match(text)
+            if m:
+                parts = [self._translate(g, depth + 1) if g is not None else "" for g in m.groups()]
+                if all(p is not None for p in parts):
+                    return template.format(None, *parts)
+        for sep, joiner in ((r"(?<=\.)\s+", ""), (r"; ", "；"), (r", ", "，")):
+            pieces = re.split(sep, text)
+            if len(pieces) > 1:
+                done = [self._translate(p, depth + 1) for p in pieces]
+                if all(d is not None for d in done):
+                    return joiner.join(done)
+        return None
+
+
+def identity(text: str) -> str:
+    """The translator of the study's own language."""
+    return text
+
+
+TranslateFn = Callable[[str], str]

@@ -1,0 +1,40 @@
+"""Translator of display text: phrases, generated sentences, study text, and what it could not translate."""
+
+from __future__ import annotations
+
+import pytest
+
+from spillover.report.i18n import Translator
+from spillover.study.spec import load_study
+
+
+def test_phrases_patterns_and_study_text():
+    tr = Translator("zh", {"Two-way FE": "双向固定效应", "Queen contiguity": "Queen邻接"})
+    assert tr("Observations") == "观测值" and tr("Lee-Yu transformation, QML") == "Lee-Yu变换，QML"
+    assert tr("Standard errors in parentheses; standard errors: conventional (Pooled OLS, Two-way FE).") == \
+        "括号内为标准误；标准误：常规（混合OLS，双向固定效应）。"
+    assert tr("Dynamic SDM†") == "动态SDM†"  # the flag mark stays
+    assert tr("动态SDM，QML") == "动态SDM，QML" and tr("0.123***") == "0.123***"
+    assert not tr.missing
+
+
+def test_untranslated_text_is_kept_and_recorded():
+    tr = Translator("zh")
+    assert tr("Standard errors in parentheses; standard errors: conventional (My column).") == \
+        "Standard errors in parentheses; standard errors: conventional (My column)."
+    assert tr.missing == {"Standard errors in parentheses; standard errors: conventional (My column)."}
+    assert Translator("en")("anything") == "anything"
+    with pytest.raises(ValueError, match="unknown language"):
+        Translator("fr")
+
+
+def test_translations_merge_across_study_files(tmp_path):
+    from spillover.errors import SpecificationError
+
+    (tmp_path / "a.toml").write_text('[data]\npanel = "p.csv"\nentity = "id"\ntime = "t"\n'
+                                     '[translations.zh]\n"Title" = "标题"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('[translations.zh]\n"Note" = "注释"\n', encoding="utf-8")
+    assert load_study(tmp_path).translations["zh"] == {"Title": "标题", "Note": "注释"}
+    (tmp_path / "c.toml").write_text('[translations.zh]\n"Title" = "题目"\n', encoding="utf-8")
+    with pytest.raises(SpecificationError, match="translates 'Title' differently"):
+        load_study(tmp_path)
