@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import spillover as sp
+from spillover.analysis import mediation
 from spillover.cli import app
 from spillover.data import data_root, load_catalog, read_long
 from spillover.data.plausibility import Rule, check
@@ -754,6 +755,20 @@ ESTIMATOR_CASES = {
                        SpecificationError, r"'z'"),
     "collinear": (lambda df, w: sp.SAR("y ~ x + x2", df.assign(x2=2 * df["x"]), w, "id", "year").fit(),
                   SpecificationError, r"collinear"),
+    "seed text": (lambda df, w: sp.SAR("y ~ x", df, w, "id", "year").fit().impacts(draws=50, seed="abc"),
+                  SpecificationError, r"seed='abc': a seed must be a whole number >= 0, or None"),
+    "seed negative": (lambda df, w: sp.SAR("y ~ x", df, w, "id", "year").fit().impacts(draws=50, seed=-1),
+                      SpecificationError, r"seed=-1"),
+    "model seed text": (lambda df, w: sp.SAR("y ~ x", df, w, "id", "year", seed="abc"), SpecificationError,
+                        r"seed='abc'"),
+    "draws fractional": (lambda df, w: sp.SAR("y ~ x", df, w, "id", "year").fit().impacts(draws=2.5),
+                         SpecificationError, r"draws=2.5 is not a whole number"),
+    "moran negative permutations": (lambda df, w: sp.moran_by_year(df, "y", w, "id", "year", permutations=-5,
+                                                                   seed=0), SpecificationError,
+                                    r"permutations=-5 must be 0 \(no permutation p-value\) or a whole number >= 1"),
+    "mediation negative bootstrap": (lambda df, w: mediation("y ~ x", df.assign(m=df["x"] + df["y"]), "id", "year",
+                                                             mediator="m", treatment="x", bootstrap=-1),
+                                     SpecificationError, r"bootstrap=-1 must be 0 \(no bootstrap\) or"),
 }
 
 
@@ -763,6 +778,46 @@ def test_estimator_cases(lattice, case):
     make, kind, pattern = ESTIMATOR_CASES[case]
     with pytest.raises(kind, match=pattern):
         make(df, w)
+
+
+# every public function that draws random numbers checks its count and seed the same way, before any work
+RANDOM_OPTIONS = {
+    "impacts": lambda df, w, **kw: sp.SAR("y ~ x", df, w, "id", "year").fit().impacts(**kw),
+    "moran_by_year": lambda df, w, **kw: sp.moran_by_year(df, "y", w, "id", "year", **kw),
+    "moran_pooled": lambda df, w, **kw: sp.moran_pooled(df, "y", w, "id", "year", **kw),
+    "lisa_by_year": lambda df, w, **kw: sp.lisa_by_year(df, "y", w, "id", "year", **kw),
+    "mediation": lambda df, w, **kw: mediation("y ~ x", df.assign(m=df["x"] + df["y"]), "id", "year", mediator="m",
+                                               treatment="x", **kw),
+    "spatial_mediation": lambda df, w, **kw: sp.analysis.spatial_mediation(
+        "y ~ x", df.assign(m=df["x"] + df["y"]), w, "id", "year", mediator="m", treatment="x", **kw),
+    "regime_sdm": lambda df, w, **kw: sp.analysis.regime_sdm("y ~ x", df.assign(g=df["id"] % 2), w, "id", "year",
+                                                             regime_col="g", var="x", **kw),
+    "panel_threshold": lambda df, w, **kw: sp.analysis.panel_threshold("y ~ x", df, "id", "year",
+                                                                       threshold_var="x", **kw),
+}
+COUNT_OPTION = {"impacts": "draws", "moran_by_year": "permutations", "moran_pooled": "permutations",
+                "lisa_by_year": "permutations", "mediation": "bootstrap", "spatial_mediation": "draws",
+                "regime_sdm": "draws", "panel_threshold": "bootstrap"}
+
+
+@pytest.mark.parametrize("value,pattern", [(-1, r"=-1 must be"), (2.5, r"=2.5 is not a whole number"),
+                                           (True, r"=True is not a whole number"), ("9", r"='9' is not a whole")])
+@pytest.mark.parametrize("func", sorted(RANDOM_OPTIONS))
+def test_random_options_are_checked_alike(lattice, func, value, pattern):
+    df, w = lattice
+    option = COUNT_OPTION[func]
+    with pytest.raises(SpecificationError, match=rf"{option}{pattern}.*\[option='{option}'\]"):
+        RANDOM_OPTIONS[func](df, w, **{option: value})
+    with pytest.raises(SpecificationError, match=r"seed='abc': a seed must be a whole number >= 0, or None"):
+        RANDOM_OPTIONS[func](df, w, seed="abc")
+
+
+@pytest.mark.filterwarnings("ignore:only N = 16 units")
+def test_zero_bootstrap_or_permutations_mean_none(lattice):
+    df, w = lattice
+    assert sp.moran_by_year(df, "y", w, "id", "year", permutations=0)["p_sim"].isna().all()
+    res = mediation("y ~ x", df.assign(m=df["x"] + df["y"]), "id", "year", mediator="m", treatment="x", bootstrap=0)
+    assert res.bootstrap == 0 and all(np.isnan(res.boot_ci))
 
 
 # ============================================================== 9. the command line: exit code 2, locators intact
