@@ -35,6 +35,7 @@ from spillover.data.plausibility import Rule, check
 from spillover.data.sources import read_panel, select
 from spillover.data.text import NumberFormat, csv_rows, decode, detect_encoding, parse_number
 from spillover.errors import DataError, SpecificationError, SpilloverError, WeightsError
+from spillover.panel import fit_panel
 from spillover.study.runner import run_study
 from test_data_errors import entry, sha  # the catalog-entry helpers of the older catalog error tests
 
@@ -755,6 +756,12 @@ ESTIMATOR_CASES = {
                        SpecificationError, r"'z'"),
     "collinear": (lambda df, w: sp.SAR("y ~ x + x2", df.assign(x2=2 * df["x"]), w, "id", "year").fit(),
                   SpecificationError, r"collinear"),
+    "missing period": (lambda df, w: sp.SAR("y ~ x", df.assign(year=df["year"].astype(float).where(df.index != 4)),
+                                            w, "id", "year").fit(), SpecificationError,
+                       r"1 row\(s\) without a value in the time column; rows 4 \[column='year', entity=\[0\]\]"),
+    "missing entity": (lambda df, w: sp.SAR("y ~ x", df.assign(id=df["id"].astype(float).where(df.index != 9)), w,
+                                            "id", "year").fit(), SpecificationError,
+                       r"without a value in the entity column; rows 9 \[column='id', time=\[2004\]\]"),
     "seed text": (lambda df, w: sp.SAR("y ~ x", df, w, "id", "year").fit().impacts(draws=50, seed="abc"),
                   SpecificationError, r"seed='abc': a seed must be a whole number >= 0, or None"),
     "seed negative": (lambda df, w: sp.SAR("y ~ x", df, w, "id", "year").fit().impacts(draws=50, seed=-1),
@@ -763,9 +770,31 @@ ESTIMATOR_CASES = {
                         r"seed='abc'"),
     "draws fractional": (lambda df, w: sp.SAR("y ~ x", df, w, "id", "year").fit().impacts(draws=2.5),
                          SpecificationError, r"draws=2.5 is not a whole number"),
+    "y among regressors": (lambda df, w: sp.SAR("y ~ x + y", df, w, "id", "year").fit(), SpecificationError,
+                           r"the dependent variable 'y' is also a regressor \(term 'y'\)"),
+    "y transformed among regressors": (lambda df, w: sp.SEM("y ~ x + I(2 * y)", df, w, "id", "year").fit(),
+                                       SpecificationError, r"dependent variable 'y' is also a regressor"),
+    "entity as a list": (lambda df, w: sp.SAR("y ~ x", df, w, ["id"], "year").fit(), SpecificationError,
+                         r"entity column must be one column's name \(str\), got list \['id'\].*entity='id'"),
+    "time as a list": (lambda df, w: sp.moran_by_year(df, "y", w, "id", ["year"]), SpecificationError,
+                       r"time column must be one column's name"),
+    "lead": (lambda df, w: sp.SAR("y ~ lag(x, -1)", df, w, "id", "year").fit(), SpecificationError,
+             r"lag\(x, -1\): the lag k = -1 must be >= 1.*a lead"),
+    "lag 0": (lambda df, w: sp.SAR("y ~ lag(x, 0)", df, w, "id", "year").fit(), SpecificationError,
+              r"lag\(x, 0\): the lag k = 0 must be >= 1"),
+    "lag fractional": (lambda df, w: sp.SAR("y ~ lag(x, 1.5)", df, w, "id", "year").fit(), SpecificationError,
+                       r"lag\(x, 1.5\): the lag k must be a whole number"),
+    "one unit": (lambda df, w: sp.SAR("y ~ x", df[df["id"] == 0], (np.zeros((1, 1)), [0]), "id", "year",
+                                      fe="twoways", method="direct").fit(), SpecificationError,
+                 r"1 unit\(s\); a spatial model needs at least 2 units.*column='id'"),
+    "one unit of arrays": (lambda df, w: sp.SAR.from_arrays(df["y"].to_numpy()[:5], df[["x"]].to_numpy()[:5],
+                                                            np.zeros((1, 1)), 5).fit(), SpecificationError,
+                           r"at least 2 units"),
     "moran negative permutations": (lambda df, w: sp.moran_by_year(df, "y", w, "id", "year", permutations=-5,
                                                                    seed=0), SpecificationError,
                                     r"permutations=-5 must be 0 \(no permutation p-value\) or a whole number >= 1"),
+    "row shift as a lag": (lambda df, w: fit_panel("y ~ lag(x)", df, "id", "year", fe="entity"), SpecificationError,
+                           r"lag\(x\) is not a panel lag in a non-spatial panel model.*add_lag"),
     "mediation negative bootstrap": (lambda df, w: mediation("y ~ x", df.assign(m=df["x"] + df["y"]), "id", "year",
                                                              mediator="m", treatment="x", bootstrap=-1),
                                      SpecificationError, r"bootstrap=-1 must be 0 \(no bootstrap\) or"),
@@ -818,6 +847,20 @@ def test_zero_bootstrap_or_permutations_mean_none(lattice):
     assert sp.moran_by_year(df, "y", w, "id", "year", permutations=0)["p_sim"].isna().all()
     res = mediation("y ~ x", df.assign(m=df["x"] + df["y"]), "id", "year", mediator="m", treatment="x", bootstrap=0)
     assert res.bootstrap == 0 and all(np.isnan(res.boot_ci))
+
+
+def test_text_periods_are_ordered_as_numbers(lattice):
+    """Periods '8'..'12' stored as text: ordered 8 < 9 < 10, so lag(x) is the previous period's x."""
+    df, w = lattice
+    as_int = df.assign(year=df["year"] - 1992)
+    as_text = as_int.assign(year=as_int["year"].astype(str))
+    want = sp.SAR("y ~ lag(x)", as_int, w, "id", "year").fit()
+    got = sp.SAR("y ~ lag(x)", as_text, w, "id", "year").fit()
+    pd.testing.assert_series_equal(got.params, want.params, rtol=1e-10)
+    assert got.nobs == want.nobs
+    with pytest.raises(SpecificationError, match=r"time labels '08', '8' are the same period written differently"):
+        sp.SAR("y ~ x", as_text.assign(year=as_text["year"].where(as_text.index != 0, "08")), w, "id",
+               "year").fit()
 
 
 # ============================================================== 9. the command line: exit code 2, locators intact
