@@ -863,6 +863,73 @@ def test_text_periods_are_ordered_as_numbers(lattice):
                "year").fit()
 
 
+# ------------------------------------------------ weights files and coordinates
+def _edges(tmp_path: Path, changed: dict[str, str] | None = None) -> Path:
+    """The edge list linking i <-> i+1 for units 1-25 (the units of panel_csv), one line per link, lines changed."""
+    rows = [f"{a},{b},1" for i in range(1, 25) for a, b in ((i, i + 1), (i + 1, i))]
+    rows = [(changed or {}).get(r, r) for r in rows]
+    path = tmp_path / "edges.csv"
+    path.write_text("from,to,weight\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("line,pattern", [
+    ("2,3,-3", r"negative or non-finite weight\(s\); first -3 for the link 2 -> 3 .*line=4, ids=\['2', '3'\]"),
+    ("1,2,-3", r"first -3 for the link 1 -> 2 .*line=2"),
+    ("2,3,inf", r"first inf for the link 2 -> 3"),
+])
+def test_weights_file_refuses_negative_and_infinite_weights(tmp_path, line, pattern):
+    path = _edges(tmp_path, {f"{line.split(',')[0]},{line.split(',')[1]},1": line})
+    with pytest.raises(WeightsError, match=pattern) as err:
+        sp.weights.from_file(path)
+    assert "edges.csv" in str(err.value)
+
+
+def test_weights_matrix_file_names_the_negative_cell(tmp_path):
+    path = tmp_path / "w.csv"
+    pd.DataFrame([[0, 1, 0], [1, 0, -2], [0, 1, 0]], index=list("abc"), columns=list("abc")).to_csv(path)
+    with pytest.raises(WeightsError, match=r"first -2 in row 'b', column 'c'.*w.csv"):
+        sp.weights.from_file(path)
+
+
+@pytest.mark.filterwarnings("ignore:DBF relating to GWT")
+def test_weights_file_zero_weight_is_no_link(tmp_path):
+    path = _edges(tmp_path, {"1,2,1": "1,2,0"})
+    w = sp.weights.from_file(path)  # islands="keep": unit 1's row stays empty, the others are as written
+    assert w.neighbors["1"] == [] and w.islands == ["1"] and w.weights["2"] == [0.5, 0.5]
+    assert w.spillover_meta["islands_found"] == ["1"]
+    for policy in ("error", "nearest"):
+        with pytest.raises(WeightsError, match=r"1 unit\(s\) without a positive weight in the file.*islands: 1 "
+                                               r"\[file='.*edges.csv', ids=\['1'\]\]"):
+            sp.weights.from_file(path, islands=policy)
+    gwt = tmp_path / "w.gwt"
+    gwt.write_text("0 3 x id\na b 0\nb a 1\nb c 1\nc b 1\n", encoding="utf-8")
+    with pytest.raises(WeightsError, match=r"islands: a .*w.gwt"):
+        sp.weights.from_file(gwt, islands="error")
+    gwt.write_text("0 3 x id\na b 1\nb a -1\nb c 1\nc b 1\n", encoding="utf-8")
+    with pytest.raises(WeightsError, match=r"negative or non-finite weight -1 for the link b -> a.*w.gwt"):
+        sp.weights.from_file(gwt)
+
+
+SWAPPED = pd.DataFrame({"lon": [30.0, 31, 32, 33], "lat": [100.0, 101, 102, 103]}, index=list("abcd"))
+
+
+@pytest.mark.parametrize("build", [
+    lambda p: sp.weights.inverse_distance(p), lambda p: sp.weights.distance_band(p, cutoff_km=5000),
+    lambda p: sp.weights.exponential(p, bandwidth_km=100), lambda p: sp.weights.knn(p, k=2),
+    lambda p: sp.weights.build("nested", points=p, values=pd.Series([1.0, 2, 3, 4], index=p.index)),
+], ids=["inverse_distance", "distance_band", "exponential", "knn", "nested"])
+def test_distance_builders_refuse_coordinates_out_of_range(build):
+    with pytest.raises(WeightsError, match=r"4 unit\(s\) with coordinates that are not longitude/latitude degrees"
+                                           r".*a \(30, 100\).*look swapped"):
+        build(SWAPPED)
+    projected = SWAPPED.assign(lon=[5e5, 5.1e5, 5.2e5, 5.3e5], lat=[4e6, 4.1e6, 4.2e6, 4.3e6])
+    with pytest.raises(WeightsError, match=r"not longitude/latitude degrees.*to_crs\(4326\)"):
+        build(projected)
+    with pytest.raises(WeightsError, match=r"ids=\['b'\]"):
+        build(SWAPPED.assign(lat=[40.0, np.nan, 41, 42]))
+
+
 # ============================================================== 9. the command line: exit code 2, locators intact
 runner = CliRunner()
 
@@ -873,7 +940,24 @@ def _cli_cases(tmp: Path, panel: Path) -> dict[str, tuple[list[str], str]]:
     good = _spec(tmp / "g", panel) if (tmp / "g").mkdir() is None else None
     afile = tmp / "afile.txt"
     afile.write_text("x", encoding="utf-8")
+    file_w = {"weights": {"f": {"kind": "file", "path": "edges.csv"}},
+              "estimate": [{"name": "e", "model": "sar", "formula": "y ~ x", "weights": "f"}]}
+    zero, negative = tmp / "zero", tmp / "negative"
+    for folder, changed in ((zero, {"1,2,1": "1,2,0"}), (negative, {"2,3,1": "2,3,-3"})):
+        folder.mkdir()
+        _edges(_spec(folder, panel, **file_w), changed)
+    zero, negative = zero / "study", negative / "study"
     return {
+        "replicate zero-weight link": (["replicate", str(zero), "--out", str(tmp / "o")],
+                                       r"\[weights.f\] 1 unit\(s\) without a positive weight in the file.*"
+                                       r"islands: 1 \[file='.*edges.csv', ids=\['1'\]\].*islands = 'keep'"),
+        "weights describe zero-weight link": (["weights", "describe", str(zero), "--name", "f"],
+                                              r"\[weights.f\] 1 unit\(s\) without a positive weight.*ids=\['1'\]"),
+        "replicate negative weight": (["replicate", str(negative), "--out", str(tmp / "o")],
+                                      r"\[weights.f\] 1 negative or non-finite weight.*edges.csv', line=4, "
+                                      r"ids=\['2', '3'\]"),
+        "weights describe negative weight": (["weights", "describe", str(negative), "--name", "f"],
+                                             r"\[weights.f\] .*-3 for the link 2 -> 3"),
         "data build bad catalog": (["data", "build", "--catalog", str(bad_cat), "--out", str(tmp / "d")],
                                    r"unit does not parse.*\[file="),
         "data build missing catalog": (["data", "build", "--catalog", str(tmp / "no.toml")], r"catalog file not found"),
@@ -901,7 +985,8 @@ CLI_NAMES = ["data build bad catalog", "data build missing catalog", "data build
              "replicate missing folder", "replicate bad column", "replicate out is a file",
              "replicate out under a file", "verify no results", "diagnose bad formula", "diagnose bad fe",
              "diagnose bad weights", "weights describe bad name", "weights describe missing",
-             "montecarlo missing spec", "new missing data", "new wrong column"]
+             "montecarlo missing spec", "new missing data", "new wrong column", "replicate zero-weight link",
+             "weights describe zero-weight link", "replicate negative weight", "weights describe negative weight"]
 
 
 @pytest.mark.parametrize("case", CLI_NAMES)
@@ -912,6 +997,16 @@ def test_cli_cases_exit_2_with_the_location(panel_csv, tmp_path, case):
     assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
     assert "Traceback" not in result.output
     assert re.search(pattern, " ".join(result.output.split()), re.S), result.output
+
+
+def test_file_weights_with_islands_keep_run(panel_csv, tmp_path):
+    _, _, panel = panel_csv
+    folder = _spec(tmp_path, panel, weights={"f": {"kind": "file", "path": "edges.csv", "islands": "keep"}},
+                   estimate=[{"name": "e", "model": "sar", "formula": "y ~ x", "weights": "f", "fe": "entity"}])
+    _edges(folder, {"1,2,1": "1,2,0"})
+    result = runner.invoke(app, ["weights", "describe", str(folder), "--name", "f"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert re.search(r"islands\s*│\s*1\s", result.output), result.output
 
 
 @pytest.mark.parametrize("entity,time,pattern", [("prov", "year", r"entity column 'prov' is not in the panel"),
