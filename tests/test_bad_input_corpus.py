@@ -28,12 +28,14 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import spillover as sp
+from spillover.analysis import mediation
 from spillover.cli import app
 from spillover.data import data_root, load_catalog, read_long
 from spillover.data.plausibility import Rule, check
 from spillover.data.sources import read_panel, select
 from spillover.data.text import NumberFormat, csv_rows, decode, detect_encoding, parse_number
 from spillover.errors import DataError, SpecificationError, SpilloverError, WeightsError
+from spillover.panel import fit_panel
 from spillover.study.runner import run_study
 from test_data_errors import entry, sha  # the catalog-entry helpers of the older catalog error tests
 
@@ -754,6 +756,48 @@ ESTIMATOR_CASES = {
                        SpecificationError, r"'z'"),
     "collinear": (lambda df, w: sp.SAR("y ~ x + x2", df.assign(x2=2 * df["x"]), w, "id", "year").fit(),
                   SpecificationError, r"collinear"),
+    "missing period": (lambda df, w: sp.SAR("y ~ x", df.assign(year=df["year"].astype(float).where(df.index != 4)),
+                                            w, "id", "year").fit(), SpecificationError,
+                       r"1 row\(s\) without a value in the time column; rows 4 \[column='year', entity=\[0\]\]"),
+    "missing entity": (lambda df, w: sp.SAR("y ~ x", df.assign(id=df["id"].astype(float).where(df.index != 9)), w,
+                                            "id", "year").fit(), SpecificationError,
+                       r"without a value in the entity column; rows 9 \[column='id', time=\[2004\]\]"),
+    "seed text": (lambda df, w: sp.SAR("y ~ x", df, w, "id", "year").fit().impacts(draws=50, seed="abc"),
+                  SpecificationError, r"seed='abc': a seed must be a whole number >= 0, or None"),
+    "seed negative": (lambda df, w: sp.SAR("y ~ x", df, w, "id", "year").fit().impacts(draws=50, seed=-1),
+                      SpecificationError, r"seed=-1"),
+    "model seed text": (lambda df, w: sp.SAR("y ~ x", df, w, "id", "year", seed="abc"), SpecificationError,
+                        r"seed='abc'"),
+    "draws fractional": (lambda df, w: sp.SAR("y ~ x", df, w, "id", "year").fit().impacts(draws=2.5),
+                         SpecificationError, r"draws=2.5 is not a whole number"),
+    "y among regressors": (lambda df, w: sp.SAR("y ~ x + y", df, w, "id", "year").fit(), SpecificationError,
+                           r"the dependent variable 'y' is also a regressor \(term 'y'\)"),
+    "y transformed among regressors": (lambda df, w: sp.SEM("y ~ x + I(2 * y)", df, w, "id", "year").fit(),
+                                       SpecificationError, r"dependent variable 'y' is also a regressor"),
+    "entity as a list": (lambda df, w: sp.SAR("y ~ x", df, w, ["id"], "year").fit(), SpecificationError,
+                         r"entity column must be one column's name \(str\), got list \['id'\].*entity='id'"),
+    "time as a list": (lambda df, w: sp.moran_by_year(df, "y", w, "id", ["year"]), SpecificationError,
+                       r"time column must be one column's name"),
+    "lead": (lambda df, w: sp.SAR("y ~ lag(x, -1)", df, w, "id", "year").fit(), SpecificationError,
+             r"lag\(x, -1\): the lag k = -1 must be >= 1.*a lead"),
+    "lag 0": (lambda df, w: sp.SAR("y ~ lag(x, 0)", df, w, "id", "year").fit(), SpecificationError,
+              r"lag\(x, 0\): the lag k = 0 must be >= 1"),
+    "lag fractional": (lambda df, w: sp.SAR("y ~ lag(x, 1.5)", df, w, "id", "year").fit(), SpecificationError,
+                       r"lag\(x, 1.5\): the lag k must be a whole number"),
+    "one unit": (lambda df, w: sp.SAR("y ~ x", df[df["id"] == 0], (np.zeros((1, 1)), [0]), "id", "year",
+                                      fe="twoways", method="direct").fit(), SpecificationError,
+                 r"1 unit\(s\); a spatial model needs at least 2 units.*column='id'"),
+    "one unit of arrays": (lambda df, w: sp.SAR.from_arrays(df["y"].to_numpy()[:5], df[["x"]].to_numpy()[:5],
+                                                            np.zeros((1, 1)), 5).fit(), SpecificationError,
+                           r"at least 2 units"),
+    "moran negative permutations": (lambda df, w: sp.moran_by_year(df, "y", w, "id", "year", permutations=-5,
+                                                                   seed=0), SpecificationError,
+                                    r"permutations=-5 must be 0 \(no permutation p-value\) or a whole number >= 1"),
+    "row shift as a lag": (lambda df, w: fit_panel("y ~ lag(x)", df, "id", "year", fe="entity"), SpecificationError,
+                           r"lag\(x\) is not a panel lag in a non-spatial panel model.*add_lag"),
+    "mediation negative bootstrap": (lambda df, w: mediation("y ~ x", df.assign(m=df["x"] + df["y"]), "id", "year",
+                                                             mediator="m", treatment="x", bootstrap=-1),
+                                     SpecificationError, r"bootstrap=-1 must be 0 \(no bootstrap\) or"),
 }
 
 
@@ -763,6 +807,127 @@ def test_estimator_cases(lattice, case):
     make, kind, pattern = ESTIMATOR_CASES[case]
     with pytest.raises(kind, match=pattern):
         make(df, w)
+
+
+# every public function that draws random numbers checks its count and seed the same way, before any work
+RANDOM_OPTIONS = {
+    "impacts": lambda df, w, **kw: sp.SAR("y ~ x", df, w, "id", "year").fit().impacts(**kw),
+    "moran_by_year": lambda df, w, **kw: sp.moran_by_year(df, "y", w, "id", "year", **kw),
+    "moran_pooled": lambda df, w, **kw: sp.moran_pooled(df, "y", w, "id", "year", **kw),
+    "lisa_by_year": lambda df, w, **kw: sp.lisa_by_year(df, "y", w, "id", "year", **kw),
+    "mediation": lambda df, w, **kw: mediation("y ~ x", df.assign(m=df["x"] + df["y"]), "id", "year", mediator="m",
+                                               treatment="x", **kw),
+    "spatial_mediation": lambda df, w, **kw: sp.analysis.spatial_mediation(
+        "y ~ x", df.assign(m=df["x"] + df["y"]), w, "id", "year", mediator="m", treatment="x", **kw),
+    "regime_sdm": lambda df, w, **kw: sp.analysis.regime_sdm("y ~ x", df.assign(g=df["id"] % 2), w, "id", "year",
+                                                             regime_col="g", var="x", **kw),
+    "panel_threshold": lambda df, w, **kw: sp.analysis.panel_threshold("y ~ x", df, "id", "year",
+                                                                       threshold_var="x", **kw),
+}
+COUNT_OPTION = {"impacts": "draws", "moran_by_year": "permutations", "moran_pooled": "permutations",
+                "lisa_by_year": "permutations", "mediation": "bootstrap", "spatial_mediation": "draws",
+                "regime_sdm": "draws", "panel_threshold": "bootstrap"}
+
+
+@pytest.mark.parametrize("value,pattern", [(-1, r"=-1 must be"), (2.5, r"=2.5 is not a whole number"),
+                                           (True, r"=True is not a whole number"), ("9", r"='9' is not a whole")])
+@pytest.mark.parametrize("func", sorted(RANDOM_OPTIONS))
+def test_random_options_are_checked_alike(lattice, func, value, pattern):
+    df, w = lattice
+    option = COUNT_OPTION[func]
+    with pytest.raises(SpecificationError, match=rf"{option}{pattern}.*\[option='{option}'\]"):
+        RANDOM_OPTIONS[func](df, w, **{option: value})
+    with pytest.raises(SpecificationError, match=r"seed='abc': a seed must be a whole number >= 0, or None"):
+        RANDOM_OPTIONS[func](df, w, seed="abc")
+
+
+@pytest.mark.filterwarnings("ignore:only N = 16 units")
+def test_zero_bootstrap_or_permutations_mean_none(lattice):
+    df, w = lattice
+    assert sp.moran_by_year(df, "y", w, "id", "year", permutations=0)["p_sim"].isna().all()
+    res = mediation("y ~ x", df.assign(m=df["x"] + df["y"]), "id", "year", mediator="m", treatment="x", bootstrap=0)
+    assert res.bootstrap == 0 and all(np.isnan(res.boot_ci))
+
+
+def test_text_periods_are_ordered_as_numbers(lattice):
+    """Periods '8'..'12' stored as text: ordered 8 < 9 < 10, so lag(x) is the previous period's x."""
+    df, w = lattice
+    as_int = df.assign(year=df["year"] - 1992)
+    as_text = as_int.assign(year=as_int["year"].astype(str))
+    want = sp.SAR("y ~ lag(x)", as_int, w, "id", "year").fit()
+    got = sp.SAR("y ~ lag(x)", as_text, w, "id", "year").fit()
+    pd.testing.assert_series_equal(got.params, want.params, rtol=1e-10)
+    assert got.nobs == want.nobs
+    with pytest.raises(SpecificationError, match=r"time labels '08', '8' are the same period written differently"):
+        sp.SAR("y ~ x", as_text.assign(year=as_text["year"].where(as_text.index != 0, "08")), w, "id",
+               "year").fit()
+
+
+# ------------------------------------------------ weights files and coordinates
+def _edges(tmp_path: Path, changed: dict[str, str] | None = None) -> Path:
+    """The edge list linking i <-> i+1 for units 1-25 (the units of panel_csv), one line per link, lines changed."""
+    rows = [f"{a},{b},1" for i in range(1, 25) for a, b in ((i, i + 1), (i + 1, i))]
+    rows = [(changed or {}).get(r, r) for r in rows]
+    path = tmp_path / "edges.csv"
+    path.write_text("from,to,weight\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("line,pattern", [
+    ("2,3,-3", r"negative or non-finite weight\(s\); first -3 for the link 2 -> 3 .*line=4, ids=\['2', '3'\]"),
+    ("1,2,-3", r"first -3 for the link 1 -> 2 .*line=2"),
+    ("2,3,inf", r"first inf for the link 2 -> 3"),
+])
+def test_weights_file_refuses_negative_and_infinite_weights(tmp_path, line, pattern):
+    path = _edges(tmp_path, {f"{line.split(',')[0]},{line.split(',')[1]},1": line})
+    with pytest.raises(WeightsError, match=pattern) as err:
+        sp.weights.from_file(path)
+    assert "edges.csv" in str(err.value)
+
+
+def test_weights_matrix_file_names_the_negative_cell(tmp_path):
+    path = tmp_path / "w.csv"
+    pd.DataFrame([[0, 1, 0], [1, 0, -2], [0, 1, 0]], index=list("abc"), columns=list("abc")).to_csv(path)
+    with pytest.raises(WeightsError, match=r"first -2 in row 'b', column 'c'.*w.csv"):
+        sp.weights.from_file(path)
+
+
+@pytest.mark.filterwarnings("ignore:DBF relating to GWT")
+def test_weights_file_zero_weight_is_no_link(tmp_path):
+    path = _edges(tmp_path, {"1,2,1": "1,2,0"})
+    w = sp.weights.from_file(path)  # islands="keep": unit 1's row stays empty, the others are as written
+    assert w.neighbors["1"] == [] and w.islands == ["1"] and w.weights["2"] == [0.5, 0.5]
+    assert w.spillover_meta["islands_found"] == ["1"]
+    for policy in ("error", "nearest"):
+        with pytest.raises(WeightsError, match=r"1 unit\(s\) without a positive weight in the file.*islands: 1 "
+                                               r"\[file='.*edges.csv', ids=\['1'\]\]"):
+            sp.weights.from_file(path, islands=policy)
+    gwt = tmp_path / "w.gwt"
+    gwt.write_text("0 3 x id\na b 0\nb a 1\nb c 1\nc b 1\n", encoding="utf-8")
+    with pytest.raises(WeightsError, match=r"islands: a .*w.gwt"):
+        sp.weights.from_file(gwt, islands="error")
+    gwt.write_text("0 3 x id\na b 1\nb a -1\nb c 1\nc b 1\n", encoding="utf-8")
+    with pytest.raises(WeightsError, match=r"negative or non-finite weight -1 for the link b -> a.*w.gwt"):
+        sp.weights.from_file(gwt)
+
+
+SWAPPED = pd.DataFrame({"lon": [30.0, 31, 32, 33], "lat": [100.0, 101, 102, 103]}, index=list("abcd"))
+
+
+@pytest.mark.parametrize("build", [
+    lambda p: sp.weights.inverse_distance(p), lambda p: sp.weights.distance_band(p, cutoff_km=5000),
+    lambda p: sp.weights.exponential(p, bandwidth_km=100), lambda p: sp.weights.knn(p, k=2),
+    lambda p: sp.weights.build("nested", points=p, values=pd.Series([1.0, 2, 3, 4], index=p.index)),
+], ids=["inverse_distance", "distance_band", "exponential", "knn", "nested"])
+def test_distance_builders_refuse_coordinates_out_of_range(build):
+    with pytest.raises(WeightsError, match=r"4 unit\(s\) with coordinates that are not longitude/latitude degrees"
+                                           r".*a \(30, 100\).*look swapped"):
+        build(SWAPPED)
+    projected = SWAPPED.assign(lon=[5e5, 5.1e5, 5.2e5, 5.3e5], lat=[4e6, 4.1e6, 4.2e6, 4.3e6])
+    with pytest.raises(WeightsError, match=r"not longitude/latitude degrees.*to_crs\(4326\)"):
+        build(projected)
+    with pytest.raises(WeightsError, match=r"ids=\['b'\]"):
+        build(SWAPPED.assign(lat=[40.0, np.nan, 41, 42]))
 
 
 # ============================================================== 9. the command line: exit code 2, locators intact
@@ -775,7 +940,24 @@ def _cli_cases(tmp: Path, panel: Path) -> dict[str, tuple[list[str], str]]:
     good = _spec(tmp / "g", panel) if (tmp / "g").mkdir() is None else None
     afile = tmp / "afile.txt"
     afile.write_text("x", encoding="utf-8")
+    file_w = {"weights": {"f": {"kind": "file", "path": "edges.csv"}},
+              "estimate": [{"name": "e", "model": "sar", "formula": "y ~ x", "weights": "f"}]}
+    zero, negative = tmp / "zero", tmp / "negative"
+    for folder, changed in ((zero, {"1,2,1": "1,2,0"}), (negative, {"2,3,1": "2,3,-3"})):
+        folder.mkdir()
+        _edges(_spec(folder, panel, **file_w), changed)
+    zero, negative = zero / "study", negative / "study"
     return {
+        "replicate zero-weight link": (["replicate", str(zero), "--out", str(tmp / "o")],
+                                       r"\[weights.f\] 1 unit\(s\) without a positive weight in the file.*"
+                                       r"islands: 1 \[file='.*edges.csv', ids=\['1'\]\].*islands = 'keep'"),
+        "weights describe zero-weight link": (["weights", "describe", str(zero), "--name", "f"],
+                                              r"\[weights.f\] 1 unit\(s\) without a positive weight.*ids=\['1'\]"),
+        "replicate negative weight": (["replicate", str(negative), "--out", str(tmp / "o")],
+                                      r"\[weights.f\] 1 negative or non-finite weight.*edges.csv', line=4, "
+                                      r"ids=\['2', '3'\]"),
+        "weights describe negative weight": (["weights", "describe", str(negative), "--name", "f"],
+                                             r"\[weights.f\] .*-3 for the link 2 -> 3"),
         "data build bad catalog": (["data", "build", "--catalog", str(bad_cat), "--out", str(tmp / "d")],
                                    r"unit does not parse.*\[file="),
         "data build missing catalog": (["data", "build", "--catalog", str(tmp / "no.toml")], r"catalog file not found"),
@@ -803,7 +985,8 @@ CLI_NAMES = ["data build bad catalog", "data build missing catalog", "data build
              "replicate missing folder", "replicate bad column", "replicate out is a file",
              "replicate out under a file", "verify no results", "diagnose bad formula", "diagnose bad fe",
              "diagnose bad weights", "weights describe bad name", "weights describe missing",
-             "montecarlo missing spec", "new missing data", "new wrong column"]
+             "montecarlo missing spec", "new missing data", "new wrong column", "replicate zero-weight link",
+             "weights describe zero-weight link", "replicate negative weight", "weights describe negative weight"]
 
 
 @pytest.mark.parametrize("case", CLI_NAMES)
@@ -814,6 +997,16 @@ def test_cli_cases_exit_2_with_the_location(panel_csv, tmp_path, case):
     assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
     assert "Traceback" not in result.output
     assert re.search(pattern, " ".join(result.output.split()), re.S), result.output
+
+
+def test_file_weights_with_islands_keep_run(panel_csv, tmp_path):
+    _, _, panel = panel_csv
+    folder = _spec(tmp_path, panel, weights={"f": {"kind": "file", "path": "edges.csv", "islands": "keep"}},
+                   estimate=[{"name": "e", "model": "sar", "formula": "y ~ x", "weights": "f", "fe": "entity"}])
+    _edges(folder, {"1,2,1": "1,2,0"})
+    result = runner.invoke(app, ["weights", "describe", str(folder), "--name", "f"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert re.search(r"islands\s*│\s*1\s", result.output), result.output
 
 
 @pytest.mark.parametrize("entity,time,pattern", [("prov", "year", r"entity column 'prov' is not in the panel"),

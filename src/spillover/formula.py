@@ -75,12 +75,32 @@ def parse(formula: str) -> Parsed:
         raise SpecificationError(format_error(f"formula {formula!r} has no dependent variable", option="formula"))
     exog = terms(rhs, what="right-hand side") if rhs.strip() else ()
     if iv is None:
+        _check_y_not_regressor(formula, lhs.strip(), exog)
         return Parsed(lhs.strip(), exog)
     endog, _, inst = iv.partition("~")
     if not _ or not endog.strip() or not inst.strip():
         raise SpecificationError(format_error(f"formula {formula!r}: the bracket needs [endog ~ instruments]",
                                               option="formula"))
+    _check_y_not_regressor(formula, lhs.strip(), exog + _plain_terms(endog))
     return Parsed(lhs.strip(), exog, _plain_terms(endog), _plain_terms(inst))
+
+
+def _check_y_not_regressor(formula: str, lhs: str, rhs_terms: tuple[str, ...]) -> None:
+    """SpecificationError when a right-hand term holds the dependent variable (other than as its ``lag``).
+
+    ``y ~ x + y`` fits y perfectly (zero residual variance); its past value,
+    ``lag(y)``, is what a dynamic model takes.
+    """
+    ys = variables(f"{lhs} ~ 1")
+    for term in rhs_terms:
+        if "lag(" in term or re.match(r"L\d+\.", term):
+            continue
+        found = ys & variables(f"_y ~ {term}")
+        if found:
+            raise SpecificationError(format_error(
+                f"formula {formula!r}: the dependent variable {sorted(found)[0]!r} is also a regressor "
+                f"(term {term!r})", option="formula", column=sorted(found)[0],
+                hint="remove it from the right-hand side; a dynamic model takes its past value, lag(y)"))
 
 
 def _plain_terms(text: str) -> tuple[str, ...]:
@@ -88,12 +108,53 @@ def _plain_terms(text: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split("+") if t.strip() and t.strip() not in ("1", "0"))
 
 
-_LAG_CALL = re.compile(r"\blag\(\s*[^,()]+?\s*(?:,\s*(\d+)\s*)?\)")
+_LAG_START = re.compile(r"(?<![\w.])lag\(")
+
+
+def lag_calls(formula: str) -> list[tuple[str, str | None]]:
+    """Each ``lag(...)`` call of ``formula`` as (its text, its second argument or None), nested calls included."""
+    calls = []
+    for m in _LAG_START.finditer(formula):
+        depth, args, start = 0, [], m.end()
+        for pos in range(m.end() - 1, len(formula)):
+            ch = formula[pos]
+            if ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+                if depth == 0:
+                    args.append(formula[start:pos])
+                    calls.append((formula[m.start():pos + 1], args[1].strip() if len(args) > 1 else None))
+                    break
+            elif ch == "," and depth == 1:
+                args.append(formula[start:pos])
+                start = pos + 1
+    return calls
 
 
 def max_lag(formula: str) -> int:
-    """The largest ``k`` of the ``lag(x, k)`` terms of ``formula`` (0 when it has none)."""
-    return max((int(m.group(1) or 1) for m in _LAG_CALL.finditer(formula)), default=0)
+    """The largest ``k`` of the ``lag(x, k)`` terms of ``formula`` (0 when it has none).
+
+    ``k`` must be a whole number >= 1 written in the formula (``lag(x)``,
+    ``lag(x, 2)`` or ``lag(x, k=2)``); anything else is refused here, before
+    any column is computed: a lead ``lag(x, -1)`` is not a lag, and
+    ``lag(x, 0)`` is ``x`` itself.
+    """
+    out = 0
+    for call, arg in lag_calls(formula):
+        text = "1" if arg is None else re.sub(r"^k\s*=\s*", "", arg)
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise SpecificationError(format_error(f"{call}: the lag k must be a whole number >= 1", option="formula",
+                                                  hint="write lag(x) or lag(x, 2)"))
+        k = int(text)
+        if k < 1:
+            hint = ("a lead (a future value) is not a lag: spatial panel estimators take predetermined "
+                    "regressors; if you need x of a later period, make the column yourself, e.g. "
+                    "df.groupby(entity)['x'].shift(-1)") if k < 0 else "lag(x, 0) is x itself: write x"
+            raise SpecificationError(format_error(f"{call}: the lag k = {k} must be >= 1 (periods back)",
+                                                  option="formula", hint=hint))
+        out = max(out, k)
+    return out
 
 
 @dataclass(frozen=True)
@@ -111,8 +172,10 @@ class PanelLag:
 
     @classmethod
     def of(cls, data: pd.DataFrame, entity: str, time: str) -> PanelLag:
+        from spillover.frame import period_codes
+
         unit = pd.factorize(data[entity])[0]
-        period = pd.factorize(data[time], sort=True)[0]
+        period = period_codes(data[time], time)[0]
         return cls(unit.astype(np.int64), period.astype(np.int64))
 
     def __call__(self, values, k: int = 1) -> pd.Series:
@@ -143,7 +206,7 @@ def model_arrays(formula: str, data: pd.DataFrame, *, lag: PanelLag | None = Non
     if p.endog:
         raise SpecificationError(format_error("the bracket syntax [endog ~ instruments] is for IV estimators",
                                               option="formula", hint="use spillover.panel.fit_iv_formula"))
-    if max_lag(formula) and lag is None:
+    if max_lag(formula) and lag is None:  # max_lag checks every k; without a panel formulaic's lag shifts rows
         raise SpecificationError(format_error(f"formula {formula!r}: lag() needs a panel (entity and time)",
                                               option="formula"))
     _check_numeric(formula, data)

@@ -2,9 +2,11 @@
 
 Every estimator, LM test, Moran's I and analysis reads its data through
 :func:`panel_frame`, so a bad panel gets the same message wherever it enters:
-the entities against W's ids (both sides listed), duplicated (entity, period)
-rows, units missing in a period (balanced panels), non-numeric or missing
-values (the column, entity and period of the first bad cell).
+the entities against W's ids (both sides listed), rows without an entity or
+a period, fewer than two units, duplicated (entity, period) rows, units
+missing in a period (balanced panels), non-numeric or missing values (the
+column, entity and period of the first bad cell). Periods stored as text that
+read as numbers are ordered as numbers (:func:`period_codes`).
 
 Stacking follows ``DESIGN.md``: time-major, period 1's N units in W's order,
 then period 2's, ...; the codes and the order are computed once by hashing
@@ -125,6 +127,12 @@ def _check_columns(data: Any, columns: Sequence[str], role: str) -> None:
     if not isinstance(data, pd.DataFrame):
         raise SpecificationError(format_error("data must be a pandas DataFrame", got=type(data).__name__))
     for col in columns:
+        if not isinstance(col, str):
+            option = role.split()[0]
+            first = next(iter(col), None) if isinstance(col, (list, tuple)) else None
+            raise SpecificationError(format_error(
+                f"the {role} must be one column's name (str), got {type(col).__name__} {col!r}", option=option,
+                hint=f"write {option}={first!r}" if isinstance(first, str) else "pass the column's name as text"))
         if col not in data.columns:
             raise SpecificationError(format_error(f"{role} {col!r} is not a column of the data",
                                                   hint=f"available columns: {show(map(str, data.columns))}"))
@@ -147,6 +155,35 @@ def unit_codes(values: pd.Series, ids: list, column: str, *, all_present: bool =
     return codes.astype(np.int64)
 
 
+def period_codes(values: pd.Series, column: str) -> tuple[np.ndarray, pd.Index]:
+    """Code of each row's period in time order, and the periods in that order.
+
+    Periods stored as text that all read as numbers (``'8', '9', '10'``, as
+    from a CSV read as text) are ordered as numbers, not as text (where
+    ``'10' < '8'``), so that lags and the stacking follow time. Two labels of
+    the same number (``'8'`` and ``'08'``) are refused: they cannot be told
+    apart as periods.
+    """
+    try:
+        period, uniq = pd.factorize(values, sort=True)
+    except TypeError as exc:
+        raise SpecificationError(format_error("time values cannot be ordered", column=column, hint=str(exc))) from None
+    if uniq.dtype == object or pd.api.types.is_string_dtype(uniq.dtype):
+        text = pd.Series(uniq.astype(str), dtype=object)
+        num = pd.to_numeric(text.str.strip(), errors="coerce")
+        if num.notna().all() and len(uniq):
+            same = num.duplicated(keep=False)
+            if same.any():
+                raise SpecificationError(format_error(
+                    f"time labels {show(text[same])} are the same period written differently", column=column,
+                    hint="write each period one way (e.g. convert the column with pd.to_numeric)"))
+            order = np.argsort(num.to_numpy(), kind="stable")
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            period, uniq = rank[period], uniq[order]
+    return period, uniq
+
+
 def panel_frame(data: pd.DataFrame, w, entity: str, time: str, *, balanced: bool = True,
                 variables: Sequence[str] = ()) -> PanelFrame:
     """Validate ``data`` against ``w`` and compute the time-major order once.
@@ -167,8 +204,11 @@ def panel_frame(data: pd.DataFrame, w, entity: str, time: str, *, balanced: bool
     Raises
     ------
     SpecificationError
-        A missing column, duplicated (entity, period) rows, units missing in a
-        period (``balanced``), non-numeric or non-finite values.
+        ``entity``/``time`` not a column name (str), a missing column, rows
+        without an entity or a period, fewer than 2 units, periods that name
+        the same number twice (``'8'`` and ``'08'``), duplicated (entity,
+        period) rows, units missing in a period (``balanced``), non-numeric
+        or non-finite values.
     WeightsError
         Entities that are not ids of W, or (``balanced``) ids of W absent from the data.
     """
@@ -179,11 +219,24 @@ def panel_frame(data: pd.DataFrame, w, entity: str, time: str, *, balanced: bool
     _check_columns(data, variables, "variable")
     W, ids, label = as_matrix(w)
     df = data.reset_index(drop=True)
+    for col, role in ((entity, "entity"), (time, "time")):
+        missing = df[col].isna().to_numpy()
+        if missing.any():
+            other = df[time if role == "entity" else entity]
+            rows = list(data.index[missing])
+            raise SpecificationError(format_error(
+                f"{int(missing.sum())} row(s) without a value in the {role} column; rows {show(rows)}",
+                column=col, **{("time" if role == "entity" else "entity"): [_py(v) for v in
+                                                                           pd.unique(other[missing])[:_MAX_LISTED]]},
+                hint=f"fill in the {role} of those rows or drop them"))
     unit = unit_codes(df[entity], ids, entity, all_present=balanced)
-    try:
-        period, uniq = pd.factorize(df[time], sort=True)
-    except TypeError as exc:
-        raise SpecificationError(format_error("time values cannot be ordered", column=time, hint=str(exc))) from None
+    n_units = len(np.unique(unit))
+    if n_units < 2:
+        raise SpecificationError(format_error(
+            f"the panel has {n_units} unit(s); a spatial model needs at least 2 units (W links units to each other)",
+            column=entity, units=[_py(v) for v in pd.unique(df[entity])],
+            hint="use a non-spatial panel model (spillover.panel.fit_panel) for one unit's time series"))
+    period, uniq = period_codes(df[time], time)
     periods = [_py(p) for p in uniq]
     n, t = len(ids), len(periods)
     key = period.astype(np.int64) * n + unit

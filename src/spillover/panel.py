@@ -13,7 +13,7 @@ import re
 import pandas as pd
 
 from spillover.errors import SpecificationError, format_error
-from spillover.formula import parse
+from spillover.formula import lag_calls, parse
 
 FE_CHOICES = ("none", "entity", "time", "twoways", "random")
 
@@ -39,6 +39,13 @@ def fit_panel(formula: str, data: pd.DataFrame, entity: str, time: str, *, fe: s
 
     if fe not in FE_CHOICES:
         raise SpecificationError(format_error(f"fe={fe!r} is not supported", option="fe", hint=f"choose one of {FE_CHOICES}"))
+    parse(formula)
+    calls = lag_calls(formula)
+    if calls:  # linearmodels evaluates formulaic's lag(), which shifts rows across units
+        raise SpecificationError(format_error(
+            f"formula {formula!r}: {calls[0][0]} is not a panel lag in a non-spatial panel model", option="formula",
+            hint="add the lagged column with spillover.panel.add_lag(data, var, entity, time, k) and use "
+                 "'L{k}_var', or list the variable in lag = [...] of the study's [[estimate]]"))
     df = _indexed(data, entity, time)
     lhs, rhs = formula.split("~", 1)
     if fe == "none":

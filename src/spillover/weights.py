@@ -67,6 +67,7 @@ __all__ = [
     "from_file",
     "from_csv",
     "from_matrix",
+    "check_lonlat",
     "haversine_km",
     "inverse_distance",
     "is_row_standardised",
@@ -186,6 +187,30 @@ def distance_matrix_km(points: pd.DataFrame) -> np.ndarray:
     return haversine_km(lon[:, None], lat[:, None], lon[None, :], lat[None, :])
 
 
+def check_lonlat(points: pd.DataFrame, **where: object) -> pd.DataFrame:
+    """``points`` (indexed by id, columns ``lon``, ``lat``) when every coordinate is finite degrees.
+
+    Longitude must lie in [-180, 180] and latitude in [-90, 90]; otherwise a
+    :class:`WeightsError` names the first ids, their coordinates and, when
+    exchanging the two columns would fit, says they look swapped. Every
+    distance-based builder calls it (distances from swapped or projected
+    coordinates are numbers, but wrong ones).
+    """
+    lon, lat = points["lon"].to_numpy(float), points["lat"].to_numpy(float)
+    ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+    if ok.all():
+        return points
+    bad = np.flatnonzero(~ok)
+    swapped = bool(np.all(np.isfinite(lon[bad]) & (np.abs(lon[bad]) <= 90) & (np.abs(lat[bad]) <= 180)))
+    first = ", ".join(f"{points.index[k]} ({lon[k]:g}, {lat[k]:g})" for k in bad[:5])
+    raise WeightsError(format_error(
+        f"{bad.size} unit(s) with coordinates that are not longitude/latitude degrees (|lon| <= 180, "
+        f"|lat| <= 90): {first}", ids=[str(points.index[k]) for k in bad[:10]], **where,
+        hint=("longitude and latitude look swapped: give them in the order (lon, lat)" if swapped else
+              "give longitude/latitude in degrees (WGS84); projected coordinates need a conversion first, "
+              "e.g. geopandas to_crs(4326)")))
+
+
 def _points(
     coords_or_geo: Any,
     *,
@@ -193,7 +218,17 @@ def _points(
     id_col: str | None = None,
     ids: Sequence[Hashable] | None = None,
 ) -> pd.DataFrame:
-    """Normalise the accepted location inputs to a frame indexed by id with lon/lat."""
+    """Normalise the accepted location inputs to a frame indexed by id with lon/lat (checked: :func:`check_lonlat`)."""
+    return check_lonlat(_located(coords_or_geo, points=points, id_col=id_col, ids=ids))
+
+
+def _located(
+    coords_or_geo: Any,
+    *,
+    points: str = "centroids",
+    id_col: str | None = None,
+    ids: Sequence[Hashable] | None = None,
+) -> pd.DataFrame:
     import geopandas as gpd
 
     if coords_or_geo is None:
@@ -677,11 +712,12 @@ def from_matrix(
         if mat.shape != (len(ids_), len(ids_)):
             raise WeightsError(format_error(f"matrix of shape {mat.shape} does not match "
                                             f"{len(ids_)} ids", hint="the matrix must be n x n"))
-    if not np.isfinite(mat).all():
-        raise WeightsError(format_error("matrix has non-finite cells"))
-    if (mat < 0).any():
-        raise WeightsError(format_error("matrix has negative weights",
-                                        hint="spatial weights must be non-negative"))
+    bad = ~np.isfinite(mat) | (mat < 0)
+    if bad.any():
+        i, j = (int(a) for a in np.argwhere(bad)[0])
+        raise WeightsError(format_error(
+            f"matrix has {int(bad.sum())} negative or non-finite cell(s); first {mat[i, j]:g} in row {ids_[i]!r}, "
+            f"column {ids_[j]!r}", ids=[ids_[i], ids_[j]], hint=_SIGN_HINT))
     return _finish(_w_from_dense(mat, ids_), transform, {"kind": "matrix"})
 
 
@@ -721,16 +757,24 @@ def from_csv(path: str | Path, transform: str | None = None) -> W:
     return w
 
 
-def from_file(path: str | Path, transform: str | None = "r") -> W:
+def from_file(path: str | Path, transform: str | None = "r",
+              islands: Literal["keep", "error", "nearest"] = "keep") -> W:
     """A weights file: GAL or GWT (read by libpysal), a CSV matrix with ids (:func:`from_csv`), or a CSV edge
     list (columns ``from, to[, weight]``; also focal/neighbor, origin/destination, i/j).
 
     Ids are kept as text, so that they match entity values read as text.
     ``transform="r"`` (default) row-standardises; ``None`` keeps the file's
-    weights. Errors name the file.
+    weights. Weights must be finite and >= 0; a weight of 0 is no link. A
+    unit without a positive weight (an island) keeps an empty row with
+    ``islands="keep"`` (default; listed in ``w.spillover_meta``); ``"error"``
+    refuses it, and so does ``"nearest"`` (a file has no locations to find
+    the nearest unit). Errors name the file.
     """
     import libpysal
 
+    if islands not in ("keep", "error", "nearest"):
+        raise SpecificationError(format_error(f"unknown island policy {islands!r}", option="islands",
+                                              hint="use 'keep' or 'error' for a weights file"))
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.is_file():
@@ -747,13 +791,18 @@ def from_file(path: str | Path, transform: str | None = "r") -> W:
                                             file=str(path))) from None
         neighbors = {str(i): [str(j) for j in raw.neighbors[i]] for i in raw.id_order}
         weights = {str(i): [float(v) for v in raw.weights[i]] for i in raw.id_order}
-        w = W(neighbors, weights, id_order=[str(i) for i in raw.id_order], silence_warnings=True)
+        w = _checked_links(W(neighbors, weights, id_order=[str(i) for i in raw.id_order], silence_warnings=True),
+                           path)
     else:
         raise WeightsError(format_error(f"cannot read {suffix!r} weights files", file=str(path),
                                         hint="give a .gal, .gwt or .csv (square matrix, ids in the first column "
                                              "and the header)"))
-    return _finish(w, transform, {"kind": "file", "source": path.name, "format": suffix.lstrip(".")})
+    found = _file_islands(w, path, islands)
+    return _finish(w, transform, {"kind": "file", "source": path.name, "format": suffix.lstrip("."),
+                                  "islands_policy": islands, "islands_found": found})
 
+
+_SIGN_HINT = "spatial weights must be finite and >= 0 (a weight of 0 means no link)"
 
 #: Column pairs (lower case) that make a CSV an edge list, focal unit first.
 _EDGE_COLUMNS = (("from", "to"), ("focal", "neighbor"), ("origin", "destination"), ("i", "j"))
@@ -779,6 +828,14 @@ def _from_edges(path: Path) -> W:
     if vals.isna().any():
         raise WeightsError(format_error(f"non-numeric weight in line {int(vals.isna().idxmax()) + 2}",
                                         file=str(path), column=weight))
+    v = vals.to_numpy(float)
+    bad = ~np.isfinite(v) | (v < 0)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise WeightsError(format_error(
+            f"{int(bad.sum())} negative or non-finite weight(s); first {v[k]:g} for the link "
+            f"{src.iloc[k]} -> {dst.iloc[k]}", file=str(path), line=k + 2, ids=[src.iloc[k], dst.iloc[k]],
+            hint=_SIGN_HINT))
     if (src == dst).any():
         raise WeightsError(format_error(f"unit {src[src == dst].iloc[0]!r} is linked to itself (a self-loop)",
                                         file=str(path), hint="remove the rows with the same unit on both sides"))
@@ -788,10 +845,41 @@ def _from_edges(path: Path) -> W:
     ids = sorted(set(src) | set(dst), key=str)
     neighbors: dict[str, list[str]] = {i: [] for i in ids}
     weights: dict[str, list[float]] = {i: [] for i in ids}
-    for i, j, v in zip(src, dst, vals.to_numpy(float)):
-        neighbors[i].append(j)
-        weights[i].append(float(v))
+    for i, j, wij in zip(src, dst, v):
+        if wij > 0:  # a link of weight 0 is no link (as a 0 cell of a matrix)
+            neighbors[i].append(j)
+            weights[i].append(float(wij))
     return W(neighbors, weights, id_order=ids, silence_warnings=True)
+
+
+def _checked_links(w: W, path: Path) -> W:
+    """``w`` read from ``path`` (GAL/GWT): WeightsError for a negative or non-finite weight; weight-0 links dropped."""
+    neighbors: dict[str, list[str]] = {}
+    weights: dict[str, list[float]] = {}
+    for i in w.id_order:
+        neighbors[i], weights[i] = [], []
+        for j, wij in zip(w.neighbors[i], w.weights[i], strict=True):
+            if not (np.isfinite(wij) and wij >= 0):
+                raise WeightsError(format_error(f"negative or non-finite weight {wij:g} for the link {i} -> {j}",
+                                                file=str(path), ids=[i, j], hint=_SIGN_HINT))
+            if wij > 0:
+                neighbors[i].append(j)
+                weights[i].append(float(wij))
+    return W(neighbors, weights, id_order=list(w.id_order), silence_warnings=True)
+
+
+def _file_islands(w: W, path: Path, islands: str) -> list[str]:
+    """The units of a weights file without a positive weight; WeightsError unless ``islands="keep"``."""
+    found = [str(i) for i in w.id_order if not w.neighbors[i]]
+    if found and islands != "keep":
+        why = ("a weights file holds no locations to link them to their nearest unit: "
+               if islands == "nearest" else "")
+        raise WeightsError(format_error(
+            f"{len(found)} unit(s) without a positive weight in the file (no link, or only links of weight 0), "
+            f"i.e. islands: {', '.join(found[:10])}", file=str(path), ids=found[:10],
+            hint=why + "give them a positive weight in the file, or set islands = 'keep' to keep their rows "
+                       "empty (their spatial lag is 0)"))
+    return found
 
 
 def to_csv(w: W, path: str | Path, ids: Sequence[Hashable] | None = None) -> Path:
@@ -1059,7 +1147,7 @@ def build(
     if kind == "file":
         if path is None:
             raise WeightsError(format_error("file weights need a path", option="path"))
-        return from_file(path)
+        return from_file(path, islands=islands)
     if kind == "contiguity":
         if geo is None:
             raise WeightsError(format_error("contiguity needs the polygons", option="geo",

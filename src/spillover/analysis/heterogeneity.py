@@ -50,6 +50,7 @@ from scipy import stats
 
 from spillover.diagnostics.tests import TestResult
 from spillover.errors import SpecificationError, format_error
+from spillover.options import check_count, check_seed
 from spillover.spatial.impacts import parameter_draws, rho_inside
 
 __all__ = ["regime_sdm", "subsample_sdm", "wald_linear", "RegimeSDMResult", "SubsampleResult"]
@@ -156,6 +157,8 @@ def regime_sdm(formula: str, data: pd.DataFrame, w, entity: str, time: str, *, r
 
     from spillover.formula import parse
 
+    draws = check_count(draws, "draws", minimum=2, reason="simulated standard errors need at least 2 draws")
+    check_seed(seed)
     parsed = parse(formula)
     lhs, terms = parsed.lhs, parsed.exog
     if var not in terms:

@@ -59,6 +59,7 @@ from scipy import stats
 from spillover.engine import bootstrap_map
 from spillover.errors import SpecificationError, format_error
 from spillover.formula import parse, variables
+from spillover.options import check_count, check_seed
 from spillover.spatial.impacts import parameter_draws, rho_inside
 
 __all__ = ["mediation", "spatial_mediation", "sobel", "MediationResult", "SpatialMediationResult"]
@@ -185,7 +186,8 @@ def mediation(formula: str, data: pd.DataFrame, entity: str, time: str, *, media
     fe : {"none", "entity", "time", "twoways"}
         Effects in all three equations (:func:`spillover.panel.fit_panel`).
     bootstrap : int
-        Entity-cluster bootstrap replications for the percentile CI of ``a b`` (0 to skip).
+        Entity-cluster bootstrap replications for the percentile CI of ``a b``: 0 skips the
+        bootstrap (the CI is then NaN), otherwise at least 2.
     seed : int or None
         Seed for ``numpy.random.SeedSequence``; replications run in seeded
         chunks (:func:`spillover.engine.bootstrap_map`), so the draws do not
@@ -204,6 +206,9 @@ def mediation(formula: str, data: pd.DataFrame, entity: str, time: str, *, media
 
     if fe == "random":
         raise SpecificationError(format_error("mediation needs a fixed-effects or pooled model", option="fe"))
+    bootstrap = check_count(bootstrap, "bootstrap", minimum=2, zero="no bootstrap",
+                            reason="a bootstrap interval and standard error need at least 2 replications")
+    check_seed(seed)
     y, rhs = _split_formula(formula)
     terms = parse(formula).exog
     if treatment not in terms:
@@ -226,7 +231,7 @@ def mediation(formula: str, data: pd.DataFrame, entity: str, time: str, *, media
     draws = np.empty(0)
     ci = (np.nan, np.nan)
     boot_se = np.nan
-    if bootstrap and bootstrap > 0:
+    if bootstrap:
         X = df[[treatment] + controls].to_numpy(dtype=float)
         XM = np.column_stack([X, df[mediator].to_numpy(dtype=float)])
         mv, yv = df[mediator].to_numpy(dtype=float), df[y].to_numpy(dtype=float)
@@ -319,6 +324,8 @@ def spatial_mediation(formula: str, data: pd.DataFrame, w, entity: str, time: st
     """
     from spillover.spatial.models import SDM
 
+    draws = check_count(draws, "draws", minimum=2, reason="simulated standard errors need at least 2 draws")
+    check_seed(seed)
     y, rhs = _split_formula(formula)
     if treatment not in parse(formula).exog:
         raise SpecificationError(format_error("treatment is not a regressor of the formula", column=treatment))

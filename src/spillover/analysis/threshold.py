@@ -53,6 +53,7 @@ from scipy import stats
 
 from spillover.engine import bootstrap_map
 from spillover.errors import SpecificationError, format_error
+from spillover.options import check_count, check_seed
 
 __all__ = ["panel_threshold", "ThresholdResult", "lr_critical_value"]
 
@@ -276,7 +277,8 @@ def panel_threshold(formula: str, data: pd.DataFrame, entity: str, time: str, *,
         Candidate thresholds; default unique values of ``q`` inside the trimmed range,
         thinned to at most ``max_grid`` quantiles.
     bootstrap : int
-        Bootstrap replications for the p-values of F1 (and F2) (Hansen sec. 3.2, 3.7).
+        Bootstrap replications for the p-values of F1 (and F2) (Hansen sec. 3.2, 3.7);
+        0 skips the bootstrap (p-values and critical values are then NaN).
     seed : int or None
         Seed for ``numpy.random.SeedSequence``; identical results on re-run.
         Replications run in chunks of :data:`spillover.engine.DEFAULT_CHUNK`,
@@ -297,6 +299,8 @@ def panel_threshold(formula: str, data: pd.DataFrame, entity: str, time: str, *,
         raise SpecificationError(format_error("n_thresholds must be 1 or 2", option="n_thresholds"))
     if fe not in ("entity", "twoways"):
         raise SpecificationError(format_error(f"fe={fe!r} not supported", option="fe", hint="use 'entity' or 'twoways'"))
+    bootstrap = check_count(bootstrap, "bootstrap", zero="no bootstrap p-values")
+    check_seed(seed)
     trims = (trim, trim) if np.isscalar(trim) else tuple(trim)
     given = list(regime_vars) if regime_vars is not None else []
     regime_vars = given or [threshold_var]

@@ -46,6 +46,7 @@ from spillover.diagnostics._panel import (
     year_seed,
 )
 from spillover.errors import SpecificationError, format_error
+from spillover.options import check_count, check_seed
 
 __all__ = ["moran_by_year", "moran_pooled", "lisa_by_year"]
 
@@ -191,6 +192,8 @@ def moran_by_year(
         ``w`` has islands (named; they keep zero rows, see module notes), or
         N < 30 units (normal-approximation p-values unreliable; use p_sim).
     """
+    permutations = check_count(permutations, "permutations", zero="no permutation p-value")
+    check_seed(seed)
     panel, w = _prepare(data, column, w, entity, time)
     y = panel.array(column)
     for t, period in enumerate(panel.periods):
@@ -292,6 +295,8 @@ def moran_pooled(
         raise SpecificationError(
             format_error("unknown centring", center=center, hint="use 'overall' or 'year'")
         )
+    permutations = check_count(permutations, "permutations", zero="no permutation p-value")
+    check_seed(seed)
     panel, w = _prepare(data, column, w, entity, time)
     y = panel.array(column)
     for t, period in enumerate(panel.periods):
@@ -415,13 +420,9 @@ def lisa_by_year(
         its spatial lag ``Wz`` and ``z_sim`` the standardised I_i against the
         permutation distribution.
     """
-    if int(permutations) < 1:
-        raise SpecificationError(
-            format_error(
-                "lisa_by_year needs permutations >= 1 for p_sim and cluster labels",
-                permutations=permutations,
-            )
-        )
+    permutations = check_count(permutations, "permutations",
+                               reason="lisa_by_year needs permutations >= 1 for p_sim and cluster labels")
+    check_seed(seed)
     if not 0 < alpha < 1:
         raise SpecificationError(format_error("alpha must be in (0, 1)", alpha=alpha))
     panel, w = _prepare(data, column, w, entity, time)

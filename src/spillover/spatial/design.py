@@ -173,9 +173,16 @@ def design_from_arrays(
     x = np.asarray(x, dtype=float)
     if x.ndim == 1:
         x = x[:, None]
+    from spillover.options import check_count
+
+    n_periods = check_count(n_periods, "n_periods")
     if len(y) % n_periods:
         raise SpecificationError(format_error("len(y) is not a multiple of n_periods", option="n_periods"))
     n = len(y) // n_periods
+    if n < 2:
+        raise SpecificationError(format_error(f"the arrays hold {n} unit(s) per period; a spatial model needs at "
+                                              "least 2 units", option="n_periods",
+                                              hint="y stacks n_periods periods of N >= 2 units each"))
     if x.shape[0] != len(y):
         raise SpecificationError(format_error("x and y have different numbers of rows", option="x"))
     names = names or [f"x{j + 1}" for j in range(x.shape[1])]

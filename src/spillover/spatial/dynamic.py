@@ -266,7 +266,7 @@ class DynamicResults(Inference):
         """
         from spillover.spatial.impacts import check_impact_options
 
-        check_impact_options(draws, method)
+        check_impact_options(draws, method, seed)
         if kind == "both":
             parts = [self.impacts(k, draws=draws, seed=seed, method=method) for k in ("short", "long")]
             tables = []

@@ -173,21 +173,23 @@ def rho_inside(name: str, bounds: tuple[float, float]):
     return lambda d: (d[name] > lo) & (d[name] < hi)
 
 
-def check_impact_options(draws: int, method: str) -> None:
-    """SpecificationError for an unknown ``method`` or, with simulation, fewer than 2 draws (no SE)."""
+def check_impact_options(draws: int, method: str, seed: int | None = 0) -> None:
+    """SpecificationError for an unknown ``method`` or, with simulation, fewer than 2 draws (no SE) or a bad seed."""
     from spillover.errors import SpecificationError, format_error
+    from spillover.options import check_count, check_seed
 
     if method not in ("simulation", "delta"):
         raise SpecificationError(format_error(f"method={method!r}", option="method",
                                               hint="choose 'simulation' or 'delta'"))
-    if method == "simulation" and not (isinstance(draws, (int, np.integer)) and draws >= 2):
-        raise SpecificationError(format_error(f"draws={draws!r}: simulated standard errors need at least 2 draws",
-                                              option="draws", hint="use e.g. draws=1000, or method='delta'"))
+    if method == "simulation":
+        check_count(draws, "draws", minimum=2, reason="simulated standard errors need at least 2 draws",
+                    hint="use e.g. draws=1000, or method='delta'")
+        check_seed(seed)
 
 
 def compute_impacts(res, ctx: ImpactContext, *, draws: int = 1000, seed: int | None = 0, method: str = "simulation") -> ImpactsResult:
     """Impacts table for a fitted model (see module docstring)."""
-    check_impact_options(draws, method)
+    check_impact_options(draws, method, seed)
     b, t, rho = _split(ctx, res.params)
     direct, total = _effects(ctx, b, t, rho)
     direct, total = direct[0], total[0]

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from spillover.errors import SpecificationError, format_error
+from spillover.options import check_seed
 from spillover.spatial.design import PanelDesign, build_design, design_from_arrays
 from spillover.spatial.impacts import ImpactContext
 from spillover.spatial import covariance
@@ -80,6 +81,7 @@ class _SpatialPanelModel:
             )
         if w is None:
             raise SpecificationError(format_error("a spatial weights matrix is required", option="w"))
+        check_seed(seed)
         if not getattr(self, "_from_arrays", False):
             if not isinstance(formula, str):
                 raise SpecificationError(format_error(

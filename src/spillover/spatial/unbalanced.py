@@ -248,6 +248,9 @@ def fit_unbalanced(
         raise SpecificationError(format_error(f"model={model!r} is not supported", option="model", hint="choose 'sar', 'sem' or 'sdm'"))
     if fe not in FE_UNBALANCED:
         raise SpecificationError(format_error(f"fe={fe!r} is not supported", option="fe", hint=f"choose one of {FE_UNBALANCED}"))
+    from spillover.options import check_seed
+
+    check_seed(seed)
     lag, err, durbin = MODELS[key]
     name = key.upper()
     d = _prepare(formula, data, w, entity, time, fe, durbin)

@@ -114,7 +114,9 @@ def write_study(folder: str | Path, *, data: str | Path, entity: str, time: str,
             lines += ["# No kNN or distance weights: the geometry declares no CRS. Add crs = \"EPSG:...\" to",
                       "# [geometry] (e.g. EPSG:4326 for longitude/latitude), then e.g. [weights.knn4] kind = \"knn\".", ""]
     if weights is not None:
-        lines += ["[weights.file]", 'kind = "file"', f"path = {_q(_rel(weights, folder))}", ""]
+        lines += ["[weights.file]", 'kind = "file"', f"path = {_q(_rel(weights, folder))}",
+                  'islands = "keep"             # units without a positive weight keep an empty row ("error": refuse)',
+                  ""]
         wnames.append("file")
     main = wnames[0]
     lines += [

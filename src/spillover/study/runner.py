@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from spillover.errors import SpecificationError
+from spillover.errors import SpecificationError, WeightsError
 from spillover.io import atomic_write, atomic_write_text
 from spillover.labels import FE_TEXT
 from spillover.study.markdown import markdown as _markdown
@@ -327,8 +327,11 @@ def step_weights(run: StudyRun) -> None:
     rows = []
     for name, spec in run.study.weights.items():
         path = run.read(spec.path, f"weights.{name}.path") if spec.kind == "file" else None
-        w = build_weights(spec, run.geometry, run.panel, run.study.data.entity, id_col=g.id if g else None,
-                          points=run.points, path=path)
+        try:
+            w = build_weights(spec, run.geometry, run.panel, run.study.data.entity, id_col=g.id if g else None,
+                              points=run.points, path=path)
+        except WeightsError as exc:  # say which [weights.NAME] of the study
+            raise WeightsError(f"[weights.{name}] {exc}") from None
         label = spec.default_label()
         w.spillover_meta = {**getattr(w, "spillover_meta", {}), "label": label}
         run.weights[name] = w

@@ -139,7 +139,10 @@ class WeightsSpec(_Strict):
     kind: Literal["contiguity", "inverse_distance", "distance_band", "exponential", "knn", "economic", "nested",
                   "file"]
     contiguity: Literal["queen", "rook"] = "queen"
-    islands: Literal["nearest", "keep", "error"] = "nearest"
+    islands: Literal["nearest", "keep", "error"] = Field(
+        "nearest", description="contiguity and file kinds, units without a neighbour: 'nearest' links each to "
+        "its nearest unit, 'keep' keeps their empty rows, 'error' refuses them; a weights file (kind = 'file') "
+        "has no locations, so there 'nearest' refuses them too")
     power: Literal[1, 2] = 1
     cutoff_km: float | None = None
     k: int = Field(4, ge=1)
