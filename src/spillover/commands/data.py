@@ -60,7 +60,7 @@ def build(
               .reset_index(name="cells"))
     console.print(_table("Corrections and flags (full list in corrections.csv)", counts))
     console.print(_table("PROVENANCE.md spot checks", panel.spot_checks,
-                         ["what", "province", "year", "expected", "built", "ok"]))
+                         ["what", "province", "year", "expected", "built", "ok", "note"]))
 
     from spillover.data.export import write_panel_outputs
 
