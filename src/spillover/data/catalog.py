@@ -58,6 +58,25 @@ def data_root() -> Path:
     return root
 
 
+def refuse_output_inside(out: str | os.PathLike[str], raw_folders, *, option: str = "--out") -> None:
+    """Raise a :class:`DataError` when ``out`` is one of ``raw_folders`` or lies inside one.
+
+    Nothing in a raw-data folder is ever written: its files are kept
+    byte-identical to their origin and hashed in the catalog.
+    """
+    target = Path(out).resolve()
+    for raw in raw_folders:
+        if raw is None:
+            continue
+        root = Path(raw).resolve()
+        if target == root or root in target.parents:
+            raise DataError(format_error(
+                f"{option} {out} is inside the raw-data folder {root}: nothing is ever written there",
+                option=option, file=str(target),
+                hint="raw files stay byte-identical to their origin; write the outputs to another folder "
+                "(e.g. --out results)"))
+
+
 def default_catalog_path() -> Path:
     """``<data_root()>/catalog.toml``."""
     return data_root() / "catalog.toml"
