@@ -431,3 +431,20 @@ def test_derived_check_naming_an_unknown_variable(tmp_path):
     cat.write_text(tomli_w.dumps(doc), encoding="utf-8")
     with pytest.raises(DataError, match=r"derived_check names \['gvo'\], which are not derived variables"):
         build_panel(cat, cache=False)
+
+
+def test_formula_without_cached_value_in_a_supplementary_series(tmp_path):
+    import openpyxl
+
+    ind = REAL.get("co2")
+    book = openpyxl.load_workbook(data_root() / ind.file)
+    ws = book["2015"]
+    row = next(r for r in ws.iter_rows() if r[ind.label_column].value == ind.row_label)
+    target = next(c for c in row[ind.label_column + 1:] if isinstance(c.value, (int, float)))
+    target.value = f"={target.coordinate}*1"
+    copy = tmp_path / "co2 copy.xlsx"
+    book.save(copy)
+    cat = write_catalog(tmp_path, [entry("co2", file=str(copy), sha256=sha(copy))])
+    with pytest.raises(DataError, match=rf"formula without a cached value \(={target.coordinate}\*1\)") as err:
+        build_panel(cat, cache=False)
+    assert "sheet='2015'" in str(err.value) and f"cell='{target.coordinate}'" in str(err.value)

@@ -391,6 +391,7 @@ def _check_complete(catalog: Catalog, long: pd.DataFrame, blanks: dict | None = 
             lacking = {p for p, _ in gaps.index}
             surprising = [(p, y) for p, y in gaps.index if p not in expected]
             if surprising or (expected - lacking):
+                _formula_gap(ind, gaps.loc[surprising], blanks)
                 p, y = surprising[0] if surprising else (sorted(expected - lacking)[0], None)
                 raise DataError(format_error(
                     "supplementary series does not match its documented gaps", file=ind.file, sheet=ind.sheet,
