@@ -645,6 +645,10 @@ SPEC_CASES = {
          "hypothesis": [{"name": "H", "claim": "c", "estimate": "sar", "quantity": "indirect", "variable": "x",
                          "robustness": ["sar2"]}]},
         r"'H': quantity = 'indirect' needs the impacts of \[\[estimate\]\] 'sar2'"),
+    "drop_interpolated on a panel file": ({"estimate": [{"name": "e", "model": "fe", "formula": "y ~ x",
+                                                          "drop_interpolated": ["x13"]}]},
+                                          r"\[\[estimate\]\] 'e'.drop_interpolated \(00_study.toml\): only a \[data\] "
+                                          r"catalog study"),
     "hypothesis not a mediator": (
         {"mediation": [{"name": "m", "formula": "y ~ x", "treatment": "x", "mediators": ["pop"]}],
          "hypothesis": [{"name": "H", "claim": "c", "estimate": "m", "quantity": "mediated", "variable": "urban"}]},
@@ -681,6 +685,18 @@ def test_spec_coordinates_varying_within_a_unit(panel_csv, tmp_path):
     with pytest.raises(DataError, match=r"coordinates must be constant within a unit: 'lon' takes 2 values in unit "
                                         r"'3' \(\[102.0, 150.0\]\).*option='coords'"):
         run_study(folder, tmp_path / "out", figures=False)
+
+
+def test_spec_drop_interpolated_names_catalog_indicators(tmp_path):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    doc = {"data": {"catalog": str(data_root() / "catalog.toml"), "entity": "province", "time": "year"},
+           "estimate": [{"name": "fe", "model": "fe", "formula": "cpi ~ dei", "drop_interpolated": ["x13", "x2l"]}]}
+    (folder / "00_study.toml").write_text(tomli_w.dumps(doc), encoding="utf-8")
+    with pytest.raises(SpecificationError, match=r"\[\[estimate\]\] 'fe'.drop_interpolated \(00_study.toml\): "
+                                                 r"\['x2l'\] are not indicators of the catalog \(did you mean"):
+        run_study(folder, tmp_path / "out", figures=False)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_hypotheses_of_the_bundled_study_name_numbers_its_entries_give():

@@ -88,6 +88,29 @@ def _values(study: Study, panel: pd.DataFrame) -> Iterator[str]:
             yield f"{where}: {absent} are not values of [data] group = {group!r}; its values: {have[:20]}"
 
 
+def check_indicators(study: Study, catalog_ids: Iterable[str] | None) -> None:
+    """``drop_interpolated`` of each [[estimate]] names indicators of the study's catalog (a catalog study only)."""
+    ids = None if catalog_ids is None else sorted(catalog_ids)
+    problems = []
+    for e in study.estimate:
+        if not e.drop_interpolated:
+            continue
+        entry = f"[[estimate]] {e.name!r}"
+        where = f"{entry}.drop_interpolated" + (f" ({study.origins[entry]})" if entry in study.origins else "")
+        if ids is None:
+            problems.append(f"{where}: only a [data] catalog study has interpolated (flagged) cells; this study "
+                            "reads a panel file")
+            continue
+        unknown = [v for v in e.drop_interpolated if v not in ids]
+        if unknown:
+            close = {v: difflib.get_close_matches(v, ids, n=2, cutoff=0.6) for v in unknown}
+            problems.append(f"{where}: {unknown} are not indicators of the catalog"
+                            + "".join(f" (did you mean {c} for {v!r}?)" for v, c in close.items() if c))
+    if problems:
+        raise SpecificationError(f"{len(problems)} problem(s) with the indicators the study names (nothing was "
+                                 "estimated):\n  " + "\n  ".join(problems))
+
+
 def check_columns(study: Study, panel: pd.DataFrame, *, coming: Iterable[str] = ()) -> None:
     """Raise one :class:`SpecificationError` listing every missing or non-numeric column the study names.
 

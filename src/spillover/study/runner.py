@@ -250,8 +250,9 @@ def step_data(run: StudyRun) -> None:
         panel = read_panel(run.read(d.panel, "data.panel"), entity=d.entity, time=d.time, periods=d.years,
                            units=d.units, derived=d.derive, encoding=d.encoding, wide=d.wide,
                            numbers=d.number_format)
-    from spillover.study.preflight import check_columns
+    from spillover.study.preflight import check_columns, check_indicators
 
+    check_indicators(run.study, run.built.catalog.ids() if run.built is not None else None)
     check_columns(run.study, panel, coming=[ix.name for ix in run.study.index])  # before any index is fitted
     panel = add_indices(run, panel)
     if d.check or d.relations:
