@@ -107,14 +107,17 @@ def verify(
     from spillover.study.verify import verify as run_verify
     from spillover.study.verify import write_report
 
+    from spillover.study.verify import other_study
+
     console = Console()
     with failures(console, "verify could not run"):
         _use_data_raw(data_raw)
+        other = other_study(models, results) if Path(results).is_dir() else None
+    if other:  # said before the rerun, which can take a while
+        console.print(f"[bold red]verify: {escape(other)}[/]")
     prog, task, step = _progress(console, STEPS)
     with failures(console, "verify could not run"), prog:
         rep = run_verify(models, results, rtol=rtol, atol=atol, progress=step)
-    if rep.other_study:
-        console.print(f"[bold red]verify: {escape(rep.other_study)}[/]")
     console.print(f"compared {rep.compared} numbers (rtol {rep.rtol:g}, atol {rep.atol:g}) and "
                   f"{rep.files_compared} files")
     for title, df in (("numbers that differ", rep.mismatches), ("numbers missing in the rerun", rep.missing),

@@ -170,6 +170,31 @@ def compare_files(committed: Path, rerun: Path, listed: list[str], produced: lis
     return pd.DataFrame(problems, columns=["file", "problem"]), compared
 
 
+def other_study(models: str | Path, results: str | Path, manifest: dict | None = None) -> str | None:
+    """A sentence when ``results`` were made by a study of another name than the spec in ``models``, else None.
+
+    The name is ``[study] name`` of the spec and ``"study"`` of the results'
+    ``manifest.json``; an unreadable manifest or spec gives None (verify
+    reports those itself).
+    """
+    from spillover.study.spec import load_study
+
+    if manifest is None:
+        try:
+            manifest = json.loads((Path(results) / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+    committed = manifest.get("study") if isinstance(manifest, dict) else None
+    if committed is None:
+        return None
+    spec_name = load_study(models).study.name
+    if committed == spec_name:
+        return None
+    return (f"the results in {results} belong to another study: their manifest.json names study {committed!r}, "
+            f"the spec in {models} is study {spec_name!r}; compare a study with its own results (the differences "
+            "listed follow from that)")
+
+
 def verify(models: str | Path = "models", results: str | Path = "results", *, rtol: float = 1e-6,
            atol: float = 1e-9, progress=None) -> VerifyReport:
     """Rerun the study in ``models`` into a temporary folder and compare it with ``results``.
@@ -201,15 +226,7 @@ def verify(models: str | Path = "models", results: str | Path = "results", *, rt
         listed = list(manifest["outputs"])
     except (ValueError, KeyError, TypeError, pd.errors.ParserError) as exc:
         raise VerifyInputError(f"{results}: numbers.csv or manifest.json cannot be read ({exc})") from None
-    from spillover.study.spec import load_study
-
-    spec_name = load_study(models).study.name
-    committed_name = manifest.get("study") if isinstance(manifest, dict) else None
-    other = None
-    if committed_name is not None and committed_name != spec_name:
-        other = (f"the results in {results} belong to another study: their manifest.json names study "
-                 f"{committed_name!r}, the spec in {models} is study {spec_name!r}; compare a study with its own "
-                 "results (the differences below follow from that)")
+    other = other_study(models, results, manifest)
     with tempfile.TemporaryDirectory(prefix="spillover-verify-") as tmp:
         run = run_study(models, Path(tmp) / "out", progress=progress)
         new = pd.read_csv(run.out / "numbers.csv")
