@@ -445,6 +445,8 @@ PANEL_CASES = {
     "duplicate": (lambda df: _csv_text(pd.concat([df, df.head(1)])), r"duplicate \(unit, year\) rows: \('1', 2001\)"),
     "missing unit": (lambda df: _csv_text(df.assign(unit=df["unit"].where(df.index != 3))), r"rows without a unit"),
     "unclosed quote": (lambda df: _csv_text(df).replace("u1", '"u1', 1), r"malformed CSV|field"),
+    "semicolons": (lambda df: _csv_text(df).replace(",", ";"), r"separates its fields by a semicolon ';', not by ','"),
+    "tabs": (lambda df: _csv_text(df).replace(",", "\t"), r"separates its fields by a tab"),
 }
 
 
