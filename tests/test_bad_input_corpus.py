@@ -626,6 +626,9 @@ SPEC_CASES = {
                                 r"\[\[figure\]\] 'f'.variable \(00_study.toml\): 'nosuch' is not a column"),
     "figure one of its variables unknown": ({"figure": [{"name": "f", "kind": "trends", "variable": "y,nosuch"}]},
                                             r"\[\[figure\]\] 'f'.variable \(00_study.toml\): 'nosuch'"),
+    "moran figure of two variables": ({"figure": [{"name": "f", "kind": "moran_scatter", "variable": "y,x",
+                                                   "weights": "knn"}]},
+                                      r"\[\[figure\]\] 'f'.variable \(00_study.toml\): 'y,x' is not a column"),
     "figure impacts of an estimate without": ({"figure": [{"name": "f", "kind": "impacts", "estimate": "sar"}]},
                                               r"\[\[figure\]\] 'f': kind = 'impacts' but \[\[estimate\]\] 'sar' has no "
                                               r"impacts"),

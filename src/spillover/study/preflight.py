@@ -67,10 +67,11 @@ def needs(study: Study) -> Iterator[Need]:
         yield from _formula(f"[[grid]] {g.name!r}", g.formula)
     for ix in study.index:
         yield from _names(f"[[index]] {ix.name!r}", "indicators", ix.indicators, True)
-    for f in study.figure:
-        if f.kind != "impacts":  # an impacts figure plots an estimate's impacts, not a column
-            yield from _names(f"[[figure]] {f.name!r}", "variable",
-                              [v.strip() for v in f.variable.split(",")], True)
+    for f in study.figure:  # an impacts figure plots an estimate's impacts, not a column
+        if f.kind in ("choropleth", "trends"):  # one panel per variable of a comma list
+            yield from _names(f"[[figure]] {f.name!r}", "variable", [v.strip() for v in f.variable.split(",")], True)
+        elif f.kind != "impacts":
+            yield from _names(f"[[figure]] {f.name!r}", "variable", [f.variable.strip()], True)
 
 
 def _values(study: Study, panel: pd.DataFrame) -> Iterator[str]:
