@@ -447,6 +447,8 @@ PANEL_CASES = {
     "duplicate": (lambda df: _csv_text(pd.concat([df, df.head(1)])), r"duplicate \(unit, year\) rows: \('1', 2001\)"),
     "missing unit": (lambda df: _csv_text(df.assign(unit=df["unit"].where(df.index != 3))), r"rows without a unit"),
     "unclosed quote": (lambda df: _csv_text(df).replace("u1", '"u1', 1), r"malformed CSV|field"),
+    "semicolons": (lambda df: _csv_text(df).replace(",", ";"), r"separates its fields by a semicolon ';', not by ','"),
+    "tabs": (lambda df: _csv_text(df).replace(",", "\t"), r"separates its fields by a tab"),
 }
 
 
@@ -616,6 +618,48 @@ SPEC_CASES = {
     "check rule unknown column": ({"data.check": {"nosuch": {"min": 0}}}, r"\[data\].check[^:]*: 'nosuch'"),
     "iv instrument unknown": ({"estimate": [{"name": "iv", "model": "iv", "formula": "y ~ pop + [x ~ L1.q]"}]},
                               r"'iv'.formula[^:]*: 'q' is not a column"),
+    "dependent among regressors": ({"estimate": [{"name": "e", "model": "sar", "formula": "y ~ x + y",
+                                                  "weights": "knn"}]},
+                                   r"00_study.toml: \[\[estimate\]\] 'e'.formula: the dependent variable 'y' is also a "
+                                   r"regressor in 'y ~ x \+ y'"),
+    "diagnose dependent among regressors": ({"diagnose": [{"name": "d", "formula": "y ~ y + x", "weights": "knn"}]},
+                                            r"\[\[diagnose\]\] 'd'.formula: the dependent variable 'y'"),
+    "figure variable unknown": ({"figure": [{"name": "f", "kind": "trends", "variable": "nosuch"}]},
+                                r"\[\[figure\]\] 'f'.variable \(00_study.toml\): 'nosuch' is not a column"),
+    "figure one of its variables unknown": ({"figure": [{"name": "f", "kind": "trends", "variable": "y,nosuch"}]},
+                                            r"\[\[figure\]\] 'f'.variable \(00_study.toml\): 'nosuch'"),
+    "moran figure of two variables": ({"figure": [{"name": "f", "kind": "moran_scatter", "variable": "y,x",
+                                                   "weights": "knn"}]},
+                                      r"\[\[figure\]\] 'f'.variable \(00_study.toml\): 'y,x' is not a column"),
+    "figure impacts of an estimate without": ({"figure": [{"name": "f", "kind": "impacts", "estimate": "sar"}]},
+                                              r"\[\[figure\]\] 'f': kind = 'impacts' but \[\[estimate\]\] 'sar' has no "
+                                              r"impacts"),
+    "index indicator unknown": ({"index": [{"name": "ix", "indicators": {"x": "+", "nosuch": "-"}}]},
+                                r"\[\[index\]\] 'ix'.indicators \(00_study.toml\): 'nosuch' is not a column"),
+    "estimate groups unknown": ({"estimate": [{"name": "e", "model": "sar", "formula": "y ~ x", "weights": "knn",
+                                               "groups": ["nowhere"]}]},
+                                r"\[\[estimate\]\] 'e'.groups \(00_study.toml\): \['nowhere'\] are not values of "
+                                r"\[data\] group = 'region'"),
+    "hypothesis variable not in the formula": (
+        {"hypothesis": [{"name": "H", "claim": "c", "estimate": "sar", "quantity": "coefficient", "variable": "pop"}]},
+        r"00_study.toml: \[\[hypothesis\]\] 'H': variable = 'pop' is not a regressor of \[\[estimate\]\] 'sar'"),
+    "hypothesis impacts of an estimate without": (
+        {"hypothesis": [{"name": "H", "claim": "c", "estimate": "sar", "quantity": "direct", "variable": "x"}]},
+        r"\[\[hypothesis\]\] 'H': quantity = 'direct' needs the impacts of \[\[estimate\]\] 'sar'"),
+    "hypothesis robustness without impacts": (
+        {"estimate": [{"name": "sar", "model": "sar", "formula": "y ~ x", "weights": "knn", "impacts": {"draws": 50}},
+                      {"name": "sar2", "model": "sar", "formula": "y ~ x", "weights": "knn"}],
+         "hypothesis": [{"name": "H", "claim": "c", "estimate": "sar", "quantity": "indirect", "variable": "x",
+                         "robustness": ["sar2"]}]},
+        r"'H': quantity = 'indirect' needs the impacts of \[\[estimate\]\] 'sar2'"),
+    "drop_interpolated on a panel file": ({"estimate": [{"name": "e", "model": "fe", "formula": "y ~ x",
+                                                          "drop_interpolated": ["x13"]}]},
+                                          r"\[\[estimate\]\] 'e'.drop_interpolated \(00_study.toml\): only a \[data\] "
+                                          r"catalog study"),
+    "hypothesis not a mediator": (
+        {"mediation": [{"name": "m", "formula": "y ~ x", "treatment": "x", "mediators": ["pop"]}],
+         "hypothesis": [{"name": "H", "claim": "c", "estimate": "m", "quantity": "mediated", "variable": "urban"}]},
+        r"'H': variable = 'urban' is not a mediator of \[\[mediation\]\] 'm'"),
 }
 
 
@@ -638,6 +682,35 @@ PLAUSIBLE_CASES = {
     "bad relation": ({"data.relations": ["pop less urban"]}, SpecificationError, r"column OP column"),
     "decimal equals thousands": ({"data.decimal": ",", "data.thousands": ","}, SpecificationError, r"must differ"),
 }
+
+
+def test_spec_coordinates_varying_within_a_unit(panel_csv, tmp_path):
+    _, df, panel = panel_csv
+    folder = _spec(tmp_path, panel)
+    df.assign(lon=df["lon"].where((df["unit"] != 3) | (df["year"] != 2004), 150.0)).to_csv(folder / "panel.csv",
+                                                                                         index=False)
+    with pytest.raises(DataError, match=r"coordinates must be constant within a unit: 'lon' takes 2 values in unit "
+                                        r"'3' \(\[102.0, 150.0\]\).*option='coords'"):
+        run_study(folder, tmp_path / "out", figures=False)
+
+
+def test_spec_drop_interpolated_names_catalog_indicators(tmp_path):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    doc = {"data": {"catalog": str(data_root() / "catalog.toml"), "entity": "province", "time": "year"},
+           "estimate": [{"name": "fe", "model": "fe", "formula": "cpi ~ dei", "drop_interpolated": ["x13", "x2l"]}]}
+    (folder / "00_study.toml").write_text(tomli_w.dumps(doc), encoding="utf-8")
+    with pytest.raises(SpecificationError, match=r"\[\[estimate\]\] 'fe'.drop_interpolated \(00_study.toml\): "
+                                                 r"\['x2l'\] are not indicators of the catalog \(did you mean"):
+        run_study(folder, tmp_path / "out", figures=False)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_hypotheses_of_the_bundled_study_name_numbers_its_entries_give():
+    from spillover.study.spec import load_study
+
+    study = load_study(Path(__file__).resolve().parents[1] / "models")
+    assert len(study.hypothesis) >= 7
 
 
 @pytest.mark.parametrize("case", sorted(PLAUSIBLE_CASES))
@@ -978,6 +1051,20 @@ def _cli_cases(tmp: Path, panel: Path) -> dict[str, tuple[list[str], str]]:
                               "year", "--y", "y", "--x", "x"], r"not found"),
         "new wrong column": (["new", str(tmp / "n2"), "--data", str(panel), "--entity", "fips", "--time", "year",
                               "--y", "y", "--x", "x"], r"'fips'"),
+        "new y among x": (["new", str(tmp / "n3"), "--data", str(panel), "--entity", "unit", "--time", "year",
+                           "--y", "y", "--x", "x,y", "--weights", str(afile)],
+                          r"--x x,y holds the dependent variable --y y"),
+        "replicate data-raw is a file": (["replicate", str(good), "--out", str(tmp / "o"), "--data-raw", str(afile)],
+                                         r"--data-raw \S*afile.txt is a file: it must be the raw-data folder"),
+        "verify results is a file": (["verify", str(good), "--results", str(afile)],
+                                     r"is a file: --results must be the folder"),
+        "verify negative rtol": (["verify", str(good), "--rtol", "-1"], r"--rtol.*greater than or equal to 0"),
+        "verify negative atol": (["verify", str(good), "--atol", "-1e-9"], r"--atol.*greater than or equal to 0"),
+        "data build out in the raw folder": (["data", "build", "--catalog", str(data_root() / "catalog.toml"),
+                                              "--out", str(data_root() / "built")],
+                                             r"--out \S*built is inside the raw-data folder"),
+        "data build out is the raw folder": (["data", "build", "--catalog", str(data_root() / "catalog.toml"),
+                                              "--out", str(data_root())], r"is inside the raw-data folder"),
     }
 
 
@@ -986,7 +1073,9 @@ CLI_NAMES = ["data build bad catalog", "data build missing catalog", "data build
              "replicate out under a file", "verify no results", "diagnose bad formula", "diagnose bad fe",
              "diagnose bad weights", "weights describe bad name", "weights describe missing",
              "montecarlo missing spec", "new missing data", "new wrong column", "replicate zero-weight link",
-             "weights describe zero-weight link", "replicate negative weight", "weights describe negative weight"]
+             "weights describe zero-weight link", "replicate negative weight", "weights describe negative weight",
+             "new y among x", "replicate data-raw is a file", "verify results is a file", "verify negative rtol",
+             "verify negative atol", "data build out in the raw folder", "data build out is the raw folder"]
 
 
 @pytest.mark.parametrize("case", CLI_NAMES)
@@ -1007,6 +1096,68 @@ def test_file_weights_with_islands_keep_run(panel_csv, tmp_path):
     result = runner.invoke(app, ["weights", "describe", str(folder), "--name", "f"], env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     assert re.search(r"islands\s*│\s*1\s", result.output), result.output
+
+
+def test_cli_out_inside_the_raw_folder_of_a_run(panel_csv, tmp_path, monkeypatch):
+    _, _, panel = panel_csv
+    study = _spec(tmp_path, panel)
+    raw, other = tmp_path / "raw", tmp_path / "other"
+    raw.mkdir()
+    other.mkdir()
+    monkeypatch.setenv("SPILLOVER_DATA_RAW", str(other))  # --data-raw overrides it (and sets it: undone here)
+    for out in (raw / "res", raw):
+        result = runner.invoke(app, ["replicate", str(study), "--out", str(out), "--data-raw", str(raw)],
+                               env={"COLUMNS": "400"})
+        assert result.exit_code == 2, result.output
+        assert re.search(r"is inside the raw-data folder .*nothing is ever written there", " ".join(result.output.split()))
+    assert list(raw.iterdir()) == []  # not even a staging folder
+    monkeypatch.setenv("SPILLOVER_DATA_RAW", str(raw))
+    result = runner.invoke(app, ["replicate", str(study), "--out", str(raw / "r")], env={"COLUMNS": "400"})
+    assert result.exit_code == 2 and "inside the raw-data folder" in result.output
+    assert not (data_root() / "built").exists()
+
+
+def test_cli_verify_says_first_that_the_results_are_another_studys(panel_csv, tmp_path):
+    _, _, panel = panel_csv
+    a = _spec(tmp_path / "a", panel) if (tmp_path / "a").mkdir() is None else None
+    run_study(a, tmp_path / "res_a", figures=False)
+    b = _spec(tmp_path / "b", panel, study={"name": "other"}) if (tmp_path / "b").mkdir() is None else None
+    result = runner.invoke(app, ["verify", str(b), "--results", str(tmp_path / "res_a"),
+                                 "--report", str(tmp_path / "rep")], env={"COLUMNS": "400"})
+    assert result.exit_code == 1, result.output
+    lines = [x for x in result.output.splitlines() if x.strip()]
+    text = " ".join(result.output.split())
+    assert "belong to another study" in lines[0], result.output  # before the rerun and its list of differences
+    assert "names study 's'" in text and "study 'other'" in text
+    assert "manifest.json | the results in" in text  # also listed among the differences
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.5, 4.0, 6.0, 7.0, 8.0])
+def test_ctrl_c_at_any_moment_exits_130_in_one_line(panel_csv, tmp_path, delay):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _, _, panel = panel_csv
+    study = _spec(tmp_path, panel)
+    code = "import sys; sys.argv[0] = 'spillover'; from spillover.cli import app; app()"
+    proc = subprocess.Popen([sys.executable, "-c", code, "replicate", str(study), "--out", str(tmp_path / "o")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "200", "OPENBLAS_NUM_THREADS": "1"})
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:  # finished before the signal: nothing to check
+        return
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
+    assert err.strip().splitlines() == ["spillover: interrupted (Ctrl-C); nothing more was written"], err
+    published = tmp_path / "o"
+    if published.exists() and any(published.iterdir()):  # interrupted after the results were published
+        assert (published / "manifest.json").is_file()
+    assert not [p for p in tmp_path.iterdir() if ".staging-" in p.name]
 
 
 @pytest.mark.parametrize("entity,time,pattern", [("prov", "year", r"entity column 'prov' is not in the panel"),

@@ -234,13 +234,13 @@ def test_env_override_points_to_another_copy(monkeypatch, tmp_path):
     assert len(read_long(None)) == 31 * 12
 
 
-def full_catalog(tmp_path: Path, **overrides: dict) -> Path:
+def full_catalog(tmp_path: Path, years=(2013, 2022), **overrides: dict) -> Path:
     entries = []
     for ind in REAL.indicator:
         d = ind.model_dump(exclude_none=True)
         d.update(overrides.get(ind.id, {}))
         entries.append(d)
-    return write_catalog(tmp_path, entries)
+    return write_catalog(tmp_path, entries, years=years)
 
 
 def test_gap_in_a_used_series_stops_the_build(tmp_path):
@@ -256,3 +256,195 @@ def test_errors_propagate_through_build_panel(tmp_path):
     cat = full_catalog(tmp_path, gdp={"sheet": "Sheet9"})
     with pytest.raises(DataError, match="sheet not found"):
         build_panel(cat, cache=False)
+
+
+# ---------------------------------------------------------------- hostile inputs found later
+
+
+def test_spot_checks_outside_the_study_years_are_skipped_and_say_so(tmp_path):
+    from typer.testing import CliRunner
+
+    from spillover.cli import app
+
+    cat = full_catalog(tmp_path, years=(2013, 2016))
+    result = CliRunner().invoke(app, ["data", "build", "--catalog", str(cat), "--out", str(tmp_path / "out")],
+                                env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "skipped: 2019 is not among the panel's years (2013-2016)" in result.output
+    checks = build_panel(cat, cache=False).spot_checks
+    assert checks["ok"].isna().all() and checks["note"].str.startswith("skipped").all()
+
+
+@pytest.mark.parametrize("option,value,pattern", [
+    ("label_column", 99, r"label_column = 99 lies beyond the sheet \(the sheet has \d+ row\(s\) and \d+ column"),
+    ("header_row", 100, r"header_row = 100 lies beyond the sheet \(the sheet has \d+ row\(s\)"),
+])
+def test_sheet_per_year_options_beyond_the_sheet(tmp_path, option, value, pattern):
+    cat = write_catalog(tmp_path, [entry("co2", **{option: value})])
+    with pytest.raises(DataError, match=pattern) as err:
+        read_long(cat)
+    msg = str(err.value)
+    assert "表观碳排放清单_1997-2022.xlsx" in msg and "sheet='2013'" in msg and f"option='{option}'" in msg
+
+
+def test_header_row_beyond_a_long_sheet_gives_its_size(tmp_path):
+    cat = write_catalog(tmp_path, [entry("gdp", header_row=5000)])
+    with pytest.raises(DataError, match=r"header row beyond the end of the sheet \(the sheet has \d+ row"):
+        read_long(cat)
+
+
+def test_catalog_without_entries(tmp_path):
+    cat = write_catalog(tmp_path, [])
+    with pytest.raises(DataError, match=r"lists no \[\[indicator\]\] entries") as err:
+        build_panel(cat, cache=False)
+    assert str(cat) in str(err.value)
+
+
+def _gdp_workbook(tmp_path: Path, province: int, year: int, value) -> Path:
+    import openpyxl
+
+    from spillover.data.provinces import normalize_key
+
+    ind = REAL.get("gdp")
+    book = openpyxl.load_workbook(data_root() / ind.file)
+    ws = book[ind.sheet]
+    head = [normalize_key(c.value) if c.value is not None else "" for c in ws[1]]
+    col = head.index(normalize_key(ind.column))
+    for row in ws.iter_rows(min_row=2):
+        if row[1].value == province and row[0].value == year:
+            row[col].value = value(row) if callable(value) else value
+            break
+    else:
+        raise AssertionError("cell not found")
+    dst = tmp_path / "control V copy.xlsx"
+    book.save(dst)
+    return dst
+
+
+def test_formula_without_cached_value_is_named_as_such(tmp_path):
+    from openpyxl.utils import get_column_letter
+
+    where = {}
+
+    def formula(row):
+        cell = next(c for c in row if c.column_letter == "D")
+        where["cell"] = f"{get_column_letter(cell.column)}{cell.row}"
+        return f"={where['cell']}*1"
+
+    copy = _gdp_workbook(tmp_path, 310000, 2017, formula)
+    cat = write_catalog(tmp_path, [entry("gdp", file=str(copy), sha256=sha(copy))])
+    with pytest.raises(DataError, match=r"formula without a cached value \(=D\d+\*1\)") as err:
+        build_panel(cat, cache=False)
+    msg = str(err.value)
+    assert "control V copy.xlsx" in msg and "sheet='Control Variables(originaldata)'" in msg
+    assert "province='310000'" in msg and "year=2017" in msg and "cell='" in msg and "recalculate" in msg
+
+
+@pytest.mark.parametrize("sep,name", [(";", "semicolon"), ("\t", "tab")])
+def test_csv_with_another_delimiter(tmp_path, sep, name):
+    def resep(lines):
+        assert not any('"' in x for x in lines)
+        return [x.replace(",", sep) for x in lines]
+
+    copy = modified_copy(tmp_path, PKU_FILE, resep)
+    cat = write_catalog(tmp_path, [entry("pku_dfi", file=str(copy), sha256=sha(copy))])
+    with pytest.raises(DataError, match=rf"separates its fields by a {name}") as err:
+        read_long(cat)
+    assert copy.name in str(err.value) and "delimiter = " in str(err.value)
+    declared = write_catalog(tmp_path, [entry("pku_dfi", file=str(copy), sha256=sha(copy), delimiter=sep)])
+    assert read_long(declared)["value"].equals(read_long(write_catalog(tmp_path, [entry("pku_dfi")], name="c2.toml"))["value"])
+
+
+def test_two_entries_reading_the_same_cells_are_refused(tmp_path):
+    gdp = REAL.get("gdp")
+    cat = write_catalog(tmp_path, [entry("gdp"), entry("fiscal_exp", column=gdp.column)])
+    with pytest.raises(DataError, match=r"indicators 'gdp' and 'fiscal_exp' read the same cells") as err:
+        load_catalog(cat)
+    assert "reuses = 'gdp'" in str(err.value) and gdp.column in str(err.value)
+    ok = write_catalog(tmp_path, [entry("gdp"), entry("fiscal_exp", column=gdp.column, reuses="gdp")], name="ok.toml")
+    assert load_catalog(ok).get("fiscal_exp").reuses == "gdp"
+    bad = write_catalog(tmp_path, [entry("gdp"), entry("fiscal_exp", reuses="gpd")], name="bad.toml")
+    with pytest.raises(DataError, match=r"reuses = 'gpd' is not the id of another entry"):
+        load_catalog(bad)
+
+
+def test_zero_placeholder_is_an_infinite_jump(tmp_path):
+    # pku_dfi: strict jump rule -> an error naming the cell
+    def zero(lines):
+        col = lines[0].lstrip("\ufeff").split(",").index("digital_finance")
+        out = []
+        for x in lines:
+            if x.startswith("上海,2018,"):
+                fields = x.split(",")
+                fields[col] = "0"
+                x = ",".join(fields)
+            out.append(x)
+        return out
+
+    copy = modified_copy(tmp_path, PKU_FILE, zero)
+    cat = write_catalog(tmp_path, [entry("pku_dfi", file=str(copy), sha256=sha(copy))])
+    with pytest.raises(DataError, match=r"jump.*\(310000, 2018\).*a 0 next to a positive value is an infinite jump"):
+        read_long(cat)
+    # a non-strict rule flags it in the corrections instead
+    lax = write_catalog(tmp_path, [entry("pku_dfi", file=str(copy), sha256=sha(copy),
+                                         check={"min": 0, "max": 1000, "jump": 5})], name="lax.toml")
+    from spillover.data.pipeline import _read_all
+
+    flags = [c for c in _read_all(load_catalog(lax)).corrections if c.what.startswith("year-on-year jump")]
+    assert {(c.province, c.year) for c in flags} >= {("310000", 2018), ("310000", 2019)}
+
+
+def test_one_component_of_a_derived_share_off_by_1e4_stops_the_build(tmp_path):
+    ind = REAL.get("fiscal_exp")
+    import openpyxl
+
+    from spillover.data.provinces import normalize_key
+
+    book = openpyxl.load_workbook(data_root() / ind.file)
+    ws = book[ind.sheet]
+    head = [normalize_key(c.value) if c.value is not None else "" for c in ws[1]]
+    col = head.index(normalize_key(ind.column))
+    for row in ws.iter_rows(min_row=2):
+        if row[1].value == 440000 and row[0].value == 2016:
+            row[col].value = row[col].value * 1e4
+    copy = tmp_path / "control V x.xlsx"
+    book.save(copy)
+    same = [i.id for i in REAL.indicator if i.file == ind.file]
+    cat = full_catalog(tmp_path, **{i: {"file": str(copy), "sha256": sha(copy)} for i in same})
+    doc = __import__("tomllib").loads(cat.read_text(encoding="utf-8"))
+    doc["derived_check"] = {k: v.model_dump(exclude_none=True) for k, v in REAL.derived_check.items()}
+    cat.write_text(tomli_w.dumps(doc), encoding="utf-8")
+    with pytest.raises(DataError, match=r"value\(s\) of 'gov' above the declared maximum 3: \(440000, 2016\)") as err:
+        build_panel(cat, cache=False)
+    assert "fiscal_exp / gdp" in str(err.value)
+
+
+def test_the_study_catalog_checks_its_derived_shares():
+    assert set(REAL.derived_check) >= {"urban", "gov", "open", "hc"}
+    assert all(r.min == 0 and r.max is not None for r in REAL.derived_check.values())
+
+
+def test_derived_check_naming_an_unknown_variable(tmp_path):
+    cat = full_catalog(tmp_path)
+    doc = __import__("tomllib").loads(cat.read_text(encoding="utf-8"))
+    doc["derived_check"] = {"gvo": {"max": 3}}
+    cat.write_text(tomli_w.dumps(doc), encoding="utf-8")
+    with pytest.raises(DataError, match=r"derived_check names \['gvo'\], which are not derived variables"):
+        build_panel(cat, cache=False)
+
+
+def test_formula_without_cached_value_in_a_supplementary_series(tmp_path):
+    import openpyxl
+
+    ind = REAL.get("co2")
+    book = openpyxl.load_workbook(data_root() / ind.file)
+    ws = book["2015"]
+    row = next(r for r in ws.iter_rows() if r[ind.label_column].value == ind.row_label)
+    target = next(c for c in row[ind.label_column + 1:] if isinstance(c.value, (int, float)))
+    target.value = f"={target.coordinate}*1"
+    copy = tmp_path / "co2 copy.xlsx"
+    book.save(copy)
+    cat = write_catalog(tmp_path, [entry("co2", file=str(copy), sha256=sha(copy))])
+    with pytest.raises(DataError, match=rf"formula without a cached value \(={target.coordinate}\*1\)") as err:
+        build_panel(cat, cache=False)
+    assert "sheet='2015'" in str(err.value) and f"cell='{target.coordinate}'" in str(err.value)

@@ -37,11 +37,17 @@ def build(
     out: Path = typer.Option(Path("results/data"), "--out", help="Output folder."),
 ) -> None:
     """Build the balanced panel, print a summary and write panel.parquet/csv and weight tables."""
+    import os
+
     from spillover.data import build_panel
+    from spillover.data.catalog import default_catalog_path, load_catalog, refuse_output_inside
 
     console = Console(width=max(Console().width, 120))
     with failures(console, "data error"):
-        panel = build_panel(catalog, cache=False)
+        path = Path(catalog) if catalog is not None else default_catalog_path()
+        # the raw-data folder: where the catalog's files are (its root), and $SPILLOVER_DATA_RAW
+        refuse_output_inside(out, [load_catalog(path).base_dir, os.environ.get("SPILLOVER_DATA_RAW")])
+        panel = build_panel(path, cache=False)
     data = panel.data
     years = panel.catalog.years
 
@@ -60,7 +66,7 @@ def build(
               .reset_index(name="cells"))
     console.print(_table("Corrections and flags (full list in corrections.csv)", counts))
     console.print(_table("PROVENANCE.md spot checks", panel.spot_checks,
-                         ["what", "province", "year", "expected", "built", "ok"]))
+                         ["what", "province", "year", "expected", "built", "ok", "note"]))
 
     from spillover.data.export import write_panel_outputs
 

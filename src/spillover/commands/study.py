@@ -35,6 +35,13 @@ def _use_data_raw(path: Path | None) -> None:
     if path is not None:
         import os
 
+        from spillover.errors import DataError, format_error
+
+        if not Path(path).is_dir():
+            what = "is a file" if Path(path).exists() else "does not exist"
+            raise DataError(format_error(f"--data-raw {path} {what}: it must be the raw-data folder",
+                                         option="--data-raw", hint="give the folder that holds catalog.toml and "
+                                         "the raw files (e.g. --data-raw data_raw), not a file in it"))
         os.environ["SPILLOVER_DATA_RAW"] = str(Path(path).resolve())
 
 
@@ -53,7 +60,8 @@ def replicate(
     from spillover.study.runner import STEPS, run_study
 
     console = Console()
-    _use_data_raw(data_raw)
+    with failures(console):
+        _use_data_raw(data_raw)
     t0 = time.perf_counter()
     prog, task, step = _progress(console, STEPS)
     staged = "nothing was replaced: the outputs are written to a staging folder and moved in at the end"
@@ -85,8 +93,8 @@ def replicate(
 def verify(
     models: Path = typer.Argument(Path("models"), help="Folder of study TOML files."),
     results: Path = typer.Option(Path("results"), "--results", help="Committed results folder."),
-    rtol: float = typer.Option(1e-6, help="Relative tolerance."),
-    atol: float = typer.Option(1e-9, help="Absolute tolerance."),
+    rtol: float = typer.Option(1e-6, min=0.0, help="Relative tolerance (>= 0)."),
+    atol: float = typer.Option(1e-9, min=0.0, help="Absolute tolerance (>= 0)."),
     report: Path = typer.Option(None, "--report", help="When something differs, the full list goes to "
                                 "REPORT.md and REPORT.csv (default: spillover-verify-report in the temp folder)."),
     data_raw: Path = typer.Option(None, "--data-raw", help="As for replicate."),
@@ -99,8 +107,14 @@ def verify(
     from spillover.study.verify import verify as run_verify
     from spillover.study.verify import write_report
 
+    from spillover.study.verify import other_study
+
     console = Console()
-    _use_data_raw(data_raw)
+    with failures(console, "verify could not run"):
+        _use_data_raw(data_raw)
+        other = other_study(models, results) if Path(results).is_dir() else None
+    if other:  # said before the rerun, which can take a while
+        console.print(f"[bold red]verify: {escape(other)}[/]")
     prog, task, step = _progress(console, STEPS)
     with failures(console, "verify could not run"), prog:
         rep = run_verify(models, results, rtol=rtol, atol=atol, progress=step)

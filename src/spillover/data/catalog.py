@@ -58,6 +58,25 @@ def data_root() -> Path:
     return root
 
 
+def refuse_output_inside(out: str | os.PathLike[str], raw_folders, *, option: str = "--out") -> None:
+    """Raise a :class:`DataError` when ``out`` is one of ``raw_folders`` or lies inside one.
+
+    Nothing in a raw-data folder is ever written: its files are kept
+    byte-identical to their origin and hashed in the catalog.
+    """
+    target = Path(out).resolve()
+    for raw in raw_folders:
+        if raw is None:
+            continue
+        root = Path(raw).resolve()
+        if target == root or root in target.parents:
+            raise DataError(format_error(
+                f"{option} {out} is inside the raw-data folder {root}: nothing is ever written there",
+                option=option, file=str(target),
+                hint="raw files stay byte-identical to their origin; write the outputs to another folder "
+                "(e.g. --out results)"))
+
+
 def default_catalog_path() -> Path:
     """``<data_root()>/catalog.toml``."""
     return data_root() / "catalog.toml"
@@ -110,6 +129,9 @@ class Location(_Strict):
     encoding : str or None
         Text encoding of a CSV file (default: detected, see
         :func:`spillover.data.text.decode`).
+    delimiter : str
+        Field separator of a CSV file: ``","`` (default), ``";"``, ``"\t"``
+        or ``"|"``.
     """
 
     file: str
@@ -127,6 +149,7 @@ class Location(_Strict):
     decimal: Literal[".", ","] = "."
     thousands: Literal["", ",", ".", " "] = ""
     encoding: str | None = None
+    delimiter: Literal[",", ";", "\t", "|"] = ","
 
     @property
     def number_format(self) -> NumberFormat:
@@ -200,6 +223,11 @@ class Indicator(Location):
         see :mod:`spillover.data.plausibility`. A unit that counts or sums
         (yuan, persons, households, units, enterprises, km, t CO2) implies
         ``min = 0`` unless the rule sets its own minimum.
+    reuses : str or None
+        Id of another entry that reads the same cells (file, sheet, column)
+        on purpose. Without it two entries reading the same cells are an
+        error: a copy-paste slip would otherwise make e.g. a ratio of the two
+        equal to 1 everywhere.
     """
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -222,6 +250,7 @@ class Indicator(Location):
     replace_reason: str = ""
     notes: str = ""
     check: Rule | None = None
+    reuses: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Indicator:
@@ -239,6 +268,13 @@ class Indicator(Location):
             if not (self.coverage[0] < y < self.coverage[1]):
                 raise ValueError(f"indicator {self.id!r}: replace year {y} needs a year on each side in coverage")
         return self
+
+    @property
+    def cells(self) -> tuple:
+        """What identifies the cells this entry reads: file, sheet, layout, header row and column (or row label)."""
+        what = self.row_label if self.layout == "sheet_per_year" else self.column
+        return (self.file, self.sheet, self.layout, self.header_row, self.label_column if self.layout ==
+                "sheet_per_year" else self.province_column, what)
 
     @property
     def parsed_unit(self) -> Unit:
@@ -309,6 +345,11 @@ class Catalog(_Strict):
     relations : list of str
         Plausibility relations between indicators, compared in base units
         (``"urban_pop <= pop"``); a cell that breaks one stops the build.
+    derived_check : dict of str to Rule
+        Plausibility rules of derived variables (the ``DERIVED`` table of
+        :mod:`spillover.data.pipeline`, e.g. ``urban = {min = 0, max = 1}``),
+        checked once they are computed: a value out of range stops the
+        build naming the cell, a jump is flagged in the corrections.
     points : Points or None
         Unit locations for distance-based weights.
     path : pathlib.Path or None
@@ -321,12 +362,16 @@ class Catalog(_Strict):
     years: tuple[int, int]
     indicator: list[Indicator]
     relations: list[str] = Field(default_factory=list)
+    derived_check: dict[str, Rule] = Field(default_factory=dict)
     points: Points | None = None
     path: Path | None = None
 
     @field_validator("indicator")
     @classmethod
     def _unique(cls, value: list[Indicator]) -> list[Indicator]:
+        if not value:
+            raise ValueError("the catalog lists no [[indicator]] entries; add at least one (see "
+                             "spillover.data.catalog.Indicator for the fields)")
         seen: set[str] = set()
         for ind in value:
             if ind.id in seen:
@@ -350,6 +395,17 @@ class Catalog(_Strict):
         if self.years[0] > self.years[1]:
             raise ValueError("years must be [first, last]")
         ids = {i.id for i in self.indicator}
+        readers: dict[tuple, str] = {}
+        for ind in self.indicator:
+            if ind.reuses is not None and (ind.reuses not in ids or ind.reuses == ind.id):
+                raise ValueError(f"indicator {ind.id!r}: reuses = {ind.reuses!r} is not the id of another entry")
+            first = readers.setdefault(ind.cells, ind.id)
+            if first != ind.id and ind.reuses != first and self.get(first).reuses != ind.id:
+                where = f"column {ind.column!r}" if ind.layout != "sheet_per_year" else f"row {ind.row_label!r}"
+                raise ValueError(
+                    f"indicators {first!r} and {ind.id!r} read the same cells (file {ind.file!r}, sheet "
+                    f"{ind.sheet!r}, {where}): a copy-paste slip? Point one of them at its own column, or, if "
+                    f"reading the same cells twice is intended, write reuses = {first!r} in {ind.id!r}")
         for text in self.relations:
             rel = Relation.parse(text)
             unknown = [c for c in (rel.left, rel.right) if c not in ids]

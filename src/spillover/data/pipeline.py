@@ -209,6 +209,26 @@ def _check_derived(d: Derived, values: pd.Series, wide: pd.DataFrame, catalog: C
         "indicator to stop at the raw cell)"))
 
 
+def _check_derived_rules(catalog: Catalog, data: pd.DataFrame, derived: list[Derived]) -> list[Correction]:
+    """The catalog's ``derived_check`` rules on the derived variables: ranges stop the build, jumps are flagged."""
+    if not catalog.derived_check:
+        return []
+    formulas = {d.name: d.formula for d in derived if not d.supplementary}
+    unknown = sorted(set(catalog.derived_check) - set(formulas))
+    if unknown:
+        raise DataError(format_error(f"derived_check names {unknown}, which are not derived variables of the panel",
+                                     catalog=str(catalog.path), hint=f"derived variables: {sorted(formulas)}"))
+    frame = data.reset_index()
+    out = []
+    for name, rule in catalog.derived_check.items():
+        found = check(frame, {name: rule}, entity="province", time="year",
+                      where={"catalog": str(catalog.path), "derived": f"{name} = {formulas[name]}"})
+        out += [Correction("year-on-year jump (flagged)", name, f.unit, f.period, f.previous, f.value,
+                           f.text() + f" (derived: {name} = {formulas[name]}; a flag: no value is changed)")
+                for f in found]
+    return out
+
+
 def _per_capita(ind: Indicator) -> Derived:
     u = ind.parsed_unit
     unit = f"{u.base} per 10,000 residents" if u.per is None else f"{u.base}/{u.per} per 10,000 residents"
@@ -254,6 +274,8 @@ class _Read:
     long: pd.DataFrame
     uninterpolated: dict[str, pd.DataFrame]
     corrections: list[Correction]
+    #: blank value cells of workbooks, (indicator, file, province, year) -> (path, sheet, row, column) 0-based
+    blanks: dict = None  # type: ignore[assignment]
 
 
 def _as_catalog(catalog: Catalog | str | os.PathLike[str] | None) -> Catalog:
@@ -285,7 +307,7 @@ def _read_all(catalog: Catalog) -> _Read:
     long["year"] = long["year"].astype(int)
     long = long.sort_values(["indicator", "province", "year"], kind="stable").reset_index(drop=True)
     corrections += _plausibility(catalog, long)
-    return _Read(long=long, uninterpolated=unint, corrections=corrections)
+    return _Read(long=long, uninterpolated=unint, corrections=corrections, blanks=files.blanks)
 
 
 def _plausibility(catalog: Catalog, long: pd.DataFrame) -> list[Correction]:
@@ -334,7 +356,28 @@ def _study(long: pd.DataFrame, years: tuple[int, int]) -> pd.DataFrame:
     return long[(long["year"] >= years[0]) & (long["year"] <= years[1])]
 
 
-def _check_complete(catalog: Catalog, long: pd.DataFrame) -> None:
+def _formula_gap(ind: Indicator, gaps: pd.Series, blanks: dict | None) -> None:
+    """A gap whose cell holds a formula the file stores no value for is named as such (file, sheet, cell)."""
+    from openpyxl.utils import get_column_letter
+
+    from spillover.data.readers import formula_without_value
+
+    for p, y in gaps.index[:50]:
+        found = (blanks or {}).get((ind.id, ind.file, p, int(y)))
+        if found is None:
+            continue
+        path, sheet, row, col = found
+        formula = formula_without_value(path, sheet, row, col)
+        if formula is not None:
+            raise DataError(format_error(
+                f"the cell holds a formula without a cached value ({formula}), read as a missing value",
+                file=ind.file, sheet=sheet or None, cell=f"{get_column_letter(col + 1)}{row + 1}", indicator=ind.id,
+                province=p, year=int(y),
+                hint="the workbook was saved by a program that does not calculate formulas; open it in Excel or "
+                "LibreOffice, recalculate and save it (then update sha256), or replace the formula by its value"))
+
+
+def _check_complete(catalog: Catalog, long: pd.DataFrame, blanks: dict | None = None) -> None:
     years = catalog.years
     full = pd.MultiIndex.from_product([province_codes(), range(years[0], years[1] + 1)], names=["province", "year"])
     study = _study(long, years)
@@ -348,6 +391,7 @@ def _check_complete(catalog: Catalog, long: pd.DataFrame) -> None:
             lacking = {p for p, _ in gaps.index}
             surprising = [(p, y) for p, y in gaps.index if p not in expected]
             if surprising or (expected - lacking):
+                _formula_gap(ind, gaps.loc[surprising], blanks)
                 p, y = surprising[0] if surprising else (sorted(expected - lacking)[0], None)
                 raise DataError(format_error(
                     "supplementary series does not match its documented gaps", file=ind.file, sheet=ind.sheet,
@@ -355,6 +399,7 @@ def _check_complete(catalog: Catalog, long: pd.DataFrame) -> None:
                     hint="update 'known_missing' in the catalog"))
             continue
         if len(gaps):
+            _formula_gap(ind, gaps, blanks)
             p, y = gaps.index[0]
             raise DataError(format_error(
                 f"missing value ({len(gaps)} province-years lack data)", file=ind.file, sheet=ind.sheet,
@@ -509,24 +554,35 @@ SPOT_CHECKS: tuple[tuple[str, str, int, float, float, str], ...] = (
 def spot_checks(data: pd.DataFrame) -> pd.DataFrame:
     """Compare the panel with the PROVENANCE.md spot checks.
 
+    A check whose province-year is not in the panel (a catalog whose
+    ``years`` leave out the year checked) is skipped and says so: ``ok`` is
+    None and ``note`` gives the reason.
+
     Returns
     -------
     pandas.DataFrame
         Columns ``what``, ``column``, ``province``, ``year``, ``expected``,
-        ``built`` and ``ok``.
+        ``built``, ``ok`` (True, False, or None when skipped) and ``note``.
     """
     rows = []
     keyed = data.set_index(["province", "year"])
+    years = sorted({int(y) for y in data["year"]}) if len(data) else []
+    span = f"{years[0]}-{years[-1]}" if years else "none"
     for column, prov, year, expected, tol, what in SPOT_CHECKS:
-        built = float(keyed.at[(prov, year), column]) if column in keyed.columns else float("nan")
-        rows.append({"what": what, "column": column, "province": prov, "year": year, "expected": expected,
-                     "built": built, "ok": bool(abs(built - expected) <= tol)})
+        row = {"what": what, "column": column, "province": prov, "year": year, "expected": expected,
+               "built": float("nan"), "ok": None, "note": ""}
+        if (prov, year) not in keyed.index:
+            row["note"] = f"skipped: {year} is not among the panel's years ({span})"
+        else:
+            row["built"] = built = float(keyed.at[(prov, year), column]) if column in keyed.columns else float("nan")
+            row["ok"] = bool(abs(built - expected) <= tol)
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def _assemble(catalog: Catalog) -> Panel:
     read = _read_all(catalog)
-    _check_complete(catalog, read.long)
+    _check_complete(catalog, read.long, read.blanks)
     years = catalog.years
     study = _study(read.long, years)
     keep = catalog.ids("used", "reference")
@@ -553,6 +609,7 @@ def _assemble(catalog: Catalog) -> Panel:
         _check_derived(d, derived_cols[d.name], wide, catalog)
 
     data = pd.concat([wide, pd.DataFrame(derived_cols)], axis=1)
+    corrections += _check_derived_rules(catalog, data, list(DERIVED) + per_capita)
     specs, notes = _index_specs(catalog, shares)
     corrections += notes
     results = {name: _fit_index(data, spec) for name, spec in specs.items()}
@@ -578,7 +635,7 @@ def _assemble(catalog: Catalog) -> Panel:
     data = data[lead + rest].sort_values(["province", "year"], kind="stable").reset_index(drop=True)
     validate_panel(data, years)
     checks = spot_checks(data)
-    failed = checks[~checks["ok"]]
+    failed = checks[checks["ok"].eq(False)]
     if not failed.empty:
         listed = "; ".join(f"{r.what} ({r.province}, {r.year}): expected {r.expected:g}, built {r.built:g}"
                            for r in failed.itertuples())

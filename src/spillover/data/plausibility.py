@@ -39,8 +39,10 @@ class Rule(BaseModel):
         ``max = 1`` for a share).
     jump : float, optional
         Largest plausible factor between a unit's values in two consecutive
-        observed periods (``2``: neither doubling nor halving); both values
-        must be positive for the factor to be defined.
+        observed periods (``2``: neither doubling nor halving). A jump rule
+        declares a positive quantity: a 0 next to a positive value (a
+        placeholder for a missing cell) is an infinite factor; pairs with a
+        negative value are not compared.
     strict : bool
         A jump beyond ``jump`` is an error (default: reported).
     """
@@ -92,6 +94,10 @@ class Finding:
     limit: float
 
     def text(self) -> str:
+        if np.isinf(self.factor):
+            return (f"{self.column} goes from {self.previous:g} in {self.previous_period} to {self.value:g} in "
+                    f"{self.period}: a 0 next to a positive value is an infinite jump (limit {self.limit:g}; a 0 "
+                    "written for a missing value?)")
         return (f"{self.column} changes by a factor {self.factor:.3g} (limit {self.limit:g}) from "
                 f"{self.previous:g} in {self.previous_period} to {self.value:g} in {self.period}")
 
@@ -179,6 +185,8 @@ def _jumps(frame: pd.DataFrame, col: str, rule: Rule, entity: str, time: str, wh
     v, p = obs[col].to_numpy(dtype=float), prev[col].to_numpy(dtype=float)
     ok = (v > 0) & (p > 0)
     factor = np.where(ok, np.maximum(v, p) / np.where(ok, np.minimum(v, p), 1.0), 1.0)
+    # a 0 next to a positive value: a placeholder, not a level (the factor is infinite)
+    factor = np.where(((v == 0) & (p > 0)) | ((v > 0) & (p == 0)), np.inf, factor)
     hit = factor > rule.jump
     found = [Finding(col, str(u), int(t), float(val), float(pv), int(pt), float(f), float(rule.jump))
              for u, t, val, pv, pt, f in zip(obs[entity][hit], obs[time][hit], v[hit], p[hit],

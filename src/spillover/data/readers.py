@@ -56,6 +56,8 @@ class RawFiles:
         self._checked: dict[Path, str] = {}
         self._books: dict[Path, openpyxl.Workbook] = {}
         self._grids: dict[tuple[Path, str | None], pd.DataFrame] = {}
+        #: blank value cells of workbooks: (indicator, file, province, year) -> (path, sheet, row, column), 0-based
+        self.blanks: dict[tuple[str, str, str, int], tuple[Path, str, int, int]] = {}
 
     def path(self, loc: Location, indicator: str) -> Path:
         """Absolute path of ``loc.file`` after checking existence and SHA-256."""
@@ -100,7 +102,7 @@ class RawFiles:
             if sheet is not None:
                 raise DataError(format_error("a csv file has no sheets", file=str(path), sheet=sheet,
                                              indicator=indicator, hint="remove 'sheet' from the entry"))
-            grid = _csv_grid(path, loc.encoding)
+            grid = _csv_grid(path, loc.encoding, loc.delimiter)
         else:
             book = self._books.get(path)
             if book is None:
@@ -138,10 +140,13 @@ def _open_workbook(path: Path, indicator: str) -> openpyxl.Workbook:
                                      "workbook (an old .xls must be converted, keeping the original)")) from None
 
 
-def _csv_grid(path: Path, encoding: str | None) -> pd.DataFrame:
+def _csv_grid(path: Path, encoding: str | None, delimiter: str = ",") -> pd.DataFrame:
     """Every field of a CSV file as text (rows checked by :func:`spillover.data.text.csv_rows`)."""
     text, _ = decode(path, encoding, what="CSV file")
-    rows = csv_rows(text, file=str(path))
+    shown = "\\t" if delimiter == "\t" else delimiter
+    rows = csv_rows(text, file=str(path), delimiter=delimiter,
+                    delimiter_hint="declare it in the catalog entry, e.g. delimiter = ';' (or '\\t' for a tab); "
+                    f"the entry now says delimiter = '{shown}'")
     width = len(rows[0])
     return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
 
@@ -232,15 +237,17 @@ class _Rows:
     """Collect parsed rows and check them as they come."""
 
     def __init__(self, where: dict, coverage: tuple[int, int] | None, indicator: str,
-                 fmt: NumberFormat = PLAIN) -> None:
+                 fmt: NumberFormat = PLAIN, blanks: tuple[dict, Path, str] | None = None) -> None:
         self.where = where
+        self.blanks = blanks  # (RawFiles.blanks, path, sheet) of a workbook: where blank value cells are noted
         self.fmt = fmt
         self.coverage = coverage
         self.indicator = indicator
         self.rows: dict[tuple[str, int], float] = {}
         self.corrections: list[Correction] = []
 
-    def add(self, province_cell: object, year: int, value_cell: object, *, column: str, row: int | str) -> None:
+    def add(self, province_cell: object, year: int, value_cell: object, *, column: str, row: int | str,
+            cell: tuple[int, int] | None = None) -> None:
         code = resolve(province_cell)
         if code is None:
             raise DataError(
@@ -282,6 +289,9 @@ class _Rows:
                 )
             )
         key = (code, year)
+        if math.isnan(value) and self.blanks is not None and cell is not None:
+            store, path, sheet = self.blanks
+            store[(self.indicator, str(self.where.get("file")), code, year)] = (path, sheet, *cell)
         if key in self.rows:
             raise DataError(
                 format_error(
@@ -356,12 +366,13 @@ def read_location(
     if unit is not None and loc.layout == "long":
         check_unit(loc.column or "", unit, where)
     if loc.header_row >= len(grid):
-        raise DataError(format_error("header row beyond the end of the sheet", **where, row=loc.header_row,
-                                     hint="header_row is 0-based"))
+        raise DataError(format_error(f"header row beyond the end of the sheet ({_size(grid)})", **where,
+                                     row=loc.header_row, option="header_row",
+                                     hint=f"header_row is 0-based: it must be below {len(grid)}"))
     headers = [normalize_key(v) if not _is_blank(v) else "" for v in grid.iloc[loc.header_row].tolist()]
     start = loc.data_start_row if loc.data_start_row is not None else loc.header_row + 1
     body = grid.iloc[start:]
-    rows = _Rows(where, coverage, indicator, loc.number_format)
+    rows = _Rows(where, coverage, indicator, loc.number_format, _blanks(files, loc, indicator, loc.sheet))
     ignore = {normalize_key(k) for k in loc.ignore_keys}
     if loc.layout == "long":
         pcol = _find_column(headers, loc.province_column, where=where, what="province key column")
@@ -388,7 +399,7 @@ def read_location(
                                  row=excel_row, province=normalize_key(p),
                                  hint="year cells must be integers such as 2019")
                 )
-            rows.add(p, year, v, column=loc.column, row=excel_row)
+            rows.add(p, year, v, column=loc.column, row=excel_row, cell=(start + offset, vcol))
     else:  # wide
         pcol = _find_column(headers, loc.province_column, where=where, what="province key column")
         pattern = re.compile("^" + re.escape(normalize_key(loc.column)).replace(r"\{year\}", r"(\d{4})") + "$")
@@ -408,7 +419,7 @@ def read_location(
             if _is_blank(p) or normalize_key(p) in ignore:
                 continue
             for y, c in sorted(year_cols.items()):
-                rows.add(p, y, rec[c], column=headers[c], row=excel_row)
+                rows.add(p, y, rec[c], column=headers[c], row=excel_row, cell=(start + offset, c))
     return rows.frame(), rows.corrections
 
 
@@ -421,10 +432,11 @@ def _read_sheet_per_year(
         sheet = loc.sheet.format(year=year)
         grid = files.grid(loc, indicator, sheet=sheet)
         where = {"file": loc.file, "sheet": sheet, "indicator": indicator}
-        rows = _Rows(where, coverage, indicator, loc.number_format)
+        rows = _Rows(where, coverage, indicator, loc.number_format, _blanks(files, loc, indicator, sheet))
         if coverage is not None and not (coverage[0] <= year <= coverage[1]):
             raise DataError(format_error("year outside range", **where, year=year,
                                          hint=f"the catalog says this file covers {coverage[0]}-{coverage[1]}"))
+        _within(grid, where, header_row=loc.header_row, label_column=loc.label_column)
         headers = grid.iloc[loc.header_row].tolist()
         labels = [normalize_key(v) if not _is_blank(v) else "" for v in grid.iloc[:, loc.label_column]]
         target = normalize_key(loc.row_label)
@@ -443,6 +455,53 @@ def _read_sheet_per_year(
         for c, head in enumerate(headers):
             if c == loc.label_column or _is_blank(head) or normalize_key(head) in ignore:
                 continue
-            rows.add(head, year, grid.iat[r, c], column=normalize_key(head), row=r + 1)
+            rows.add(head, year, grid.iat[r, c], column=normalize_key(head), row=r + 1, cell=(r, c))
         frames.append(rows.frame())
+    if not frames:
+        return _Rows({}, None, indicator).frame(), []
     return pd.concat(frames, ignore_index=True), []
+
+
+def _size(grid: pd.DataFrame) -> str:
+    return f"the sheet has {grid.shape[0]} row(s) and {grid.shape[1]} column(s)"
+
+
+def _within(grid: pd.DataFrame, where: dict, **options: int) -> None:
+    """Each 0-based row or column option of an entry (``header_row=3``) must lie inside the sheet."""
+    for option, value in options.items():
+        limit = grid.shape[1] if option.endswith("column") else grid.shape[0]
+        if value >= limit:
+            raise DataError(format_error(
+                f"{option} = {value} lies beyond the sheet ({_size(grid)})", **where, option=option,
+                hint=f"{option} is 0-based: it must be below {limit}; check the entry against the file"))
+
+
+def _blanks(files: RawFiles, loc: Location, indicator: str, sheet: str | None) -> tuple[dict, Path, str] | None:
+    """Where :class:`_Rows` notes blank value cells of a workbook (a CSV has no formulas: None)."""
+    path = files.catalog.resolve(loc.file)
+    if path.suffix.lower() in {".csv", ".txt"}:
+        return None
+    return files.blanks, path, sheet or ""
+
+
+def formula_without_value(path: Path, sheet: str, row: int, column: int) -> str | None:
+    """The formula of a workbook cell (0-based ``row``, ``column``) when the file stores no value for it.
+
+    A workbook written by a program that does not calculate (openpyxl,
+    pandas) keeps ``=D3*1`` but no cached result, which a reader sees as a
+    blank cell. None when the cell holds no formula or cannot be read.
+    """
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except Exception:  # noqa: BLE001 -- only a better message is at stake; the caller reports the blank cell
+        return None
+    try:
+        ws = book[sheet] if sheet else book.worksheets[0]
+        for values in ws.iter_rows(min_row=row + 1, max_row=row + 1, values_only=True):
+            value = values[column] if column < len(values) else None
+            return value if isinstance(value, str) and value.startswith("=") else None
+        return None
+    except (KeyError, IndexError):
+        return None
+    finally:
+        book.close()

@@ -207,14 +207,31 @@ def utf8_text(path: str | Path, *, what: str, error: type[Exception] = DataError
     return data.decode(found).lstrip("\ufeff")
 
 
-def csv_rows(text: str, *, file: str) -> list[list[str]]:
+#: field separators other than the comma that a CSV file may use, and their names in messages
+OTHER_DELIMITERS = {";": "semicolon ';'", "\t": "tab", "|": "vertical bar '|'"}
+
+
+def csv_rows(text: str, *, file: str, delimiter: str = ",",
+             delimiter_hint: str = "save the file with ',' between fields") -> list[list[str]]:
     """The rows of a CSV text; a non-blank row with another number of fields than the first is an error.
 
     Trailing blank lines are dropped. A truncated download usually ends in a
     short row, and an unquoted comma in a cell makes a long one: both are
-    named by line instead of being read as a missing or shifted value.
+    named by line instead of being read as a missing or shifted value. A
+    header read as one field that holds another separator (``;``, a tab,
+    ``|``) is an error naming that separator (``delimiter_hint`` says how to
+    declare it), not a "column not found" further on.
     """
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    if delimiter not in first:
+        found = [d for d in OTHER_DELIMITERS if d != delimiter and d in first]
+        if found:
+            d = found[0]
+            raise DataError(format_error(
+                f"the header row reads as one field: the file separates its fields by a {OTHER_DELIMITERS[d]}, "
+                f"not by {OTHER_DELIMITERS.get(delimiter, repr(delimiter))}", file=file, line=1,
+                delimiter=d, hint=delimiter_hint))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=delimiter)
     rows, lines = [], []
     try:
         for row in reader:

@@ -78,6 +78,14 @@ def write_study(folder: str | Path, *, data: str | Path, entity: str, time: str,
     x = [v.strip() for v in x if v.strip()]
     if not x:
         raise SpecificationError(format_error("--x needs at least one regressor, e.g. --x a,b"))
+    if y in x:
+        raise SpecificationError(format_error(f"--x {','.join(x)} holds the dependent variable --y {y}",
+                                              option="--x", hint=f"list only the regressors of {y}: "
+                                              f"--x {','.join(v for v in x if v != y) or 'a,b'}"))
+    dup = sorted({v for v in x if x.count(v) > 1})
+    if dup:
+        raise SpecificationError(format_error(f"--x names {dup} more than once", option="--x",
+                                              hint="list each regressor once"))
     if folder.is_dir() and any(folder.glob("*.toml")) and not force:
         raise SpecificationError(format_error("the folder already holds study files", file=str(folder),
                                               hint="choose a new folder, or pass --force to overwrite 00_study.toml"))

@@ -65,14 +65,65 @@ def needs(study: Study) -> Iterator[Need]:
         yield from _names(f"[[regime]] {r.name!r}", "regime_col", [r.regime_col], False)
     for g in study.grid:
         yield from _formula(f"[[grid]] {g.name!r}", g.formula)
+    for ix in study.index:
+        yield from _names(f"[[index]] {ix.name!r}", "indicators", ix.indicators, True)
+    for f in study.figure:  # an impacts figure plots an estimate's impacts, not a column
+        if f.kind in ("choropleth", "trends"):  # one panel per variable of a comma list
+            yield from _names(f"[[figure]] {f.name!r}", "variable", [v.strip() for v in f.variable.split(",")], True)
+        elif f.kind != "impacts":
+            yield from _names(f"[[figure]] {f.name!r}", "variable", [f.variable.strip()], True)
 
 
-def check_columns(study: Study, panel: pd.DataFrame) -> None:
-    """Raise one :class:`SpecificationError` listing every missing or non-numeric column the study names."""
+def _values(study: Study, panel: pd.DataFrame) -> Iterator[str]:
+    """Group values the study names ([[estimate]] groups, [[grid]] samples) that the group column lacks."""
+    group = study.data.group
+    if group is None or group not in panel.columns:
+        return
+    have = sorted(panel[group].dropna().astype(str).unique())
+    named = [(f"[[estimate]] {e.name!r}", "groups", e.groups) for e in study.estimate]
+    named += [(f"[[grid]] {g.name!r}", f"samples.{s}", v) for g in study.grid for s, v in g.samples.items()]
+    for entry, key, values in named:
+        absent = [v for v in values if v not in have]
+        if absent:
+            where = f"{entry}.{key}" + (f" ({study.origins[entry]})" if entry in study.origins else "")
+            yield f"{where}: {absent} are not values of [data] group = {group!r}; its values: {have[:20]}"
+
+
+def check_indicators(study: Study, catalog_ids: Iterable[str] | None) -> None:
+    """``drop_interpolated`` of each [[estimate]] names indicators of the study's catalog (a catalog study only)."""
+    ids = None if catalog_ids is None else sorted(catalog_ids)
+    problems = []
+    for e in study.estimate:
+        if not e.drop_interpolated:
+            continue
+        entry = f"[[estimate]] {e.name!r}"
+        where = f"{entry}.drop_interpolated" + (f" ({study.origins[entry]})" if entry in study.origins else "")
+        if ids is None:
+            problems.append(f"{where}: only a [data] catalog study has interpolated (flagged) cells; this study "
+                            "reads a panel file")
+            continue
+        unknown = [v for v in e.drop_interpolated if v not in ids]
+        if unknown:
+            close = {v: difflib.get_close_matches(v, ids, n=2, cutoff=0.6) for v in unknown}
+            problems.append(f"{where}: {unknown} are not indicators of the catalog"
+                            + "".join(f" (did you mean {c} for {v!r}?)" for v, c in close.items() if c))
+    if problems:
+        raise SpecificationError(f"{len(problems)} problem(s) with the indicators the study names (nothing was "
+                                 "estimated):\n  " + "\n  ".join(problems))
+
+
+def check_columns(study: Study, panel: pd.DataFrame, *, coming: Iterable[str] = ()) -> None:
+    """Raise one :class:`SpecificationError` listing every missing or non-numeric column the study names.
+
+    ``coming`` are columns added later (the ``[[index]]`` scores): they count as present and numeric.
+    """
     columns = [str(c) for c in panel.columns]
+    coming = set(coming)
     problems: list[str] = []
     for entry, key, name, numeric in needs(study):
         where = f"{entry}.{key}" + (f" ({study.origins[entry]})" if entry in study.origins else "")
+        if name in coming and name not in panel.columns:
+            continue
         if name.startswith("<unreadable"):
             problems.append(f"{where}: {name[1:-1]}; write it as 'y ~ x1 + x2'")
         elif name not in panel.columns:
@@ -83,6 +134,7 @@ def check_columns(study: Study, panel: pd.DataFrame) -> None:
             first = panel[name].dropna().astype(str).head(1).tolist()
             problems.append(f"{where}: column {name!r} is not numeric (e.g. {first[0]!r})" if first else
                             f"{where}: column {name!r} holds no values")
+    problems += list(_values(study, panel))
     if problems:
         raise SpecificationError(
             f"{len(problems)} problem(s) with the columns the study names (nothing was estimated):\n  "

@@ -108,8 +108,22 @@ def build_weights(spec: WeightsSpec, geo, panel: pd.DataFrame, entity: str, *, i
         missing = [c for c in spec.coords if c not in panel.columns]
         if missing:
             raise SpecificationError(f"weights: coords {missing} are not panel columns")
-        first = panel.groupby(panel[entity].astype(str))[list(spec.coords)].first()
-        points = first.set_axis(["lon", "lat"], axis=1)
+        by_unit = panel.groupby(panel[entity].astype(str))[list(spec.coords)]
+        spread = by_unit.nunique()  # blank cells aside, as first() below
+        for col in spec.coords:
+            varying = spread.index[spread[col] > 1]
+            if len(varying):
+                from spillover.errors import DataError
+
+                unit = varying[0]
+                seen = sorted(panel.loc[panel[entity].astype(str) == unit, col].dropna().drop_duplicates().tolist(),
+                              key=str)[:4]
+                raise DataError(format_error(
+                    f"coordinates must be constant within a unit: {col!r} takes {int(spread.loc[unit, col])} "
+                    f"values in unit {unit!r} ({seen}){f' and in {len(varying) - 1} more unit(s)' if len(varying) > 1 else ''}",
+                    column=col, unit=unit, option="coords",
+                    hint="one location per unit: fix the panel's coordinate cells, or derive constant coordinates"))
+        points = by_unit.first().set_axis(["lon", "lat"], axis=1)
     if spec.kind in ("contiguity", "knn", "inverse_distance", "distance_band", "exponential", "nested") and \
             geo is None and (spec.kind == "contiguity" or points is None):
         raise WeightsError(format_error(f"kind = {spec.kind!r} needs the units' geometry",
@@ -247,10 +261,11 @@ def step_data(run: StudyRun) -> None:
         panel = read_panel(run.read(d.panel, "data.panel"), entity=d.entity, time=d.time, periods=d.years,
                            units=d.units, derived=d.derive, encoding=d.encoding, wide=d.wide,
                            numbers=d.number_format)
-    panel = add_indices(run, panel)
-    from spillover.study.preflight import check_columns
+    from spillover.study.preflight import check_columns, check_indicators
 
-    check_columns(run.study, panel)
+    check_indicators(run.study, run.built.catalog.ids() if run.built is not None else None)
+    check_columns(run.study, panel, coming=[ix.name for ix in run.study.index])  # before any index is fitted
+    panel = add_indices(run, panel)
     if d.check or d.relations:
         from spillover.data.plausibility import check, findings_frame
 
@@ -625,25 +640,27 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
     final = Path(out)
     if final.exists() and not final.is_dir():
         raise SpecificationError(f"--out {final} is a file, not a folder: give a folder for the results")
+    paths = StudyPaths.of(models)
+    _refuse_raw_out(study, paths, final)
     staging = _staging(final)
-    run = StudyRun(study=study, paths=StudyPaths.of(models), out=staging, engine=engine, final=final)
-    steps: list[tuple[str, Callable[[], None]]] = [
-        ("data", lambda: step_data(run)),
-        ("weights", lambda: step_weights(run)),
-        ("moran", lambda: step_moran(run)),
-        ("diagnose", lambda: step_diagnose(run)),
-        ("estimates", lambda: step_estimates(run)),
-        ("analyses", lambda: step_analyses(run)),
-        ("grid", lambda: step_grid(run)),
-        ("tables", lambda: step_tables(run)),
-    ]
-    if figures:
-        from spillover.study import figures as figmod
+    try:  # from here on, a failed or interrupted run (Ctrl-C too) removes its staging folder
+        run = StudyRun(study=study, paths=paths, out=staging, engine=engine, final=final)
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("data", lambda: step_data(run)),
+            ("weights", lambda: step_weights(run)),
+            ("moran", lambda: step_moran(run)),
+            ("diagnose", lambda: step_diagnose(run)),
+            ("estimates", lambda: step_estimates(run)),
+            ("analyses", lambda: step_analyses(run)),
+            ("grid", lambda: step_grid(run)),
+            ("tables", lambda: step_tables(run)),
+        ]
+        if figures:
+            from spillover.study import figures as figmod
 
-        steps.append(("figures", lambda: figmod.study_figures(run)))
-    steps.append(("hypotheses", lambda: readme.write_readme(run)))
-    steps.append(("renderings", lambda: step_renderings(run, figures=figures)))
-    try:
+            steps.append(("figures", lambda: figmod.study_figures(run)))
+        steps.append(("hypotheses", lambda: readme.write_readme(run)))
+        steps.append(("renderings", lambda: step_renderings(run, figures=figures)))
         for name, fn in steps:
             if progress:
                 progress(name)
@@ -660,6 +677,26 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return run
+
+
+def _refuse_raw_out(study: Study, paths: StudyPaths, final: Path) -> None:
+    """--out may not be (or lie inside) the raw-data folder of the run nor the folder of its catalog."""
+    from spillover.data.catalog import refuse_output_inside
+    from spillover.errors import DataError
+
+    raw: list[Path] = []
+    try:
+        raw.append(paths.data_raw())
+    except DataError:  # no raw-data folder at all: nothing to protect
+        pass
+    if study.data.catalog:  # the folder its files are relative to (a missing catalog is reported by step data)
+        from spillover.data.catalog import load_catalog
+
+        try:
+            raw.append(load_catalog(paths.resolve(study.data.catalog, key="data.catalog")).base_dir)
+        except (DataError, SpecificationError):
+            pass
+    refuse_output_inside(final, raw)
 
 
 _STAGING = ".{}.staging-"

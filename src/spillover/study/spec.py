@@ -655,6 +655,19 @@ def _check_references(study: Study, folder: Path) -> None:
             if name not in allowed:
                 errors.append(f"{folder}: hypothesis {h.name!r}: {name!r} is not an entry that gives "
                               f"quantity = {h.quantity!r}; defined: {allowed}")
+    errors += _formula_errors(study, folder)
+    errors += _hypothesis_errors(study, folder)
+    for fg in study.figure:
+        if fg.kind != "impacts":
+            continue
+        with_impacts = [e.name for e in study.estimate if e.impacts is not None]
+        if fg.estimate and fg.estimate in enames and fg.estimate not in with_impacts:
+            errors.append(f"{_origin(study, 'figure', fg.name, folder)}: [[figure]] {fg.name!r}: kind = 'impacts' "
+                          f"but [[estimate]] {fg.estimate!r} has no impacts = {{...}}; estimates with impacts: "
+                          f"{with_impacts}")
+        elif not fg.estimate and not with_impacts:
+            errors.append(f"{_origin(study, 'figure', fg.name, folder)}: [[figure]] {fg.name!r}: kind = 'impacts' "
+                          "but no [[estimate]] has impacts = {...}")
     needs_group = [e.name for e in study.estimate if e.groups] + \
         [g.name for g in study.grid if any(v for v in g.samples.values())] + \
         [r.name for r in study.regime if r.regime_col is None]
@@ -662,3 +675,68 @@ def _check_references(study: Study, folder: Path) -> None:
         errors.append(f"{folder}: {needs_group} use unit groups: set [data] group = 'COLUMN'")
     if errors:
         raise SpecificationError("\n".join(errors))
+
+
+def _origin(study: Study, kind: str, name: str, folder: Path) -> str:
+    """The spec file that defines ``[[kind]] name`` (the study folder when unknown)."""
+    file = study.origins.get(f"[[{kind}]] {name!r}")
+    return str(folder / file) if file and folder.is_dir() else str(folder)
+
+
+def _formula_errors(study: Study, folder: Path) -> list[str]:
+    """A formula whose right-hand side holds its own dependent variable (``y ~ x + y``) is refused."""
+    from spillover.formula import parse
+
+    errors = []
+    for kind in ("estimate", "diagnose", "mediation", "threshold", "regime", "grid"):
+        for entry in getattr(study, kind):
+            try:
+                parsed = parse(entry.formula)
+            except SpecificationError:
+                continue  # the column check names an unreadable formula
+            rhs = set(parsed.exog) | set(parsed.endog)
+            if parsed.lhs in rhs:
+                errors.append(
+                    f"{_origin(study, kind, entry.name, folder)}: [[{kind}]] {entry.name!r}.formula: the dependent "
+                    f"variable {parsed.lhs!r} is also a regressor in {entry.formula!r}; remove it from the "
+                    f"right-hand side (its past value is written lag({parsed.lhs}, 1), or use a dynamic model)")
+    return errors
+
+
+#: coefficient names of the spatial models besides the regressors and their W* lags
+SPATIAL_PARAMETERS = ("rho", "lambda", "theta", "phi")
+
+
+def _hypothesis_errors(study: Study, folder: Path) -> list[str]:
+    """Each [[hypothesis]] names a number its entries give: a regressor of the formula, impacts that exist, a mediator."""
+    from spillover.formula import parse
+
+    errors = []
+    estimates = study.estimate_by_name()
+    mediations = {m.name: m for m in study.mediation}
+    for h in study.hypothesis:
+        where = f"{_origin(study, 'hypothesis', h.name, folder)}: [[hypothesis]] {h.name!r}"
+        for name in [h.estimate, *h.robustness]:
+            if h.quantity in ("coefficient", "direct", "indirect", "total") and name in estimates:
+                e = estimates[name]
+                if h.quantity != "coefficient" and e.impacts is None:
+                    errors.append(f"{where}: quantity = {h.quantity!r} needs the impacts of [[estimate]] {name!r}, "
+                                  "which has no impacts = {...}; add them to the estimate or test its coefficient "
+                                  "(quantity = 'coefficient')")
+                    continue
+                try:
+                    parsed = parse(e.formula)
+                except SpecificationError:
+                    continue
+                terms = list(parsed.exog) + list(parsed.endog)
+                allowed = set(terms)
+                if h.quantity == "coefficient":
+                    allowed |= {f"W*{t}" for t in terms} | set(SPATIAL_PARAMETERS)
+                    allowed |= {f"{parsed.lhs}(t-1)", f"W*{parsed.lhs}(t-1)"}  # dynamic models
+                if h.variable not in allowed:
+                    errors.append(f"{where}: variable = {h.variable!r} is not a regressor of [[estimate]] {name!r} "
+                                  f"(formula {e.formula!r}); its regressors: {terms}")
+            elif h.quantity == "mediated" and name in mediations and h.variable not in mediations[name].mediators:
+                errors.append(f"{where}: variable = {h.variable!r} is not a mediator of [[mediation]] {name!r}; "
+                              f"its mediators: {mediations[name].mediators}")
+    return errors

@@ -50,6 +50,8 @@ class VerifyReport:
     atol: float
     files: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["file", "problem"]))
     files_compared: int = 0
+    #: set when the committed results were made by a study of another name (manifest.json "study")
+    other_study: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -168,6 +170,31 @@ def compare_files(committed: Path, rerun: Path, listed: list[str], produced: lis
     return pd.DataFrame(problems, columns=["file", "problem"]), compared
 
 
+def other_study(models: str | Path, results: str | Path, manifest: dict | None = None) -> str | None:
+    """A sentence when ``results`` were made by a study of another name than the spec in ``models``, else None.
+
+    The name is ``[study] name`` of the spec and ``"study"`` of the results'
+    ``manifest.json``; an unreadable manifest or spec gives None (verify
+    reports those itself).
+    """
+    from spillover.study.spec import load_study
+
+    if manifest is None:
+        try:
+            manifest = json.loads((Path(results) / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+    committed = manifest.get("study") if isinstance(manifest, dict) else None
+    if committed is None:
+        return None
+    spec_name = load_study(models).study.name
+    if committed == spec_name:
+        return None
+    return (f"the results in {results} belong to another study: their manifest.json names study {committed!r}, "
+            f"the spec in {models} is study {spec_name!r}; compare a study with its own results (the differences "
+            "listed follow from that)")
+
+
 def verify(models: str | Path = "models", results: str | Path = "results", *, rtol: float = 1e-6,
            atol: float = 1e-9, progress=None) -> VerifyReport:
     """Rerun the study in ``models`` into a temporary folder and compare it with ``results``.
@@ -182,22 +209,35 @@ def verify(models: str | Path = "models", results: str | Path = "results", *, rt
     from spillover.study.runner import run_study
 
     results = Path(results)
+    if results.exists() and not results.is_dir():
+        raise VerifyInputError(f"--results {results} is a file: --results must be the folder that "
+                               f"'spillover replicate {models} --out FOLDER' wrote (it holds numbers.csv and "
+                               "manifest.json)")
     for name in ("numbers.csv", "manifest.json"):
         if not (results / name).is_file():
             raise VerifyInputError(f"{results / name} does not exist: verify compares a rerun with committed "
                                    f"results; run 'spillover replicate {models} --out {results}' and commit them")
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise VerifyInputError(f"--{name} {value}: a tolerance must be a finite number >= 0")
     try:
         old = pd.read_csv(results / "numbers.csv")
-        listed = list(json.loads((results / "manifest.json").read_text(encoding="utf-8"))["outputs"])
-    except (ValueError, KeyError, pd.errors.ParserError) as exc:
+        manifest = json.loads((results / "manifest.json").read_text(encoding="utf-8"))
+        listed = list(manifest["outputs"])
+    except (ValueError, KeyError, TypeError, pd.errors.ParserError) as exc:
         raise VerifyInputError(f"{results}: numbers.csv or manifest.json cannot be read ({exc})") from None
+    other = other_study(models, results, manifest)
     with tempfile.TemporaryDirectory(prefix="spillover-verify-") as tmp:
         run = run_study(models, Path(tmp) / "out", progress=progress)
         new = pd.read_csv(run.out / "numbers.csv")
         produced = [Path(p).relative_to(run.out).as_posix() for p in run.files]
         files, n_files = compare_files(results, run.out, listed, produced, rtol=rtol, atol=atol)
+    if other is not None:
+        files = pd.concat([pd.DataFrame([("manifest.json", other)], columns=["file", "problem"]), files],
+                          ignore_index=True)
     rep = compare_numbers(old, new, rtol=rtol, atol=atol)
-    return VerifyReport(rep.compared, rep.mismatches, rep.missing, rep.extra, rtol, atol, files, n_files)
+    return VerifyReport(rep.compared, rep.mismatches, rep.missing, rep.extra, rtol, atol, files, n_files,
+                        other_study=other)
 
 
 def report_frame(rep: VerifyReport) -> pd.DataFrame:
