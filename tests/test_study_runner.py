@@ -135,7 +135,7 @@ def test_dynamic_iv_unbalanced_from_toml(study_run):
         assert (out / "tables" / f"{name}.docx").exists()
         assert (nums["output"] == name).sum() > 20
     md = (out / "tables" / "table_iv.md").read_text()
-    assert "partial F (dei)" in md and "_u_" not in md
+    assert "partial F (Digital economy index)" in md and "_u_" not in md  # the label, not the name
     assert isinstance(sp.SDM, type)
 
 
@@ -187,6 +187,7 @@ def test_chinese_rendering_has_every_table_and_no_english_left(study_run):
                  for p in doc.paragraphs for r in p.runs if r._element.rPr is not None and r._element.rPr.rFonts
                  is not None}
         assert fonts - {None}, "an East Asian font is declared for the Chinese runs"
+        _assert_font_embedded(zh / "tables" / f"{t.name}.docx", fonts - {None})
         ws = openpyxl.load_workbook(zh / "tables" / f"{t.name}.xlsx")["table"]
         assert label in {str(c.value) for row in ws.iter_rows() for c in row}
     en = pd.read_csv(out / "tables" / "table_baseline.csv", index_col=0, skiprows=1, encoding="utf-8-sig")
@@ -196,6 +197,32 @@ def test_chinese_rendering_has_every_table_and_no_english_left(study_run):
     assert (en.where(numeric).fillna("") == cn.where(numeric.to_numpy()).fillna("").to_numpy()).all().all()
     nums = pd.read_csv(out / "numbers.csv")
     assert nums.groupby(["output", "row", "column"]).size().max() == 1
+
+
+def _assert_font_embedded(path, declared: set) -> None:
+    """The .docx embeds (obfuscated, ECMA-376 17.8.1) a TrueType font named as its runs' East Asian font, with a
+    glyph for every Chinese character of the document."""
+    import io
+    import re
+    import zipfile
+
+    from fontTools.ttLib import TTFont
+
+    from spillover.report.docx_fonts import obfuscate
+
+    z = zipfile.ZipFile(path)
+    table = z.read("word/fontTable.xml").decode("utf-8")
+    name, rid, key = re.search(r'<w:font w:name="([^"]+)">(?:(?!</w:font>).)*<w:embedRegular r:id="([^"]+)" '
+                               r'w:fontKey="([^"]+)"', table).groups()
+    assert declared == {name}
+    target = re.search(rf'Id="{rid}"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="{rid}"',
+                       z.read("word/_rels/fontTable.xml.rels").decode()).groups()
+    font = TTFont(io.BytesIO(obfuscate(z.read("word/" + next(t for t in target if t)), key)))
+    assert "glyf" in font and font["name"].getDebugName(1) == name
+    text = re.sub(r"<[^>]+>", "", z.read("word/document.xml").decode("utf-8"))
+    cmap = font.getBestCmap()
+    missing = {c for c in text if "\u3400" <= c <= "\u9fff" and ord(c) not in cmap}
+    assert not missing and "<w:embedTrueTypeFonts/>" in z.read("word/settings.xml").decode()
 
 
 def test_chinese_readme_states_the_same_verdicts_with_links_that_open(study_run):

@@ -159,13 +159,13 @@ def _border_xml(tag: str, edges: dict[str, tuple[str, int]]):
 
 
 def _set_run_font(run, *, size: float | None = None, italic: bool = False, bold: bool = False,
-                  superscript: bool = False) -> None:
+                  superscript: bool = False, east_asia: str = "SimSun") -> None:
     from docx.oxml.ns import qn
     from docx.shared import Pt
 
     run.font.name = "Times New Roman"
     rpr = run._element.get_or_add_rPr()
-    rpr.get_or_add_rFonts().set(qn("w:eastAsia"), "SimSun")
+    rpr.get_or_add_rFonts().set(qn("w:eastAsia"), east_asia)
     if size:
         run.font.size = Pt(size)
     run.font.italic = italic or None
@@ -174,15 +174,29 @@ def _set_run_font(run, *, size: float | None = None, italic: bool = False, bold:
         run.font.superscript = True
 
 
-def _fill(cell, text: str, *, stars: str = "", align: str = "center", italic: bool = False) -> None:
+def _fill(cell, text: str, *, stars: str = "", align: str = "center", italic: bool = False,
+          east_asia: str = "SimSun") -> None:
     from docx.enum.text import WD_ALIGN_PARAGRAPH
 
     par = cell.paragraphs[0]
     par.alignment = WD_ALIGN_PARAGRAPH.CENTER if align == "center" else WD_ALIGN_PARAGRAPH.LEFT
     par.paragraph_format.space_before = par.paragraph_format.space_after = 0
-    _set_run_font(par.add_run(text), size=10, italic=italic)
+    _set_run_font(par.add_run(text), size=10, italic=italic, east_asia=east_asia)
     if stars:
-        _set_run_font(par.add_run(stars), size=10, superscript=True)
+        _set_run_font(par.add_run(stars), size=10, superscript=True, east_asia=east_asia)
+
+
+def _all_text(table: Table) -> str:
+    return "".join([table.title or "", *table.columns, *table.notes,
+                    *(r.label + "".join(c.text for c in r.cells) for r in table.rows)])
+
+
+def _east_asian_font(doc, table: Table) -> str:
+    """The East Asian font of the document's runs: the embedded CJK subset when the table has CJK text."""
+    from spillover.report.docx_fonts import embed_cjk_font, has_cjk
+
+    text = _all_text(table)
+    return (embed_cjk_font(doc, text) if has_cjk(text) else None) or "SimSun"
 
 
 def write_docx(table: Table, path: Path) -> Path:
@@ -191,18 +205,21 @@ def write_docx(table: Table, path: Path) -> Path:
     Three-line style: a 1.5 pt top rule and bottom rule on the table
     (``w:tblBorders``), a 0.75 pt rule under the header (``w:tcBorders`` of
     the last header row's cells), no vertical or other horizontal lines.
-    Stars are superscript runs; text uses Times New Roman with SimSun for
-    East Asian characters.
+    Stars are superscript runs; text uses Times New Roman, and East Asian
+    characters the bundled CJK font, embedded as a subset of the characters
+    the table uses (:mod:`spillover.report.docx_fonts`; SimSun, not embedded,
+    when no CJK font is found), so a Chinese table reads the same on any machine.
     """
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml.ns import qn
 
     doc = Document()
+    east = _east_asian_font(doc, table)
     if table.title:
         par = doc.add_paragraph()
         par.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        _set_run_font(par.add_run(table.title), size=11, bold=True)
+        _set_run_font(par.add_run(table.title), size=11, bold=True, east_asia=east)
     body = [r for g in table.body_groups() for r in g]
     n_head = 1 + len(table.header_rows)
     k = len(table.columns)
@@ -216,22 +233,22 @@ def write_docx(table: Table, path: Path) -> Path:
     }))
 
     grid = [row.cells for row in word.rows]  # word.cell(i, j) rebuilds the cell list on every call (quadratic)
-    _fill(grid[0][0], "", align="left")
+    _fill(grid[0][0], "", align="left", east_asia=east)
     for j, name in enumerate(table.columns, start=1):
-        _fill(grid[0][j], name)
+        _fill(grid[0][j], name, east_asia=east)
     for i, row in enumerate(table.header_rows, start=1):
-        _fill(grid[i][0], row.label, align="left")
+        _fill(grid[i][0], row.label, align="left", east_asia=east)
         for j, c in enumerate(row.cells, start=1):
-            _fill(grid[i][j], c.text)
+            _fill(grid[i][j], c.text, east_asia=east)
     for i, row in enumerate(body, start=n_head):
-        _fill(grid[i][0], row.label, align="left", italic=row.subhead)
+        _fill(grid[i][0], row.label, align="left", italic=row.subhead, east_asia=east)
         for j, c in enumerate(row.cells, start=1):
-            _fill(grid[i][j], c.text, stars=c.stars)
+            _fill(grid[i][j], c.text, stars=c.stars, east_asia=east)
     for cell in word.rows[n_head - 1].cells:
         cell._tc.get_or_add_tcPr().append(_border_xml("w:tcBorders", {"bottom": ("single", 6)}))
 
     for note in table.notes:
         par = doc.add_paragraph()
         par.paragraph_format.space_after = 0
-        _set_run_font(par.add_run(note), size=9)
+        _set_run_font(par.add_run(note), size=9, east_asia=east)
     return atomic_write(path, lambda tmp: (doc.save(str(tmp)), normalise_office_zip(tmp)))
