@@ -480,7 +480,7 @@ def test_no_internal_name_reaches_a_reader(study_figs, grid_fig):
         _all_text(study_figs["impacts_sdm_invd2"])
     grid_text = _all_text(grid_fig)
     for shown in ("W: Queen contiguity", "W: Inverse distance squared", "Sample: All provinces", "Sample: East",
-                  "Sample: Central and West", "Fixed effects: Unit and time", "Method: Lee-Yu"):
+                  "Sample: Central and West", "Effects: Two-way fixed effects", "Method: Lee-Yu transformation"):
         assert shown in grid_text
     assert "East" in _all_text(study_figs["trends_dei_cpi"])
 

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from spillover.labels import FE_TEXT, METHOD_TEXT
 from spillover.errors import SpecificationError, format_error
 from spillover.report.figures import (
     _text,
@@ -197,16 +198,14 @@ def variable_units(run) -> dict[str, str]:
 
 
 #: Display text of the fixed-effects and method choices of a specification grid.
-FE_TEXT = {"none": "None", "entity": "Unit", "time": "Time", "twoways": "Unit and time", "random": "Random"}
-METHOD_TEXT = {"lee-yu": "Lee-Yu", "direct": "Direct (demeaning)"}
 
 
 def grid_labels(run, grid) -> dict[str, dict[str, str]]:
     """Display text of every choice of a ``[[grid]]``, for :func:`spillover.study.grid.specification_curve`.
 
-    W by their labels, fixed effects and method by :data:`FE_TEXT` and
-    :data:`METHOD_TEXT`; a sample by its groups' labels ("Central and
-    West"), the whole sample by the study's ``national`` label (else "All
+    W by their labels, fixed effects and method as the tables write them
+    (:mod:`spillover.labels`); a sample by its own label, else its groups'
+    labels ("Central and West"), the whole sample by the study's ``national`` label (else "All
     units"). The curve then shows no key of the spec.
 
     Returns
@@ -219,10 +218,12 @@ def grid_labels(run, grid) -> dict[str, dict[str, str]]:
 
     labels = variable_labels(run)
     whole = labels.get("national", _text("national", "en"))
-    samples = {key: _and_list([labels.get(str(g), str(g)) for g in groups]) or whole
+    samples = {key: labels.get(key) or _and_list([labels.get(str(g), str(g)) for g in groups]) or whole
                for key, groups in grid.samples.items()}
+    tr = _tr(run)
     return {"weights": {w: weights_label(run, w) for w in grid.weights}, "sample": samples,
-            "fe": dict(FE_TEXT), "method": dict(METHOD_TEXT)}
+            "fe": {k: tr(v[0].upper() + v[1:]) for k, v in FE_TEXT.items()},
+            "method": {k: tr(v) for k, v in METHOD_TEXT.items()}}
 
 
 def _and_list(names: list[str]) -> str:

@@ -158,7 +158,7 @@ def specification_curve(table: pd.DataFrame, variable: str, path_stem: Path, eff
         for k, (dim, v) in enumerate(levels):
             on = (d[dim] == v).to_numpy()
             bottom.scatter(x[on], np.full(on.sum(), k), marker="|", s=30, color="0.2", linewidths=0.8)
-        names = {"weights": "W", "sample": "Sample", "fe": "Fixed effects", "method": "Method"}
+        names = {"weights": "W", "sample": "Sample", "fe": "Effects", "method": "Method"}
         bottom.set_yticks(range(len(levels)), [f"{names[dim]}: {labels.get(dim, {}).get(str(v), v)}"
                                                for dim, v in levels], fontsize=6.5)
         bottom.set_ylim(len(levels) - 0.5, -0.5)
