@@ -38,3 +38,10 @@ def test_translations_merge_across_study_files(tmp_path):
     (tmp_path / "c.toml").write_text('[translations.zh]\n"Title" = "题目"\n', encoding="utf-8")
     with pytest.raises(SpecificationError, match="translates 'Title' differently"):
         load_study(tmp_path)
+
+
+def test_figure_row_labels_carry_their_qualifier_in_the_language():
+    from spillover.report.figures import variable_label
+
+    assert variable_label("dei (short run)", {"dei": "数字经济指数"}, "zh") == "数字经济指数，短期"
+    assert variable_label("dei (long run)", {"dei": "Digital economy index"}) == "Digital economy index, long run"

@@ -166,7 +166,7 @@ def _text(key: str, language: str, labels: Mapping[str, str] | None = None, **fm
     return s.format(**fmt) if fmt else s
 
 
-def variable_label(name: str, labels: Mapping[str, str] | None = None) -> str:
+def variable_label(name: str, labels: Mapping[str, str] | None = None, language: str = "en") -> str:
     """Display label of a variable, exactly as the tables print it.
 
     The study's ``labels`` first; ``W*x`` as ``"W × <label of x>"``; a
@@ -180,14 +180,18 @@ def variable_label(name: str, labels: Mapping[str, str] | None = None) -> str:
         Variable (or impacts row) name.
     labels : mapping, optional
         The study's display labels.
+    language : {"en", "zh"}
+        Qualifiers the labeller adds (", short run") in this language.
 
     Returns
     -------
     str
     """
+    from spillover.report.i18n import Translator
     from spillover.report.layout import _Labeller
 
-    return _Labeller(labels)(str(name))
+    label = _Labeller(labels)(str(name))
+    return Translator(language)(label) if language != "en" else label
 
 
 def _check_language(language: str) -> str:
@@ -927,7 +931,7 @@ def impacts_plot(
     table = table[table[parts].notna().any(axis=1)]  # e.g. long-run effects of an unstable dynamic estimate
     if table.empty:
         raise SpecificationError("impacts_plot: the impacts table has no rows with a value")
-    names = [variable_label(v, labels) for v in table.index]
+    names = [variable_label(v, labels, language) for v in table.index]
     with _style(language):
         fig = _new_figure(figsize or (DOUBLE_COLUMN, 0.3 * len(table) + 1.25))
         _dot_whisker(fig, table, names, parts, _normal_quantile(level), labels, language)

@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from spillover.labels import FE_TEXT, METHOD_TEXT
+from spillover.report.layout import FLAG_MARK
 from spillover.errors import SpecificationError, format_error
 from spillover.report.figures import (
     _text,
@@ -305,8 +306,11 @@ def _make_figure(run, spec) -> Figure:
             raise SpecificationError(format_error("impacts figure: estimate has no impacts", figure=spec.name,
                                                   estimate=est, available=list(run.impacts)))
         sep = "：" if language == "zh" else ": "
+        flags = tuple(getattr(run.estimates.get(est), "flags", ()) or ())
+        mark = f"{FLAG_MARK} ({'; '.join(map(_tr(run), flags))})" if flags else ""  # as the tables mark it
         return impacts_plot(run.impacts[est], language=language, labels=labels,
-                            title=f"{estimate_label(run, est)}{sep}" + _text("impacts_title", language, level=0.95))
+                            title=f"{estimate_label(run, est)}{mark}{sep}" + _text("impacts_title", language,
+                                                                                   level=0.95))
     if spec.kind == "impacts_across_w":
         return _across_w_figure(run, spec, labels, language)
     if spec.kind == "trends":
