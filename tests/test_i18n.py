@@ -45,3 +45,20 @@ def test_figure_row_labels_carry_their_qualifier_in_the_language():
 
     assert variable_label("dei (short run)", {"dei": "数字经济指数"}, "zh") == "数字经济指数，短期"
     assert variable_label("dei (long run)", {"dei": "Digital economy index"}) == "Digital economy index, long run"
+
+
+def test_embedded_font_subset_is_the_same_bytes_every_time():
+    """No save date or random key in the embedded font: the same table gives the same Word file."""
+    import time
+
+    from spillover.report.docx_fonts import obfuscate, subset_truetype
+    from spillover.report.fonts import find_cjk_font_file
+
+    path = find_cjk_font_file()
+    if path is None:
+        pytest.skip("no CJK font installed")
+    first, family = subset_truetype(str(path), "观测值数字经济")
+    time.sleep(1.1)  # a save date would move by a second
+    assert subset_truetype(str(path), "数字经济观测值")[0] == first and family
+    key = "{00112233-4455-6677-8899-AABBCCDDEEFF}"
+    assert obfuscate(obfuscate(first, key), key) == first and obfuscate(first, key)[:32] != first[:32]

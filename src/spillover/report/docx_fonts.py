@@ -62,7 +62,7 @@ def subset_truetype(path: str, text: str) -> tuple[bytes, str]:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    font = TTFont(path, lazy=False)
+    font = TTFont(path, lazy=False, recalcTimestamp=False)  # the source font's date: same table, same bytes
     options = subset.Options()
     options.layout_features, options.name_IDs, options.notdef_outline = [], ["*"], True
     sub = subset.Subsetter(options)
