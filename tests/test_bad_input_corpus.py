@@ -620,10 +620,11 @@ SPEC_CASES = {
                               r"'iv'.formula[^:]*: 'q' is not a column"),
     "dependent among regressors": ({"estimate": [{"name": "e", "model": "sar", "formula": "y ~ x + y",
                                                   "weights": "knn"}]},
-                                   r"00_study.toml: \[\[estimate\]\] 'e'.formula: the dependent variable 'y' is also a "
-                                   r"regressor in 'y ~ x \+ y'"),
+                                   r"00_study.toml: \[\[estimate\]\] 'e'.formula: formula 'y ~ x \+ y': the dependent "
+                                   r"variable 'y' is also a regressor"),
     "diagnose dependent among regressors": ({"diagnose": [{"name": "d", "formula": "y ~ y + x", "weights": "knn"}]},
-                                            r"\[\[diagnose\]\] 'd'.formula: the dependent variable 'y'"),
+                                            r"\[\[diagnose\]\] 'd'.formula: formula 'y ~ y \+ x': the dependent "
+                                            r"variable 'y'"),
     "figure variable unknown": ({"figure": [{"name": "f", "kind": "trends", "variable": "nosuch"}]},
                                 r"\[\[figure\]\] 'f'.variable \(00_study.toml\): 'nosuch' is not a column"),
     "figure one of its variables unknown": ({"figure": [{"name": "f", "kind": "trends", "variable": "y,nosuch"}]},

@@ -85,6 +85,10 @@ def parse(formula: str) -> Parsed:
     return Parsed(lhs.strip(), exog, _plain_terms(endog), _plain_terms(inst))
 
 
+class DependentAmongRegressors(SpecificationError):
+    """The dependent variable is also a right-hand term (a spec reports it with its file and entry)."""
+
+
 def _check_y_not_regressor(formula: str, lhs: str, rhs_terms: tuple[str, ...]) -> None:
     """SpecificationError when a right-hand term holds the dependent variable (other than as its ``lag``).
 
@@ -97,7 +101,7 @@ def _check_y_not_regressor(formula: str, lhs: str, rhs_terms: tuple[str, ...]) -
             continue
         found = ys & variables(f"_y ~ {term}")
         if found:
-            raise SpecificationError(format_error(
+            raise DependentAmongRegressors(format_error(
                 f"formula {formula!r}: the dependent variable {sorted(found)[0]!r} is also a regressor "
                 f"(term {term!r})", option="formula", column=sorted(found)[0],
                 hint="remove it from the right-hand side; a dynamic model takes its past value, lag(y)"))

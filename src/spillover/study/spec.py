@@ -685,21 +685,17 @@ def _origin(study: Study, kind: str, name: str, folder: Path) -> str:
 
 def _formula_errors(study: Study, folder: Path) -> list[str]:
     """A formula whose right-hand side holds its own dependent variable (``y ~ x + y``) is refused."""
-    from spillover.formula import parse
+    from spillover.formula import DependentAmongRegressors, parse
 
     errors = []
     for kind in ("estimate", "diagnose", "mediation", "threshold", "regime", "grid"):
         for entry in getattr(study, kind):
             try:
-                parsed = parse(entry.formula)
+                parse(entry.formula)  # refuses y among its own regressors (spillover.formula)
+            except DependentAmongRegressors as exc:
+                errors.append(f"{_origin(study, kind, entry.name, folder)}: [[{kind}]] {entry.name!r}.formula: {exc}")
             except SpecificationError:
                 continue  # the column check names an unreadable formula
-            rhs = set(parsed.exog) | set(parsed.endog)
-            if parsed.lhs in rhs:
-                errors.append(
-                    f"{_origin(study, kind, entry.name, folder)}: [[{kind}]] {entry.name!r}.formula: the dependent "
-                    f"variable {parsed.lhs!r} is also a regressor in {entry.formula!r}; remove it from the "
-                    f"right-hand side (its past value is written lag({parsed.lhs}, 1), or use a dynamic model)")
     return errors
 
 
