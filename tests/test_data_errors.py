@@ -448,3 +448,25 @@ def test_formula_without_cached_value_in_a_supplementary_series(tmp_path):
     with pytest.raises(DataError, match=rf"formula without a cached value \(={target.coordinate}\*1\)") as err:
         build_panel(cat, cache=False)
     assert "sheet='2015'" in str(err.value) and f"cell='{target.coordinate}'" in str(err.value)
+
+
+# ---------------------------------------------------------------- declarations that were silently accepted
+
+
+def test_years_spanning_one_period_are_refused(tmp_path):
+    cat = full_catalog(tmp_path, years=(2019, 2019))
+    with pytest.raises(DataError, match=r"years = \[2019, 2019\] spans a single period: a panel needs at least two") \
+            as err:
+        build_panel(cat, cache=False)
+    assert str(cat) in str(err.value) and "Hint:" in str(err.value)
+
+
+@pytest.mark.parametrize("option,value", [("encoding", "utf-16"), ("decimal", ","), ("thousands", ","),
+                                          ("delimiter", ";")])
+def test_text_file_options_on_a_workbook_are_refused(tmp_path, option, value):
+    cat = write_catalog(tmp_path, [entry("gdp", **{option: value})])
+    with pytest.raises(DataError, match=rf"option\(s\) \['{option}'\] apply to CSV/text files only") as err:
+        load_catalog(cat)
+    msg = str(err.value)
+    assert "id='gdp'" in msg and "control V.xlsx" in msg and str(cat) in msg
+    assert load_catalog(write_catalog(tmp_path, [entry("pku_dfi", **{option: value})], name="csv.toml"))
