@@ -470,3 +470,12 @@ def test_text_file_options_on_a_workbook_are_refused(tmp_path, option, value):
     msg = str(err.value)
     assert "id='gdp'" in msg and "control V.xlsx" in msg and str(cat) in msg
     assert load_catalog(write_catalog(tmp_path, [entry("pku_dfi", **{option: value})], name="csv.toml"))
+
+
+def test_known_missing_unit_that_has_values_is_refused(tmp_path):
+    cat = full_catalog(tmp_path, pku_dfi={"known_missing": ["110000"]})
+    with pytest.raises(DataError, match=r"known_missing lists '110000', but the series has 10 value\(s\)") as err:
+        build_panel(cat, cache=False)
+    msg = str(err.value)
+    assert "indicator='pku_dfi'" in msg and "province='110000'" in msg and "option='known_missing'" in msg
+    assert "out of date" in msg
