@@ -479,3 +479,40 @@ def test_known_missing_unit_that_has_values_is_refused(tmp_path):
     msg = str(err.value)
     assert "indicator='pku_dfi'" in msg and "province='110000'" in msg and "option='known_missing'" in msg
     assert "out of date" in msg
+
+
+def with_points(cat: Path, **changes) -> Path:
+    """The catalog at ``cat`` with the study's [points], changed."""
+    doc = __import__("tomllib").loads(cat.read_text(encoding="utf-8"))
+    doc["points"] = {**REAL.points.model_dump(exclude_none=True), **changes}
+    cat.write_text(tomli_w.dumps(doc), encoding="utf-8")
+    return cat
+
+
+def test_points_with_lon_and_lat_swapped_stop_the_data_build(tmp_path):
+    from typer.testing import CliRunner
+
+    from spillover.cli import app
+
+    cat = with_points(full_catalog(tmp_path), lon_column="latitude", lat_column="longitude")
+    result = CliRunner().invoke(app, ["data", "build", "--catalog", str(cat), "--out", str(tmp_path / "out")],
+                                env={"COLUMNS": "300"})
+    assert result.exit_code != 0
+    with pytest.raises(DataError, match=r"coordinates that are not longitude/latitude degrees") as err:
+        build_panel(cat, cache=False)
+    msg = str(err.value)
+    assert "look swapped" in msg and "province_capital_coordinates.csv" in msg and "110000" in msg
+
+
+def test_points_id_column_typo_is_refused_listing_the_columns(tmp_path):
+    cat = with_points(full_catalog(tmp_path), id_column="adcod")
+    with pytest.raises(DataError, match=r"column 'adcod' not in the points table") as err:
+        build_panel(cat, cache=False)
+    msg = str(err.value)
+    assert "option='id_column'" in msg and "'adcode'" in msg and "'longitude'" in msg
+
+
+def test_repeated_point_ids_are_named(tmp_path):
+    cat = with_points(full_catalog(tmp_path), fill=[{**REAL.points.fill[0].model_dump(), "id": "110000"}])
+    with pytest.raises(DataError, match=r"appear more than once in the points: \['110000'\]"):
+        build_panel(cat, cache=False)

@@ -600,6 +600,10 @@ def spot_checks(data: pd.DataFrame) -> pd.DataFrame:
 
 
 def _assemble(catalog: Catalog) -> Panel:
+    if catalog.points is not None:
+        from spillover.data.points import read_points
+
+        read_points(catalog)  # a bad [points] would otherwise surface only when distance weights are built
     read = _read_all(catalog)
     _check_complete(catalog, read.long, read.blanks)
     years = catalog.years
