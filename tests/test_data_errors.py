@@ -383,8 +383,13 @@ def test_zero_placeholder_is_an_infinite_jump(tmp_path):
 
     copy = modified_copy(tmp_path, PKU_FILE, zero)
     cat = write_catalog(tmp_path, [entry("pku_dfi", file=str(copy), sha256=sha(copy))])
+    with pytest.raises(DataError, match=r"'pku_dfi' not above 0 \(the rule declares positive = true\): \(310000, 2018\)"):
+        read_long(cat)  # the study catalog declares the index positive: the 0 stops the build by itself
+    strict = write_catalog(tmp_path, [entry("pku_dfi", file=str(copy), sha256=sha(copy),
+                                            check={"min": 0, "max": 1000, "jump": 5, "strict": True})],
+                           name="strict.toml")
     with pytest.raises(DataError, match=r"jump.*\(310000, 2018\).*a 0 next to a positive value is an infinite jump"):
-        read_long(cat)
+        read_long(strict)
     # a non-strict rule flags it in the corrections instead
     lax = write_catalog(tmp_path, [entry("pku_dfi", file=str(copy), sha256=sha(copy),
                                          check={"min": 0, "max": 1000, "jump": 5})], name="lax.toml")
@@ -421,7 +426,8 @@ def test_one_component_of_a_derived_share_off_by_1e4_stops_the_build(tmp_path):
 
 def test_the_study_catalog_checks_its_derived_shares():
     assert set(REAL.derived_check) >= {"urban", "gov", "open", "hc"}
-    assert all(r.min == 0 and r.max is not None for r in REAL.derived_check.values())
+    assert all(r.min is not None and r.min > 0 and r.max is not None for r in REAL.derived_check.values())
+    assert REAL.derived_check["gov"].min == 0.05 and REAL.derived_check["urban"].min == 0.1
 
 
 def test_derived_check_naming_an_unknown_variable(tmp_path):
@@ -516,3 +522,59 @@ def test_repeated_point_ids_are_named(tmp_path):
     cat = with_points(full_catalog(tmp_path), fill=[{**REAL.points.fill[0].model_dump(), "id": "110000"}])
     with pytest.raises(DataError, match=r"appear more than once in the points: \['110000'\]"):
         build_panel(cat, cache=False)
+
+
+def _cell_copy(tmp_path: Path, indicator_id: str, province: int, year: int, value) -> Path:
+    """A full catalog whose entries on ``indicator_id``'s workbook read a copy with one cell changed."""
+    import openpyxl
+
+    from spillover.data.provinces import normalize_key
+
+    ind = REAL.get(indicator_id)
+    book = openpyxl.load_workbook(data_root() / ind.file)
+    ws = book[ind.sheet]
+    head = [normalize_key(c.value) if c.value is not None else "" for c in ws[ind.header_row + 1]]
+    col, pcol, ycol = (head.index(normalize_key(c)) for c in (ind.column, ind.province_column, ind.year_column))
+    rows = [r for r in ws.iter_rows(min_row=ind.header_row + 2) if r[pcol].value == province and r[ycol].value == year]
+    assert len(rows) == 1
+    rows[0][col].value = value(rows[0][col].value) if callable(value) else value
+    copy = tmp_path / f"copy of {Path(ind.file).name}"
+    book.save(copy)
+    same = [i.id for i in REAL.indicator if i.file == ind.file]
+    cat = full_catalog(tmp_path, **{i: {"file": str(copy), "sha256": sha(copy)} for i in same})
+    doc = __import__("tomllib").loads(cat.read_text(encoding="utf-8"))
+    doc["derived_check"] = {k: v.model_dump(exclude_none=True) for k, v in REAL.derived_check.items()}
+    cat.write_text(tomli_w.dumps(doc), encoding="utf-8")
+    return cat
+
+
+@pytest.mark.parametrize("indicator_id,value,pattern", [
+    ("fiscal_exp", 0, r"1 value\(s\) of 'fiscal_exp' not above 0 \(the rule declares positive = true\): "
+                      r"\(110000, 2019\): fiscal_exp = 0"),
+    ("x17", 0, r"1 value\(s\) of 'x17' not above 0 \(the rule declares positive = true\): \(110000, 2018\)"),
+    ("x17", lambda v: -v, r"1 value\(s\) of 'x17' below the declared minimum 0: \(110000, 2018\): x17 = -110\.4"),
+])
+def test_zero_or_negative_in_a_positive_series_stops_the_build(tmp_path, indicator_id, value, pattern):
+    year = 2019 if indicator_id == "fiscal_exp" else 2018
+    cat = _cell_copy(tmp_path, indicator_id, 110000, year, value)
+    with pytest.raises(DataError, match=pattern) as err:
+        build_panel(cat, cache=False)
+    assert f"indicator='{indicator_id}'" in str(err.value) and "Hint:" in str(err.value)
+
+
+def test_every_positive_quantity_of_the_study_catalog_refuses_zero():
+    can_be_zero = {"x21"}  # R&D institutions of industrial enterprises: a small province may have none
+    for ind in REAL.indicator:
+        if ind.status == "excluded" or ind.id in can_be_zero:
+            continue
+        rule = ind.rule
+        assert rule.positive or (rule.min is not None and rule.min > 0), ind.id
+    assert REAL.get("x21").rule.min == 0
+
+
+def test_derived_share_below_its_lower_bound_stops_the_build(tmp_path):
+    cat = _cell_copy(tmp_path, "fiscal_exp", 110000, 2019, lambda v: v / 100)
+    with pytest.raises(DataError, match=r"value\(s\) of 'gov' below the declared minimum 0\.05: \(110000, 2019\)") \
+            as err:
+        build_panel(cat, cache=False)
+    assert "fiscal_exp / gdp" in str(err.value)
