@@ -383,7 +383,8 @@ def test_zero_placeholder_is_an_infinite_jump(tmp_path):
 
     copy = modified_copy(tmp_path, PKU_FILE, zero)
     cat = write_catalog(tmp_path, [entry("pku_dfi", file=str(copy), sha256=sha(copy))])
-    with pytest.raises(DataError, match=r"'pku_dfi' not above 0 \(the rule declares positive = true\): \(310000, 2018\)"):
+    with pytest.raises(DataError, match=r"'pku_dfi' not above 0 \(the rule declares positive = true\): "
+                                        r"\(310000, 2018\)"):
         read_long(cat)  # the study catalog declares the index positive: the 0 stops the build by itself
     strict = write_catalog(tmp_path, [entry("pku_dfi", file=str(copy), sha256=sha(copy),
                                             check={"min": 0, "max": 1000, "jump": 5, "strict": True})],

@@ -377,7 +377,8 @@ def test_gal_ring_reads(tmp_path):
 
 
 @pytest.mark.parametrize("body,header,pattern", [
-    (["1 2", "2"] + RING[2:], "4", r"unit 1 declares 2 neighbour\(s\) in line 2 but line 3 lists 1: 2.*line=3, unit='1'"),
+    (["1 2", "2"] + RING[2:], "4",
+     r"unit 1 declares 2 neighbour\(s\) in line 2 but line 3 lists 1: 2.*line=3, unit='1'"),
     (RING[:6] + ["4 1", "3 1"], "4", r"unit 4 declares 1 neighbour\(s\) in line 8 but line 9 lists 2"),
     (RING, "5", r"the header says 5 units but the file holds 4.*line=10"),
     (RING, "0 5 ring.shp id", r"the header says 5 units but the file holds 4"),

@@ -382,7 +382,8 @@ def _check_known_missing(catalog: Catalog, study: pd.DataFrame) -> None:
     for ind in catalog.indicator:
         if not ind.known_missing:
             continue
-        rows = study[(study["indicator"] == ind.id) & study["province"].isin(ind.known_missing)].dropna(subset=["value"])
+        rows = study[(study["indicator"] == ind.id) & study["province"].isin(ind.known_missing)]
+        rows = rows.dropna(subset=["value"])
         if rows.empty:
             continue
         first = rows.iloc[0]
