@@ -539,6 +539,16 @@ def test_plausibility_errors(rules, relations, pattern):
     assert "f.csv" in str(err.value)
 
 
+def test_plausibility_positive_refuses_zero_that_min_0_accepts():
+    zero = FRAME.assign(pop=[10.0, 0, 12, 20, 21, 22])
+    assert check(zero, {"pop": Rule(min=0)}, entity="u", time="t") == []
+    with pytest.raises(DataError, match=r"1 value\(s\) of 'pop' not above 0 \(the rule declares positive = true\): "
+                                        r"\(a, 2\): pop = 0"):
+        check(zero, {"pop": Rule(min=0, positive=True)}, entity="u", time="t")
+    with pytest.raises(ValueError, match=r"positive = true but max -1 is not above 0"):
+        Rule(max=-1, positive=True)
+
+
 def test_plausibility_jump_reported_not_raised():
     found = check(FRAME.assign(pop=[10.0, 30, 31, 20, 21, 22]), {"pop": Rule(jump=2)}, entity="u", time="t")
     assert [(f.unit, f.period, f.previous, f.value) for f in found] == [("a", 2, 10.0, 30.0)]

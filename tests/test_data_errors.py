@@ -383,8 +383,14 @@ def test_zero_placeholder_is_an_infinite_jump(tmp_path):
 
     copy = modified_copy(tmp_path, PKU_FILE, zero)
     cat = write_catalog(tmp_path, [entry("pku_dfi", file=str(copy), sha256=sha(copy))])
+    with pytest.raises(DataError, match=r"'pku_dfi' not above 0 \(the rule declares positive = true\): "
+                                        r"\(310000, 2018\)"):
+        read_long(cat)  # the study catalog declares the index positive: the 0 stops the build by itself
+    strict = write_catalog(tmp_path, [entry("pku_dfi", file=str(copy), sha256=sha(copy),
+                                            check={"min": 0, "max": 1000, "jump": 5, "strict": True})],
+                           name="strict.toml")
     with pytest.raises(DataError, match=r"jump.*\(310000, 2018\).*a 0 next to a positive value is an infinite jump"):
-        read_long(cat)
+        read_long(strict)
     # a non-strict rule flags it in the corrections instead
     lax = write_catalog(tmp_path, [entry("pku_dfi", file=str(copy), sha256=sha(copy),
                                          check={"min": 0, "max": 1000, "jump": 5})], name="lax.toml")
@@ -421,7 +427,8 @@ def test_one_component_of_a_derived_share_off_by_1e4_stops_the_build(tmp_path):
 
 def test_the_study_catalog_checks_its_derived_shares():
     assert set(REAL.derived_check) >= {"urban", "gov", "open", "hc"}
-    assert all(r.min == 0 and r.max is not None for r in REAL.derived_check.values())
+    assert all(r.min is not None and r.min > 0 and r.max is not None for r in REAL.derived_check.values())
+    assert REAL.derived_check["gov"].min == 0.05 and REAL.derived_check["urban"].min == 0.1
 
 
 def test_derived_check_naming_an_unknown_variable(tmp_path):
@@ -448,3 +455,127 @@ def test_formula_without_cached_value_in_a_supplementary_series(tmp_path):
     with pytest.raises(DataError, match=rf"formula without a cached value \(={target.coordinate}\*1\)") as err:
         build_panel(cat, cache=False)
     assert "sheet='2015'" in str(err.value) and f"cell='{target.coordinate}'" in str(err.value)
+
+
+# ---------------------------------------------------------------- declarations that were silently accepted
+
+
+def test_years_spanning_one_period_are_refused(tmp_path):
+    cat = full_catalog(tmp_path, years=(2019, 2019))
+    with pytest.raises(DataError, match=r"years = \[2019, 2019\] spans a single period: a panel needs at least two") \
+            as err:
+        build_panel(cat, cache=False)
+    assert str(cat) in str(err.value) and "Hint:" in str(err.value)
+
+
+@pytest.mark.parametrize("option,value", [("encoding", "utf-16"), ("decimal", ","), ("thousands", ","),
+                                          ("delimiter", ";")])
+def test_text_file_options_on_a_workbook_are_refused(tmp_path, option, value):
+    cat = write_catalog(tmp_path, [entry("gdp", **{option: value})])
+    with pytest.raises(DataError, match=rf"option\(s\) \['{option}'\] apply to CSV/text files only") as err:
+        load_catalog(cat)
+    msg = str(err.value)
+    assert "id='gdp'" in msg and "control V.xlsx" in msg and str(cat) in msg
+    assert load_catalog(write_catalog(tmp_path, [entry("pku_dfi", **{option: value})], name="csv.toml"))
+
+
+def test_known_missing_unit_that_has_values_is_refused(tmp_path):
+    cat = full_catalog(tmp_path, pku_dfi={"known_missing": ["110000"]})
+    with pytest.raises(DataError, match=r"known_missing lists '110000', but the series has 10 value\(s\)") as err:
+        build_panel(cat, cache=False)
+    msg = str(err.value)
+    assert "indicator='pku_dfi'" in msg and "province='110000'" in msg and "option='known_missing'" in msg
+    assert "out of date" in msg
+
+
+def with_points(cat: Path, **changes) -> Path:
+    """The catalog at ``cat`` with the study's [points], changed."""
+    doc = __import__("tomllib").loads(cat.read_text(encoding="utf-8"))
+    doc["points"] = {**REAL.points.model_dump(exclude_none=True), **changes}
+    cat.write_text(tomli_w.dumps(doc), encoding="utf-8")
+    return cat
+
+
+def test_points_with_lon_and_lat_swapped_stop_the_data_build(tmp_path):
+    from typer.testing import CliRunner
+
+    from spillover.cli import app
+
+    cat = with_points(full_catalog(tmp_path), lon_column="latitude", lat_column="longitude")
+    result = CliRunner().invoke(app, ["data", "build", "--catalog", str(cat), "--out", str(tmp_path / "out")],
+                                env={"COLUMNS": "300"})
+    assert result.exit_code != 0
+    with pytest.raises(DataError, match=r"coordinates that are not longitude/latitude degrees") as err:
+        build_panel(cat, cache=False)
+    msg = str(err.value)
+    assert "look swapped" in msg and "province_capital_coordinates.csv" in msg and "110000" in msg
+
+
+def test_points_id_column_typo_is_refused_listing_the_columns(tmp_path):
+    cat = with_points(full_catalog(tmp_path), id_column="adcod")
+    with pytest.raises(DataError, match=r"column 'adcod' not in the points table") as err:
+        build_panel(cat, cache=False)
+    msg = str(err.value)
+    assert "option='id_column'" in msg and "'adcode'" in msg and "'longitude'" in msg
+
+
+def test_repeated_point_ids_are_named(tmp_path):
+    cat = with_points(full_catalog(tmp_path), fill=[{**REAL.points.fill[0].model_dump(), "id": "110000"}])
+    with pytest.raises(DataError, match=r"appear more than once in the points: \['110000'\]"):
+        build_panel(cat, cache=False)
+
+
+def _cell_copy(tmp_path: Path, indicator_id: str, province: int, year: int, value) -> Path:
+    """A full catalog whose entries on ``indicator_id``'s workbook read a copy with one cell changed."""
+    import openpyxl
+
+    from spillover.data.provinces import normalize_key
+
+    ind = REAL.get(indicator_id)
+    book = openpyxl.load_workbook(data_root() / ind.file)
+    ws = book[ind.sheet]
+    head = [normalize_key(c.value) if c.value is not None else "" for c in ws[ind.header_row + 1]]
+    col, pcol, ycol = (head.index(normalize_key(c)) for c in (ind.column, ind.province_column, ind.year_column))
+    rows = [r for r in ws.iter_rows(min_row=ind.header_row + 2) if r[pcol].value == province and r[ycol].value == year]
+    assert len(rows) == 1
+    rows[0][col].value = value(rows[0][col].value) if callable(value) else value
+    copy = tmp_path / f"copy of {Path(ind.file).name}"
+    book.save(copy)
+    same = [i.id for i in REAL.indicator if i.file == ind.file]
+    cat = full_catalog(tmp_path, **{i: {"file": str(copy), "sha256": sha(copy)} for i in same})
+    doc = __import__("tomllib").loads(cat.read_text(encoding="utf-8"))
+    doc["derived_check"] = {k: v.model_dump(exclude_none=True) for k, v in REAL.derived_check.items()}
+    cat.write_text(tomli_w.dumps(doc), encoding="utf-8")
+    return cat
+
+
+@pytest.mark.parametrize("indicator_id,value,pattern", [
+    ("fiscal_exp", 0, r"1 value\(s\) of 'fiscal_exp' not above 0 \(the rule declares positive = true\): "
+                      r"\(110000, 2019\): fiscal_exp = 0"),
+    ("x17", 0, r"1 value\(s\) of 'x17' not above 0 \(the rule declares positive = true\): \(110000, 2018\)"),
+    ("x17", lambda v: -v, r"1 value\(s\) of 'x17' below the declared minimum 0: \(110000, 2018\): x17 = -110\.4"),
+])
+def test_zero_or_negative_in_a_positive_series_stops_the_build(tmp_path, indicator_id, value, pattern):
+    year = 2019 if indicator_id == "fiscal_exp" else 2018
+    cat = _cell_copy(tmp_path, indicator_id, 110000, year, value)
+    with pytest.raises(DataError, match=pattern) as err:
+        build_panel(cat, cache=False)
+    assert f"indicator='{indicator_id}'" in str(err.value) and "Hint:" in str(err.value)
+
+
+def test_every_positive_quantity_of_the_study_catalog_refuses_zero():
+    can_be_zero = {"x21"}  # R&D institutions of industrial enterprises: a small province may have none
+    for ind in REAL.indicator:
+        if ind.status == "excluded" or ind.id in can_be_zero:
+            continue
+        rule = ind.rule
+        assert rule.positive or (rule.min is not None and rule.min > 0), ind.id
+    assert REAL.get("x21").rule.min == 0
+
+
+def test_derived_share_below_its_lower_bound_stops_the_build(tmp_path):
+    cat = _cell_copy(tmp_path, "fiscal_exp", 110000, 2019, lambda v: v / 100)
+    with pytest.raises(DataError, match=r"value\(s\) of 'gov' below the declared minimum 0\.05: \(110000, 2019\)") \
+            as err:
+        build_panel(cat, cache=False)
+    assert "fiscal_exp / gdp" in str(err.value)

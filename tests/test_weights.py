@@ -355,3 +355,41 @@ def test_build_dispatch_and_errors():
         sw.build("contiguity")
     vals = pd.Series(range(1, 32), index=list(w.id_order), dtype=float)
     assert sw.build("economic", values=vals).n == 31
+
+
+# ---------------------------------------------------------------- GAL structure
+
+
+def _gal(tmp_path: Path, body: list[str], header: str = "4") -> Path:
+    """A GAL file of the 4-unit ring 1-2-3-4-1 (``body`` replaces its unit lines when given)."""
+    path = tmp_path / "ring.gal"
+    path.write_text("\n".join([header] + body) + "\n", encoding="utf-8")
+    return path
+
+
+RING = ["1 2", "2 4", "2 2", "1 3", "3 2", "2 4", "4 2", "3 1"]
+
+
+def test_gal_ring_reads(tmp_path):
+    w = sw.from_file(_gal(tmp_path, RING), transform=None)
+    assert w.neighbors == {"1": ["2", "4"], "2": ["1", "3"], "3": ["2", "4"], "4": ["3", "1"]}
+    assert sw.from_file(_gal(tmp_path, ["1 0", ""] + RING[2:6] + ["4 1", "3"]), transform=None).neighbors["1"] == []
+
+
+@pytest.mark.parametrize("body,header,pattern", [
+    (["1 2", "2"] + RING[2:], "4",
+     r"unit 1 declares 2 neighbour\(s\) in line 2 but line 3 lists 1: 2.*line=3, unit='1'"),
+    (RING[:6] + ["4 1", "3 1"], "4", r"unit 4 declares 1 neighbour\(s\) in line 8 but line 9 lists 2"),
+    (RING, "5", r"the header says 5 units but the file holds 4.*line=10"),
+    (RING, "0 5 ring.shp id", r"the header says 5 units but the file holds 4"),
+    (RING, "3", r"the header says 3 units but the file goes on after 3 units.*line=8"),
+    (RING[:6] + ["4 2", "3 7"], "4", r"unit 4 lists neighbour 7, which is not a unit of the file.*line=9"),
+    (RING[:2] + ["1 2", "1 3"] + RING[4:], "4", r"unit\(s\) \['1'\] listed more than once"),
+    (["1 two", "2 4"] + RING[2:], "4", r"line '1 two' is not 'unit_id neighbour_count'.*line=2"),
+    (RING, "four", r"the GAL header 'four' does not give the number of units"),
+])
+def test_gal_structure_is_checked(tmp_path, body, header, pattern):
+    path = _gal(tmp_path, body, header)
+    with pytest.raises(WeightsError, match=pattern) as err:
+        sw.from_file(path)
+    assert "ring.gal" in str(err.value) and "Hint:" in str(err.value)

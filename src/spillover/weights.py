@@ -784,6 +784,8 @@ def from_file(path: str | Path, transform: str | None = "r",
     elif suffix == ".csv":
         w = from_csv(path, transform=None)
     elif suffix in (".gal", ".gwt"):
+        if suffix == ".gal":
+            _check_gal(path)
         try:
             raw = libpysal.io.open(str(path)).read()
         except Exception as exc:  # noqa: BLE001 -- libpysal's readers raise plain exceptions
@@ -850,6 +852,66 @@ def _from_edges(path: Path) -> W:
             neighbors[i].append(j)
             weights[i].append(float(wij))
     return W(neighbors, weights, id_order=ids, silence_warnings=True)
+
+
+def _gal_fail(path: Path, line: int, what: str, hint: str, unit: str | None = None) -> None:
+    raise WeightsError(format_error(what, file=str(path), line=line, unit=unit, hint=hint))
+
+
+def _gal_header(path: Path, lines: list[str]) -> int:
+    """Number of units in a GAL header: ``n`` or ``0 n shapefile id_variable``."""
+    head = lines[0].split() if lines else []
+    try:
+        n = int(head[1] if len(head) > 1 else head[0])
+    except (IndexError, ValueError):
+        n = -1
+    if n < 0:
+        _gal_fail(path, 1, f"the GAL header {lines[0] if lines else ''!r} does not give the number of units",
+                  "the first line is 'n' or '0 n shapefile id_variable'")
+    return n
+
+
+def _check_gal(path: Path) -> None:
+    """A GAL file's structure: the header's unit count, each unit's declared count against the ids listed.
+
+    libpysal reads the neighbours listed and ignores the counts (and anything after the n-th unit), so a
+    dropped id would silently change the weights. Raises :class:`WeightsError` naming the file, line and unit.
+    """
+    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    n = _gal_header(path, lines)
+    units, listed = [], []
+    for k in range(n):
+        at = 1 + 2 * k
+        if at >= len(lines):
+            _gal_fail(path, at + 1, f"the header says {n} units but the file holds {k}",
+                      "fix the header's unit count or add the missing units (a line 'id count', then a line "
+                      "with the count's neighbour ids)")
+        fields = lines[at].split()
+        if len(fields) != 2 or not fields[1].isdigit():
+            _gal_fail(path, at + 1, f"line {lines[at]!r} is not 'unit_id neighbour_count'",
+                      "each unit takes two lines: 'id count', then the neighbour ids")
+        unit, count = fields[0], int(fields[1])
+        ids = lines[at + 1].split() if at + 1 < len(lines) else []
+        if len(ids) != count:
+            _gal_fail(path, at + 2, f"unit {unit} declares {count} neighbour(s) in line {at + 1} but line {at + 2} "
+                      f"lists {len(ids)}: {' '.join(ids[:10])}", "make the count and the ids listed agree "
+                      "(an id dropped or added by hand?)", unit=unit)
+        units.append(unit)
+        listed += [(at + 2, unit, j) for j in ids]
+    if len(lines) > 1 + 2 * n:
+        _gal_fail(path, 2 + 2 * n, f"the header says {n} units but the file goes on after {n} units",
+                  "fix the header's unit count (libpysal would ignore the rest)")
+    seen = set(units)
+    if len(seen) < len(units):
+        dup = sorted({u for u in units if units.count(u) > 1})
+        _gal_fail(path, 1, f"unit(s) {dup[:10]} listed more than once", "one 'id count' line per unit", dup[0])
+    stray = [(line, u, j) for line, u, j in listed if j not in seen]
+    if stray:
+        line, u, j = stray[0]
+        _gal_fail(path, line, f"unit {u} lists neighbour {j}, which is not a unit of the file",
+                  "every neighbour id must have its own 'id count' line", unit=u)
 
 
 def _checked_links(w: W, path: Path) -> W:

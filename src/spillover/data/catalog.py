@@ -31,6 +31,9 @@ Layout = Literal["long", "wide", "sheet_per_year"]
 NON_NEGATIVE = frozenset({"yuan", "persons", "person-years", "households", "units", "enterprises", "km", "km2",
                           "t CO2"})
 Status = Literal["used", "reference", "supplementary", "excluded"]
+#: suffixes of the files read as text (CSV): the only ones ``encoding``, ``delimiter``, ``decimal`` and
+#: ``thousands`` apply to
+TEXT_SUFFIXES = (".csv", ".txt")
 
 
 def data_root() -> Path:
@@ -123,9 +126,11 @@ class Location(_Strict):
         Key cells that are not provinces and are skipped on purpose
         (aggregates such as 合计, Hong Kong, Macao, Taiwan).
     decimal, thousands : str
-        How the file writes numbers in text cells (default ``"."`` and no
-        thousands separator: ``"4345,56"`` is then an error, not 434556);
-        see :class:`spillover.data.text.NumberFormat`.
+        How a CSV file writes numbers (default ``"."`` and no thousands
+        separator: ``"4345,56"`` is then an error, not 434556); see
+        :class:`spillover.data.text.NumberFormat`. Like ``encoding`` and
+        ``delimiter``, refused on a workbook entry (.xlsx), where it would
+        be ignored.
     encoding : str or None
         Text encoding of a CSV file (default: detected, see
         :func:`spillover.data.text.decode`).
@@ -171,6 +176,20 @@ class Location(_Strict):
             raise ValueError("decimal and thousands must differ")
         if self.data_start_row is not None and self.data_start_row <= self.header_row:
             raise ValueError("data_start_row must come after header_row")
+        return self
+
+    @model_validator(mode="after")
+    def _text_options(self) -> Location:
+        """encoding, delimiter, decimal and thousands describe a CSV file; on a workbook they would be ignored."""
+        if Path(self.file).suffix.lower() in TEXT_SUFFIXES:
+            return self
+        defaults = {"encoding": None, "delimiter": ",", "decimal": ".", "thousands": ""}
+        given = [k for k, v in defaults.items() if getattr(self, k) != v]
+        if given:
+            raise ValueError(
+                f"option(s) {given} apply to CSV/text files only, but {self.file!r} is a "
+                f"{Path(self.file).suffix or 'file without suffix'} workbook (its cells carry their own types "
+                f"and encoding): remove {', '.join(given)} from the entry")
         return self
 
 
@@ -394,6 +413,9 @@ class Catalog(_Strict):
                     )
         if self.years[0] > self.years[1]:
             raise ValueError("years must be [first, last]")
+        if self.years[0] == self.years[1]:
+            raise ValueError(f"years = {list(self.years)} spans a single period: a panel needs at least two "
+                             "years; give years = [first, last] with last > first")
         ids = {i.id for i in self.indicator}
         readers: dict[tuple, str] = {}
         for ind in self.indicator:

@@ -377,10 +377,30 @@ def _formula_gap(ind: Indicator, gaps: pd.Series, blanks: dict | None) -> None:
                 "LibreOffice, recalculate and save it (then update sha256), or replace the formula by its value"))
 
 
+def _check_known_missing(catalog: Catalog, study: pd.DataFrame) -> None:
+    """A unit declared in ``known_missing`` must lack every value in the study years (else the declaration is stale)."""
+    for ind in catalog.indicator:
+        if not ind.known_missing:
+            continue
+        rows = study[(study["indicator"] == ind.id) & study["province"].isin(ind.known_missing)]
+        rows = rows.dropna(subset=["value"])
+        if rows.empty:
+            continue
+        first = rows.iloc[0]
+        raise DataError(format_error(
+            f"known_missing lists {first['province']!r}, but the series has {len(rows)} value(s) for it in the "
+            f"study years (first {first['value']:g} in {int(first['year'])})", catalog=str(catalog.path),
+            file=ind.file, indicator=ind.id, province=first["province"], year=int(first["year"]),
+            option="known_missing",
+            hint="the declaration is out of date: remove the unit from known_missing (a 'used' series must be "
+                 "complete and needs no known_missing)"))
+
+
 def _check_complete(catalog: Catalog, long: pd.DataFrame, blanks: dict | None = None) -> None:
     years = catalog.years
     full = pd.MultiIndex.from_product([province_codes(), range(years[0], years[1] + 1)], names=["province", "year"])
     study = _study(long, years)
+    _check_known_missing(catalog, study)
     for ind in catalog.indicator:
         if ind.status == "excluded":
             continue
@@ -581,6 +601,10 @@ def spot_checks(data: pd.DataFrame) -> pd.DataFrame:
 
 
 def _assemble(catalog: Catalog) -> Panel:
+    if catalog.points is not None:
+        from spillover.data.points import read_points
+
+        read_points(catalog)  # a bad [points] would otherwise surface only when distance weights are built
     read = _read_all(catalog)
     _check_complete(catalog, read.long, read.blanks)
     years = catalog.years

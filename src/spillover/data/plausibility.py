@@ -45,6 +45,10 @@ class Rule(BaseModel):
         negative value are not compared.
     strict : bool
         A jump beyond ``jump`` is an error (default: reported).
+    positive : bool
+        Every value must be above 0 (``min`` is inclusive: ``min = 0``
+        accepts a 0): declares a strictly positive quantity, where a 0 is a
+        placeholder for a missing cell or a garbled one, never a level.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -53,11 +57,14 @@ class Rule(BaseModel):
     max: float | None = None
     jump: float | None = Field(None, gt=1.0)
     strict: bool = False
+    positive: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> Rule:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+        if self.positive and self.max is not None and self.max <= 0:
+            raise ValueError(f"positive = true but max {self.max:g} is not above 0")
         return self
 
 
@@ -152,17 +159,19 @@ def check(frame: pd.DataFrame, rules: Mapping[str, Rule], relations: Sequence[st
     findings: list[Finding] = []
     for col, rule in rules.items():
         x = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
-        for bound, bad, word in ((rule.min, lambda b: x < b, "below the declared minimum"),
-                                 (rule.max, lambda b: x > b, "above the declared maximum")):
+        for bound, bad, word in ((rule.min, lambda b: x < b, "below the declared minimum {:g}"),
+                                 (rule.max, lambda b: x > b, "above the declared maximum {:g}"),
+                                 (0.0 if rule.positive else None, lambda b: x <= b,
+                                  "not above {:g} (the rule declares positive = true)")):
             if bound is None:
                 continue
             mask = bad(bound)
             if mask.any():
                 raise DataError(format_error(
-                    f"{int(mask.sum())} value(s) of {col!r} {word} {bound:g}: "
+                    f"{int(mask.sum())} value(s) of {col!r} {word.format(bound)}: "
                     f"{_cells(frame, mask, entity, time, [col])}", **where, column=col,
-                    hint="a wrong unit or scale, a sign error or a garbled cell in the source; fix the "
-                    "entry (unit, column) or the rule, never the raw file"))
+                    hint="a wrong unit or scale, a sign error, a 0 written for a missing value or a garbled "
+                    "cell in the source; fix the entry (unit, column) or the rule, never the raw file"))
         if rule.jump is not None:
             findings += _jumps(frame, col, rule, entity, time, where)
     for rel in rels:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from spillover.data.catalog import Catalog, load_catalog
 from spillover.data.readers import RawFiles
-from spillover.errors import DataError, format_error
+from spillover.errors import DataError, WeightsError, format_error
 
 
 def _code(value) -> str:
@@ -21,10 +21,12 @@ def _code(value) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def _column(frame: pd.DataFrame, name: str, file: str) -> pd.Series:
+def _column(frame: pd.DataFrame, name: str, file: str, option: str | None = None) -> pd.Series:
     if name not in frame.columns:
-        raise DataError(format_error(f"column {name!r} not in the points table", file=file,
-                                     hint=f"columns: {list(map(str, frame.columns))}"))
+        raise DataError(format_error(f"column {name!r} not in the points table", file=file, column=name,
+                                     option=option,
+                                     hint=f"the file's columns are {list(map(str, frame.columns))}; "
+                                          f"set {option or 'the option'} to one of them"))
     return frame[name]
 
 
@@ -50,27 +52,50 @@ def read_points(catalog: Catalog) -> pd.DataFrame:
     raw = RawFiles(catalog)
     path = raw.path(spec, "points")
     table = pd.read_csv(path, encoding="utf-8-sig", dtype={spec.id_column: str})
+    ids = _column(table, spec.id_column, spec.file, "id_column")
     out = pd.DataFrame({
-        "lon": _number(_column(table, spec.lon_column, spec.file), spec.file),
-        "lat": _number(_column(table, spec.lat_column, spec.file), spec.file),
-        "name": (_column(table, spec.name_column, spec.file) if spec.name_column else pd.Series([""] * len(table)))
-        .to_numpy(),
-    }, index=pd.Index(_column(table, spec.id_column, spec.file).map(_code), name="id"))
-    for fill in spec.fill:
-        fpath = raw.path(fill, "points.fill")
-        kw = {"dtype": {fill.id_column: str}}
-        src = pd.read_csv(fpath, **kw) if fpath.suffix.lower() == ".csv" else pd.read_excel(fpath, **kw)
-        row = src[_column(src, fill.id_column, fill.file).map(_code) == fill.source_id]
-        if row.empty:
-            raise DataError(format_error(f"id {fill.source_id!r} not in the fill table", file=fill.file,
-                                         column=fill.id_column))
-        out.loc[fill.id] = [float(row[fill.lon_column].iloc[0]), float(row[fill.lat_column].iloc[0]), fill.name]
-    dup = out.index[out.index.duplicated()].tolist()
-    bad = out.index[~(out["lon"].between(-180, 180) & out["lat"].between(-90, 90))].tolist()
-    if dup or bad:
-        raise DataError(format_error("points: repeated ids or coordinates that are not lon/lat degrees",
-                                     file=spec.file, ids=(dup or bad)[:10]))
+        "lon": _number(_column(table, spec.lon_column, spec.file, "lon_column"), spec.file),
+        "lat": _number(_column(table, spec.lat_column, spec.file, "lat_column"), spec.file),
+        "name": (_column(table, spec.name_column, spec.file, "name_column") if spec.name_column
+                 else pd.Series([""] * len(table))).to_numpy(),
+    }, index=pd.Index(ids.map(_code), name="id"))
+    if spec.fill:  # appended, not assigned: a fill for a unit the file has is a repeated id, not an overwrite
+        fills = pd.DataFrame([_fill_row(raw, f) for f in spec.fill], columns=out.columns,
+                             index=pd.Index([f.id for f in spec.fill], name="id"))
+        out = pd.concat([out, fills])
+    _check_points(out, spec)
     return out.sort_index()
+
+
+def _fill_row(raw: RawFiles, fill) -> list:
+    """(lon, lat, name) of one ``[[points.fill]]`` unit."""
+    fpath = raw.path(fill, "points.fill")
+    kw = {"dtype": {fill.id_column: str}}
+    src = pd.read_csv(fpath, **kw) if fpath.suffix.lower() == ".csv" else pd.read_excel(fpath, **kw)
+    row = src[_column(src, fill.id_column, fill.file, "points.fill.id_column").map(_code) == fill.source_id]
+    if row.empty:
+        raise DataError(format_error(f"id {fill.source_id!r} not in the fill table", file=fill.file,
+                                     column=fill.id_column, option="points.fill.source_id",
+                                     hint="give the unit's id as the fill table writes it"))
+    lon = _column(row, fill.lon_column, fill.file, "points.fill.lon_column").iloc[0]
+    lat = _column(row, fill.lat_column, fill.file, "points.fill.lat_column").iloc[0]
+    return [float(lon), float(lat), fill.name]
+
+
+def _check_points(out: pd.DataFrame, spec) -> None:
+    """Ids unique, coordinates longitude/latitude degrees (the weights builders' check, with its swap hint)."""
+    from spillover.weights import check_lonlat
+
+    dup = sorted(set(out.index[out.index.duplicated()]))
+    if dup:
+        raise DataError(format_error(f"{len(dup)} id(s) appear more than once in the points: {dup[:10]}",
+                                     file=spec.file, column=spec.id_column, ids=dup[:10],
+                                     hint="one row per unit: remove the repeated rows (or a [[points.fill]] "
+                                          "for a unit the file already has)"))
+    try:
+        check_lonlat(out, file=spec.file, columns=[spec.lon_column, spec.lat_column])
+    except WeightsError as exc:
+        raise DataError(f"points: {exc}") from None
 
 
 def default_points() -> pd.DataFrame:
