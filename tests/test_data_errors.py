@@ -468,8 +468,7 @@ def test_years_spanning_one_period_are_refused(tmp_path):
     assert str(cat) in str(err.value) and "Hint:" in str(err.value)
 
 
-@pytest.mark.parametrize("option,value", [("encoding", "utf-16"), ("decimal", ","), ("thousands", ","),
-                                          ("delimiter", ";")])
+@pytest.mark.parametrize("option,value", [("encoding", "utf-16"), ("delimiter", ";")])
 def test_text_file_options_on_a_workbook_are_refused(tmp_path, option, value):
     cat = write_catalog(tmp_path, [entry("gdp", **{option: value})])
     with pytest.raises(DataError, match=rf"option\(s\) \['{option}'\] apply to CSV/text files only") as err:
@@ -477,6 +476,13 @@ def test_text_file_options_on_a_workbook_are_refused(tmp_path, option, value):
     msg = str(err.value)
     assert "id='gdp'" in msg and "control V.xlsx" in msg and str(cat) in msg
     assert load_catalog(write_catalog(tmp_path, [entry("pku_dfi", **{option: value})], name="csv.toml"))
+
+
+@pytest.mark.parametrize("option,value", [("decimal", ","), ("thousands", ",")])
+def test_number_format_of_a_workbook_reads_its_text_cells(tmp_path, option, value):
+    """decimal and thousands are allowed on a workbook: they say how numbers stored there as text are written."""
+    loc = load_catalog(write_catalog(tmp_path, [entry("gdp", **{option: value})])).indicator[0]
+    assert getattr(loc.number_format, option) == value
 
 
 def test_known_missing_unit_that_has_values_is_refused(tmp_path):

@@ -31,8 +31,8 @@ Layout = Literal["long", "wide", "sheet_per_year"]
 NON_NEGATIVE = frozenset({"yuan", "persons", "person-years", "households", "units", "enterprises", "km", "km2",
                           "t CO2"})
 Status = Literal["used", "reference", "supplementary", "excluded"]
-#: suffixes of the files read as text (CSV): the only ones ``encoding``, ``delimiter``, ``decimal`` and
-#: ``thousands`` apply to
+#: suffixes of the files read as text (CSV): the only ones ``encoding`` and ``delimiter`` apply to
+#: (``decimal`` and ``thousands`` apply to workbooks too: to numbers stored there as text)
 TEXT_SUFFIXES = (".csv", ".txt")
 
 
@@ -180,10 +180,10 @@ class Location(_Strict):
 
     @model_validator(mode="after")
     def _text_options(self) -> Location:
-        """encoding, delimiter, decimal and thousands describe a CSV file; on a workbook they would be ignored."""
+        """encoding and delimiter describe a CSV file; on a workbook they would be ignored."""
         if Path(self.file).suffix.lower() in TEXT_SUFFIXES:
             return self
-        defaults = {"encoding": None, "delimiter": ",", "decimal": ".", "thousands": ""}
+        defaults = {"encoding": None, "delimiter": ","}
         given = [k for k, v in defaults.items() if getattr(self, k) != v]
         if given:
             raise ValueError(
