@@ -55,6 +55,18 @@ PHRASES: dict[str, dict[str, str]] = {"zh": {
         "公因子约束未被拒绝，且稳健LM检验指向空间误差模型。",
     "The LM tests and the Wald/LR tests do not point to the same restricted model, so the SDM, which nests SAR and "
     "SEM, is kept (Elhorst 2010).": "LM检验与Wald/LR检验未指向同一约束模型，因此保留嵌套SAR与SEM的SDM（Elhorst 2010）。",
+    "Bootstrap draws": "自助法次数", "CI high": "置信区间上限", "CI low": "置信区间下限", "Coefficient": "系数",
+    "Critical value 1%": "1%临界值", "Critical value 5%": "5%临界值", "Critical value 10%": "10%临界值",
+    "Direct": "直接效应", "Indirect": "间接效应", "Total": "总效应", "Equation": "方程", "Estimate": "估计值",
+    "Interval": "区间", "Interval note": "区间说明", "Null hypothesis": "原假设", "Path": "路径", "SE": "标准误",
+    "Statistic": "统计量", "Test": "检验", "Threshold": "门槛", "Units": "个体数", "df": "自由度",
+    "p (bootstrap)": "p值（自助法）", "beta": "β", "theta": "θ", "both": "β与θ", "a path": "a路径", "b path": "b路径",
+    "total effect c": "总效应c", "direct effect c'": "直接效应c'", "indirect a*b (Sobel)": "间接效应a*b（Sobel）",
+    "normal": "正态近似", "lower bound cut by the trimming": "下限受截尾限制", "upper bound cut by the trimming":
+    "上限受截尾限制", "lower and upper bound cut by the trimming": "上下限均受截尾限制",
+    "x -> m -> y (mediated BA)": "x -> m -> y（中介效应BA）", "x -> y (total, SDM without m)": "x -> y（总效应，不含m的SDM）",
+    "x -> y \\| m (unmediated)": "x -> y \\| m（非中介部分）", "two-way fixed effects": "双向固定效应",
+    "unit fixed effects": "个体固定效应", "time fixed effects": "时间固定效应", "no fixed effects": "无固定效应",
     "excluded": "剔除", "interpolated (flagged)": "插补（已标记）", "kept out of balanced panel": "未纳入平衡面板",
     "left out of index": "未纳入指数", "reference only (not used)": "仅供参考（未使用）",
     "replaced (bad cross-section)": "替换（截面异常）", "replaced (recomputed from counts)": "替换（由计数重新计算）",
@@ -93,6 +105,27 @@ PATTERNS: dict[str, list[tuple[str, str]]] = {"zh": [
     (r"(.+), (short run|long run)", "{1}，{2}"),
     (r"(.+) \(t-1\)", "{1}（t-1）"),
     (r"W × (.+)", "W × {1}"),
+    (r"(Direct|Indirect|Total) (SE|p|CI low|CI high)", "{1}{2}"),
+    (r"gamma(\d)", "γ{1}"),
+    (r"cluster bootstrap percentile \((\d+)\)", "按个体聚类自助法百分位区间（{1}次）"),
+    (r"Mediation of (.+) through (.+) \((.+)\)", "{1}经由{2}的中介效应（{3}）"),
+    (r"Spatial mediation of (.+) through (.+) \(SDM impacts, W: (.+)\)", "{1}经由{2}的空间中介效应（SDM效应，空间权重：{3}）"),
+    (r"Paths after Baron & Kenny \(1986\); the mediated effect a\*b with the Sobel \(1982\) standard error and a "
+     r"percentile interval from (\d+) cluster-bootstrap samples by unit \(seed (\d+)\); other intervals: estimate "
+     r"\+/- 1\.96 SE\.", "路径按Baron & Kenny（1986）；中介效应a*b的标准误采用Sobel（1982）方法，其百分位区间来自按个体"
+     "聚类的{1}次自助法抽样（随机种子{2}）；其余区间为估计值±1.96倍标准误。"),
+    (r"x: (.+); m: (.+); y: (.+)\. Standard errors and 95% percentile intervals from (\d+) draws of each SDM's "
+     r"estimates \(seed (\d+)\)\.", "x：{1}；m：{2}；y：{3}。标准误与95%百分位区间来自各SDM估计量的{4}次抽样（随机种子{5}）。"),
+    (r"Hansen \(1999\) threshold tests, threshold variable (.+)", "Hansen（1999）门槛效应检验，门槛变量：{1}"),
+    (r"F tests of k against k - 1 thresholds, p-values from (\d+) bootstrap samples \(seed (\d+)\); 95% intervals "
+     r"invert the likelihood ratio \(Hansen 1999, eq\. 16\)\.",
+     "k个对k-1个门槛的F检验，p值来自{1}次自助法抽样（随机种子{2}）；95%置信区间由似然比反推（Hansen 1999，式16）。"),
+    (r"Threshold model coefficients \(q: (.+)\)", "门槛模型系数（q：{1}）"),
+    (r"Wald tests of equal regional effects of (.+)", "{1}区域效应相等的Wald检验"),
+    (r"Regional impacts of (.+) \(regime SDM\)", "{1}的分区域效应（区制SDM）"),
+    (r"Wald equal (.+) \((beta|theta|beta, theta)\)", "{1}相等的Wald检验（{2}）"),
+    (r"the coefficient of (.+) \((beta|theta)\) is equal across (.+)", "{1}的系数（{2}）在各{3}间相等"),
+    (r"the coefficients of (.+) and (.+) are equal across (.+)", "{1}与{2}的系数在各{3}间相等"),
     (r"Wald statistic, df (\d+)", "Wald统计量，自由度{1}"),
     (r"(.+) per 10,000 residents", "每万人{1}"),
 ]}

@@ -46,17 +46,18 @@ def cell(v) -> str:
 
 
 def markdown(df: pd.DataFrame, title: str, note: str | None = None, labels: Mapping[str, str] | None = None,
-             headers: Mapping[str, str] | None = None) -> str:
+             headers: Mapping[str, str] | None = None, translate=None) -> str:
     """``### title``, the table and an optional note; with ``labels``, cells and headers relabelled.
 
     The title and note are prose the caller writes with labels already (prose may hold words such as
-    "all" or "open" that are also labelled names), so they are left as they are.
+    "all" or "open" that are also labelled names), so they are left as they are. ``translate``
+    (:class:`spillover.report.i18n.Translator`) renders headers and text cells in another language.
     """
-    labels = labels or {}
+    labels, tr = labels or {}, translate or (lambda text: text)
     heads = {**HEADERS, **(headers or {})} if headers is not None or labels else {}
-    cols = [heads.get(str(c), relabel(str(c), labels)) for c in df.columns]
+    cols = [tr(heads.get(str(c), relabel(str(c), labels))) for c in df.columns]
     lines = [f"### {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(relabel(cell(v), labels) if isinstance(v, str) else cell(v)
+        lines.append("| " + " | ".join(tr(relabel(cell(v), labels)) if isinstance(v, str) else cell(v)
                                         for v in row) + " |")
     return "\n".join(lines) + "\n" + (f"\n{note}\n" if note else "")

@@ -51,6 +51,7 @@ class StudyRun:
     notes: dict = field(default_factory=dict)  # estimate name -> notes for the tables that show it
     engine: object = None  # spillover.engine.Engine for the grid and the bootstraps (None: in-process)
     grids: dict = field(default_factory=dict)
+    markdown_tables: list = field(default_factory=list)  # (name, frame, title, note) of the analyses' tables
     weights_summary: pd.DataFrame | None = None  # one row per W (label, kind, links, islands, ...)
     final: Path | None = None  # the --out folder the outputs move into when every step has succeeded
     language: str | None = None  # the language tables, figures and the README are being rendered in (None: the study's)
@@ -447,6 +448,7 @@ def _write_analysis(run: StudyRun, name: str, table: pd.DataFrame, title: str, n
     key = tab.columns[0]
     run.write_csv(f"tables/{name}.csv", tab)
     run.write_text(f"tables/{name}.md", _markdown(tab, title, note, labels=variable_labels(run)))
+    run.markdown_tables.append((name, tab, title, note))  # rendered again in each further language
     cols = [c for c in numeric if c in tab.columns]
     run.add_numbers(name, tab.assign(**{key: tab[key].astype(str)}), key, cols)
 
@@ -578,10 +580,15 @@ def step_renderings(run: StudyRun, figures: bool = True) -> None:
             continue
         known = {i.name_en: i.name_zh for i in run.built.catalog.indicator} if run.built is not None and lang == "zh" \
             else {}
-        tr = Translator(lang, {**known, **run.study.translations.get(lang, {})})
+        en, other = run.study.labels.get("en", {}), run.study.labels.get(lang, {})
+        labelled = {en[k]: other[k] for k in en if k in other}  # an English label in prose -> its label here
+        tr = Translator(lang, {**known, **labelled, **run.study.translations.get(lang, {})})
         run.language, run.tr, run.render_dir = lang, tr, f"{lang}/"
         try:
             step_tables(run)
+            for name, tab, title, note in run.markdown_tables:
+                run.write_text(f"{lang}/tables/{name}.md", _markdown(tab, tr(title), tr(note) if note else None,
+                                                                    labels=variable_labels(run), translate=tr))
             if figures:
                 from spillover.study import figures as figmod
 
