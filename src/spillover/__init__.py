@@ -39,6 +39,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "wald_sdm_sem": ("spillover.diagnostics.tests", "wald_sdm_sem"),
     "hausman": ("spillover.diagnostics.tests", "hausman"),
     "specification_search": ("spillover.diagnostics.search", "specification_search"),
+    "cd_test": ("spillover.diagnostics.cd", "cd_test"),
 }
 
 def _estimators() -> dict:
