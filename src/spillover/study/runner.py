@@ -22,8 +22,9 @@ import pandas as pd
 
 from spillover.errors import SpecificationError, WeightsError
 from spillover.io import atomic_write, atomic_write_text
-from spillover.labels import FE_TEXT
+from spillover.labels import FE_TEXT, METHOD_TEXT
 from spillover.study.markdown import markdown as _markdown
+from spillover.study.markdown import relabel
 from spillover.study.paths import StudyPaths
 from spillover.study.spec import EstimateSpec, Study, WeightsSpec, load_study
 
@@ -411,7 +412,7 @@ def step_diagnose(run: StudyRun) -> None:
         shown["Test"] = shown["Test"].map(lambda k: _TEST_TEXT.get(k, k))
         w_label = run.weights[d.weights].spillover_meta["label"]
         run.write_text(f"tables/{d.name}.md", _markdown(
-            shown, f"Specification tests ({d.formula}; W: {w_label})",
+            shown, f"Specification tests ({relabel(d.formula, variable_labels(run))}; W: {w_label})",
             "LM tests on the non-spatial model with the same effects: classic (Anselin 1988) and robust (Anselin, Bera, "
             "Florax & Yoon 1996) in the panel form of Elhorst (2014, sec. 3.3), each chi-squared(1). "
             f"Chosen model: **{s.chosen}**. {s.reason}"))
@@ -522,12 +523,19 @@ def step_grid(run: StudyRun) -> None:
                          group=run.study.data.group)
         run.grids[g.name] = table
         run.write_csv(f"tables/{g.name}.csv", table)
+        labels = variable_labels(run)
         show = table[["spec", "weights", "sample", "fe", "method", "nobs", "spatial", "coef", "direct", "direct_se",
-                      "indirect", "indirect_se", "total", "total_se", "error"]]
+                      "indirect", "indirect_se", "total", "total_se", "error"]].assign(
+            weights=table["weights"].map(lambda w: run.weights[w].spillover_meta["label"]),
+            sample=table["sample"].map(lambda v: labels.get(v, v)), fe=table["fe"].map(lambda v: FE_TEXT.get(v, v)),
+            method=table["method"].map(lambda v: METHOD_TEXT.get(v, v))).rename(columns={
+                "spec": "Specification", "weights": "W", "sample": "Sample", "fe": "Effects", "method": "Method",
+                "nobs": "Observations", "spatial": "rho", "coef": "Coefficient", "error": "Error"})
         ok = table["direct"].notna()
         run.write_text(f"tables/{g.name}.md", _markdown(
-            show, f"Specification grid: {g.model.upper()} {g.formula}; effects of {g.variable} "
-            f"({g.impacts.method} standard errors); {int(ok.sum())} of {len(table)} specifications estimated")
+            show, f"Specification grid: {g.model.upper()} {relabel(g.formula, labels)}; effects of "
+            f"{labels.get(g.variable, g.variable)} ({g.impacts.method} standard errors); {int(ok.sum())} of "
+            f"{len(table)} specifications estimated", labels=labels)
             + f"\nDirect effect positive and significant at 5% in {int(((table['direct'] > 0) & (table['direct_p'] < 0.05)).sum())}"
             f" of {int(ok.sum())}; indirect in {int(((table['indirect'] > 0) & (table['indirect_p'] < 0.05)).sum())}.\n")
         key = table.assign(row=table[["weights", "sample", "fe", "method"]].astype(str).agg("|".join, axis=1))
