@@ -115,8 +115,9 @@ def weights_label(run, name: str) -> str:
 
 
 def _tr(run):
-    """The run's translator of spec text into the language being rendered (identity when there is none)."""
-    return getattr(run, "tr", None) or (lambda text: text)
+    from spillover.study.runner import spec_text
+
+    return spec_text(run)
 
 
 def _model_key(entry) -> str:

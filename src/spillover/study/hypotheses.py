@@ -98,7 +98,9 @@ def _text(run) -> dict:
 
 
 def _tr(run):
-    return getattr(run, "tr", None) or (lambda text: text)
+    from spillover.study.runner import spec_text
+
+    return spec_text(run)
 
 
 @dataclass(frozen=True)
@@ -211,9 +213,9 @@ def entry_label(run, name: str, quantity: str) -> str:
 
 
 def _labels(run) -> dict[str, str]:
-    labels = dict(run.study.labels.get("en", {}))
-    labels.update(run.study.labels.get(getattr(run, "lang", run.study.study.language), {}))
-    return labels
+    from spillover.study.runner import variable_labels
+
+    return variable_labels(run)
 
 
 def rule_text(h, run=None) -> str:

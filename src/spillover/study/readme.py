@@ -113,7 +113,9 @@ def _t(run) -> dict[str, str]:
 
 
 def _tr(run):
-    return getattr(run, "tr", None) or (lambda text: text)
+    from spillover.study.runner import spec_text
+
+    return spec_text(run)
 
 
 def link(run, rel: str) -> str:
@@ -130,9 +132,9 @@ def _table(header: str, rows: list[list[str]]) -> list[str]:
 
 
 def _labels(run) -> dict[str, str]:
-    labels = dict(run.study.labels.get("en", {}))
-    labels.update(run.study.labels.get(_lang(run), {}))
-    return labels
+    from spillover.study.runner import variable_labels
+
+    return variable_labels(run)
 
 
 def study_folder(run) -> str:

@@ -622,6 +622,11 @@ def _tidy_numbers(nums: pd.DataFrame) -> pd.DataFrame:
     return long[["output", "row", "column", "value"]]
 
 
+def spec_text(run) -> Callable[[str], str]:
+    """The study's own display text in the language being rendered (identity for the study's language)."""
+    return getattr(run, "tr", None) or (lambda text: text)
+
+
 def variable_labels(run: StudyRun) -> dict[str, str]:
     """Display labels from ``[labels.<language>]``, falling back to ``[labels.en]`` (then the names)."""
     labels = {"rho": "rho", "lambda": "lambda"}
