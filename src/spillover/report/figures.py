@@ -126,6 +126,11 @@ LABELS: dict[str, dict[str, str]] = {
         "across_w_title": "Effects of {v} under each weights matrix ({level:.0%} confidence intervals)",
         "trends_title": "Mean by region",
         "trends_y": "Mean",
+        "curve_title": "Specification curve: {effect} effect of {v} ({n} specifications, {level:.0%} intervals)",
+        "curve_y": "{effect} effect",
+        "curve_x": "Specifications, sorted by the estimate",
+        "curve_weights": "W", "curve_sample": "Sample", "curve_fe": "Effects", "curve_method": "Method",
+        "p_below": "p < {alpha:.2f}", "p_above": "p \u2265 {alpha:.2f}",
     },
     "zh": {
         "national": "全部单位",
@@ -152,6 +157,11 @@ LABELS: dict[str, dict[str, str]] = {
         "across_w_title": "{v}在不同空间权重矩阵下的效应（{level:.0%}置信区间）",
         "trends_title": "分区域均值",
         "trends_y": "均值",
+        "curve_title": "设定曲线：{v}的{effect}（{n}个设定，{level:.0%}置信区间）",
+        "curve_y": "{effect}",
+        "curve_x": "按估计值排序的设定",
+        "curve_weights": "空间权重矩阵", "curve_sample": "样本", "curve_fe": "固定效应", "curve_method": "估计方法",
+        "p_below": "p < {alpha:.2f}", "p_above": "p \u2265 {alpha:.2f}",
     },
 }
 

@@ -72,6 +72,19 @@ PHRASES: dict[str, dict[str, str]] = {"zh": {
     "replaced (bad cross-section)": "替换（截面异常）", "replaced (recomputed from counts)": "替换（由计数重新计算）",
     "replaced by other vintage": "以其他版本替换", "row ignored": "忽略该行",
     "year-on-year jump (flagged)": "同比跳变（已标记）", "year-on-year jump (strict)": "同比跳变（严格）",
+    "Variable": "变量", "Year": "年份", "Mean": "均值", "SD": "标准差", "Min": "最小值", "Max": "最大值",
+    "Sample": "样本", "Specification": "设定", "Effects": "固定效应", "Error": "错误信息", "Points to": "指向",
+    "p-value": "p值", "p (normal, two-sided)": "p值（正态近似，双侧）", "p (permutation, one-sided)": "p值（置换，单侧）",
+    "Global Moran's I by year": "逐年全局Moran's I", "LM lag": "LM滞后检验", "LM error": "LM误差检验",
+    "Robust LM lag": "稳健LM滞后检验", "Robust LM error": "稳健LM误差检验", "Hausman FE vs RE": "Hausman检验（固定效应对随机效应）",
+    "LR SDM vs SAR": "LR检验（SDM对SAR）", "LR SDM vs SEM": "LR检验（SDM对SEM）", "Wald SDM vs SAR": "Wald检验（SDM对SAR）",
+    "Wald SDM vs SEM": "Wald检验（SDM对SEM）", "LR unit effects": "LR检验：个体固定效应", "LR time effects": "LR检验：时间固定效应",
+    "No fixed effects": "无固定效应", "Unit fixed effects": "个体固定效应", "Time fixed effects": "时间固定效应",
+    "Two-way fixed effects": "双向固定效应", "Random effects": "随机效应", "keep effects": "保留固定效应",
+    "drop effects": "去除固定效应", "undefined (negative statistic)": "无定义（统计量为负）",
+    "OLS, unit/time/two-way effects, likelihoods compared": "OLS，个体/时间/双向固定效应，比较似然值",
+    "SDM, unit effects (demeaning) vs random effects": "SDM，个体固定效应（去均值）对随机效应",
+    "delta": "delta方法", "simulation": "模拟",
 }}
 
 #: Generated sentences: (English regular expression, template in the target language; groups as {1}, {2}, ...).
@@ -128,6 +141,20 @@ PATTERNS: dict[str, list[tuple[str, str]]] = {"zh": [
     (r"the coefficients of (.+) and (.+) are equal across (.+)", "{1}与{2}的系数在各{3}间相等"),
     (r"Wald statistic, df (\d+)", "Wald统计量，自由度{1}"),
     (r"(.+) per 10,000 residents", "每万人{1}"),
+    (r"Descriptive statistics, (\d+) (.+), (\d+)-(\d+)", "描述性统计（{1}个{2}，{3}-{4}年）"),
+    (r"E\[I\] = -1/\(N-1\) and z under the normality assumption \(Cliff & Ord 1981\); the permutation p-value is "
+     r"one-sided in the direction of the observed I \(([\d, ]+) random permutations, esda's folded pseudo p-value\)\.",
+     "E[I] = -1/(N-1)，z值基于正态性假设（Cliff & Ord 1981）；置换p值为沿观测I方向的单侧p值（{1}次随机置换，esda的折叠伪p值）。"),
+    (r"LM tests on the non-spatial model with the same effects: classic \(Anselin 1988\) and robust \(Anselin, Bera, "
+     r"Florax & Yoon 1996\) in the panel form of Elhorst \(2014, section 3\.3\), each chi-squared\(1\)\.",
+     "LM检验基于含相同固定效应的非空间模型：经典形式（Anselin 1988）与稳健形式（Anselin, Bera, Florax & Yoon 1996），"
+     "采用Elhorst（2014，3.3节）的面板形式，均服从自由度为1的卡方分布。"),
+    (r"Chosen model: \*\*(.+)\*\*\.", "选定模型：**{1}**。"),
+    (r"Specification tests \((.+); W: (.+)\)", "设定检验（{1}；空间权重矩阵：{2}）"),
+    (r"Specification grid: (\w+) (.+); effects of (.+) \((\w+) standard errors\); (\d+) of (\d+) specifications "
+     r"estimated", "设定网格：{1} {2}；{3}的效应（标准误：{4}）；{6}个设定中估计成功{5}个"),
+    (r"Direct effect positive and significant at 5% in (\d+) of (\d+); indirect in (\d+)\.",
+     "{2}个设定中直接效应在5%水平上显著为正的有{1}个，间接效应有{3}个。"),
 ]}
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -182,7 +209,7 @@ class Translator:
                 parts = [self._translate(g, depth + 1) if g is not None else "" for g in m.groups()]
                 if all(p is not None for p in parts):
                     return template.format(None, *parts)
-        for sep, joiner in ((r"(?<=\.)\s+", ""), (r"; ", "；"), (r", ", "，")):
+        for sep, joiner in ((r"(?<=\.)\s+", ""), (r"; ", "；"), (r", ", "，"), (r" ~ ", " ~ "), (r" \+ ", " + ")):
             pieces = re.split(sep, text)
             if len(pieces) > 1:
                 done = [self._translate(p, depth + 1) for p in pieces]

@@ -219,8 +219,9 @@ def grid_labels(run, grid) -> dict[str, dict[str, str]]:
     from spillover.study.runner import variable_labels
 
     labels = variable_labels(run)
-    whole = labels.get("national", _text("national", "en"))
-    samples = {key: labels.get(key) or _and_list([labels.get(str(g), str(g)) for g in groups]) or whole
+    whole = labels.get("national", _text("national", getattr(run, "lang", run.study.study.language)))
+    language = getattr(run, "lang", run.study.study.language)
+    samples = {key: labels.get(key) or _and_list([labels.get(str(g), str(g)) for g in groups], language) or whole
                for key, groups in grid.samples.items()}
     tr = _tr(run)
     return {"weights": {w: weights_label(run, w) for w in grid.weights}, "sample": samples,
@@ -228,9 +229,10 @@ def grid_labels(run, grid) -> dict[str, dict[str, str]]:
             "method": {k: tr(v) for k, v in METHOD_TEXT.items()}}
 
 
-def _and_list(names: list[str]) -> str:
-    """``["A", "B", "C"]`` as ``"A, B and C"``; an empty list as ``""``."""
-    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+def _and_list(names: list[str], language: str = "en") -> str:
+    """``["A", "B", "C"]`` as ``"A, B and C"`` (Chinese: ``"A、B和C"``); an empty list as ``""``."""
+    comma, conj = ("\u3001", "\u548c") if language == "zh" else (", ", " and ")
+    return conj.join([comma.join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
 
 
 def _moran_settings(run, variable: str, weights: str) -> tuple[int, int]:
@@ -367,4 +369,24 @@ def study_figures(run) -> list[Path]:
         paths = save_figure(fig, folder / _safe_name(spec.name))
         run.files.extend(paths)
         written.extend(paths)
+    for g in getattr(run.study, "grid", []) or []:
+        written.extend(grid_figures(run, g, folder))
+    return written
+
+
+def grid_figures(run, grid, folder: Path) -> list[Path]:
+    """The direct and indirect specification curves of ``grid`` (none when no specification was estimated)."""
+    from spillover.report.figures import variable_label
+    from spillover.study.grid import specification_curve
+    from spillover.study.runner import variable_labels
+
+    table = run.grids.get(grid.name)
+    if table is None or not table["direct"].notna().any():
+        return []
+    shown = {"labels": grid_labels(run, grid), "variable_label": variable_label(grid.variable, variable_labels(run)),
+             "language": getattr(run, "lang", run.study.study.language)}
+    written = [p for effect in ("direct", "indirect")
+               for p in specification_curve(table, grid.variable, folder / f"{grid.name}_{effect}", effect=effect,
+                                            **shown)]
+    run.files.extend(written)
     return written

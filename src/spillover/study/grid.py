@@ -106,7 +106,7 @@ def run_grid(g, panel: pd.DataFrame, weights: dict, entity: str, time: str, engi
 
 def specification_curve(table: pd.DataFrame, variable: str, path_stem: Path, effect: str = "direct",
                         level: float = 0.95, *, labels: Mapping[str, Mapping[str, str]] | None = None,
-                        variable_label: str | None = None) -> list[Path]:
+                        variable_label: str | None = None, language: str = "en") -> list[Path]:
     """Specification curve: the ``effect`` of ``variable`` in every combination, sorted, with intervals.
 
     Below the curve, a marker panel shows which weights, sample, fixed
@@ -131,10 +131,12 @@ def specification_curve(table: pd.DataFrame, variable: str, path_stem: Path, eff
         values without one are shown as they are.
     variable_label : str, optional
         Display label of ``variable`` (default the name).
+    language : {"en", "zh"}, default "en"
+        Language of the axis text, legend and title.
     """
     from scipy.stats import norm
 
-    from spillover.report.figures import DOUBLE_COLUMN, IMPACT_COLORS, _new_figure, _style, save_figure
+    from spillover.report.figures import DOUBLE_COLUMN, IMPACT_COLORS, _new_figure, _style, _text, save_figure
 
     labels = labels or {}
     vlabel = variable_label or variable
@@ -143,27 +145,30 @@ def specification_curve(table: pd.DataFrame, variable: str, path_stem: Path, eff
     dims = ["weights", "sample", "fe", "method"]
     levels = [(dim, v) for dim in dims for v in dict.fromkeys(table[dim]) if (d[dim] == v).any()]  # spec order
     color = IMPACT_COLORS.get(effect, IMPACT_COLORS["direct"])
-    with _style("en"):
+    words = _text(effect, language).split("\uff08")[0].split(" (")[0]  # "Indirect", "间接效应"
+    with _style(language):
         fig = _new_figure((DOUBLE_COLUMN, 2.6 + 0.16 * len(levels)))
         top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 0.16 * len(levels) + 0.3]})
         x = np.arange(len(d))
         sig = (d[f"{effect}_p"] < 1 - level).to_numpy()
         top.errorbar(x, d[effect], yerr=z * d[f"{effect}_se"], fmt="none", ecolor="0.6", elinewidth=0.8)
-        top.scatter(x[sig], d[effect][sig], color=color, zorder=3, s=10, label=f"p < {1 - level:.2f}")
+        top.scatter(x[sig], d[effect][sig], color=color, zorder=3, s=10,
+                    label=_text("p_below", language, alpha=1 - level))
         top.scatter(x[~sig], d[effect][~sig], facecolor="white", edgecolor=color, zorder=3, s=10,
-                    label=f"p \u2265 {1 - level:.2f}")
+                    label=_text("p_above", language, alpha=1 - level))
         top.axhline(0, color="0.3", lw=0.6, ls="--")
-        top.set_ylabel(f"{effect.capitalize()} effect")
+        top.set_ylabel(_text("curve_y", language, effect=words))
         top.legend(frameon=False, loc="upper left")
         for k, (dim, v) in enumerate(levels):
             on = (d[dim] == v).to_numpy()
             bottom.scatter(x[on], np.full(on.sum(), k), marker="|", s=30, color="0.2", linewidths=0.8)
-        names = {"weights": "W", "sample": "Sample", "fe": "Effects", "method": "Method"}
-        bottom.set_yticks(range(len(levels)), [f"{names[dim]}: {labels.get(dim, {}).get(str(v), v)}"
-                                               for dim, v in levels], fontsize=6.5)
+        sep = "\uff1a" if language == "zh" else ": "
+        bottom.set_yticks(range(len(levels)), [f"{_text('curve_' + dim, language)}{sep}"
+                                               f"{labels.get(dim, {}).get(str(v), v)}" for dim, v in levels],
+                          fontsize=6.5)
         bottom.set_ylim(len(levels) - 0.5, -0.5)
-        bottom.set_xlabel("Specifications, sorted by the estimate")
+        bottom.set_xlabel(_text("curve_x", language))
         bottom.set_xticks([])
-        fig.suptitle(f"Specification curve: {effect} effect of {vlabel} ({len(d)} specifications, "
-                     f"{int(level * 100)}% intervals)")
+        fig.suptitle(_text("curve_title", language, effect=words.lower() if language == "en" else words, v=vlabel,
+                           n=len(d), level=level))
         return save_figure(fig, path_stem)

@@ -20,6 +20,8 @@ comparison: every check is a test at the stated level.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import re
 from dataclasses import dataclass
 
@@ -293,5 +295,6 @@ def grid_summaries(run) -> list[tuple[str, tuple[str, ...]]]:
         var = labels.get(g.variable, g.variable)
         out.append((t["grid"].format(n=int(ok.sum()), se=t["grid_se"][g.impacts.method], var=var,
                                      pos=int(pos.sum()), neg=int(neg.sum()), by=by_sample),
-                    (f"tables/{g.name}.md", f"figures/{g.name}_direct.png")))
+                    (f"tables/{g.name}.md",
+                     *[f for f in (f"figures/{g.name}_direct.png",) if (Path(run.out) / f).exists()])))
     return out

@@ -332,8 +332,7 @@ def write_descriptives(run: StudyRun) -> None:
     y0, y1 = int(panel[d.time].min()), int(panel[d.time].max())
     n = panel[d.entity].nunique()
     run.write_csv("tables/descriptive_statistics.csv", desc)
-    run.write_text("tables/descriptive_statistics.md",
-                   _markdown(desc, f"Descriptive statistics, {n} {d.unit_label}, {y0}-{y1}"))
+    write_markdown(run, "descriptive_statistics", desc, f"Descriptive statistics, {n} {d.unit_label}, {y0}-{y1}")
     run.add_numbers("descriptive_statistics", desc, "variable", ["mean", "std", "min", "max"])
 
 
@@ -387,11 +386,10 @@ def step_moran(run: StudyRun) -> None:
         "Year": df["year"], "I": df["I"], "E[I]": df["expected"], "z": df["z"],
         "p (normal, two-sided)": df["p_norm"], "p (permutation, one-sided)": df["p_sim"]})
     perms = sorted({int(m.permutations) for m in run.study.moran})
-    run.write_text("tables/moran_by_year.md", _markdown(
-        shown, "Global Moran's I by year",
-        f"E[I] = -1/(N-1) and z under the normality assumption (Cliff & Ord 1981); the permutation p-value is "
-        f"one-sided in the direction of the observed I ({', '.join(map(str, perms))} random permutations, "
-        "esda's folded pseudo p-value)."))
+    write_markdown(run, "moran_by_year", shown, "Global Moran's I by year",
+                   f"E[I] = -1/(N-1) and z under the normality assumption (Cliff & Ord 1981); the permutation "
+                   f"p-value is one-sided in the direction of the observed I ({', '.join(map(str, perms))} random "
+                   "permutations, esda's folded pseudo p-value).", shown=True)
     key = df.assign(row=df["variable"] + "|" + df["weights"] + "|" + df["year"].astype(str))
     run.add_numbers("moran_by_year", key, "row", ["I", "z", "p_sim"])
 
@@ -411,11 +409,12 @@ def step_diagnose(run: StudyRun) -> None:
                                     "points_to": "Points to"})
         shown["Test"] = shown["Test"].map(lambda k: _TEST_TEXT.get(k, k))
         w_label = run.weights[d.weights].spillover_meta["label"]
-        run.write_text(f"tables/{d.name}.md", _markdown(
-            shown, f"Specification tests ({relabel(d.formula, variable_labels(run))}; W: {w_label})",
-            "LM tests on the non-spatial model with the same effects: classic (Anselin 1988) and robust (Anselin, Bera, "
-            "Florax & Yoon 1996) in the panel form of Elhorst (2014, sec. 3.3), each chi-squared(1). "
-            f"Chosen model: **{s.chosen}**. {s.reason}"))
+        write_markdown(run, d.name, shown, f"Specification tests ({relabel(d.formula, variable_labels(run))}; W: "
+                       f"{w_label})", " ".join([
+                           "LM tests on the non-spatial model with the same effects: classic (Anselin 1988) and "
+                           "robust (Anselin, Bera, Florax & Yoon 1996) in the panel form of Elhorst (2014, section "
+                           "3.3), each chi-squared(1).", f"Chosen model: **{s.chosen}**.", s.reason]).strip(),
+                       shown=True)
         run.add_numbers(d.name, tab, "test", ["stat", "p"])
 
 
@@ -442,14 +441,31 @@ def step_estimates(run: StudyRun, progress: Callable[[str], None] | None = None)
                 run.impacts[e.name] = res.impacts(**kw)
 
 
+def write_markdown(run: StudyRun, name: str, table: pd.DataFrame, title: str, note: str | None = None, *,
+                   shown: bool = False) -> Path:
+    """``tables/NAME.md``, kept to be rendered again in each further language.
+
+    A ``table`` of machine names gets labels and headers in words; one whose cells and headers are
+    already display text (``shown=True``) is only translated, so that a label's words ("west" in
+    "Central and west") are not taken for names.
+    """
+    run.markdown_tables.append((name, table, title, note, shown))
+    return run.write_text(f"tables/{name}.md", _markdown_shown(run, table, title, note, shown))
+
+
+def _markdown_shown(run: StudyRun, table: pd.DataFrame, title: str, note: str | None, shown: bool) -> str:
+    tr = run.tr
+    return _markdown(table, tr(title), tr(note) if note else None, translate=tr,
+                     **({"headers": {}} if shown else {"labels": variable_labels(run)}))
+
+
 def _write_analysis(run: StudyRun, name: str, table: pd.DataFrame, title: str, numeric: list[str],
                     note: str | None = None) -> None:
     """CSV with the machine names (and numbers.csv rows); Markdown with labels and headers in words."""
     tab = table.reset_index()
     key = tab.columns[0]
     run.write_csv(f"tables/{name}.csv", tab)
-    run.write_text(f"tables/{name}.md", _markdown(tab, title, note, labels=variable_labels(run)))
-    run.markdown_tables.append((name, tab, title, note))  # rendered again in each further language
+    write_markdown(run, name, tab, title, note)
     cols = [c for c in numeric if c in tab.columns]
     run.add_numbers(name, tab.assign(**{key: tab[key].astype(str)}), key, cols)
 
@@ -516,7 +532,7 @@ def step_analyses(run: StudyRun) -> None:
 
 def step_grid(run: StudyRun) -> None:
     """Specification grids (weights x samples x fe x method) through the run's engine."""
-    from spillover.study.grid import run_grid, specification_curve
+    from spillover.study.grid import run_grid
 
     for g in run.study.grid:
         table = run_grid(g, run.panel, run.weights, run.study.data.entity, run.study.data.time, engine=run.engine,
@@ -532,23 +548,15 @@ def step_grid(run: StudyRun) -> None:
                 "spec": "Specification", "weights": "W", "sample": "Sample", "fe": "Effects", "method": "Method",
                 "nobs": "Observations", "spatial": "rho", "coef": "Coefficient", "error": "Error"})
         ok = table["direct"].notna()
-        run.write_text(f"tables/{g.name}.md", _markdown(
-            show, f"Specification grid: {g.model.upper()} {relabel(g.formula, labels)}; effects of "
-            f"{labels.get(g.variable, g.variable)} ({g.impacts.method} standard errors); {int(ok.sum())} of "
-            f"{len(table)} specifications estimated", labels=labels)
-            + f"\nDirect effect positive and significant at 5% in {int(((table['direct'] > 0) & (table['direct_p'] < 0.05)).sum())}"
-            f" of {int(ok.sum())}; indirect in {int(((table['indirect'] > 0) & (table['indirect_p'] < 0.05)).sum())}.\n")
+        positive = {e: int(((table[e] > 0) & (table[f"{e}_p"] < 0.05)).sum()) for e in ("direct", "indirect")}
+        write_markdown(run, g.name, show, f"Specification grid: {g.model.upper()} {relabel(g.formula, labels)}; "
+                       f"effects of {labels.get(g.variable, g.variable)} ({g.impacts.method} standard errors); "
+                       f"{int(ok.sum())} of {len(table)} specifications estimated",
+                       f"Direct effect positive and significant at 5% in {positive['direct']} of {int(ok.sum())}; "
+                       f"indirect in {positive['indirect']}.", shown=True)
         key = table.assign(row=table[["weights", "sample", "fe", "method"]].astype(str).agg("|".join, axis=1))
         run.add_numbers(g.name, key, "row", ["spatial", "coef", "direct", "direct_se", "indirect", "indirect_se",
                                               "total", "total_se"])
-        if ok.any():
-            from spillover.report.figures import variable_label
-            from spillover.study.figures import grid_labels
-
-            shown = {"labels": grid_labels(run, g), "variable_label": variable_label(g.variable, variable_labels(run))}
-            for effect in ("direct", "indirect"):
-                run.files.extend(specification_curve(table, g.variable, run.out / "figures" / f"{g.name}_{effect}",
-                                                     effect=effect, **shown))
 
 
 def step_tables(run: StudyRun) -> None:
@@ -594,9 +602,8 @@ def step_renderings(run: StudyRun, figures: bool = True) -> None:
         run.language, run.tr, run.render_dir = lang, tr, f"{lang}/"
         try:
             step_tables(run)
-            for name, tab, title, note in run.markdown_tables:
-                run.write_text(f"{lang}/tables/{name}.md", _markdown(tab, tr(title), tr(note) if note else None,
-                                                                    labels=variable_labels(run), translate=tr))
+            for name, tab, title, note, shown in run.markdown_tables:
+                run.write_text(f"{lang}/tables/{name}.md", _markdown_shown(run, tab, title, note, shown))
             if figures:
                 from spillover.study import figures as figmod
 
