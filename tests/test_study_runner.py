@@ -153,7 +153,7 @@ def test_drop_interpolated_unknown_indicator_is_named(study_run):
 
 # ---------------------------------------------------------------- the Chinese rendering ([study] renderings)
 _LATIN_OK = {"SDM", "SAR", "SEM", "OLS", "QML", "AIC", "GMM", "SLS", "LSDV", "Lee", "Elhorst", "LeSage", "Pace",
-             "Yu", "de", "Jong", "Wald", "Hansen", "Sargan", "Hessian", "Debarsy", "Ertur", "Queen", "IV", "HAC"}
+             "Yu", "de", "Jong", "Kelejian", "Prucha", "Wald", "Hansen", "Sargan", "Hessian", "Debarsy", "Ertur", "Queen", "IV", "HAC"}
 
 
 def _latin_words(text: str) -> set[str]:

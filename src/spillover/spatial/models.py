@@ -18,7 +18,7 @@ from spillover.errors import SpecificationError, format_error
 from spillover.options import check_seed
 from spillover.spatial.design import PanelDesign, build_design, design_from_arrays
 from spillover.spatial.impacts import ImpactContext
-from spillover.spatial import covariance
+from spillover.spatial import covariance, sandwich
 from spillover.spatial.core import MLProblem, fit_ml, warn_flags
 from spillover.spatial.likelihood import Moments, concentrated, concentrated_score, full_loglik
 from spillover.spatial.results import SpatialResults, row_series
@@ -26,7 +26,7 @@ from spillover.spatial.transforms import FE_CHOICES, METHOD_CHOICES, convention,
 
 __all__ = ["SAR", "SEM", "SDM", "SDEM", "SAC", "GNS", "SLX"]
 
-COV_CHOICES = tuple(covariance.CHOICES)
+COV_CHOICES = tuple(covariance.CHOICES) + sandwich.KINDS
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,14 @@ class _SpatialPanelModel:
         cov = cov or default_cov
         if cov not in COV_CHOICES:
             raise SpecificationError(format_error(f"cov={cov!r} is not supported", option="cov", hint=f"choose one of {COV_CHOICES}"))
-        if self._spec.lag and self._spec.err and cov != "numerical":
+        if self._spec.lag and self._spec.err and cov not in ("numerical",) + sandwich.KINDS:
             raise SpecificationError(format_error(f"{self._spec.name} standard errors come from the numerical Hessian",
-                                                  option="cov", hint="use cov='numerical'"))
+                                                  option="cov", hint="use cov='numerical' (or 'robust', 'cluster')"))
+        if cov in sandwich.KINDS and fe == "random":
+            raise SpecificationError(format_error(f"cov={cov!r} is implemented for the fixed-effects and pooled "
+                                                  "models, not fe='random'", option="cov",
+                                                  hint="use fe='entity' with cov='robust' or 'cluster', or "
+                                                       "cov='numerical' with fe='random'"))
         if wx is not None and not self._spec.durbin:
             raise SpecificationError(
                 format_error(f"{self._spec.name} has no W*x terms", option="wx", hint="use SDM/SDEM/SLX for W*x terms")
@@ -207,7 +212,9 @@ class _SpatialPanelModel:
         # ---- covariance --------------------------------------------------
         names = list(z_names) + list(names_sp)
         theta = np.concatenate([beta, [rho] if spec.lag else [], [lam] if spec.err else [], [sigma2]])
-        if self.cov == "numerical":
+        if self.cov in sandwich.KINDS:
+            sandwich.check_size(n, self.cov)
+        if self.cov == "numerical" or (self.cov in sandwich.KINDS and spec.lag and spec.err):
 
             def llf_at(th: np.ndarray) -> float:
                 b = th[: len(beta)]
@@ -217,11 +224,16 @@ class _SpatialPanelModel:
                 return full_loglik(mom.ssr_at(rr, ll, b), th[-1], ldx, crx, conv)
 
             info = covariance.numerical(llf_at, theta)
-        elif self.cov == "hessian":
+        elif self.cov in ("hessian",) + sandwich.KINDS:
             info = -covariance.observed_hessian(spec, mom, beta, rho, lam, sigma2, engine, conv)
         else:
             info = covariance.expected_information(spec, mom, beta, rho, lam, sigma2, engine, conv, W, zt, n, t, fe)
-        cov_full = covariance.invert(info)
+        if self.cov in sandwich.KINDS:
+            parts = sandwich.score_parts(W, n, t, conv, lag=spec.lag, err=spec.err, beta=beta, rho=rho, lam=lam,
+                                         sigma2=sigma2, yt=yt, wyt=wyt, wwyt=tr(wwy), zt=zt, wzt=tr(wz))
+            cov_full = sandwich.sandwich(info, parts, self.cov)
+        else:
+            cov_full = covariance.invert(info)
 
         # ---- fitted values, residuals, fixed effects ----------------------
         zb = z @ beta
@@ -268,7 +280,10 @@ class SAR(_SpatialPanelModel):
     fe : "none" | "entity" | "time" | "twoways"
     method : "direct" (Elhorst 2014) | "lee-yu" (Lee & Yu 2010)
     logdet : "auto" | "eigen" | "lu" | "mc" (see :mod:`spillover.spatial.logdet`)
-    cov : "information" | "hessian" | "numerical"
+    cov : "information" | "hessian" | "numerical" | "robust" | "cluster"
+        ``"robust"``: QML sandwich valid under heteroskedasticity; ``"cluster"``: also
+        under correlation over time within a unit (clusters = units); both with the
+        observed Hessian as bread and the score convention of :mod:`spillover.spatial.sandwich`.
     """
 
     _spec = _Spec("SAR", lag=True, err=False, durbin=False)

@@ -1,0 +1,179 @@
+"""Heteroskedasticity-robust and cluster-robust (QML sandwich) covariances of the static spatial ML fits.
+
+``V = H^-1 J H^-1`` with ``H`` minus the Hessian of the log-likelihood at the
+estimate and ``J`` an estimate of the variance of the score that stays valid
+when the errors are heteroskedastic (``cov="robust"``) or, in addition,
+correlated over time within a unit (``cov="cluster"``, clusters = units).
+
+Why not the outer product of per-observation scores
+---------------------------------------------------
+The score of a spatial parameter is a linear-quadratic form in the errors,
+e.g. for the lag model ``(W y)'e / sigma2 - jac tr(G)`` with ``W y = G Z b + G e``,
+``G = W (I - rho W)^-1``. Its variance holds, besides the squares of each
+observation's term, the pair terms ``sum_{i != j} G_ij (G_ij + G_ji) s_i^2 s_j^2``
+(Kelejian & Prucha 2001, J. Econometrics 104, Lemma A.1; 2010, J. Econometrics
+157, 53-67, eq. 25). An outer product of per-observation scores drops the
+``G_ij G_ji`` half of them, so it is not consistent for ``rho`` or ``lambda``.
+Here every score is written as ``a'e + e'A e - c`` (``A`` block-diagonal by
+period) and ``J`` is
+
+    J = sum_c S_c S_c' + Q,
+    S_c = sum over the observations m of cluster c of  g_m,
+    g_m = a_m e_m / sigma2 + A_mm e_m^2 / sigma2 - kappa_m,
+    Q_kl = sum_{i != j} O^k_ij (O^l_ij + O^l_ji) K_ij / sigma2^2,
+
+with ``O = A - diag(A)``, ``K_ij = sum_t e_it^2 e_jt^2`` (robust: each
+observation its own cluster) or ``K_ij = (sum_t e_it e_jt)^2`` (cluster: the
+within-unit covariances of Kelejian & Prucha's ``s_i^2 s_j^2`` estimated by the
+products of the unit's residuals over time). Cluster sums are scaled by
+``C / (C - 1)`` (C clusters). The robust form is scaled by ``N T / n_eff``:
+the residuals of the transformed model have ``n_eff`` degrees of freedom, so
+their squares understate the error variances by ``n_eff / (N T)`` (``(T-1)/T``
+with unit effects; Stock & Watson 2008, Econometrica 76, 155-174, show the
+unscaled estimator is biased downward for fixed T). Clustering by unit needs
+no such scaling (Arellano 1987, Oxford Bulletin 49, 431-434).
+
+Score convention (which observation carries the log-determinant term)
+---------------------------------------------------------------------
+The deterministic part of a spatial score, ``-jac tr(G) + jac_corr / (1 - rho)``,
+is spread over the observations as ``kappa_(t,i) = (jac / T) A_ii - jac_corr /
+((1 - rho) N T)``: unit ``i`` carries its own diagonal element of ``A`` in each
+period (so that each ``g_m`` has mean zero under homoskedasticity), and Lee &
+Yu's rank-one correction is spread evenly. ``sigma2``'s score spreads
+``n_eff / (2 sigma2)`` evenly over the ``N T`` transformed observations.
+
+Under heteroskedasticity the QML estimate of a spatial parameter is itself
+consistent only when the error variances are not correlated with the
+diagonal of ``G`` (Lin & Lee 2010, J. Econometrics 157, 34-52, sec. 3); with a
+row-standardised W the diagonal varies little. The sandwich corrects the
+standard errors, not that bias.
+
+The matrices ``A`` are formed dense (N x N), so these covariances are offered
+up to :data:`MAX_N` units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp_sparse
+
+from spillover.errors import SpecificationError, format_error
+
+#: Largest number of units for which the dense N x N matrices of the sandwich are formed.
+MAX_N = 6000
+
+#: ``cov=`` values handled here.
+KINDS = ("robust", "cluster")
+
+
+@dataclass(frozen=True)
+class ScoreParts:
+    """The score of ``(beta, rho, lambda, sigma2)`` split as in the module docstring.
+
+    ``g`` holds each observation's share (rows: observations, time-major;
+    columns: parameters); ``off`` the matrices ``O`` of the spatial parameters
+    (column index -> N x N matrix), ``e`` the residuals and ``sigma2``.
+    ``total()`` is the score itself.
+    """
+
+    g: np.ndarray
+    off: dict
+    e: np.ndarray
+    sigma2: float
+    n: int
+    t: int
+    n_eff: int
+
+    def total(self) -> np.ndarray:
+        out = self.g.sum(axis=0)
+        e = self.e.reshape(self.t, self.n)
+        for col, o in self.off.items():
+            out[col] += float(np.einsum("ti,ij,tj->", e, o.T, e)) / self.sigma2  # sum_t e_t' O' e_t
+        return out
+
+
+def _dense_w(W) -> np.ndarray:
+    return W.toarray() if sp_sparse.issparse(W) else np.asarray(W, dtype=float)
+
+
+def score_parts(W, n: int, t: int, conv, *, lag: bool, err: bool, beta, rho: float, lam: float, sigma2: float,
+                yt, wyt, wwyt, zt, wzt) -> ScoreParts:
+    """Split the score of the transformed model at ``(beta, rho, lam, sigma2)``; see the module docstring.
+
+    ``yt, wyt, wwyt, zt, wzt`` are the transformed columns of
+    :class:`spillover.spatial.likelihood.Moments` (spatial lags formed on the
+    raw data, then transformed). The linear part ``a`` of a spatial score is
+    taken as the observed ``B (W y)~`` (lag) or ``(W u)~`` (error) minus
+    ``A e``, so that the parts add up to the observed score exactly, also
+    where the transformation and W do not commute (time effects).
+    """
+    beta = np.asarray(beta, dtype=float)
+    wd = _dense_w(W)
+    eye = np.eye(n)
+    e = yt - (rho + lam) * wyt + rho * lam * wwyt - (zt - lam * wzt) @ beta
+    ep, s2, nt = e.reshape(t, n), sigma2, n * t
+    cols = [((zt - lam * wzt) * e[:, None]) / s2]  # beta: (B Z)' e / sigma2
+    off: dict[int, np.ndarray] = {}
+    k = len(beta)
+    b_inv = np.linalg.inv(eye - lam * wd) if err else eye
+    if lag:
+        g_mat = wd @ np.linalg.inv(eye - rho * wd)
+        a_mat = (eye - lam * wd) @ g_mat @ b_inv if err else g_mat  # B G B^-1
+        bwy = (wyt - lam * wwyt).reshape(t, n)  # B (W y)~
+        cols.append(_spatial_column(a_mat, bwy, ep, s2, conv, n, t, rho))
+        off[k] = a_mat - np.diag(np.diag(a_mat))
+    if err:
+        h_mat = wd @ b_inv  # W B^-1
+        wu = (wyt - rho * wwyt - wzt @ beta).reshape(t, n)  # (W u)~
+        cols.append(_spatial_column(h_mat, wu, ep, s2, conv, n, t, lam))
+        off[k + int(lag)] = h_mat - np.diag(np.diag(h_mat))
+    cols.append(((e**2 - s2 * conv.n_eff / nt) / (2 * s2**2))[:, None])
+    return ScoreParts(np.column_stack(cols), off, e, s2, n, t, conv.n_eff)
+
+
+def _spatial_column(a_mat: np.ndarray, lagged: np.ndarray, ep: np.ndarray, s2: float, conv, n: int, t: int,
+                    p: float) -> np.ndarray:
+    """One spatial parameter's per-observation shares: ``a e / s2 + A_ii e^2 / s2 - kappa`` (time-major)."""
+    ae = ep @ a_mat.T  # rows: A e_t
+    lin = (lagged - ae) * ep  # a_m e_m
+    d = np.diag(a_mat)
+    kappa = conv.jac / t * d[None, :] - conv.jac_corr / ((1.0 - p) * n * t)
+    return ((lin + d[None, :] * ep**2) / s2 - kappa).reshape(-1)
+
+
+def meat(parts: ScoreParts, kind: str) -> np.ndarray:
+    """``J`` of the module docstring for ``kind`` in :data:`KINDS`."""
+    n, t = parts.n, parts.t
+    p = parts.g.shape[1]
+    ep = parts.e.reshape(t, n)
+    if kind == "robust":
+        j = parts.g.T @ parts.g
+        kmat = (ep**2).T @ (ep**2)
+    else:
+        s = parts.g.reshape(t, n, p).sum(axis=0)  # per unit
+        j = s.T @ s
+        kmat = (ep.T @ ep) ** 2
+    np.fill_diagonal(kmat, 0.0)
+    for a, oa in parts.off.items():
+        for b, ob in parts.off.items():
+            j[a, b] += float(np.sum(oa * (ob + ob.T) * kmat)) / parts.sigma2**2
+    return j * (n / (n - 1)) if kind == "cluster" else j * (n * t / parts.n_eff)
+
+
+def sandwich(info: np.ndarray, parts: ScoreParts, kind: str) -> np.ndarray:
+    """``info^-1 J info^-1`` (symmetrised); ``info`` is minus the Hessian in the order of the score."""
+    from spillover.spatial.covariance import invert
+
+    bread = invert(info, "Hessian")
+    v = bread @ meat(parts, kind) @ bread
+    return (v + v.T) / 2
+
+
+def check_size(n: int, kind: str) -> None:
+    """Refuse the dense sandwich above :data:`MAX_N` units, naming the option."""
+    if n > MAX_N:
+        raise SpecificationError(format_error(
+            f"cov={kind!r} forms dense N x N matrices and is offered up to {MAX_N:,} units (N = {n:,})",
+            option="cov", hint="use cov='information' (or 'hessian') at this size"))
