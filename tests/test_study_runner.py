@@ -152,7 +152,7 @@ def test_drop_interpolated_unknown_indicator_is_named(study_run):
 
 
 # ---------------------------------------------------------------- the Chinese rendering ([study] renderings)
-_LATIN_OK = {"SDM", "SAR", "SEM", "OLS", "QML", "AIC", "GMM", "SLS", "LSDV", "Lee", "Elhorst", "LeSage", "Pace",
+_LATIN_OK = {"SDM", "SAR", "SEM", "SDEM", "SLX", "SAC", "GNS", "OLS", "QML", "AIC", "GMM", "SLS", "LSDV", "Lee", "Elhorst", "LeSage", "Pace",
              "Yu", "de", "Jong", "Kelejian", "Prucha", "Wald", "Hansen", "Sargan", "Hessian", "Debarsy", "Ertur", "Queen", "IV", "HAC"}
 
 
@@ -250,3 +250,26 @@ def test_chinese_readme_states_the_same_verdicts_with_links_that_open(study_run)
                                                                             "../manifest", "../numbers")), target
     prose = re.sub(r"^\|.*$|^- \S*\[.*$|^- [a-z_]+: \[.*$", "", text, flags=re.M)  # tables; lists of files
     assert not _latin_words(prose) - {"LR", "Sobel", "DEI", "CPI", "delta", "indicator", "system", "xlsx"}
+
+
+def test_model_probabilities_table_and_readme_line(study_run):
+    """The [[model_probabilities]] entry: every model under every W (OLS once), probabilities summing to one and
+    equal to a direct call; the README names the most probable model and links the table."""
+    import spillover as sp
+
+    run, out = study_run
+    b = run.study.model_probabilities[0]
+    tab = run.analyses[b.name]
+    assert len(pd.read_csv(out / "tables" / f"{b.name}.csv")) == len(tab)
+    assert len(tab) == 1 + (len(b.models) - 1) * len(b.weights)
+    assert tab["probability"].sum() == pytest.approx(1.0, abs=1e-12)
+    ws = {wn: run.weights[wn] for wn in b.weights[:2]}
+    direct = sp.model_probabilities(["sar", "sdm"], b.formula, run.panel, ws, run.study.data.entity,
+                                     run.study.data.time, fe=b.fe)
+    for (m, wn), r in direct.iterrows():
+        row = tab[(tab["model"] == m) & (tab["W"] == wn)].iloc[0]
+        assert row["log_marginal"] == pytest.approx(r["log_marginal"], rel=1e-12)
+    best = tab.loc[tab["probability"].idxmax()]
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    assert f"highest posterior probability is {best['model'].upper()}'s" in readme
+    assert f"[tables/{b.name}.md](tables/{b.name}.md)" in readme

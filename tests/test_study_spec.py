@@ -135,3 +135,14 @@ def test_impacts_across_w_figure_validates(study_dir):
         _append(study_dir, "90_bad.toml", f'[[figure]]\nname = "f"\n{body}\n')
         with pytest.raises(SpecificationError, match=match):
             load_study(study_dir)
+
+
+def test_model_probabilities_entry_checked(study_dir):
+    _append(study_dir, "91_bad.toml", '[[model_probabilities]]\nname = "bmp2"\nformula = "cpi ~ dei"\n'
+            'weights = ["adjacency", "railway"]\n')
+    with pytest.raises(SpecificationError, match=r"model_probabilities 'bmp2': weights 'railway' is not defined"):
+        load_study(study_dir)
+    _append(study_dir, "91_bad.toml", '[[model_probabilities]]\nname = "bmp2"\nformula = "cpi ~ dei"\n'
+            'weights = ["adjacency"]\nmodels = ["sar", "gns"]\n')
+    with pytest.raises(SpecificationError, match=r"models.*'gns'"):
+        load_study(study_dir)

@@ -85,6 +85,9 @@ PHRASES: dict[str, dict[str, str]] = {"zh": {
     "OLS, unit/time/two-way effects, likelihoods compared": "OLS，个体/时间/双向固定效应，比较似然值",
     "SDM, unit effects (demeaning) vs random effects": "SDM，个体固定效应（去均值）对随机效应",
     "delta": "delta方法", "simulation": "模拟",
+    "Log-marginal likelihood": "对数边际似然", "Posterior probability": "后验概率",
+    "uniform on the admissible interval of rho or lambda": "ρ或λ在可行区间上服从均匀先验",
+    "beta(1.01, 1.01) on (-1, 1) for rho or lambda": "ρ或λ在(-1, 1)上服从Beta(1.01, 1.01)先验",
 }}
 
 #: Generated sentences: (English regular expression, template in the target language; groups as {1}, {2}, ...).
@@ -150,6 +153,12 @@ PATTERNS: dict[str, list[tuple[str, str]]] = {"zh": [
      "LM检验基于含相同固定效应的非空间模型：经典形式（Anselin 1988）与稳健形式（Anselin, Bera, Florax & Yoon 1996），"
      "采用Elhorst（2014，3.3节）的面板形式，均服从自由度为1的卡方分布。"),
     (r"Chosen model: \*\*(.+)\*\*\.", "选定模型：**{1}**。"),
+    (r"Bayesian comparison of spatial models \((.+); (.+)\)", "空间模型的贝叶斯比较（{1}；{2}）"),
+    (r"Log-marginal likelihoods and posterior model probabilities with equal prior probabilities over the rows "
+     r"\(LeSage 2014, Spatial Statistics 9, 122-145\): flat priors on the coefficients, 1/sigma on sigma, (.+); the "
+     r"marginal integrates the spatial parameter numerically\.",
+     "对数边际似然与后验模型概率，各行先验概率相等（LeSage 2014）：系数采用平坦先验，σ采用1/σ先验，{1}；"
+     "边际似然对空间参数数值积分。"),
     (r"Specification tests \((.+); W: (.+)\)", "设定检验（{1}；空间权重矩阵：{2}）"),
     (r"Specification grid: (\w+) (.+); effects of (.+) \((\w+) standard errors\); (\d+) of (\d+) specifications "
      r"estimated", "设定网格：{1} {2}；{3}的效应（标准误：{4}）；{6}个设定中估计成功{5}个"),

@@ -49,6 +49,8 @@ TEXT: dict[str, dict[str, str]] = {
         "check_head": "Estimate|Role|W|Value|SE|p|Rule|Shown in", "main": "main", "robustness": "robustness",
         "flagged_status": "flagged: {0}", "not_tabulated": "not tabulated",
         "spec_tests": "Specification tests: the Elhorst (2010) sequence points to **{0}**. {1}",
+        "bayes": "Bayesian model comparison (LeSage 2014): the highest posterior probability is {0}'s, {1:.3f}, "
+                 "with W: {2}; next {3} ({4:.3f}).",
         "grid": "Specification grid: {0}", "no_flags": "Every estimate converged to an interior optimum (no table "
                                                        "cell is marked {0}).",
         "flagged_intro": "A flagged estimate is shown for completeness and carries no verdict.", "no_table": "no table",
@@ -79,6 +81,7 @@ TEXT: dict[str, dict[str, str]] = {
         "check_head": "估计|角色|空间权重|数值|标准误|p值|规则|所在表格", "main": "主估计", "robustness": "稳健性",
         "flagged_status": "被标记：{0}", "not_tabulated": "未列表",
         "spec_tests": "模型设定检验：Elhorst（2010）检验序列指向 **{0}**。{1}",
+        "bayes": "贝叶斯模型比较（LeSage 2014）：后验概率最高的是{0}，为{1:.3f}，空间权重矩阵：{2}；其次为{3}（{4:.3f}）。",
         "grid": "设定网格：{0}", "no_flags": "所有估计均收敛于内点最优（表中没有单元格标{0}）。",
         "flagged_intro": "被标记的估计仅为完整起见列出，不作结论。", "no_table": "无表格",
         "count": "{0}：{1}", "list_sep": "；", "item": "- **{0}**：{1}。", "heading": "### {0}：{1}", "paren": "{0}（{1}）", "flag_item": "- {0}：{1}（{2}）",
@@ -301,6 +304,20 @@ def _outputs_section(run) -> list[str]:
     return out
 
 
+def _bayes_lines(run, t: dict, tr) -> list[str]:
+    """One line per ``[[model_probabilities]]``: the two most probable models with their W."""
+    out = []
+    for b in getattr(run.study, "model_probabilities", []):
+        tab = run.analyses[b.name].sort_values("probability", ascending=False, kind="mergesort")
+        w = {wn: tr(run.weights[wn].spillover_meta["label"]) for wn in b.weights}
+        first, second = tab.iloc[0], tab.iloc[1]
+        text = t["bayes"].format(first["model"].upper(), first["probability"], w.get(first["W"], "-"),
+                                 t["paren"].format(second["model"].upper(), w.get(second["W"], "-")),
+                                 second["probability"])
+        out.append(f"- {text} ({link(run, f'tables/{b.name}.md')})")
+    return out
+
+
 def write_readme(run) -> Path:
     """Write ``README.md`` of the run's output folder (``<language>/README.md`` for a further rendering)."""
     folder, t, tr = study_folder(run), _t(run), _tr(run)
@@ -314,6 +331,7 @@ def write_readme(run) -> Path:
              for name, s_ in run.diagnostics.items()]
     extra += [f"- {t['grid'].format(text)} " + ", ".join(link(run, r) for r in rels)
               for text, rels in grid_summaries(run)]
+    extra += _bayes_lines(run, t, tr)
     if extra:
         lines += ["", f"## {t['tests']}", ""] + extra
     lines += _flagged_section(run) + _outputs_section(run) + [""]

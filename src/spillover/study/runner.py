@@ -416,6 +416,35 @@ def step_diagnose(run: StudyRun) -> None:
                            "3.3), each chi-squared(1).", f"Chosen model: **{s.chosen}**.", s.reason]).strip(),
                        shown=True)
         run.add_numbers(d.name, tab, "test", ["stat", "p"])
+    for b in run.study.model_probabilities:
+        write_model_probabilities(run, b)
+
+
+def write_model_probabilities(run: StudyRun, b) -> None:
+    """One ``[[model_probabilities]]`` entry: log-marginal likelihoods and posterior probabilities (LeSage 2014)."""
+    import spillover as sp
+
+    ws = {wn: run.weights[wn] for wn in b.weights}
+    res = sp.model_probabilities(b.models, b.formula, run.panel, ws if len(ws) > 1 else ws[b.weights[0]],
+                                 run.study.data.entity, run.study.data.time, fe=b.fe, prior=b.prior)
+    tab = res.reset_index()
+    if "W" not in tab.columns:
+        tab.insert(1, "W", b.weights[0])
+    run.analyses[b.name] = tab
+    run.write_csv(f"tables/{b.name}.csv", tab)
+    label = {wn: run.weights[wn].spillover_meta["label"] for wn in ws}
+    shown = pd.DataFrame({"Model": tab["model"].str.upper(), "W": tab["W"].map(lambda v: label.get(v, "-")),
+                          "Log-marginal likelihood": tab["log_marginal"],
+                          "Posterior probability": tab["probability"]})
+    prior = ("uniform on the admissible interval of rho or lambda" if b.prior == "uniform"
+             else "beta(1.01, 1.01) on (-1, 1) for rho or lambda")
+    write_markdown(run, b.name, shown, f"Bayesian comparison of spatial models ({relabel(b.formula, variable_labels(run))}; "
+                   f"{FE_TEXT.get(b.fe, b.fe)})",
+                   f"Log-marginal likelihoods and posterior model probabilities with equal prior probabilities over "
+                   f"the rows (LeSage 2014, Spatial Statistics 9, 122-145): flat priors on the coefficients, 1/sigma "
+                   f"on sigma, {prior}; the marginal integrates the spatial parameter numerically.", shown=True)
+    key = tab.assign(row=tab["model"].astype(str) + "|" + tab["W"].astype(str))
+    run.add_numbers(b.name, key, "row", ["log_marginal", "probability"])
 
 
 def step_estimates(run: StudyRun, progress: Callable[[str], None] | None = None) -> None:

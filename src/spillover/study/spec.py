@@ -290,6 +290,18 @@ class DiagnoseSpec(_Strict):
     method: METHOD = "lee-yu"
 
 
+class ModelProbabilitySpec(_Strict):
+    """Bayesian comparison of spatial panel models over one or several W (spillover.model_probabilities)."""
+
+    name: str = _name()
+    formula: str
+    weights: list[str] = Field(min_length=1)
+    models: list[Literal["ols", "slx", "sar", "sdm", "sem", "sdem"]] = Field(
+        default_factory=lambda: ["ols", "slx", "sar", "sdm", "sem", "sdem"], min_length=2)
+    fe: Literal["none", "entity", "time", "twoways"] = "twoways"
+    prior: Literal["uniform", "beta"] = "uniform"
+
+
 class MediationSpec(_Strict):
     name: str = _name()
     formula: str  # outcome ~ treatment + controls
@@ -440,6 +452,7 @@ class Study(_Strict):
     weights: dict[str, WeightsSpec] = Field(default_factory=dict)
     moran: list[MoranSpec] = Field(default_factory=list)
     diagnose: list[DiagnoseSpec] = Field(default_factory=list)
+    model_probabilities: list[ModelProbabilitySpec] = Field(default_factory=list)
     estimate: list[EstimateSpec] = Field(default_factory=list)
     mediation: list[MediationSpec] = Field(default_factory=list)
     threshold: list[ThresholdSpec] = Field(default_factory=list)
@@ -466,7 +479,7 @@ class Study(_Strict):
 _SINGLE = ("study", "data", "geometry", "labels")
 _MERGED = ("translations",)  # entries from every file, each text translated once
 _MAPS = ("weights",)
-_LISTS = ("index", "moran", "diagnose", "estimate", "mediation", "threshold", "regime", "grid", "table", "figure",
+_LISTS = ("index", "moran", "diagnose", "model_probabilities", "estimate", "mediation", "threshold", "regime", "grid", "table", "figure",
           "hypothesis")
 
 
@@ -619,6 +632,11 @@ def _check_references(study: Study, folder: Path) -> None:
         for wn in g.weights:
             if wn not in study.weights:
                 errors.append(f"{folder}: grid {g.name!r}: weights {wn!r} is not defined; defined: {wnames}")
+    for b in study.model_probabilities:
+        for wn in b.weights:
+            if wn not in study.weights:
+                errors.append(f"{folder}: model_probabilities {b.name!r}: weights {wn!r} is not defined; "
+                              f"defined: {wnames}")
     for d in study.diagnose:
         if d.weights not in study.weights:
             errors.append(f"{folder}: diagnose {d.name!r}: weights {d.weights!r} is not defined; defined: {wnames}")
