@@ -209,12 +209,20 @@ class _Spatial:
         return lo, hi
 
     def mats(self, lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(B, B'B, (B'B)^-1)`` at ``lam`` (the last one computed)."""
+        """``(B, B'B, (B'B)^-1)`` at ``lam``; the last lambda's matrices are kept, the inverse made on first use."""
         if self._cache.get("lam") != lam:
             b = np.eye(self.n) - lam * self.w
-            bb = b.T @ b
-            self._cache = {"lam": lam, "m": (b, bb, np.linalg.inv(bb))}
-        return self._cache["m"]
+            self._cache = {"lam": lam, "b": b, "bb": b.T @ b}
+        if "inv" not in self._cache:
+            self._cache["inv"] = np.linalg.inv(self._cache["bb"])
+        return self._cache["b"], self._cache["bb"], self._cache["inv"]
+
+    def cross(self, lam: float) -> np.ndarray:
+        """``B'B`` at ``lam`` (without the inverse)."""
+        if self._cache.get("lam") != lam:
+            b = np.eye(self.n) - lam * self.w
+            self._cache = {"lam": lam, "b": b, "bb": b.T @ b}
+        return self._cache["bb"]
 
 
 # --------------------------------------------------------------------------- Omega and its derivatives
@@ -229,12 +237,12 @@ def omega_inverse(s2e: float, s2mu: float, rho: float, lam: float, sp: _Spatial,
       -> ``Jbar_T kron (T s2mu I + s2e A)^-1 + E_T kron B'B / s2e`` (BSK 2003, appendix A.3).
     """
     if s2mu == 0.0:
-        _, bb, _ = sp.mats(lam)
+        bb = sp.cross(lam)
         return [(ar1_precision(rho, t) / s2e, bb)]
     if lam == 0.0:
         return [(np.linalg.inv(s2mu * np.ones((t, t)) + s2e * ar1_cov(rho, t)), None)]
     if rho == 0.0:
-        _, bb, _ = sp.mats(lam)
+        bb = sp.cross(lam)
         jbar = np.full((t, t), 1.0 / t)
         z = np.linalg.solve(t * s2mu * bb + s2e * np.eye(sp.n), bb)  # = (T s2mu I + s2e A)^-1
         return [(jbar, z), (np.eye(t) - jbar, bb / s2e)]
@@ -312,7 +320,7 @@ def _logdet_sigma(phi: float, rho: float, lam: float, sp: _Spatial, t: int) -> f
     if lam == 0.0:
         g = float(np.sum(ar1_precision(rho, t)))  # iota' V_rho^-1 iota
         return n * (-np.log(1.0 - rho**2) + np.log1p(phi * g))
-    _, bb, _ = sp.mats(lam)
+    bb = sp.cross(lam)
     return float(np.linalg.slogdet(t * phi * bb + np.eye(n))[1]) - 2 * t * sp.logdet_b(lam)
 
 
@@ -510,8 +518,9 @@ def _design(formula: str, data: pd.DataFrame, w: Any, entity: str, time: str
         d = build_design(formula, data, w, entity, time, intercept=True, wx=False)
     except SpecificationError as exc:
         if str(exc).startswith("unbalanced panel"):
+            what = str(exc).split(". Hint:")[0]  # the frame's hint points to fixed-effects estimators
             raise SpecificationError(format_error(
-                f"panel_lm_tests needs a balanced panel: {exc}", option="data",
+                f"panel_lm_tests needs a balanced panel; {what}", option="data",
                 hint="the BSK/BSJK statistics are defined for balanced panels; fill or drop the missing units or "
                      "periods")) from None
         raise
@@ -599,6 +608,14 @@ def panel_lm_tests(formula: str, data: pd.DataFrame, w: Any, entity: str, time: 
         without any link.
     WeightsError
         Entities and the ids of ``w`` differ; W links a unit to itself.
+
+    Notes
+    -----
+    The five restricted models (random effects; spatial error; random
+    effects with AR(1); random effects with spatial error; spatial error with
+    AR(1)) are fitted by ML on every call. W is used as a dense N x N matrix
+    and each likelihood evaluation with a spatial parameter costs O(N^3): a
+    few seconds for N in the tens, minutes for N in the thousands.
 
     References
     ----------
