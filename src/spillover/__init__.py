@@ -41,6 +41,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "specification_search": ("spillover.diagnostics.search", "specification_search"),
     "cd_test": ("spillover.diagnostics.cd", "cd_test"),
     "model_probabilities": ("spillover.diagnostics.bayes", "model_probabilities"),
+    "panel_lm_tests": ("spillover.diagnostics.bsk", "panel_lm_tests"),
 }
 
 def _estimators() -> dict:
