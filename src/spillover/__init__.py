@@ -40,6 +40,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "hausman": ("spillover.diagnostics.tests", "hausman"),
     "specification_search": ("spillover.diagnostics.search", "specification_search"),
     "cd_test": ("spillover.diagnostics.cd", "cd_test"),
+    "GM": ("spillover.spatial.gm", "GM"),
 }
 
 def _estimators() -> dict:
