@@ -92,7 +92,8 @@ class GM:
         kept only with ``fe="random"``.
     data : DataFrame
         Long panel with ``entity`` and ``time`` columns; entities must be W's ids.
-    w : libpysal W, scipy sparse matrix or ndarray (row-standardised for the usual parameter space)
+    w : libpysal W or ``(matrix, ids)``
+        Row-standardised for the usual parameter space (the GM search is over |lambda| < 1).
     model : "sem" | "sar" | "sarar"
     fe : "entity" (fixed unit effects, within) | "random" (random unit effects)
     moments : "initial" | "weights" | "fullweights"
@@ -321,7 +322,9 @@ class GMResults(SpatialResults):
     ``params`` are the regressors, the endogenous regressors, ``rho`` (lag
     models) and ``lambda`` (error models; NaN standard error). ``sigma2`` is
     ``sigma2_v``; with random effects ``sigma2_1 = sigma2_v + T sigma2_mu`` and
-    ``theta = 1 - sigma_v / sigma_1``. There is no likelihood (``llf`` NaN).
+    ``theta = 1 - sigma_v / sigma_1``. There is no likelihood (``llf`` NaN). ``extra["sse"]`` is the
+    residual sum of squares of the final (transformed) regression, ``extra["gm_criterion"]`` the
+    minimised GM criterion.
     """
 
     moments: str = "initial"
@@ -371,6 +374,23 @@ class GMResults(SpatialResults):
         return self.summary()
 
 
+class _LazyEngine:
+    """The trace engine of the impacts (:func:`spillover.spatial.logdet.make_logdet`), built on first use:
+    GM itself needs no log-determinant."""
+
+    def __init__(self, w) -> None:
+        self._w, self._engine = w, None
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._engine is None:
+            from spillover.spatial.logdet import make_logdet
+
+            self._engine = make_logdet(self._w, "auto")
+        return getattr(self._engine, name)
+
+
 def _results(model: GM, d, p: Panel, parts: Parts, x_names: list[str], est: _Est) -> GMResults:
     """Name the coefficients, add lambda, recover effects and residuals, and build the impact context."""
     from spillover.spatial.impacts import ImpactContext
@@ -394,13 +414,7 @@ def _results(model: GM, d, p: Panel, parts: Parts, x_names: list[str], est: _Est
     else:
         resid = total
     yc = est.y_t - est.y_t.mean()
-    ctx, strategy = None, "none"
-    if parts.lag:
-        from spillover.spatial.logdet import make_logdet
-
-        engine = make_logdet(d.w, "auto")
-        strategy = engine.strategy
-        ctx = ImpactContext.for_fit(x_names + model.endog, names, d.w, engine=engine)
+    ctx = ImpactContext.for_fit(x_names + model.endog, names, d.w, engine=_LazyEngine(d.w)) if parts.lag else None
     theta = 1.0 - np.sqrt(est.sigma2_v / est.sigma2_1) if model.fe == "random" else float("nan")
     fitted = parts.y - resid
     return GMResults(
@@ -408,11 +422,12 @@ def _results(model: GM, d, p: Panel, parts: Parts, x_names: list[str], est: _Est
         params=pd.Series(coef, index=names, name="params"), cov_params=pd.DataFrame(cov, index=names, columns=names),
         sigma2=est.sigma2_v, sigma2_se=float("nan"), llf=float("nan"), nobs=n * t,
         n_eff=n * (t - 1) if model.fe == "entity" else n * t, N=n, T=t, y_name=d.y_name, x_names=x_names,
-        wx_names=[], w_label=d.w_label, logdet_strategy=strategy, cov_type="2sls (homoskedastic)",
+        wx_names=[], w_label=d.w_label, logdet_strategy="none (GM)", cov_type="2sls (homoskedastic)",
         rsquared=1.0 - est.fit.sse / float(yc @ yc), rsquared_label="R2 (transformed)",
         corr2=float(np.corrcoef(parts.y, fitted)[0, 1] ** 2),
         **row_series(d.rows, d.order, fitted_values=fitted, resid=resid), fixed_effects=fixed,
-        flags=est.flags, extra={"gm_criterion": est.gm.criterion if est.gm else None}, _impact_ctx=ctx,
+        flags=est.flags, extra={"gm_criterion": est.gm.criterion if est.gm else None, "sse": est.fit.sse},
+        _impact_ctx=ctx,
         moments=model.moments, estimator=est.estimator, instruments=est.instruments, endog=tuple(model.endog),
         external_instruments=tuple(model.instruments), sigma2_1=est.sigma2_1, theta=float(theta),
     )
