@@ -20,7 +20,7 @@ Estimators
     from the moments of :mod:`spillover.spatial.gm_moments` (``moments=``
     "initial", "weights" or "fullweights"), then the spatial Cochrane-Orcutt
     transformation ``v - lambda W v`` and feasible GLS (random effects:
-    ``v - theta Q1 v``, ``theta = 1 - sigma_v/sigma_1``; KKP sec. 4) or the
+    ``v - theta Q1 v``, ``theta = 1 - sigma_v/sigma_1``; KKP's feasible GLS) or the
     within regression (fixed effects); 2SLS on the transformed data with
     endogenous regressors. Covariance ``sigma2_v (Z*' P Z*)^-1``.
 ``sar``
@@ -64,14 +64,23 @@ MOMENTS = ("initial", "weights", "fullweights")
 
 
 def _as_terms(value, option: str) -> tuple[str, ...]:
-    """A list of formula terms (a single string is one term)."""
+    """A list of formula terms (a single string is one term), spelled as formulaic names their columns."""
+    from spillover.formula import terms
+
     if value is None:
         return ()
     items = [value] if isinstance(value, str) else list(value)
     if not all(isinstance(v, str) and v.strip() for v in items):
         raise SpecificationError(format_error(f"{option}={value!r} must be a list of column names or formula terms",
                                               option=option, hint=f"e.g. {option}=['lpcap']"))
-    return tuple(v.strip() for v in items)
+    out = []
+    for v in items:
+        parsed = terms(v, what=option)
+        if len(parsed) != 1:
+            raise SpecificationError(format_error(f"{option} item {v!r} is not one term", option=option,
+                                                  hint="give one variable or expression per list item"))
+        out.append(parsed[0])
+    return tuple(out)
 
 
 def _choice(value, choices: tuple[str, ...], option: str, hint: str = "") -> str:
@@ -132,7 +141,7 @@ class GM:
                 raise SpecificationError(format_error(
                     "endogenous regressors given twice: in the formula's [endog ~ instruments] and as endog=/"
                     "instruments=", option="endog", hint="use one of the two"))
-            endog_t, inst_t = parsed.endog, parsed.instruments
+            endog_t, inst_t = _as_terms(parsed.endog, "endog"), _as_terms(parsed.instruments, "instruments")
         if endog_t and not inst_t:
             raise SpecificationError(format_error(f"endog={list(endog_t)} needs external instruments",
                                                   option="instruments", hint="pass instruments=['z1', ...]"))
@@ -229,7 +238,7 @@ class _Est:
 
 
 def _quasi(p: Panel, theta: float):
-    """``v - theta Q1 v``: the random-effects GLS transformation (KKP sec. 4; Baltagi 2021, eq. 2.20)."""
+    """``v - theta Q1 v``: the random-effects GLS transformation (KKP, feasible GLS; Baltagi 2021, *Econometric Analysis of Panel Data*, ch. 2, random effects)."""
     return lambda a: a - theta * p.between(a)
 
 

@@ -75,7 +75,7 @@ def col_basis(h: np.ndarray, tol: float = 1e-10) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TSLS:
-    """A 2SLS fit: ``coef = (Zh'Z)^-1 Zh'y`` with ``Zh = P_H Z`` (KP98, eq. for the 2SLS estimator)."""
+    """A 2SLS fit: ``coef = (Zh'Z)^-1 Zh'y`` with ``Zh = P_H Z`` (KP98, step 1)."""
 
     coef: np.ndarray
     resid: np.ndarray  # y - Z coef (structural residuals, not second-stage ones)
@@ -139,7 +139,7 @@ class Parts:
 
 
 def within_2sls(p: Panel, d: Parts) -> tuple[TSLS, np.ndarray]:
-    """W2SLS: 2SLS on within-transformed data (Baltagi & Liu 2011; Mutl & Pfaffermayr 2011, sec. 3).
+    """W2SLS: 2SLS on within-transformed data (Baltagi & Liu 2011; Mutl & Pfaffermayr 2011).
 
     Regressors ``Q0 [X, E, W y]`` (the intercept vanishes), instruments
     ``Q0 [X, Hx]`` and, with a spatial lag, ``W Q0 X``, ``W^2 Q0 X`` (KP98).
@@ -178,7 +178,7 @@ def within_sigma2_v(fit: TSLS, n: int, t: int) -> float:
 
 def ec2sls(p: Panel, d: Parts) -> tuple[TSLS, float, float]:
     """EC2SLS of the random-effects spatial lag panel (Baltagi & Liu 2011; Baltagi 2021, *Econometric Analysis
-    of Panel Data*, sec. 7.3 for the non-spatial EC2SLS).
+    of Panel Data*, ch. 7, for the non-spatial EC2SLS).
 
     The variance components come from the W2SLS and B2SLS residuals
     (:func:`within_sigma2_v`, :func:`between_sigma2_1`); every variable is
