@@ -507,3 +507,21 @@ def test_endog_and_instruments_as_expressions(pr):
     np.testing.assert_allclose(res.params.to_numpy(), ref.params.to_numpy(), rtol=1e-10)
     with pytest.raises(SpecificationError, match="not one term"):
         sp.GM(F_ENDOG, df, w, "state", "year", endog=["lpcap + lpc"], instruments=["lhwy", "lwater"])
+
+
+def test_lambda_at_the_end_of_its_interval_is_flagged(pr, monkeypatch):
+    """A common shock per period (W u = u) puts the GM minimum at lambda = 1: the search stops at 0.999 and
+    flags it; a flagged GM step warns and marks the result as not converged."""
+    from spillover.errors import ConvergenceWarning
+    from spillover.spatial import gm_moments
+
+    df, w = pr
+    n, t = 48, 17
+    shock = np.repeat(np.random.default_rng(0).normal(size=t), n)
+    u0 = shock - np.tile(shock.reshape(t, n).mean(axis=0), t)
+    fit = gm_moments.estimate(u0, None, w.sparse, n, t, "initial")
+    assert fit.lam == pytest.approx(0.999) and any("end of its search interval" in f for f in fit.flags)
+    monkeypatch.setattr(gm_module, "estimate", lambda *a, **k: fit)
+    with pytest.warns(ConvergenceWarning, match="end of its search interval"):
+        res = sp.GM(F, df, w, "state", "year", model="sem").fit()
+    assert not res.converged and "WARNING" in res.summary()

@@ -218,6 +218,9 @@ class GM:
         """Estimate and return a :class:`GMResults`."""
         d, p, parts, x_names = self._parts()
         est = {"sem": _fit_sem, "sar": _fit_sar, "sarar": _fit_sarar}[self.model](p, parts, self.fe, self.moments)
+        from spillover.spatial.core import warn_flags
+
+        warn_flags(f"GM {self.model.upper()}", est.flags)
         return _results(self, d, p, parts, x_names, est)
 
 
