@@ -241,7 +241,8 @@ class _Est:
 
 
 def _quasi(p: Panel, theta: float):
-    """``v - theta Q1 v``: the random-effects GLS transformation (KKP, feasible GLS; Baltagi 2021, *Econometric Analysis of Panel Data*, ch. 2, random effects)."""
+    """``v - theta Q1 v``: the random-effects GLS transformation (KKP's feasible GLS; Baltagi 2021,
+    *Econometric Analysis of Panel Data*, ch. 2)."""
     return lambda a: a - theta * p.between(a)
 
 
