@@ -188,9 +188,9 @@ class GM:
         z_names = x_names + self.endog
         bad = collinear_columns(p.within(z) if self.fe == "entity" else z, z_names)
         if bad:
+            where = " after the within transformation" if self.fe == "entity" else ""
             raise SpecificationError(format_error(
-                "perfectly collinear regressor(s)" + (" after the within transformation" if self.fe == "entity" else ""),
-                variables=bad, hint="drop them; with unit fixed effects time-invariant variables vanish"))
+                "perfectly collinear regressor(s)" + where, variables=bad, hint="drop them; with unit fixed effects time-invariant variables vanish"))
         if self.fe == "entity" and not z_names and self.model == "sem":
             raise SpecificationError(format_error("the formula has no regressor", option="formula"))
         self._check_identified(p, parts)
