@@ -42,6 +42,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "cd_test": ("spillover.diagnostics.cd", "cd_test"),
     "model_probabilities": ("spillover.diagnostics.bayes", "model_probabilities"),
     "panel_lm_tests": ("spillover.diagnostics.bsk", "panel_lm_tests"),
+    "GM": ("spillover.spatial.gm", "GM"),
 }
 
 def _estimators() -> dict:

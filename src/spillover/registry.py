@@ -213,7 +213,18 @@ def _dynamic(wx: bool) -> Callable[[FitRequest], Any]:
     return fit
 
 
+def _gm(model: str) -> Callable[[FitRequest], Any]:
+    def fit(req: FitRequest):
+        from spillover.spatial.gm import GM
+
+        return GM(req.formula, req.data, req.w, req.entity, req.time, model=model, fe=req.fe,
+                  **dict(req.options)).fit()
+
+    return fit
+
+
 _M = "spillover.spatial.models:"
+_GM = "spillover.spatial.gm:GM"
 for _e in (
     Estimator("ols", "spillover.panel:fit_panel", fe=STATIC_FE, methods=(), spatial=False, fit=_fit_ols,
               label="Pooled OLS"),
@@ -240,6 +251,13 @@ for _e in (
               label="Dynamic SAR"),
     Estimator("gns", _M + "GNS", params=("rho", "lambda"), impacts=True, grid=True, options=("logdet", "wx"),
               public="GNS", label="GNS"),
+    # generalized moments / spatial 2SLS: one class (sp.GM), one entry per model so that params and impacts hold
+    Estimator("gm_sem", _GM, fe=("entity", "random"), methods=(), params=("lambda",), fit=_gm("sem"),
+              options=("moments", "endog", "instruments"), label="SEM (GM)"),
+    Estimator("gm_sar", _GM, fe=("entity", "random"), methods=(), params=("rho",), impacts=True, fit=_gm("sar"),
+              options=("endog", "instruments"), label="SAR (2SLS)"),
+    Estimator("gm_sarar", _GM, fe=("entity", "random"), methods=(), params=("rho", "lambda"), impacts=True,
+              fit=_gm("sarar"), options=("moments", "endog", "instruments"), label="SARAR (GS2SLS)"),
 ):
     register(_e)
     _BUILTIN.add(_e.name)

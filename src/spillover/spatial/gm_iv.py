@@ -1,0 +1,199 @@
+"""Instrumental-variable building blocks of the spatial panel GM estimators.
+
+Two-stage least squares (2SLS) on within, between and GLS-transformed
+panels, with the instruments of Kelejian & Prucha (1998, *A generalized
+spatial two-stage least squares procedure for estimating a spatial
+autoregressive model with autoregressive disturbances*, J. Real Estate
+Finance and Economics 17, 99-121; KP98 below): the exogenous regressors X
+and their spatial lags ``W X``, ``W^2 X``, plus any external instruments. The
+panel versions follow Baltagi & Liu (2011, *Instrumental variable estimation
+of a spatial autoregressive panel model with random effects*, Economics
+Letters 111, 135-137) and Mutl & Pfaffermayr (2011, *The Hausman test in a
+Cliff and Ord panel model*, Econometrics Journal 14, 48-76): the within
+(W2SLS), between (B2SLS) and error-component (EC2SLS) regressions.
+
+All arrays are stacked time-major (period 1's N units in W's order, then
+period 2's, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spillover.spatial.transforms import demean, spatial_lag
+
+
+@dataclass(frozen=True)
+class Panel:
+    """The panel operators on time-major arrays: within (Q0), unit means, between (Q1) and the spatial lag."""
+
+    w: object
+    n: int
+    t: int
+
+    def within(self, a: np.ndarray) -> np.ndarray:
+        """``Q0 a``: each unit's time mean removed."""
+        return demean(a, self.n, self.t, "entity")
+
+    def means(self, a: np.ndarray) -> np.ndarray:
+        """Unit means, shape (N,) or (N, k)."""
+        a = np.asarray(a, dtype=float)
+        return a.reshape(self.t, self.n, *a.shape[1:]).mean(axis=0)
+
+    def between(self, a: np.ndarray) -> np.ndarray:
+        """``Q1 a``: each unit's time mean, repeated over the periods."""
+        m = self.means(a)
+        return np.tile(m, (self.t,) + (1,) * (m.ndim - 1))
+
+    def lag(self, a: np.ndarray) -> np.ndarray:
+        """``(I_T kron W) a``."""
+        return spatial_lag(self.w, a, self.n, self.t)
+
+    def lag_means(self, a: np.ndarray) -> np.ndarray:
+        """``W a`` for an (N,) or (N, k) array of unit means."""
+        return np.asarray(self.w @ a)
+
+
+def col_basis(h: np.ndarray, tol: float = 1e-10) -> np.ndarray:
+    """Orthonormal basis of the column space of ``h`` (collinear and all-zero columns add nothing).
+
+    Columns are scaled to unit length before the SVD, so the rank decision
+    does not depend on their units.
+    """
+    h = np.asarray(h, dtype=float)
+    if h.ndim == 1:
+        h = h[:, None]
+    norms = np.sqrt((h * h).sum(axis=0))
+    h = h[:, norms > 0] / norms[norms > 0]
+    if h.shape[1] == 0:
+        return h
+    u, s, _ = np.linalg.svd(h, full_matrices=False)
+    return u[:, s > tol * s[0]]
+
+
+@dataclass(frozen=True)
+class TSLS:
+    """A 2SLS fit: ``coef = (Zh'Z)^-1 Zh'y`` with ``Zh = P_H Z`` (KP98, step 1)."""
+
+    coef: np.ndarray
+    resid: np.ndarray  # y - Z coef (structural residuals, not second-stage ones)
+    zhat: np.ndarray
+
+    @property
+    def sse(self) -> float:
+        return float(self.resid @ self.resid)
+
+    def cov(self, sigma2: float) -> np.ndarray:
+        """``sigma2 (Zh'Zh)^-1``, the homoskedastic 2SLS covariance."""
+        return sigma2 * np.linalg.inv(self.zhat.T @ self.zhat)
+
+
+def tsls(y: np.ndarray, z: np.ndarray, h: np.ndarray | None) -> TSLS:
+    """2SLS of ``y`` on ``z`` with instruments ``h`` (``h=None``: ordinary least squares, ``Zh = Z``)."""
+    z = np.asarray(z, dtype=float)
+    zhat = z if h is None else (lambda q: q @ (q.T @ z))(col_basis(h))
+    coef = np.linalg.solve(zhat.T @ z, zhat.T @ y)
+    return TSLS(coef, y - z @ coef, zhat)
+
+
+def identified(fit_z: np.ndarray, h: np.ndarray) -> bool:
+    """True when the projection of every regressor on the instruments is of full column rank."""
+    q = col_basis(h)
+    zhat = q @ (q.T @ fit_z)
+    return col_basis(zhat).shape[1] == fit_z.shape[1]
+
+
+def lag_instruments(p: Panel, x: np.ndarray, *, means: bool = False) -> np.ndarray:
+    """``[W X, W^2 X]`` (KP98's instruments for W y), of a panel array or, ``means=True``, of unit means."""
+    lag = p.lag_means if means else p.lag
+    wx = lag(x)
+    return np.column_stack([wx, lag(wx)])
+
+
+def drop_zero(a: np.ndarray) -> np.ndarray:
+    """``a`` without its all-zero columns (the intercept after the within transformation)."""
+    keep = np.abs(a).max(axis=0) > 0
+    return a[:, keep]
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The data of one fit: y, exogenous X (intercept included for random effects), endogenous E, instruments Hx.
+
+    ``lag``: the model has ``rho W y`` (W y is then the last endogenous regressor).
+    """
+
+    y: np.ndarray
+    x: np.ndarray
+    e: np.ndarray  # (NT, q), q = 0 without endogenous regressors
+    hx: np.ndarray  # (NT, m)
+    lag: bool
+
+    def z(self, p: Panel, y: np.ndarray | None = None) -> np.ndarray:
+        """The regressors ``[X, E, (W y)]`` (the order of the reported coefficients)."""
+        y = self.y if y is None else y
+        cols = [self.x, self.e] + ([p.lag(y)[:, None]] if self.lag else [])
+        return np.column_stack(cols)
+
+
+def within_2sls(p: Panel, d: Parts) -> tuple[TSLS, np.ndarray]:
+    """W2SLS: 2SLS on within-transformed data (Baltagi & Liu 2011; Mutl & Pfaffermayr 2011).
+
+    Regressors ``Q0 [X, E, W y]`` (the intercept vanishes), instruments
+    ``Q0 [X, Hx]`` and, with a spatial lag, ``W Q0 X``, ``W^2 Q0 X`` (KP98).
+    Returns the fit and the instrument matrix.
+    """
+    xw = drop_zero(p.within(d.x))
+    z = drop_zero(p.within(d.z(p)))
+    h = np.column_stack([xw, p.within(d.hx)] + ([lag_instruments(p, xw)] if d.lag else []))
+    return tsls(p.within(d.y), z, h), h
+
+
+def between_2sls(p: Panel, d: Parts) -> tuple[TSLS, np.ndarray]:
+    """B2SLS: 2SLS on the unit means (N observations), same instruments as :func:`within_2sls` in means.
+
+    Regressors ``[Xbar, Ebar, W ybar]``, instruments ``[Xbar, Hxbar]`` and,
+    with a spatial lag, ``W Xbar``, ``W^2 Xbar``. Returns the fit (residuals
+    are the unit-mean residuals) and the instruments (N rows).
+    """
+    xb = p.means(d.x)
+    yb = p.means(d.y)
+    z = np.column_stack([xb, p.means(d.e)] + ([p.lag_means(yb)[:, None]] if d.lag else []))
+    h = np.column_stack([xb, p.means(d.hx)] + ([lag_instruments(p, xb, means=True)] if d.lag else []))
+    return tsls(yb, z, h), h
+
+
+def between_sigma2_1(fit: TSLS, t: int) -> float:
+    """``sigma2_1`` from the B2SLS: ``T ||ubar||^2 / (N - p)`` (the between regression's scale, times T)."""
+    n, k = fit.zhat.shape
+    return t * fit.sse / (n - k)
+
+
+def within_sigma2_v(fit: TSLS, n: int, t: int) -> float:
+    """``sigma2_v`` from the W2SLS: ``||u_w||^2 / (N (T-1) - p)``, degrees of freedom net of the N unit means."""
+    return fit.sse / (n * (t - 1) - fit.zhat.shape[1])
+
+
+def ec2sls(p: Panel, d: Parts) -> tuple[TSLS, float, float]:
+    """EC2SLS of the random-effects spatial lag panel (Baltagi & Liu 2011; Baltagi 2021, *Econometric Analysis
+    of Panel Data*, ch. 7, for the non-spatial EC2SLS).
+
+    The variance components come from the W2SLS and B2SLS residuals
+    (:func:`within_sigma2_v`, :func:`between_sigma2_1`); every variable is
+    then GLS-scaled, ``v* = Q0 v / sigma_v + Q1 v / sigma_1``, and the
+    instruments are ``[Q0 A, Q1 A]`` with ``A = [1, X, Hx, W X, W^2 X]``
+    (the lags of the within and between parts). Returns the fit and
+    ``(sigma2_v, sigma2_1)``.
+    """
+    fw, hw = within_2sls(p, d)
+    fb, hb = between_2sls(p, d)
+    s2v, s21 = within_sigma2_v(fw, p.n, p.t), between_sigma2_1(fb, p.t)
+    sv, s1 = np.sqrt(s2v), np.sqrt(s21)
+
+    def star(a: np.ndarray) -> np.ndarray:
+        return p.within(a) / sv + p.between(a) / s1
+
+    h = np.column_stack([np.ones(p.n * p.t), hw, np.tile(hb, (p.t, 1))])
+    return tsls(star(d.y), star(d.z(p)), h), s2v, s21

@@ -1,0 +1,527 @@
+"""sp.GM: generalized moments (Kapoor, Kelejian & Prucha 2007) and spatial 2SLS / GS2SLS for panels.
+
+(1) R splm's ``spgm`` on Produc with usaww (tests/reference/gm/spgm.csv, made by make_gm_reference.R);
+(2) brute force: the 2SLS / FGLS steps with dense projection and GLS matrices on a small seeded
+    panel, and the GM moment conditions computed from their definition with dense Q0, Q1, I_T x W;
+(3) seeded consistency: large panels recover the parameters (and a replication check of the SEs);
+(4) bad input gives a SpecificationError naming the option.
+
+Conventions where spillover and splm 1.6.5 differ; each is checked exactly after the stated conversion:
+
+* SEM with fixed effects: splm's standard errors use lm's residual variance of the final within
+  regression, e'e / (NT - k); spillover uses the GM estimate sigma2_v (the covariance of KKP's feasible
+  GLS, which splm itself uses in all its other GM cases).
+* SAR with fixed effects (W2SLS): splm's standard errors use e'e / (NT - p). Its rescaling to
+  N(T-1) - p degrees of freedom assigns ``res$var``, a field its 2SLS routine never sets, so the
+  covariance keeps lm's NT - p; spillover uses N(T-1) - p, net of the N unit means.
+* moments="weights" with random effects: splm's nlminb stops next to the initial estimate (the
+  weighted criterion is badly scaled). The criterion at spillover's estimate is lower; splm with
+  Nelder-Mead and a tight tolerance reaches spillover's estimate (case sem_random_weights_nm), and
+  given splm's (lambda, sigma2_v, sigma2_1) spillover's last step reproduces splm's coefficients.
+* fixed effects with moments="fullweights": splm ignores ``moments`` for model="within" (its three
+  within cases are identical); spillover weights the three within moments by T_W^-1 (KKP's Xi block).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libpysal
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import optimize
+
+import spillover as sp
+from spillover.errors import SpecificationError
+from spillover.spatial import gm as gm_module
+from spillover.spatial.gm_moments import GMFit
+
+REF = pd.read_csv(Path(__file__).parent / "reference" / "gm" / "spgm.csv")
+F = "lgsp ~ lpcap + lpc + lemp + unemp"
+F_ENDOG = "lgsp ~ lpc + lemp + unemp"  # + endogenous lpcap instrumented by lhwy
+MOMENTS = ("initial", "weights", "fullweights")
+
+
+@pytest.fixture(scope="module")
+def pr(produc):
+    df, w = produc
+    df = df.copy()
+    df["lhwy"] = np.log(df["hwy"])
+    return df, w
+
+
+def _spec(case: str) -> dict:
+    """GM options of a reference case name such as ``sarar_random_fullweights`` or ``sem_within_endog``."""
+    parts = case.split("_")
+    kw = {"model": parts[0], "fe": {"within": "entity", "random": "random"}[parts[1]]}
+    if "endog" in parts:
+        return {**kw, "formula": F_ENDOG, "endog": ["lpcap"], "instruments": ["lhwy"]}
+    return {**kw, "formula": F, "moments": parts[2] if len(parts) > 2 else "initial"}
+
+
+def _fit(pr, case: str):
+    df, w = pr
+    kw = _spec(case)
+    return sp.GM(kw.pop("formula"), df, w, "state", "year", **kw).fit()
+
+
+def _ref(case: str) -> pd.DataFrame:
+    out = REF[REF.case == case].set_index("term")
+    assert len(out), case
+    return out
+
+
+def _estimate(res, term: str) -> float:
+    extra = {"sigma2_v": res.sigma2, "sigma2_1": res.sigma2_1, "theta": res.theta}
+    return float(res.params[term]) if term in res.params.index else float(extra[term])
+
+
+def _splm_se(case: str, res) -> pd.Series:
+    """spillover's standard errors converted to splm's convention (module docstring)."""
+    n, t, p = res.N, res.T, int(np.isfinite(np.diag(res.cov_params.to_numpy())).sum())
+    se = res.bse
+    if case.startswith("sem_within") and "endog" not in case:
+        return se * np.sqrt(res.extra["sse"] / (n * t - p) / res.sigma2)
+    if case.startswith("sar_within"):
+        return se * np.sqrt((n * (t - 1) - p) / (n * t - p))
+    return se
+
+
+# ----------------------------------------------------------------------------- (1) R splm
+EXACT = [c for c in REF.case.unique() if c not in ("sem_within_fullweights", "sem_random_weights",
+                                                     "sarar_random_weights")]
+
+
+@pytest.mark.parametrize("case", EXACT)
+def test_matches_splm(pr, case):
+    ref = _ref(case)
+    res = _fit(pr, case)
+    ours = np.array([_estimate(res, term) for term in ref.index])
+    np.testing.assert_allclose(ours, ref.estimate.to_numpy(), rtol=1e-6, atol=0, err_msg=case)
+    has_se = ref.se.notna()
+    se = _splm_se(case, res)[ref.index[has_se]].to_numpy()
+    np.testing.assert_allclose(se, ref.se[has_se].to_numpy(), rtol=1e-6, atol=0, err_msg=case)
+    assert res.bse.index.tolist() == res.params.index.tolist()
+    if "lambda" in res.params:
+        assert np.isnan(res.bse["lambda"])  # KKP give no standard error for the GM lambda
+
+
+def test_se_conventions_are_the_only_difference(pr):
+    """Unconverted, the fixed-effects SEM and SAR standard errors differ from splm's by the stated factors."""
+    for case, factor in (("sem_within_initial", None), ("sar_within", (48 * 17 - 5) / (48 * 16 - 5))):
+        res = _fit(pr, case)
+        ref = _ref(case)
+        ratio = (res.bse[ref.index[ref.se.notna()]] / ref.se.dropna()).to_numpy()
+        if factor is None:
+            factor = res.sigma2 / (res.extra["sse"] / (48 * 17 - 4))
+        np.testing.assert_allclose(ratio, np.sqrt(factor), rtol=1e-6)
+        assert abs(ratio[0] - 1) > 1e-3
+
+
+@pytest.mark.parametrize("case", ["sem_random_weights", "sarar_random_weights"])
+def test_splm_weights_stops_early_and_the_last_step_agrees(pr, case, monkeypatch):
+    """Our weighted criterion is lower than at splm's estimate; given splm's GM values the rest is identical."""
+    ref = _ref(case)
+    res = _fit(pr, case)
+    df, w = pr
+    dense = Dense.of(pr)
+    u0, u1 = dense.first_step(df, case)
+    init = _fit(pr, case.replace("weights", "initial"))
+    psi = dense.weight(init.sigma2, init.sigma2_1, full=False)
+
+    def crit(lam, s2v, s21):
+        m = dense.moments(u0, u1, lam, s2v, s21)
+        return float(m @ psi @ m)
+
+    ours = crit(res.params["lambda"], res.sigma2, res.sigma2_1)
+    theirs = crit(*(ref.estimate[k] for k in ("lambda", "sigma2_v", "sigma2_1")))
+    assert ours < theirs * (1 - 1e-4)
+    fixed = GMFit(float(ref.estimate["lambda"]), ref.estimate[["sigma2_v", "sigma2_1"]].to_numpy(float), 0.0)
+    monkeypatch.setattr(gm_module, "estimate", lambda *a, **k: fixed)
+    again = _fit(pr, case)
+    terms = [t for t in ref.index if t in again.params.index]
+    np.testing.assert_allclose(again.params[terms].to_numpy(), ref.estimate[terms].to_numpy(), rtol=1e-6)
+    has_se = [t for t in terms if np.isfinite(ref.se[t])]
+    np.testing.assert_allclose(again.bse[has_se].to_numpy(), ref.se[has_se].to_numpy(), rtol=1e-6)
+
+
+def test_within_moments_weights(pr):
+    """splm ignores moments for 'within'; ours: partial weighting = initial, full weighting = T_W^-1 minimum."""
+    cols = ["term", "estimate", "se"]
+    a, b, c = (REF[REF.case == f"sem_within_{m}"][cols].reset_index(drop=True) for m in MOMENTS)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, c)
+    ini, wei, full = (_fit(pr, f"sem_within_{m}") for m in MOMENTS)
+    np.testing.assert_allclose(wei.params.to_numpy(), ini.params.to_numpy(), rtol=1e-12)
+    assert abs(full.params["lambda"] - ini.params["lambda"]) > 1e-3
+    dense = Dense.of(pr)
+    u0 = dense.within_ols_resid(pr[0])
+    L = np.linalg.cholesky(np.linalg.inv(dense.t_w())).T
+
+    def resid(x):
+        return L @ dense.moments(u0, None, x[0], x[1], None)
+
+    sol = optimize.least_squares(resid, [0.0, 0.001], x_scale=[0.1, 0.001], xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    np.testing.assert_allclose([full.params["lambda"], full.sigma2], sol.x, rtol=1e-7)
+
+
+# ----------------------------------------------------------------------------- (2) brute force
+class Dense:
+    """Dense I_T x W, Q0, Q1 and the KKP moments from their definition (no code shared with the package)."""
+
+    def __init__(self, W: np.ndarray, ids: list, t: int):
+        n = W.shape[0]
+        self.W, self.ids, self.n, self.t = W, ids, n, t
+        self.WT = np.kron(np.eye(t), W)
+        self.Q1 = np.kron(np.full((t, t), 1.0 / t), np.eye(n))
+        self.Q0 = np.eye(n * t) - self.Q1
+
+    @classmethod
+    def of(cls, pr) -> Dense:
+        df, w = pr
+        return cls(w.sparse.toarray(), list(w.id_order), df["year"].nunique())
+
+    def stack(self, df: pd.DataFrame, cols, entity: str = "state", time: str = "year") -> np.ndarray:
+        """Columns of ``df`` stacked time-major in W's unit order."""
+        pos = {v: i for i, v in enumerate(self.ids)}
+        d = df.assign(_o=df[entity].map(pos)).sort_values([time, "_o"])
+        return d[cols].to_numpy(dtype=float)
+
+    def moments(self, u0, u1, lam, s2v, s21) -> np.ndarray:
+        """The three Q0 (and, with ``u1``, three Q1) sample moments minus their expectations."""
+        tr = np.trace(self.W.T @ self.W) / self.n
+
+        def three(u, Q, scale, s2):
+            e = u - lam * (self.WT @ u)
+            eb = self.WT @ e
+            return np.array([e @ Q @ e / scale - s2, eb @ Q @ eb / scale - s2 * tr, eb @ Q @ e / scale])
+
+        out = [three(u0, self.Q0, self.n * (self.t - 1), s2v)]
+        if u1 is not None:
+            out.append(three(u1, self.Q1, self.n, s21))
+        return np.concatenate(out)
+
+    def t_w(self) -> np.ndarray:
+        W, n = self.W, self.n
+        A = W.T @ W
+        t1, t2, t3, t4 = (np.trace(A) / n, np.trace(A @ A) / n, np.trace(A @ (W.T + W)) / n,
+                          np.trace(W @ W + A) / n)
+        return np.array([[2, 2 * t1, 0], [2 * t1, 2 * t2, t3], [0, t3, t4]])
+
+    def weight(self, s2v, s21, *, full: bool) -> np.ndarray:
+        tw = self.t_w() if full else np.eye(3)
+        return np.linalg.inv(np.kron(np.diag([s2v ** 2 / (self.t - 1), s21 ** 2]), tw))
+
+    @staticmethod
+    def tsls(y, Z, H=None):
+        Zh = Z if H is None else H @ np.linalg.pinv(H) @ Z
+        coef = np.linalg.solve(Zh.T @ Z, Zh.T @ y)
+        return coef, y - Z @ coef, Zh
+
+    def within_ols_resid(self, df) -> np.ndarray:
+        y = self.stack(df, ["lgsp"])[:, 0]
+        X = self.stack(df, ["lpcap", "lpc", "lemp", "unemp"])
+        return self.tsls(self.Q0 @ y, self.Q0 @ X)[1]
+
+    def first_step(self, df, case: str):
+        """(Q0 part, Q1 part) of the first-step residuals: pooled OLS (SEM) or W2SLS / B2SLS (SARAR)."""
+        y = self.stack(df, ["lgsp"])[:, 0]
+        X = np.column_stack([np.ones(len(y)), self.stack(df, ["lpcap", "lpc", "lemp", "unemp"])])
+        if case.startswith("sem"):
+            u = self.tsls(y, X)[1]
+            return self.Q0 @ u, self.Q1 @ u
+        Z = np.column_stack([X, self.WT @ y])
+        H = np.column_stack([X, self.WT @ X, self.WT @ self.WT @ X])
+        _, uw, _ = self.tsls(self.Q0 @ y, self.Q0 @ Z[:, 1:], self.Q0 @ H[:, 1:])
+        _, ub, _ = self.tsls(self.Q1 @ y, self.Q1 @ Z, self.Q1 @ H)
+        return uw, ub
+
+
+def test_initial_gm_solves_its_moment_conditions(pr):
+    """Initial GM: (lambda, sigma2_v) is the least-squares solution of the three Q0 conditions; sigma2_1
+    solves the first Q1 condition exactly (dense moments from the definition)."""
+    dense = Dense.of(pr)
+    for case in ("sem_random_initial", "sarar_random_initial"):
+        res = _fit(pr, case)
+        u0, u1 = dense.first_step(pr[0], case)
+        sol = optimize.least_squares(lambda x: dense.moments(u0, None, x[0], x[1], None), [0.0, 0.001],
+                                     x_scale=[0.1, 0.001], xtol=1e-15, ftol=1e-15, gtol=1e-15)
+        np.testing.assert_allclose([res.params["lambda"], res.sigma2], sol.x, rtol=1e-7, err_msg=case)
+        m = dense.moments(u0, u1, res.params["lambda"], res.sigma2, res.sigma2_1)
+        assert abs(m[3]) < 1e-12 * res.sigma2_1
+        assert np.abs(m[:3]).max() > 1e-8  # three conditions, two unknowns: not all zero
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_weighted_gm_minimises_the_weighted_criterion(pr, full):
+    dense = Dense.of(pr)
+    case = "sem_random_" + ("fullweights" if full else "weights")
+    res, init = _fit(pr, case), _fit(pr, "sem_random_initial")
+    u0, u1 = dense.first_step(pr[0], case)
+    L = np.linalg.cholesky(dense.weight(init.sigma2, init.sigma2_1, full=full)).T
+    sol = optimize.least_squares(lambda x: L @ dense.moments(u0, u1, *x), [0.0, 0.001, 0.1],
+                                 x_scale=[0.1, 0.001, 0.1], xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    np.testing.assert_allclose([res.params["lambda"], res.sigma2, res.sigma2_1], sol.x, rtol=1e-7)
+
+
+def _small_panel(seed: int, n: int = 12, t: int = 4):
+    """A seeded SARAR panel with unit effects, an endogenous regressor d and its instrument z."""
+    rng = np.random.default_rng(seed)
+    A = (rng.random((n, n)) < 0.3).astype(float)
+    A = np.triu(A, 1)
+    A = A + A.T
+    for i in range(n):  # everyone has a neighbour
+        A[i, (i + 1) % n] = A[(i + 1) % n, i] = 1.0
+    W = A / A.sum(axis=1, keepdims=True)
+    ids = [f"u{i:02d}" for i in range(n)]
+    mu = rng.normal(size=n)
+    rows = []
+    S, R = np.linalg.inv(np.eye(n) - 0.3 * W), np.linalg.inv(np.eye(n) - 0.4 * W)
+    for s in range(t):
+        x1, x2, z = rng.normal(size=(3, n))
+        nu = rng.normal(size=n)
+        d = z + 0.5 * nu + rng.normal(size=n)
+        u = R @ (mu + nu)
+        y = S @ (1.0 + x1 - 0.5 * x2 + 0.7 * d + u)
+        rows.append(pd.DataFrame({"unit": ids, "year": 2000 + s, "y": y, "x1": x1 + 0.3 * mu, "x2": x2,
+                                  "d": d, "z": z}))
+    df = pd.concat(rows, ignore_index=True).sample(frac=1.0, random_state=seed)  # rows in no particular order
+    return df, W, ids
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_two_sls_steps_by_dense_projections(seed):
+    """SAR W2SLS and EC2SLS, SARAR and SEM GLS steps: dense P_H and Omega^-1/2 give the same numbers."""
+    df, W, ids = _small_panel(seed)
+    n, t = W.shape[0], 4
+    dense = Dense(W, ids, t)
+    st = dense.stack(df, ["y", "x1", "x2", "d", "z"], entity="unit")
+    y, X, d, z = st[:, 0], st[:, 1:3], st[:, 3:4], st[:, 4:5]
+    one = np.ones((n * t, 1))
+    WT, Q0, Q1 = dense.WT, dense.Q0, dense.Q1
+
+    def fit(**kw):
+        return sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", endog=["d"], instruments=["z"], **kw).fit()
+
+    # SAR, fixed effects: W2SLS
+    Z = np.column_stack([X, d, WT @ y])
+    H = np.column_stack([X, z, WT @ X, WT @ WT @ X])
+    coef, e, Zh = Dense.tsls(Q0 @ y, Q0 @ Z, Q0 @ H)
+    cov = e @ e / (n * (t - 1) - 4) * np.linalg.inv(Zh.T @ Zh)
+    res = fit(model="sar", fe="entity")
+    np.testing.assert_allclose(res.params.to_numpy(), coef, rtol=1e-9)
+    np.testing.assert_allclose(res.bse.to_numpy(), np.sqrt(np.diag(cov)), rtol=1e-9)
+
+    # SAR, random effects: EC2SLS
+    X1 = np.column_stack([one, X])
+    Z1 = np.column_stack([X1, d, WT @ y])
+    H1 = np.column_stack([X1, z, WT @ X1, WT @ WT @ X1])
+    _, ew, _ = Dense.tsls(Q0 @ y, Q0 @ Z, Q0 @ H)
+    _, eb, _ = Dense.tsls(Q1 @ y, Q1 @ Z1, Q1 @ H1)
+    s2v, s21 = ew @ ew / (n * (t - 1) - 4), eb @ eb / (n - 5)
+    Om = Q0 / np.sqrt(s2v) + Q1 / np.sqrt(s21)
+    coef, e, Zh = Dense.tsls(Om @ y, Om @ Z1, np.column_stack([Q0 @ H1, Q1 @ H1]))
+    cov = e @ e / (n * t - 5) * np.linalg.inv(Zh.T @ Zh)
+    res = fit(model="sar", fe="random")
+    np.testing.assert_allclose(res.params.to_numpy(), coef, rtol=1e-9)
+    np.testing.assert_allclose(res.bse.to_numpy(), np.sqrt(np.diag(cov)), rtol=1e-9)
+    np.testing.assert_allclose([res.sigma2, res.sigma2_1], [s2v, s21], rtol=1e-9)
+
+    # SARAR, random effects: GLS GS2SLS at the GM estimates, covariance (Zh' Zh)^-1 with Omega^-1/2 scaling
+    res = fit(model="sarar", fe="random")
+    lam, s2v, s21 = res.params["lambda"], res.sigma2, res.sigma2_1
+    Om = (Q0 / np.sqrt(s2v) + Q1 / np.sqrt(s21)) @ (np.eye(n * t) - lam * WT)
+    coef, e, Zh = Dense.tsls(Om @ y, Om @ Z1, np.column_stack([Q0 @ H1, Q1 @ H1]))
+    np.testing.assert_allclose(res.params.drop("lambda").to_numpy(), coef, rtol=1e-9)
+    np.testing.assert_allclose(res.bse.drop("lambda").to_numpy(), np.sqrt(np.diag(np.linalg.inv(Zh.T @ Zh))),
+                               rtol=1e-9)
+
+    # SEM, random effects with the endogenous d: FGLS 2SLS
+    res = fit(model="sem", fe="random")
+    lam, s2v, s21 = res.params["lambda"], res.sigma2, res.sigma2_1
+    Om = (Q0 / np.sqrt(s2v) + Q1 / np.sqrt(s21)) @ (np.eye(n * t) - lam * WT)
+    coef, e, Zh = Dense.tsls(Om @ y, Om @ np.column_stack([X1, d]), np.column_stack([Om @ X1, Q0 @ z, Q1 @ z]))
+    np.testing.assert_allclose(res.params.drop("lambda").to_numpy(), coef, rtol=1e-9)
+    np.testing.assert_allclose(res.bse.drop("lambda").to_numpy(), np.sqrt(np.diag(np.linalg.inv(Zh.T @ Zh))),
+                               rtol=1e-9)
+
+
+def test_row_order_and_impacts(pr):
+    """Shuffled rows give the same fit; SAR impacts equal the dense formulas; SARAR impacts skip lambda."""
+    df, w = pr
+    res = _fit(pr, "sar_within")
+    again = sp.GM(F, df.sample(frac=1.0, random_state=3), w, "state", "year", model="sar").fit()
+    np.testing.assert_allclose(again.params.to_numpy(), res.params.to_numpy(), rtol=1e-12)
+    W = w.sparse.toarray()
+    S = np.linalg.inv(np.eye(48) - res.params["rho"] * W)
+    b = res.params.drop("rho")
+    tab = res.impacts(method="delta").table
+    np.testing.assert_allclose(tab["direct"].to_numpy(), b.to_numpy() * np.trace(S) / 48, rtol=1e-9)
+    np.testing.assert_allclose(tab["total"].to_numpy(), b.to_numpy() * S.sum() / 48, rtol=1e-9)
+    sim = res.impacts(draws=200, seed=5).table
+    pd.testing.assert_frame_equal(sim, res.impacts(draws=200, seed=5).table)
+    assert np.all(sim["direct_se"] > 0)
+    sarar = _fit(pr, "sarar_random_endog").impacts(draws=100, seed=1).table
+    assert list(sarar.index) == ["lpc", "lemp", "unemp", "lpcap"] and np.all(np.isfinite(sarar["total_se"]))
+    with pytest.raises(ValueError, match="not defined"):
+        _fit(pr, "sem_within_initial").impacts()
+
+
+def test_summary_and_registry(pr):
+    df, w = pr
+    res = _fit(pr, "sarar_random_endog")
+    text = res.summary()
+    for part in ("SARAR", "random unit effects", "Moments: initial", "Instruments:", "W X, W^2 X",
+                 "Endogenous: lpcap", "External instruments: lhwy", "lambda"):
+        assert part in text, part
+    assert "Moments: n/a" in _fit(pr, "sar_random").summary()
+    assert "Moments: fullweights" in repr(_fit(pr, "sem_within_fullweights"))
+    from spillover import registry
+
+    req = registry.FitRequest(F, df, w, "state", "year", fe="entity", method="lee-yu",
+                              options={"moments": "fullweights"})
+    via = registry.get("gm_sarar").run(req)
+    direct = sp.GM(F, df, w, "state", "year", model="sarar", fe="entity", moments="fullweights").fit()
+    np.testing.assert_array_equal(via.params.to_numpy(), direct.params.to_numpy())
+    assert registry.get("gm_sar").impacts and not registry.get("gm_sem").impacts
+    bracket = sp.GM(F_ENDOG + " + [lpcap ~ lhwy]", df, w, "state", "year", model="sem").fit()
+    np.testing.assert_array_equal(bracket.params.to_numpy(), _fit(pr, "sem_within_endog").params.to_numpy())
+
+
+# ----------------------------------------------------------------------------- (3) consistency
+def _grid_panel(seed: int, side: int, t: int, *, rho: float, lam: float, fe: str, endog: bool = False):
+    """y = rho W y + 1 + x1 - 0.5 x2 (+ 0.7 d) + mu + u, u = lam W u + nu on a rook grid (row-standardised)."""
+    rng = np.random.default_rng(seed)
+    w = libpysal.weights.lat2W(side, side, rook=True)
+    w.transform = "r"
+    W = w.sparse.toarray()
+    n = W.shape[0]
+    S, R = np.linalg.inv(np.eye(n) - rho * W), np.linalg.inv(np.eye(n) - lam * W)
+    mu = rng.normal(size=n)
+    rows = []
+    for s in range(t):
+        nu = rng.normal(size=n)
+        x1 = rng.normal(size=n) + (0.8 * mu if fe == "entity" else 0.0)  # fixed effects correlated with x1
+        x2, z = rng.normal(size=(2, n))
+        d = z + 0.8 * nu + 0.5 * rng.normal(size=n)
+        xb = 1.0 + x1 - 0.5 * x2 + (0.7 * d if endog else 0.0)
+        y = S @ (xb + mu + R @ nu)
+        rows.append(pd.DataFrame({"unit": w.id_order, "year": s, "y": y, "x1": x1, "x2": x2, "d": d, "z": z}))
+    return pd.concat(rows, ignore_index=True), w
+
+
+@pytest.mark.parametrize("moments", MOMENTS)
+def test_sem_random_effects_recovers_parameters(moments):
+    df, w = _grid_panel(11, 20, 6, rho=0.0, lam=0.5, fe="random")
+    res = sp.GM("y ~ x1 + x2", df, w, "unit", "year", model="sem", fe="random", moments=moments).fit()
+    assert abs(res.params["lambda"] - 0.5) < 0.06
+    assert abs(res.sigma2 - 1.0) < 0.1 and abs(res.sigma2_1 - 7.0) < 1.4  # sigma2_1 = 1 + T * 1
+    z = (res.params[["Intercept", "x1", "x2"]] - [1.0, 1.0, -0.5]) / res.bse[["Intercept", "x1", "x2"]]
+    assert np.abs(z).max() < 4
+
+
+def test_sarar_fixed_effects_recovers_rho_and_lambda():
+    df, w = _grid_panel(12, 20, 6, rho=0.4, lam=0.3, fe="entity")
+    res = sp.GM("y ~ x1 + x2", df, w, "unit", "year", model="sarar", fe="entity").fit()
+    z = (res.params[["x1", "x2", "rho"]] - [1.0, -0.5, 0.4]) / res.bse[["x1", "x2", "rho"]]
+    assert np.abs(z).max() < 4
+    assert abs(res.params["lambda"] - 0.3) < 0.08
+    re = sp.GM("y ~ x1 + x2", df, w, "unit", "year", model="sarar", fe="random").fit()
+    assert abs(re.params["x1"] - 1.0) / re.bse["x1"] > 4  # random effects ignore the correlation of mu and x1
+
+
+def test_endogenous_regressor_needs_its_instrument():
+    df, w = _grid_panel(13, 20, 5, rho=0.3, lam=0.0, fe="entity", endog=True)
+    iv = sp.GM("y ~ x1 + x2", df, w, "unit", "year", model="sar", endog=["d"], instruments=["z"]).fit()
+    assert abs(iv.params["d"] - 0.7) / iv.bse["d"] < 4 and abs(iv.params["rho"] - 0.3) / iv.bse["rho"] < 4
+    naive = sp.GM("y ~ x1 + x2 + d", df, w, "unit", "year", model="sar").fit()
+    assert abs(naive.params["d"] - 0.7) / naive.bse["d"] > 4
+
+
+def test_sar_standard_errors_match_the_spread_of_estimates():
+    """W2SLS over 100 seeded samples: means close to the truth, SEs close to the standard deviations
+    (a variance off by a factor 1.6 gives a ratio near 0.78 and fails)."""
+    est, ses = [], []
+    for seed in range(100):
+        df, w = _grid_panel(100 + seed, 8, 5, rho=0.4, lam=0.0, fe="entity")
+        res = sp.GM("y ~ x1 + x2", df, w, "unit", "year", model="sar").fit()
+        est.append(res.params[["x1", "rho"]].to_numpy())
+        ses.append(res.bse[["x1", "rho"]].to_numpy())
+    est, ses = np.array(est), np.array(ses)
+    sd = est.std(axis=0, ddof=1)
+    assert np.all(np.abs(est.mean(axis=0) - [1.0, 0.4]) < 3 * sd / 10 + 0.005)
+    ratio = sd / ses.mean(axis=0)
+    assert np.all((ratio > 0.8) & (ratio < 1.2)), ratio
+
+
+# ----------------------------------------------------------------------------- (4) bad input
+BAD = [
+    ({"model": "sdm"}, "option='model'"),
+    ({"moments": "full"}, "option='moments'"),
+    ({"fe": "twoways"}, "option='fe'.*entity"),
+    ({"fe": "none"}, "option='fe'"),
+    ({"model": "sar", "moments": "weights"}, "no spatial error.*option='moments'"),
+    ({"endog": ["lpcap"]}, "needs external instruments.*option='instruments'"),
+    ({"instruments": ["lhwy"]}, "without endogenous.*option='endog'"),
+    ({"endog": ["lpcap", "lpc"], "instruments": ["lhwy"]}, "not identified"),
+    ({"endog": [3], "instruments": ["lhwy"]}, "option='endog'"),
+    ({"endog": ["lemp"], "instruments": ["lhwy"]}, "listed twice"),
+]
+
+
+@pytest.mark.parametrize(("kw", "match"), BAD)
+def test_bad_options(pr, kw, match):
+    df, w = pr
+    formula = F_ENDOG if "endog" in kw and kw["endog"] == ["lpcap"] else F
+    with pytest.raises(SpecificationError, match=match):
+        sp.GM(formula, df, w, "state", "year", **kw)
+
+
+def test_bad_input_at_fit(pr):
+    df, w = pr
+    cases = [
+        (dict(formula="lgsp ~ 1", model="sar", fe="random"), "W y not identified.*option='instruments'"),
+        (dict(formula="lgsp ~ region + lpc", model="sem"), "collinear.*region"),
+        (dict(formula=F_ENDOG, endog=["nosuch"], instruments=["lhwy"]), "nosuch"),
+        (dict(formula=F_ENDOG, endog=["lpcap"], instruments=["region"]), "not identified"),
+    ]
+    for kw, match in cases:
+        model = sp.GM(kw.pop("formula"), df, w, "state", "year", **kw)
+        with pytest.raises(SpecificationError, match=match):
+            model.fit()
+    with pytest.raises(SpecificationError, match="given twice"):
+        sp.GM(F_ENDOG + " + [lpcap ~ lhwy]", df, w, "state", "year", endog=["lpcap"], instruments=["lhwy"])
+    with pytest.raises(SpecificationError, match="option='formula'"):
+        sp.GM(None, df, w, "state", "year")
+    with pytest.raises(SpecificationError, match="option='w'"):
+        sp.GM(F, df, None, "state", "year")
+
+
+def test_endog_and_instruments_as_expressions(pr):
+    """Terms are matched as formulaic spells them: np.log( hwy ) is the column np.log(hwy)."""
+    df, w = pr
+    res = sp.GM(F_ENDOG, df, w, "state", "year", endog="np.log(pcap)", instruments=["np.log( hwy )"]).fit()
+    ref = _fit(pr, "sem_within_endog")
+    assert res.endog == ("np.log(pcap)",) and res.external_instruments == ("np.log(hwy)",)
+    np.testing.assert_allclose(res.params.to_numpy(), ref.params.to_numpy(), rtol=1e-10)
+    with pytest.raises(SpecificationError, match="not one term"):
+        sp.GM(F_ENDOG, df, w, "state", "year", endog=["lpcap + lpc"], instruments=["lhwy", "lwater"])
+
+
+def test_lambda_at_the_end_of_its_interval_is_flagged(pr, monkeypatch):
+    """A common shock per period (W u = u) puts the GM minimum at lambda = 1: the search stops at 0.999 and
+    flags it; a flagged GM step warns and marks the result as not converged."""
+    from spillover.errors import ConvergenceWarning
+    from spillover.spatial import gm_moments
+
+    df, w = pr
+    n, t = 48, 17
+    shock = np.repeat(np.random.default_rng(0).normal(size=t), n)
+    u0 = shock - np.tile(shock.reshape(t, n).mean(axis=0), t)
+    fit = gm_moments.estimate(u0, None, w.sparse, n, t, "initial")
+    assert fit.lam == pytest.approx(0.999) and any("end of its search interval" in f for f in fit.flags)
+    monkeypatch.setattr(gm_module, "estimate", lambda *a, **k: fit)
+    with pytest.warns(ConvergenceWarning, match="end of its search interval"):
+        res = sp.GM(F, df, w, "state", "year", model="sem").fit()
+    assert not res.converged and "WARNING" in res.summary()
