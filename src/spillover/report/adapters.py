@@ -119,7 +119,18 @@ def _from_spatial(res) -> ColumnRecord:
     impacts_fn = getattr(res, "impacts", None)  # raises ValueError for models without impacts
     return ColumnRecord(model=str(res.model), coefs=coefs, depvar=getattr(res, "y_name", None), fe=res.fe,
                         method=res.method, w_label=str(res.w_label), stats=stats, impacts_fn=impacts_fn,
-                        flags=tuple(res.flags), cov=cov_text(getattr(res, "cov_type", None)))
+                        flags=tuple(res.flags), notes=approximation_notes(res),
+                        cov=cov_text(getattr(res, "cov_type", None)))
+
+
+#: What an estimate says when its log-determinant strategy approximates (spillover.spatial.logdet).
+APPROXIMATE_LOGDET = ("log-determinant and traces by Monte Carlo (Barry & Pace 1999), an approximation; "
+                      "logdet='lu' is exact")
+
+
+def approximation_notes(res) -> tuple[str, ...]:
+    """The notes a table prints for ``res`` when a log-determinant was approximated ("mc")."""
+    return (APPROXIMATE_LOGDET,) if "mc" in str(getattr(res, "logdet_strategy", "")).split(",") else ()
 
 
 def _from_dynamic(res) -> ColumnRecord:

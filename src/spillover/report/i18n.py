@@ -85,6 +85,8 @@ PHRASES: dict[str, dict[str, str]] = {"zh": {
     "OLS, unit/time/two-way effects, likelihoods compared": "OLS，个体/时间/双向固定效应，比较似然值",
     "SDM, unit effects (demeaning) vs random effects": "SDM，个体固定效应（去均值）对随机效应",
     "delta": "delta方法", "simulation": "模拟",
+    "log-determinant and traces by Monte Carlo (Barry & Pace 1999), an approximation; logdet='lu' is exact":
+        "对数行列式与迹由蒙特卡洛方法近似计算（Barry & Pace 1999）；logdet='lu'为精确计算",
     "Log-marginal likelihood": "对数边际似然", "Posterior probability": "后验概率",
     "uniform on the admissible interval of rho or lambda": "ρ或λ在可行区间上服从均匀先验",
     "beta(1.01, 1.01) on (-1, 1) for rho or lambda": "ρ或λ在(-1, 1)上服从Beta(1.01, 1.01)先验",

@@ -34,7 +34,7 @@ array of the same length):
     ``rho`` values.
 
 :func:`make_logdet` builds one, :func:`choose_strategy` is the automatic rule
-("eigen" up to N = 1,000, or 2,000 for a real spectrum; "mc" above).
+("eigen" up to N = 400, or 1,000 for a real spectrum; "lu" up to 3,000; "mc" above).
 
 Measured cost (2 cores; row-standardised 6-nearest-neighbour ``W``): "mc" at
 N = 5,000 builds in 0.08 s, at N = 100,000 (600k non-zeros) in 1.4-1.6 s
@@ -107,6 +107,7 @@ __all__ = [
     "DEFAULT_EPS",
     "N_EIGEN_MAX",
     "N_EIGEN_MAX_REAL",
+    "N_LU_MAX",
 ]
 
 STRATEGIES = ("eigen", "lu", "mc")
@@ -114,12 +115,16 @@ STRATEGIES = ("eigen", "lu", "mc")
 DEFAULT_ORDER = 50
 #: Default relative margin by which ``bounds`` is shrunk towards zero.
 DEFAULT_EPS = 1e-6
-#: "auto" uses exact eigenvalues up to this N when the spectrum is complex ...
-N_EIGEN_MAX = 1000
-#: ... and up to this N when W is symmetric or diagonally symmetrisable.
-N_EIGEN_MAX_REAL = 2000
+#: "auto" uses exact eigenvalues up to this N whatever the spectrum ...
+N_EIGEN_MAX = 400
+#: ... and up to this N when W is symmetric or diagonally symmetrisable;
+N_EIGEN_MAX_REAL = 1000
+#: then exact sparse LU up to this N, and Monte Carlo above (see :func:`choose_strategy`).
+N_LU_MAX = 3000
 #: Default number of Hutchinson probe vectors of the "lu" strategy.
 LU_DRAWS = 32
+#: Chebyshev points at which "lu" evaluates tr(G) exactly before interpolating it at many rho (impacts draws).
+CHEB_NODES = 24
 
 _ROWSUM_TOL = 1e-10  # |row sum - 1| below which a row counts as standardised
 _SYM_TOL = 1e-9  # relative tolerance of the diagonal-symmetrisability check
@@ -627,7 +632,7 @@ class EigenLogDet(_Base):
 
 # --------------------------------------------------------------------- "lu"
 class LULogDet(_Base):
-    """Exact sparse-LU log-determinant with Hutchinson traces.
+    """Exact sparse-LU log-determinant and exact ``tr(G)``, ``tr(G^2)``; Hutchinson ``tr(G'G)``.
 
     ``log|det(I - rho W)| = sum_i log|U_ii|`` for ``P (I - rho W) Q = L U``
     with unit-diagonal ``L`` (Pace & Barry 1997). The factorisation uses the
@@ -636,27 +641,27 @@ class LULogDet(_Base):
     ``|rho| < 1``), else COLAMD with partial pivoting; the last two
     factorisations are cached.
 
-    Traces use Hutchinson's (1990) estimator ``tr(B) = E[z'Bz]`` with the
-    ``draws`` seeded Rademacher vectors ``z`` (the same for every ``rho``, so
-    the estimates are smooth in ``rho`` and reproducible): ``z'Gz``,
-    ``z'G^2 z = (G'z)'(Gz)`` and ``|Gz|^2`` with ``Gz = W S z`` and ``G'z =
-    S'(W'z)`` from LU solves. Their errors are reduced by regression control
-    variates (Glasserman 2004, eq. 4.9) on the Hutchinson errors of the
-    exactly known ``tr(W^k)``, ``k <= 4``, ``|W|_F^2``, ``|W^2|_F^2`` (see
-    ``_probe_controls``); at ``rho = 0`` the estimates are exact. Relative
-    RMS error over 20 seeds (32 vectors, row-standardised 6-NN ``W``, N =
-    2,000) at ``|rho|`` = 0.2 / 0.5 / 0.7 / 0.9: ``tr_G`` 4e-6 / 1e-4 /
-    5e-4 / 3e-3, ``tr_G2`` and ``tr_GtG`` 3e-5 / 4e-4 / 1.5e-3 / 7.5e-3
-    (tolerances checked in tests/test_logdet.py). ``1'S1``, ``1'SW1`` are
-    exact (one solve, or ``N/(1 - rho)`` for row-standardised ``W``).
+    ``tr(G)`` is the complex-step derivative of the exact log-determinant
+    (:meth:`tr_G`, exact to rounding), interpolated on Chebyshev points when
+    asked at many ``rho`` (impacts draws: 24 factorisations whatever the
+    number of draws); ``tr(G^2)`` its derivative by a five-point difference
+    (:meth:`tr_G2`, 1e-9 relative). Only ``tr(G'G)`` (the expected
+    information's ``rho`` entry) is estimated: Hutchinson's (1990)
+    ``E[z'Bz]`` with ``draws`` seeded Rademacher vectors (the same for every
+    ``rho``), ``|Gz|^2`` with ``Gz = W S z`` from LU solves, and regression
+    control variates (Glasserman 2004, eq. 4.9) on the Hutchinson errors of
+    the exactly known ``tr(W^k)``, ``k <= 4``, ``|W|_F^2``, ``|W^2|_F^2``
+    (``_probe_controls``); exact at ``rho = 0``, relative RMS error over 20
+    seeds (32 vectors, row-standardised 6-NN ``W``, N = 2,000) 3e-5 / 4e-4 /
+    1.5e-3 / 7.5e-3 at ``|rho|`` = 0.2 / 0.5 / 0.7 / 0.9 (checked in
+    tests/test_logdet.py); ``cov="hessian"`` avoids it. ``1'S1``, ``1'SW1``
+    are exact (one solve, or ``N/(1 - rho)`` for row-standardised ``W``).
 
-    Every ``rho`` costs one factorisation (0.5 s at N = 100,000, 6-NN): fine
-    for a likelihood search, slow for ``tr_S`` at 1,000 simulation draws,
-    where "mc" or "eigen" are the tools.
+    Every ``rho`` costs one factorisation (0.5 s at N = 100,000, 6-NN).
     """
 
     strategy = "lu"
-    exact = True  # the log-determinant and the sums; traces are estimates
+    exact = True  # log-determinant, tr(G), tr(G^2) and the sums; tr(G'G) is an estimate
 
     def __init__(self, W: Any, *, draws: int = LU_DRAWS, seed: int = 0, eps: float = DEFAULT_EPS):
         w = W if isinstance(W, _Weights) else _Weights(W)
@@ -672,6 +677,7 @@ class LULogDet(_Base):
         self._off_col = np.asarray(abs(w.W).sum(axis=0)).ravel() - np.abs(diag)
         self._lu: OrderedDict[float, Any] = OrderedDict()
         self._traces: dict[float, tuple[float, float, float]] = {}
+        self._tr_g: dict[float, float] = {}
 
     @cached_property
     def bounds(self) -> tuple[float, float]:  # type: ignore[override]
@@ -681,19 +687,22 @@ class LULogDet(_Base):
         b = (1.0 - self.eps) / w.radius
         return (-b, b)
 
+    def _dominant(self, rho: float) -> bool:
+        pivot = np.abs(1.0 - rho * self._diag)
+        return bool(np.all(abs(rho) * self._off_row < pivot) or np.all(abs(rho) * self._off_col < pivot))
+
+    def _splu(self, a: Any, rho: float) -> Any:
+        """Sparse LU of ``a = I - rho W`` (real or complex): no pivoting when diagonally dominant."""
+        if self._dominant(rho):
+            return sla.splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        return sla.splu(a)
+
     def _factor(self, rho: float) -> Any:
         if rho in self._lu:
             self._lu.move_to_end(rho)
             return self._lu[rho]
-        A = (self._I - rho * self._Wc).tocsc()
-        pivot = np.abs(1.0 - rho * self._diag)
-        dominant = bool(np.all(abs(rho) * self._off_row < pivot) or np.all(abs(rho) * self._off_col < pivot))
         try:
-            if dominant:
-                lu = sla.splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                              options={"SymmetricMode": True})
-            else:
-                lu = sla.splu(A)
+            lu = self._splu((self._I - rho * self._Wc).tocsc(), rho)
         except RuntimeError:  # exactly singular
             lu = None
         self._lu[rho] = lu
@@ -710,21 +719,58 @@ class LULogDet(_Base):
             out[i] = -np.inf if lu is None else float(np.log(np.abs(lu.U.diagonal())).sum())
         return _out(out, scalar)
 
-    def dlogdet(self, rho: Any) -> Any:
-        """``d log|det(I - rho W)| / d rho`` by the complex step (Squire & Trapp 1998, SIAM Review 40).
+    def _complex_step(self, rho: float) -> float:
+        """``tr(G) = -d logdet / d rho`` by the complex step (Squire & Trapp 1998, SIAM Review 40).
 
-        With ``h = 1e-30``, ``P (I - (rho + ih) W) Q = L U`` gives the derivative
-        ``sum_i Im(U_ii) / (h Re(U_ii))`` exact to rounding (no subtraction),
-        at the cost of one complex factorisation; the Hutchinson ``tr_G`` is an
-        estimate and would not be the derivative of the exact ``logdet``.
+        With ``h = 1e-30``, ``P (I - (rho + ih) W) Q = L U`` gives ``d logdet / d rho =
+        sum_i Im(U_ii) / (h Re(U_ii))`` exact to rounding (no subtraction), at the
+        cost of one complex factorisation with the real one's ordering.
+        """
+        if rho not in self._tr_g:
+            h = 1e-30
+            u = self._splu((self._I - complex(rho, h) * self._Wc).tocsc(), rho).U.diagonal()
+            self._tr_g[rho] = -float(np.sum(u.imag / u.real)) / h
+        return self._tr_g[rho]
+
+    def tr_G(self, rho: Any) -> Any:
+        """``tr(G)``, exact: the complex-step derivative of the exact log-determinant.
+
+        At more than :data:`CHEB_NODES` values of ``rho`` (impacts by simulation)
+        the exact values at that many Chebyshev points of ``[min rho, max rho]``
+        are interpolated (Trefethen 2013, *Approximation Theory and
+        Approximation Practice*, ch. 8: ``tr(G)`` is analytic on the admissible
+        interval, so the error falls geometrically with the number of points;
+        below 1e-12 relative on the draws of a fit, checked in tests/test_logdet.py).
         """
         r, scalar = _as_rho(rho)
-        h = 1e-30
+        if r.size <= CHEB_NODES or np.ptp(r) == 0:
+            return _out(np.array([self._complex_step(float(x)) for x in r]), scalar)
+        lo, hi = float(r.min()), float(r.max())
+        nodes = np.polynomial.chebyshev.chebpts2(CHEB_NODES)  # extrema, including the ends
+        vals = np.array([self._complex_step(float(lo + (hi - lo) * (z + 1) / 2)) for z in nodes])
+        cheb = np.polynomial.Chebyshev.fit(nodes, vals, CHEB_NODES - 1, domain=[-1, 1])
+        return _out(cheb(2 * (r - lo) / (hi - lo) - 1), scalar)
+
+    def dlogdet(self, rho: Any) -> Any:
+        """``d log|det(I - rho W)| / d rho = -tr(G)``, exact (see :meth:`tr_G`)."""
+        r, scalar = _as_rho(rho)
+        return _out(-np.asarray(self.tr_G(r), dtype=float), scalar)
+
+    def tr_G2(self, rho: Any) -> Any:
+        """``tr(G G) = d tr(G) / d rho``: five-point central difference of the exact ``tr(G)``.
+
+        Step ``h = 1e-3 d`` with ``d`` the distance from ``rho`` to the nearer end of
+        :attr:`bounds` (``1 - |rho|`` for a row-standardised W): the truncation,
+        of order ``(h / d)^4``, and the rounding, ``eps tr(G) d / h``, both stay
+        below 1e-9 relative.
+        """
+        r, scalar = _as_rho(rho)
+        lo, hi = self.bounds
         out = np.empty(r.size)
         for i, x in enumerate(r):
-            a = (self._I - complex(float(x), h) * self._Wc).tocsc()
-            u = sla.splu(a).U.diagonal()
-            out[i] = float(np.sum(u.imag / u.real)) / h
+            h = 1e-3 * min(hi - float(x), float(x) - lo)
+            f = [self._complex_step(float(x) + k * h) for k in (-2, -1, 1, 2)]
+            out[i] = (f[0] - 8 * f[1] + 8 * f[2] - f[3]) / (12 * h)
         return _out(out, scalar)
 
     @cached_property
@@ -749,14 +795,6 @@ class LULogDet(_Base):
     def _traces_at(self, rho: Any, k: int) -> Any:
         r, scalar = _as_rho(rho)
         return _out(np.array([self._trace_triplet(float(x))[k] for x in r]), scalar)
-
-    def tr_G(self, rho: Any) -> Any:
-        """Hutchinson estimate of ``tr(G)`` with control variate (see class)."""
-        return self._traces_at(rho, 0)
-
-    def tr_G2(self, rho: Any) -> Any:
-        """Hutchinson estimate of ``tr(G G)`` with control variate."""
-        return self._traces_at(rho, 1)
 
     def tr_GtG(self, rho: Any) -> Any:
         """Hutchinson estimate of ``tr(G'G)`` with control variate."""
@@ -1052,18 +1090,25 @@ class MCLogDet(_Base):
 
 # ----------------------------------------------------------------- factory
 def choose_strategy(n: int, *, real_spectrum: bool = False, n_eigen_max: int | None = None) -> str:
-    """The "auto" rule: exact eigenvalues for small N, Monte Carlo above.
+    """The "auto" rule: exact wherever exact costs no more than the approximation.
 
-    ``"eigen"`` when ``n <= n_eigen_max``, else ``"mc"``. The default
-    ``n_eigen_max`` is :data:`N_EIGEN_MAX_REAL` (2,000) for a real spectrum
-    (``eigvalsh``: 0.35 s at N = 2,000) and :data:`N_EIGEN_MAX` (1,000)
-    otherwise (``eigvals``: 0.4 s at N = 1,000, 2 s at 2,000). ``"lu"`` is
-    never chosen automatically (one sparse LU per ``rho``: 0.5 s at N =
-    100,000); force it for an exact log-determinant at large N.
+    ``"eigen"`` (everything exact) up to ``n_eigen_max`` units: by default
+    :data:`N_EIGEN_MAX_REAL` (1,000) for a real spectrum, :data:`N_EIGEN_MAX`
+    (400) otherwise; then ``"lu"`` (exact log-determinant, ``tr(G)`` and
+    ``tr(G^2)``) up to :data:`N_LU_MAX` (3,000); ``"mc"`` above, where it is
+    the faster by a growing margin. Measured on 2 cores, SDM with unit
+    effects, T = 10, row-standardised 6-NN W (fit; 1,000 impact draws):
+    N = 1,024: eigen 0.8-0.9 s, lu 0.10-0.14 s, mc 0.09-0.18 s; N = 2,000:
+    lu 0.38 s, mc 0.36 s (eigen, complex spectrum, 3.7 s); N = 3,085: lu
+    0.33 s + 0.29 s, mc 0.21 s + 0.09 s; N = 5,000: lu 0.68 s + 0.52 s, mc
+    0.24 s + 0.08 s; N = 10,000: lu 1.6 s + 1.3 s, mc 0.3 s + 0.1 s. A result
+    says in its summary (and the tables in a note) when "mc" approximated.
     """
     if n_eigen_max is None:
         n_eigen_max = N_EIGEN_MAX_REAL if real_spectrum else N_EIGEN_MAX
-    return "eigen" if n <= n_eigen_max else "mc"
+    if n <= n_eigen_max:
+        return "eigen"
+    return "lu" if n <= N_LU_MAX else "mc"
 
 
 def make_logdet(

@@ -169,6 +169,9 @@ class SpatialResults(Inference):
             f"sigma2 = {self.sigma2:.6g}   log-likelihood = {self.llf:.4f}   AIC = {self.aic:.3f}   BIC = {self.bic:.3f}",
             f"{self.rsquared_label} = {self.rsquared:.4f}   corr^2(y, fitted) = {self.corr2:.4f}",
         ]
+        if "mc" in str(self.logdet_strategy).split(","):
+            head.append("Note: log-determinant and traces by Monte Carlo (Barry & Pace 1999), an approximation; "
+                        "logdet='lu' is exact")
         if self.flags:
             head.append("WARNING: " + "; ".join(self.flags))
         body = self.summary_frame().to_string(float_format=lambda v: f"{v: .6f}")
