@@ -75,7 +75,7 @@ def test_score_shares_add_up_to_the_analytic_gradient(model, fe, method):
     beta = np.linspace(0.4, -0.2, k)
     rho, lam, s2 = (0.25 if lag else 0.0), (0.35 if err else 0.0), 0.8  # not the estimate: the score is not 0
     parts = sandwich.score_parts(ws, n, t, conv, lag=lag, err=err, beta=beta, rho=rho, lam=lam, sigma2=s2,
-                                 yt=yt, wyt=wyt, wwyt=wwyt, zt=zt, wzt=wzt)
+                                 yt=yt, wyt=wyt, mwyt=wwyt, zt=zt, mzt=wzt)
     mom = Moments.from_arrays(yt, wyt, wwyt, zt, wzt)
 
     def dld(p):  # d log|I - p W| / dp = -tr(W (I - p W)^-1), dense
@@ -153,7 +153,7 @@ def test_meat_equals_the_brute_force_variance_of_the_score(model, kind):
     beta = np.linspace(0.4, -0.2, zt.shape[1])
     rho, lam, s2 = (0.25 if lag else 0.0), (0.35 if err else 0.0), 0.8
     parts = sandwich.score_parts(ws, n, t, conv, lag=lag, err=err, beta=beta, rho=rho, lam=lam, sigma2=s2,
-                                 yt=yt, wyt=wyt, wwyt=wwyt, zt=zt, wzt=wzt)
+                                 yt=yt, wyt=wyt, mwyt=wwyt, zt=zt, mzt=wzt)
     got = sandwich.meat(parts, kind)
     want = _brute_force_meat(w, t, beta, rho, lam, s2, parts.e, zt, conv, lag, err, kind)
     # cluster: the pair term (sum_t e_it e_jt)^2 is spread over the t period pairs (o1, o2) of the loop

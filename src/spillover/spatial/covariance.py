@@ -64,7 +64,11 @@ def _starred(engine, p: float, corr_on: bool, W, n: int) -> tuple[float, float, 
 
 
 def expected_information(spec, mom, beta, rho, lam, sigma2, engine, conv, W, zt, n, t, fe):
-    """Expected information of (beta, rho | lambda, sigma2); see the module docstring."""
+    """Expected information of (beta, rho | lambda, sigma2); see the module docstring.
+
+    ``W`` and ``engine`` are those of the model's one spatial parameter: the lag's W,
+    or the error's (``w_u``).
+    """
     k = len(beta)
     corr_on = conv.jac_corr > 0
     c = conv.jac
@@ -91,16 +95,19 @@ def expected_information(spec, mom, beta, rho, lam, sigma2, engine, conv, W, zt,
 
 
 def observed_hessian(spec, mom, beta, rho, lam, sigma2, engine, conv):
-    """Analytic Hessian of the full log-likelihood in (beta, rho | lambda, sigma2)."""
-    k = len(beta)
+    """Analytic Hessian of the full log-likelihood in (beta, rho | lambda, sigma2).
+
+    ``engine`` is that of the model's one spatial parameter (the error's W for SEM/SDEM).
+    """
+    k, z0 = len(beta), mom.Z0
     g = mom.gram
     s2 = sigma2
     h = np.zeros((k + 2, k + 2))
     p = rho if spec.lag else lam
     curv = -conv.jac * float(engine.tr_G2(p)) + conv.jac_corr / (1.0 - p) ** 2
-    m = 3 + 2 * k
+    m = z0 + 2 * k
     zsel = np.zeros((m, k))
-    zsel[3 : 3 + k] = np.eye(k)
+    zsel[z0 : z0 + k] = np.eye(k)
     a_e, bmat = mom._vectors(rho, lam)
     a_e = a_e - bmat @ beta  # coefficients of e
     ee = float(a_e @ g @ a_e)
@@ -114,10 +121,10 @@ def observed_hessian(spec, mom, beta, rho, lam, sigma2, engine, conv):
         h[k, k + 1] = h[k + 1, k] = -float(a_wy @ g @ a_e) / s2**2
     else:
         wzsel = np.zeros((m, k))
-        wzsel[3 + k :] = np.eye(k)
+        wzsel[z0 + k :] = np.eye(k)
         a_uw = np.zeros(m)
-        a_uw[1] = 1.0
-        a_uw[3 + k :] = -beta
+        a_uw[2] = 1.0  # M y
+        a_uw[z0 + k :] = -beta
         h[:k, :k] = -bmat.T @ g @ bmat / s2
         h[:k, k] = h[k, :k] = (-wzsel.T @ g @ a_e - bmat.T @ g @ a_uw) / s2
         h[k, k] = curv - float(a_uw @ g @ a_uw) / s2

@@ -31,6 +31,7 @@ class PanelDesign(Shape):
     ids, periods : unit ids (W order) and sorted periods
     order : for each stacked row, the row position in ``rows``
     rows : the user's row labels of the rows used (all of them unless ``lag(x, k)`` dropped the first k periods)
+    w_x, w_u : (N, N) CSR weights of the W X terms and of the error, aligned with ``ids``; None: ``w``
     """
 
     y: np.ndarray
@@ -46,6 +47,8 @@ class PanelDesign(Shape):
     row_standardised: bool = False
     extra: dict = field(default_factory=dict)
     rows: pd.Index | None = None
+    w_x: sp_sparse.csr_array | None = None
+    w_u: sp_sparse.csr_array | None = None
 
     @property
     def wx_names(self) -> list[str]:
@@ -61,7 +64,8 @@ class PanelDesign(Shape):
         from spillover.spatial.transforms import spatial_lag
 
         n, t = self.n, self.t
-        wx = spatial_lag(self.w, self.x[:, self.wx_idx], n, t) if self.wx_idx else np.empty((n * t, 0))
+        w_x = self.w if self.w_x is None else self.w_x
+        wx = spatial_lag(w_x, self.x[:, self.wx_idx], n, t) if self.wx_idx else np.empty((n * t, 0))
         z = np.column_stack([self.x, wx])
         names = self.x_names + self.wx_names
         bad = collinear_columns(z if transform is None else transform(z), names)
@@ -212,3 +216,33 @@ def design_from_arrays(
         y_name=y_name, order=np.arange(len(y)), w_label=label, row_standardised=is_row_standardised(W),
         rows=pd.RangeIndex(len(y)),
     )
+
+
+def other_weights(w, ids: list, option: str, *, bare_ok: bool = False) -> sp_sparse.csr_array:
+    """A second weights matrix (``w_x``, ``w_u``) in the order of the design's ``ids``.
+
+    ``w`` is a libpysal W or ``(matrix, ids)`` with the same units as the main W
+    (any order); a bare matrix only where the arrays already follow one order
+    (``from_arrays``, ``bare_ok``).
+    """
+    from spillover.weights import _check_cells, as_matrix
+
+    if hasattr(w, "id_order") or isinstance(w, tuple):
+        m, oids, _ = as_matrix(w)
+        if set(oids) != set(ids) or len(oids) != len(ids):
+            missing = [i for i in ids if i not in set(oids)][:10]
+            extra = [i for i in oids if i not in set(ids)][:10]
+            raise WeightsError(format_error(f"{option} does not have the units of w", option=option,
+                                            missing_from_it=missing or None, extra_in_it=extra or None,
+                                            hint=f"build {option} for the same units as w"))
+        where = {u: k for k, u in enumerate(oids)}
+        pos = np.array([where[i] for i in ids], dtype=np.intp)
+        return sp_sparse.csr_array(m[pos][:, pos])
+    if not bare_ok:
+        raise WeightsError(format_error(f"{option} is a bare matrix: its unit order cannot be checked", option=option,
+                                        hint="pass a libpysal W or (matrix, ids)"))
+    m = sp_sparse.csr_array(w, dtype=float)
+    if m.shape != (len(ids), len(ids)):
+        raise WeightsError(format_error(f"{option} is {m.shape} but the arrays have N={len(ids)}", option=option))
+    _check_cells(m, list(ids))
+    return m

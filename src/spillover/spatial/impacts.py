@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from spillover.errors import SpecificationError, format_error
+
 
 @dataclass(frozen=True)
 class ImpactContext:
@@ -44,17 +46,70 @@ class ImpactContext:
     rho_name: str | None  # "rho" or None (SLX/SDEM)
     engine: object | None  # LogDet, when rho_name is set
     n: int
-    w_trace: float  # tr(W)
-    w_sum: float  # 1'W1
+    w_trace: float  # tr(W_x)
+    w_sum: float  # 1'W_x 1
+    cross: CrossTraces | None = None  # tr(S W_x), 1'S W_x 1 when the W X terms have their own W
 
     @classmethod
-    def for_fit(cls, x_names: list[str], params: list[str], w, *, engine=None) -> ImpactContext:
+    def for_fit(cls, x_names: list[str], params: list[str], w, *, engine=None, w_x=None) -> ImpactContext:
         """The context of a fit whose parameters are ``params``: every non-intercept x, its ``W*x``
-        term when estimated, and ``rho`` (with its log-det ``engine``) when given."""
+        term when estimated, and ``rho`` (with its log-det ``engine``) when given; ``w_x`` the W of
+        the W X terms when it is not ``w``."""
         xs = [c for c in x_names if c != "Intercept"]
+        wx = w if w_x is None else w_x
+        cross = CrossTraces(w, w_x) if (w_x is not None and engine is not None) else None
         return cls(x_names=xs, beta_names=xs, theta_names=[f"W*{c}" if f"W*{c}" in params else None for c in xs],
                    rho_name="rho" if engine is not None else None, engine=engine, n=w.shape[0],
-                   w_trace=float(w.diagonal().sum()), w_sum=float(w.sum()))
+                   w_trace=float(wx.diagonal().sum()), w_sum=float(wx.sum()), cross=cross)
+
+
+class CrossTraces:
+    """``tr(S W_x)`` and ``1' S W_x 1`` with ``S = (I - rho W)^-1``, for W X terms with their own W.
+
+    Dense (``W`` up to :data:`MAX_N` units): ``S`` by one LU per ``rho``; at many
+    ``rho`` (impacts draws) the values at 24 Chebyshev points of the draws'
+    range are interpolated, as :class:`spillover.spatial.logdet.LULogDet` does
+    for ``tr(G)``. Derivatives in ``rho``: ``tr(S W S W_x)``, ``1' S W S W_x 1``.
+    """
+
+    MAX_N = 3000
+
+    def __init__(self, w, w_x):
+        n = w.shape[0]
+        if n > self.MAX_N:
+            raise SpecificationError(format_error(
+                f"impacts with a separate w_x in a model with rho need dense N x N solves, offered up to "
+                f"{self.MAX_N:,} units (N = {n:,})", option="w_x", hint="use w_x = w, or a model without rho (SDEM)"))
+        self.w = np.asarray(w.todense()) if hasattr(w, "todense") else np.asarray(w, dtype=float)
+        self.wx = np.asarray(w_x.todense()) if hasattr(w_x, "todense") else np.asarray(w_x, dtype=float)
+        self._cache: dict[float, tuple[float, float, float, float]] = {}
+
+    def _at(self, rho: float) -> tuple[float, float, float, float]:
+        if rho not in self._cache:
+            n = self.w.shape[0]
+            s = np.linalg.solve(np.eye(n) - rho * self.w, np.eye(n))
+            swx = s @ self.wx
+            sws = s @ self.w @ swx
+            ones = np.ones(n)
+            self._cache[rho] = (float(np.trace(swx)), float(ones @ swx @ ones), float(np.trace(sws)),
+                                float(ones @ sws @ ones))
+        return self._cache[rho]
+
+    def values(self, rho) -> tuple[np.ndarray, np.ndarray]:
+        """``(tr(S W_x), 1'S W_x 1)`` at each rho of ``rho``."""
+        r = np.atleast_1d(np.asarray(rho, dtype=float))
+        if r.size <= 24 or np.ptp(r) == 0:
+            v = np.array([self._at(float(x))[:2] for x in r])
+            return v[:, 0], v[:, 1]
+        lo, hi = float(r.min()), float(r.max())
+        nodes = np.polynomial.chebyshev.chebpts2(24)
+        v = np.array([self._at(lo + (hi - lo) * (z + 1) / 2)[:2] for z in nodes])
+        x = 2 * (r - lo) / (hi - lo) - 1
+        return tuple(np.polynomial.Chebyshev.fit(nodes, v[:, j], 23, domain=[-1, 1])(x) for j in (0, 1))
+
+    def derivatives(self, rho: float) -> tuple[float, float]:
+        """``d/d rho`` of ``(tr(S W_x), 1'S W_x 1)``."""
+        return self._at(float(rho))[2:]
 
 
 @dataclass(frozen=True)
@@ -87,9 +142,12 @@ def _effects(ctx: ImpactContext, b: np.ndarray, t: np.ndarray, rho: np.ndarray) 
         return direct, total
     eng = ctx.engine
     trs = np.atleast_1d(eng.tr_S(rho))[:, None]
-    trg = np.atleast_1d(eng.tr_G(rho))[:, None]
     s1 = np.atleast_1d(eng.sum_S(rho))[:, None]
-    sw1 = np.atleast_1d(eng.sum_SW(rho))[:, None]
+    if ctx.cross is not None:
+        trg, sw1 = (np.atleast_1d(v)[:, None] for v in ctx.cross.values(rho))
+    else:
+        trg = np.atleast_1d(eng.tr_G(rho))[:, None]
+        sw1 = np.atleast_1d(eng.sum_SW(rho))[:, None]
     direct = (b * trs + t * trg) / n
     total = (b * s1 + t * sw1) / n
     return direct, total
@@ -118,6 +176,10 @@ def _gradients(ctx: ImpactContext, b: float, t: float, rho: float) -> dict[str, 
     ds1 = (float(eng.sum_S(rho + h)) - float(eng.sum_S(rho - h))) / (2 * h)
     dsw1 = (float(eng.sum_SW(rho + h)) - float(eng.sum_SW(rho - h))) / (2 * h)
     d_trs = trg + rho * trg2
+    if ctx.cross is not None:  # the W X terms' own W: tr(S W_x), 1'S W_x 1 and their derivatives
+        (trg_x,), (sw1,) = ctx.cross.values(rho)
+        trg2, dsw1 = ctx.cross.derivatives(rho)
+        trg = trg_x
     return {
         "direct": np.array([trs / n, trg / n, (b * d_trs + t * trg2) / n]),
         "total": np.array([s1 / n, sw1 / n, (b * ds1 + t * dsw1) / n]),

@@ -1,14 +1,15 @@
 """Gaussian log-likelihoods of the fixed-effects spatial panel models.
 
 All models share one representation. With the transformed (demeaned) data
-``y~, (Wy)~, (WWy)~, Z~, (WZ)~`` (spatial lags formed on raw data first) the
-residual of the general SAC model
+``y~, (Wy)~, (My)~, (MWy)~, Z~, (MZ)~`` (spatial lags formed on raw data first;
+``M`` is the W of the error, ``w_u``, by default ``W``) the residual of the
+general SAC model
 
-    y = rho W y + Z b + u,   u = lam W u + e           (Elhorst 2014, eq. 2.5)
+    y = rho W y + Z b + u,   u = lam M u + e           (Elhorst 2014, eq. 2.5)
 
-is ``e = [y~ - (rho+lam) (Wy)~ + rho lam (WWy)~] - [Z~ - lam (WZ)~] b``, which is
-linear in the columns of ``M = [y~, (Wy)~, (WWy)~, Z~, (WZ)~]``. With the Gram
-matrix ``M'M`` computed once, b(rho, lam) and e'e cost O(k^3) per evaluation,
+is ``e = [y~ - rho (Wy)~ - lam (My)~ + rho lam (MWy)~] - [Z~ - lam (MZ)~] b``, which is
+linear in the columns of ``C = [y~, (Wy)~, (My)~, (MWy)~, Z~, (MZ)~]``. With the Gram
+matrix ``C'C`` computed once, b(rho, lam) and e'e cost O(k^3) per evaluation,
 whatever N T is; SAR/SDM set lam = 0 and SEM/SDEM set rho = 0.
 
 Concentrated log-likelihood (Anselin 1988, eq. 12.7; Elhorst 2014, eq. 3.18)::
@@ -31,23 +32,27 @@ LOG2PI = float(np.log(2.0 * np.pi))
 
 @dataclass
 class Moments:
-    """Gram matrix of the transformed columns ``[y, Wy, WWy, Z, WZ]``."""
+    """Gram matrix of the transformed columns ``[y, Wy, My, MWy, Z, MZ]`` (module docstring)."""
 
     gram: np.ndarray
     k: int  # number of regressors in Z
 
+    #: Position of the first column of Z (those of MZ follow Z's).
+    Z0 = 4
+
     @classmethod
-    def from_arrays(cls, y, wy, wwy, z, wz) -> Moments:
-        m = np.column_stack([y, wy, wwy, z, wz])
+    def from_arrays(cls, y, wy, mwy, z, mz, my=None) -> Moments:
+        """The Gram matrix; ``my`` defaults to ``wy`` (the error's W is the lag's)."""
+        m = np.column_stack([y, wy, wy if my is None else my, mwy, z, mz])
         return cls(gram=m.T @ m, k=z.shape[1])
 
     def _vectors(self, rho: float, lam: float) -> tuple[np.ndarray, np.ndarray]:
-        k = self.k
-        a = np.zeros(3 + 2 * k)
-        a[0], a[1], a[2] = 1.0, -(rho + lam), rho * lam
-        b = np.zeros((3 + 2 * k, k))
-        b[3 : 3 + k] = np.eye(k)
-        b[3 + k :] = -lam * np.eye(k)
+        k, z0 = self.k, self.Z0
+        a = np.zeros(z0 + 2 * k)
+        a[0], a[1], a[2], a[3] = 1.0, -rho, -lam, rho * lam
+        b = np.zeros((z0 + 2 * k, k))
+        b[z0 : z0 + k] = np.eye(k)
+        b[z0 + k :] = -lam * np.eye(k)
         return a, b
 
     def beta_ssr(self, rho: float, lam: float) -> tuple[np.ndarray, float]:
@@ -72,12 +77,12 @@ class Moments:
         a, b = self._vectors(rho, lam)
         c = a - b @ np.asarray(beta)
         gc = self.gram @ c
-        k = self.k
+        k, z0 = self.k, self.Z0
         da_rho = np.zeros_like(a)
-        da_rho[1], da_rho[2] = -1.0, lam
+        da_rho[1], da_rho[3] = -1.0, lam
         dc_lam = np.zeros_like(a)
-        dc_lam[1], dc_lam[2] = -1.0, rho
-        dc_lam[3 + k :] = beta  # rows of W Z carry -lam I in b
+        dc_lam[2], dc_lam[3] = -1.0, rho
+        dc_lam[z0 + k :] = beta  # rows of M Z carry -lam I in b
         return 2.0 * float(gc @ da_rho), 2.0 * float(gc @ dc_lam)
 
     def loglik_gradient(self, beta, rho: float, lam: float, sigma2: float, dld: tuple[float, float],
@@ -99,9 +104,10 @@ class Moments:
         return g_beta, g_rho, g_lam, g_s2
 
     @staticmethod
-    def residual(rho, lam, beta, y, wy, wwy, z, wz) -> np.ndarray:
-        """The transformed residual vector e (see module docstring)."""
-        return y - (rho + lam) * wy + rho * lam * wwy - (z - lam * wz) @ beta
+    def residual(rho, lam, beta, y, wy, mwy, z, mz, my=None) -> np.ndarray:
+        """The transformed residual vector e (see module docstring); ``my`` defaults to ``wy``."""
+        my = wy if my is None else my
+        return y - rho * wy - lam * my + rho * lam * mwy - (z - lam * mz) @ beta
 
 
 def full_loglik(ssr: float, sigma2: float, ld_total: float, corr_total: float, conv) -> float:

@@ -9,14 +9,14 @@ Covariance estimators (``cov=``): see :mod:`spillover.spatial.covariance`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from spillover.errors import SpecificationError, format_error
 from spillover.options import check_seed
-from spillover.spatial.design import PanelDesign, build_design, design_from_arrays
+from spillover.spatial.design import PanelDesign, build_design, design_from_arrays, other_weights
 from spillover.spatial.impacts import ImpactContext
 from spillover.spatial import covariance, sandwich
 from spillover.spatial.core import MLProblem, fit_ml, warn_flags
@@ -53,6 +53,8 @@ class _SpatialPanelModel:
         fe: str = "twoways",
         method: str = "lee-yu",
         wx: list[str] | None = None,
+        w_x=None,
+        w_u=None,
         logdet: str = "auto",
         cov: str | None = None,
         seed: int = 0,
@@ -86,6 +88,15 @@ class _SpatialPanelModel:
             )
         if w is None:
             raise SpecificationError(format_error("a spatial weights matrix is required", option="w"))
+        if w_x is not None and not self._spec.durbin:
+            raise SpecificationError(format_error(f"{self._spec.name} has no W*x terms, so w_x does not apply",
+                                                  option="w_x", hint="use SDM, SDEM, SLX or GNS for W*x terms"))
+        if w_u is not None and not self._spec.err:
+            raise SpecificationError(format_error(f"{self._spec.name} has no spatial error, so w_u does not apply",
+                                                  option="w_u", hint="use SEM, SDEM, SAC or GNS"))
+        if w_u is not None and fe == "random":
+            raise SpecificationError(format_error("w_u is implemented for the fixed-effects and pooled models, not "
+                                                  "fe='random'", option="w_u", hint="use fe='entity' or 'twoways'"))
         check_seed(seed)
         if not getattr(self, "_from_arrays", False):
             if not isinstance(formula, str):
@@ -97,6 +108,7 @@ class _SpatialPanelModel:
         self.formula, self.data, self.w = formula, data, w
         self.entity, self.time = entity, time
         self.fe, self.method, self.wx = fe, method, wx
+        self.w_x, self.w_u = w_x, w_u
         self.logdet, self.cov, self.seed = logdet, cov, seed
         self._arrays: dict | None = None
 
@@ -115,11 +127,13 @@ class _SpatialPanelModel:
         want_wx: bool | list[str] = (self.wx if self.wx is not None else True) if self._spec.durbin else False
         if self._arrays is not None:
             a = self._arrays
-            return design_from_arrays(a["y"], a["x"], self.w, a["n_periods"], names=a["names"], wx=want_wx)
-        return build_design(
-            self.formula, self.data, self.w, self.entity, self.time,
-            intercept=(self.fe in ("none", "random")), wx=want_wx,
-        )
+            d = design_from_arrays(a["y"], a["x"], self.w, a["n_periods"], names=a["names"], wx=want_wx)
+        else:
+            d = build_design(self.formula, self.data, self.w, self.entity, self.time,
+                             intercept=(self.fe in ("none", "random")), wx=want_wx)
+        others = {opt: other_weights(v, d.ids, opt, bare_ok=self._arrays is not None)
+                  for opt, v in (("w_x", self.w_x), ("w_u", self.w_u)) if v is not None}
+        return replace(d, **others) if others else d
 
     def fit(self) -> SpatialResults:
         """Estimate by maximum likelihood and return a :class:`SpatialResults`."""
@@ -147,6 +161,7 @@ class _SpatialPanelModel:
                 )
             )
         W = d.w
+        M = W if d.w_u is None else d.w_u  # the error's W
 
         def tr(a):
             return demean(a, n, t, fe)
@@ -154,18 +169,19 @@ class _SpatialPanelModel:
         z, z_names = d.regressors(tr)
         y = d.y
         wy = spatial_lag(W, y, n, t)
-        wwy = spatial_lag(W, wy, n, t) if (spec.lag and spec.err) else np.zeros_like(y)
-        wz = spatial_lag(W, z, n, t) if spec.err else np.zeros_like(z)
+        my = spatial_lag(M, y, n, t) if spec.err else np.zeros_like(y)
+        mwy = spatial_lag(M, wy, n, t) if (spec.lag and spec.err) else np.zeros_like(y)
+        mz = spatial_lag(M, z, n, t) if spec.err else np.zeros_like(z)
 
         zt = tr(z)
-        yt, wyt = tr(y), tr(wy)
-        mom = Moments.from_arrays(yt, wyt, tr(wwy), zt, tr(wz))
+        yt, wyt, myt, mwyt, mzt = tr(y), tr(wy), tr(my), tr(mwy), tr(mz)
+        mom = Moments.from_arrays(yt, wyt, mwyt, zt, mzt, my=myt)
         engine = make_logdet(W, self.logdet, seed=self.seed)
-        lo, hi = engine.bounds
+        engine_u = engine if d.w_u is None else make_logdet(M, self.logdet, seed=self.seed)
         corr_on = conv.jac_corr > 0
 
         def parts(rho: float, lam: float) -> tuple[float, float]:
-            ld = (engine.logdet(rho) if spec.lag else 0.0) + (engine.logdet(lam) if spec.err else 0.0)
+            ld = (engine.logdet(rho) if spec.lag else 0.0) + (engine_u.logdet(lam) if spec.err else 0.0)
             cr = 0.0
             if corr_on:
                 cr = (np.log1p(-rho) if spec.lag else 0.0) + (np.log1p(-lam) if spec.err else 0.0)
@@ -186,14 +202,15 @@ class _SpatialPanelModel:
             b, ssr = mom.beta_ssr(rho, lam)
             d_rho, d_lam = mom.dssr(rho, lam, b)
             out = []
-            for on, val, d in ((spec.lag, rho, d_rho), (spec.err, lam, d_lam)):
+            for on, val, d, eng in ((spec.lag, rho, d_rho, engine), (spec.err, lam, d_lam, engine_u)):
                 if on:
                     dcorr = -1.0 / (1.0 - val) if corr_on else 0.0
-                    out.append(concentrated_score(ssr, d, float(engine.dlogdet(val)), dcorr, conv))
+                    out.append(concentrated_score(ssr, d, float(eng.dlogdet(val)), dcorr, conv))
             return np.array(out)
 
         names_sp = tuple(nm for nm, on in (("rho", spec.lag), ("lambda", spec.err)) if on)
-        problem = MLProblem(spec.name, names_sp, [(lo, hi)] * len(names_sp), lambda p: neg_conc(*unpack(p)),
+        box = [eng.bounds for eng, on in ((engine, spec.lag), (engine_u, spec.err)) if on]
+        problem = MLProblem(spec.name, names_sp, box, lambda p: neg_conc(*unpack(p)),
                             score=score, starts=((0.0, 0.0), (0.5, 0.0), (0.0, 0.5)))
         found = fit_ml(problem)
         rho, lam = unpack(found.x)
@@ -221,16 +238,20 @@ class _SpatialPanelModel:
                 rr = th[len(beta)] if spec.lag else 0.0
                 ll = th[len(beta) + int(spec.lag)] if spec.err else 0.0
                 ldx, crx = parts(rr, ll)
-                return full_loglik(mom.ssr_at(rr, ll, b), th[-1], ldx, crx, conv)
+                e_x = mom.residual(rr, ll, b, yt, wyt, mwyt, zt, mzt, my=myt)  # e'e from e: no Gram cancellation
+                return full_loglik(float(e_x @ e_x), th[-1], ldx, crx, conv)
 
             info = covariance.numerical(llf_at, theta)
         elif self.cov in ("hessian",) + sandwich.KINDS:
-            info = -covariance.observed_hessian(spec, mom, beta, rho, lam, sigma2, engine, conv)
+            info = -covariance.observed_hessian(spec, mom, beta, rho, lam, sigma2, engine if spec.lag else engine_u,
+                                                conv)
         else:
-            info = covariance.expected_information(spec, mom, beta, rho, lam, sigma2, engine, conv, W, zt, n, t, fe)
+            info = covariance.expected_information(spec, mom, beta, rho, lam, sigma2,
+                                                   engine if spec.lag else engine_u, conv, W if spec.lag else M, zt,
+                                                   n, t, fe)
         if self.cov in sandwich.KINDS:
             parts = sandwich.score_parts(W, n, t, conv, lag=spec.lag, err=spec.err, beta=beta, rho=rho, lam=lam,
-                                         sigma2=sigma2, yt=yt, wyt=wyt, wwyt=tr(wwy), zt=zt, wzt=tr(wz))
+                                         sigma2=sigma2, yt=yt, wyt=wyt, mwyt=mwyt, zt=zt, mzt=mzt, myt=myt, M=M)
             cov_full = sandwich.sandwich(info, parts, self.cov)
         else:
             cov_full = covariance.invert(info)
@@ -241,7 +262,7 @@ class _SpatialPanelModel:
         grand, mu, alpha = recover_effects(total, n, t, fe)
         effects = grand + np.tile(mu, t) + np.repeat(alpha, n)
         resid = total - effects  # structural disturbance u (= e for lag models)
-        e_t = mom.residual(rho, lam, beta, yt, wyt, tr(wwy), zt, tr(wz))
+        e_t = mom.residual(rho, lam, beta, yt, wyt, mwyt, zt, mzt, my=myt)
         yc = yt - yt.mean()
         rsq = 1.0 - float(e_t @ e_t) / float(yc @ yc)
         fixed = {
@@ -251,15 +272,17 @@ class _SpatialPanelModel:
         }
         ctx = None
         if spec.lag or spec.durbin:
-            ctx = ImpactContext.for_fit(d.x_names, names, W, engine=engine if spec.lag else None)
+            ctx = ImpactContext.for_fit(d.x_names, names, W, engine=engine if spec.lag else None, w_x=d.w_x)
         return SpatialResults.from_fit(
             theta=theta, names=names, cov_full=cov_full, y=y, resid=resid, rows=d.rows, order=d.order,
             model=spec.name, fe=fe, method=self.method, llf=float(llf),
             nobs=n * t, n_eff=conv.n_eff, N=n, T=t, y_name=d.y_name, x_names=d.x_names, wx_names=d.wx_names,
-            w_label=d.w_label, logdet_strategy=engine.strategy, cov_type=self.cov,
+            w_label=d.w_label, logdet_strategy=",".join(dict.fromkeys(
+                e_.strategy for e_, on in ((engine, spec.lag or not spec.err), (engine_u, spec.err)) if on)),
+            cov_type=self.cov,
             rsquared=rsq, rsquared_label="R2 (transformed)" if fe != "none" else "R2",
             fixed_effects=fixed, flags=tuple(flags),
-            extra={"bounds": (lo, hi), "convention": conv}, _impact_ctx=ctx,
+            extra={"bounds": box[0] if box else engine.bounds, "convention": conv}, _impact_ctx=ctx,
         )
 
 
@@ -279,6 +302,10 @@ class SAR(_SpatialPanelModel):
     w : libpysal W, scipy sparse matrix or ndarray
     fe : "none" | "entity" | "time" | "twoways"
     method : "direct" (Elhorst 2014) | "lee-yu" (Lee & Yu 2010)
+    w_x, w_u : libpysal W or (matrix, ids), optional
+        Separate weights of the W X terms (SDM, SDEM, SLX, GNS) and of the error
+        (SEM, SDEM, SAC, GNS); default ``w``. Same units as ``w``, any order.
+        The error's log-determinant uses its own strategy and interval.
     logdet : "auto" | "eigen" | "lu" | "mc" (see :mod:`spillover.spatial.logdet`)
     cov : "information" | "hessian" | "numerical" | "robust" | "cluster"
         ``"robust"``: QML sandwich valid under heteroskedasticity; ``"cluster"``: also

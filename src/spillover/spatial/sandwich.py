@@ -99,34 +99,37 @@ def _dense_w(W) -> np.ndarray:
 
 
 def score_parts(W, n: int, t: int, conv, *, lag: bool, err: bool, beta, rho: float, lam: float, sigma2: float,
-                yt, wyt, wwyt, zt, wzt) -> ScoreParts:
+                yt, wyt, mwyt, zt, mzt, myt=None, M=None) -> ScoreParts:
     """Split the score of the transformed model at ``(beta, rho, lam, sigma2)``; see the module docstring.
 
-    ``yt, wyt, wwyt, zt, wzt`` are the transformed columns of
+    ``yt, wyt, myt, mwyt, zt, mzt`` are the transformed columns of
     :class:`spillover.spatial.likelihood.Moments` (spatial lags formed on the
-    raw data, then transformed). The linear part ``a`` of a spatial score is
+    raw data, then transformed); ``M`` is the error's W (default ``W``, and
+    ``myt`` then defaults to ``wyt``). The linear part ``a`` of a spatial score is
     taken as the observed ``B (W y)~`` (lag) or ``(W u)~`` (error) minus
     ``A e``, so that the parts add up to the observed score exactly, also
     where the transformation and W do not commute (time effects).
     """
     beta = np.asarray(beta, dtype=float)
     wd = _dense_w(W)
+    md = wd if M is None else _dense_w(M)
+    myt = wyt if myt is None else myt
     eye = np.eye(n)
-    e = yt - (rho + lam) * wyt + rho * lam * wwyt - (zt - lam * wzt) @ beta
+    e = yt - rho * wyt - lam * myt + rho * lam * mwyt - (zt - lam * mzt) @ beta
     ep, s2, nt = e.reshape(t, n), sigma2, n * t
-    cols = [((zt - lam * wzt) * e[:, None]) / s2]  # beta: (B Z)' e / sigma2
+    cols = [((zt - lam * mzt) * e[:, None]) / s2]  # beta: (B Z)' e / sigma2
     off: dict[int, np.ndarray] = {}
     k = len(beta)
-    b_inv = np.linalg.inv(eye - lam * wd) if err else eye
+    b_inv = np.linalg.inv(eye - lam * md) if err else eye
     if lag:
         g_mat = wd @ np.linalg.inv(eye - rho * wd)
-        a_mat = (eye - lam * wd) @ g_mat @ b_inv if err else g_mat  # B G B^-1
-        bwy = (wyt - lam * wwyt).reshape(t, n)  # B (W y)~
+        a_mat = (eye - lam * md) @ g_mat @ b_inv if err else g_mat  # B G B^-1
+        bwy = (wyt - lam * mwyt).reshape(t, n)  # B (W y)~
         cols.append(_spatial_column(a_mat, bwy, ep, s2, conv, n, t, rho))
         off[k] = a_mat - np.diag(np.diag(a_mat))
     if err:
-        h_mat = wd @ b_inv  # W B^-1
-        wu = (wyt - rho * wwyt - wzt @ beta).reshape(t, n)  # (W u)~
+        h_mat = md @ b_inv  # M B^-1
+        wu = (myt - rho * mwyt - mzt @ beta).reshape(t, n)  # (M u)~
         cols.append(_spatial_column(h_mat, wu, ep, s2, conv, n, t, lam))
         off[k + int(lag)] = h_mat - np.diag(np.diag(h_mat))
     cols.append(((e**2 - s2 * conv.n_eff / nt) / (2 * s2**2))[:, None])
