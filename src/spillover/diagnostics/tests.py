@@ -199,9 +199,10 @@ def hausman(fe_result, re_result, *, kind: str = "robust") -> HausmanResult:
     Analysis of Cross Section and Panel Data*, 2nd ed., sec. 10.7.3): write
     the unit effect as ``mu_i = xbar_i' xi + a_i`` and test ``xi = 0``. The
     regressors whose unit means enter are the time-varying columns of
-    ``Z = [X, W X]`` (for SDM and SDEM the means of ``W X`` too, as in
-    Debarsy 2012, Spatial Economic Analysis 7(1), 109-131); means of
-    time-invariant columns would be collinear with them and are left out.
+    ``Z = [X, W X]`` (for SDM and SDEM the means of ``W X`` too; cf. Debarsy
+    2012, Spatial Economic Analysis 7(1), 109-131, on the Mundlak approach in
+    the spatial Durbin panel model); means of time-invariant columns would be
+    collinear with them and are left out.
     What is regressed:
 
     1. the random-effects ML model of the same kind as ``re_result`` is fitted
