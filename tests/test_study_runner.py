@@ -72,6 +72,16 @@ def test_outputs_written(study_run):
     assert not list(out.rglob("*.tmp")), "no temporary files left behind"
 
 
+def test_specification_tests_use_one_hausman_form(study_run):
+    """The study's specification-test table reports the robust (Mundlak) Hausman test and says so."""
+    run, out = study_run
+    s = run.diagnostics["specification_tests"]
+    row = s.table.loc["Hausman FE vs RE"]
+    assert s.hausman.kind == "robust" and row["stat"] >= 0 and 0 <= row["p"] <= 1
+    md = (out / "tables" / "specification_tests.md").read_text(encoding="utf-8")
+    assert "SDM, random effects with unit means (Mundlak), cluster-robust Wald" in md
+
+
 def test_manifest_contents(study_run):
     run, out = study_run
     m = json.loads((out / "manifest.json").read_text())
@@ -152,8 +162,9 @@ def test_drop_interpolated_unknown_indicator_is_named(study_run):
 
 
 # ---------------------------------------------------------------- the Chinese rendering ([study] renderings)
-_LATIN_OK = {"SDM", "SAR", "SEM", "SDEM", "SLX", "SAC", "GNS", "OLS", "QML", "AIC", "GMM", "SLS", "LSDV", "Lee", "Elhorst", "LeSage", "Pace",
-             "Yu", "de", "Jong", "Kelejian", "Prucha", "Wald", "Hansen", "Sargan", "Hessian", "Debarsy", "Ertur", "Queen", "IV", "HAC"}
+_LATIN_OK = {"SDM", "SAR", "SEM", "SDEM", "SLX", "SAC", "GNS", "OLS", "QML", "AIC", "GMM", "SLS", "LSDV", "Lee",
+             "Elhorst", "LeSage", "Pace", "Yu", "de", "Jong", "Kelejian", "Prucha", "Wald", "Hansen", "Sargan", "Hessian",
+             "Debarsy", "Ertur", "Queen", "IV", "HAC", "Mundlak", "Halleck", "Vega"}
 
 
 def _latin_words(text: str) -> set[str]:

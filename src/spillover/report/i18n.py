@@ -80,10 +80,27 @@ PHRASES: dict[str, dict[str, str]] = {"zh": {
     "LR SDM vs SAR": "LR检验（SDM对SAR）", "LR SDM vs SEM": "LR检验（SDM对SEM）", "Wald SDM vs SAR": "Wald检验（SDM对SAR）",
     "Wald SDM vs SEM": "Wald检验（SDM对SEM）", "LR unit effects": "LR检验：个体固定效应", "LR time effects": "LR检验：时间固定效应",
     "No fixed effects": "无固定效应", "Unit fixed effects": "个体固定效应", "Time fixed effects": "时间固定效应",
-    "Two-way fixed effects": "双向固定效应", "Random effects": "随机效应", "keep effects": "保留固定效应",
-    "drop effects": "去除固定效应", "undefined (negative statistic)": "无定义（统计量为负）",
-    "OLS, unit/time/two-way effects, likelihoods compared": "OLS，个体/时间/双向固定效应，比较似然值",
-    "SDM, unit effects (demeaning) vs random effects": "SDM，个体固定效应（去均值）对随机效应",
+    "Two-way fixed effects": "双向固定效应", "Random effects": "随机效应", "keep unit effects": "保留个体固定效应",
+    "drop unit effects": "剔除个体固定效应", "keep time effects": "保留时间固定效应", "drop time effects": "剔除时间固定效应",
+    "undefined (negative statistic)": "无定义（统计量为负）", "fixed effects": "固定效应", "random effects": "随机效应",
+    "OLS with and without these effects, likelihoods compared": "OLS（含与不含该效应），比较似然值",
+    "Wald SLX vs OLS": "Wald检验（SLX对OLS）", "Wald SDM vs SLX": "Wald检验（SDM对SLX）",
+    "Wald SDEM vs SLX": "Wald检验（SDEM对SLX）",
+    "SDM, random effects with unit means (Mundlak), cluster-robust Wald":
+        "SDM，加入个体均值的随机效应模型（Mundlak），聚类稳健Wald检验",
+    "SDM, unit fixed vs random effects, slopes (splm sphtest)": "SDM，个体固定效应对随机效应，斜率系数（splm sphtest）",
+    "SDM, unit fixed vs random effects, all common coefficients": "SDM，个体固定效应对随机效应，全部共同系数",
+    "No LM test rejects, the W X terms are not significant (Wald in the SLX, Wald and LR in the SDM) and neither rho "
+    "(SDM) nor lambda (SDEM) is, so no spatial model is needed: OLS with the effects kept (Halleck Vega & Elhorst "
+    "2015).": "所有LM检验均未拒绝原假设，W X项不显著（SLX中的Wald检验，SDM中的Wald与LR检验），SDM中的ρ与SDEM中的λ"
+              "亦不显著，因此无需空间模型：选用保留相应固定效应的OLS（Halleck Vega & Elhorst 2015）。",
+    "The W X terms are significant (Wald in the SLX, or Wald or LR in the SDM) but neither rho (SDM) nor lambda "
+    "(SDEM) is, so the SLX model is chosen (Halleck Vega & Elhorst 2015).":
+        "W X项显著（SLX中的Wald检验，或SDM中的Wald或LR检验），而SDM中的ρ与SDEM中的λ均不显著，因此选用SLX模型"
+        "（Halleck Vega & Elhorst 2015）。",
+    "Unit effects are dropped (LR test).": "剔除个体固定效应（LR检验）。",
+    "Time effects are dropped (LR test).": "剔除时间固定效应（LR检验）。",
+    "Unit and time effects are dropped (LR test).": "剔除个体与时间固定效应（LR检验）。",
     "delta": "delta方法", "simulation": "模拟",
     "log-determinant and traces by Monte Carlo (Barry & Pace 1999), an approximation; logdet='lu' is exact":
         "对数行列式与迹由蒙特卡洛方法近似计算（Barry & Pace 1999）；logdet='lu'为精确计算",
@@ -161,6 +178,7 @@ PATTERNS: dict[str, list[tuple[str, str]]] = {"zh": [
      r"marginal integrates the spatial parameter numerically\.",
      "对数边际似然与后验模型概率，各行先验概率相等（LeSage 2014）：系数采用平坦先验，σ采用1/σ先验，{1}；"
      "边际似然对空间参数数值积分。"),
+    (r"The spatial models are fitted with (.+)\.", "空间模型在{1}下估计。"),
     (r"Specification tests \((.+); W: (.+)\)", "设定检验（{1}；空间权重矩阵：{2}）"),
     (r"Specification grid: (\w+) (.+); effects of (.+) \((\w+) standard errors\); (\d+) of (\d+) specifications "
      r"estimated", "设定网格：{1} {2}；{3}的效应（标准误：{4}）；{6}个设定中估计成功{5}个"),

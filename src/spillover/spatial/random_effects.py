@@ -17,12 +17,18 @@ with ``c = 1 - sqrt(phi)``, the quasi-demeaned Gram matrix is
 ``G_raw - (1 - phi) G_means``; b and s2 are concentrated out and (rho, phi)
 maximised jointly. Standard errors come from a central-difference Hessian of
 the full log-likelihood in (b, rho, phi, s2).
+
+Both random-effects fits keep in ``extra``: ``cov_gls``, the GLS covariance
+``s2 (Z' Omega^-1 Z)^-1`` of the coefficients at the estimated spatial and
+variance parameters, and ``design``, the stacked panel they were fitted on;
+the Hausman tests of :mod:`spillover.diagnostics.tests` use them.
 """
 
 from __future__ import annotations
 
 
 import numpy as np
+import pandas as pd
 
 from spillover.errors import SpecificationError, format_error
 from spillover.spatial import covariance
@@ -113,7 +119,8 @@ def fit_random_effects(model, d) -> SpatialResults:
         logdet_strategy=engine.strategy, cov_type="numerical",
         rsquared=1 - float(resid @ resid) / float(yc @ yc), rsquared_label="R2",
         fixed_effects={}, flags=tuple(flags),
-        extra={"phi": phi, "phi_se": float(np.sqrt(cov_full[k + 1, k + 1])), "theta": 1 - np.sqrt(phi)},
+        extra={"phi": phi, "phi_se": float(np.sqrt(cov_full[k + 1, k + 1])), "theta": 1 - np.sqrt(phi),
+               "cov_gls": _gls_cov(s2, (g_raw - (1.0 - phi) * g_mean)[2:, 2:], names), "design": d},
         _impact_ctx=ctx,
     )
 
@@ -214,10 +221,18 @@ def fit_random_effects_error(model, d) -> SpatialResults:
         rsquared=1 - float(resid @ resid) / float(yc @ yc), rsquared_label="R2",
         fixed_effects={}, flags=tuple(flags),
         extra={"phi": 1.0 / (t * f + 1.0), "sigma2_mu": f * s2, "sigma2_mu_over_sigma2": f,
-               "sigma2_mu_over_sigma2_se": float(np.sqrt(cov_full[k + 1, k + 1]))},
+               "sigma2_mu_over_sigma2_se": float(np.sqrt(cov_full[k + 1, k + 1])),
+               "cov_gls": _gls_cov(s2, pieces(lam, f)[0][1:, 1:], names), "design": d},
         _impact_ctx=ctx,
     )
 
+
+def _gls_cov(s2: float, gram: np.ndarray, names: list[str]) -> pd.DataFrame:
+    """``s2 (Z' Omega^-1 Z)^-1``: the GLS covariance of the coefficients at the estimated spatial and variance
+    parameters, i.e. conditional on them (``gram`` is ``Z' (Omega/s2)^-1 Z``). It leaves out the sampling error of
+    rho or lambda and of the variance ratio, which ``cov_params`` (the inverse Hessian) includes; it is the
+    random-effects covariance of splm's Hausman test (:func:`spillover.diagnostics.tests.hausman`, kind="splm")."""
+    return pd.DataFrame(s2 * np.linalg.inv(gram), index=names, columns=names)
 
 
 def _inference(d, flags, theta, full, pnames, grad=None):
