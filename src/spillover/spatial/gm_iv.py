@@ -80,6 +80,8 @@ class TSLS:
     coef: np.ndarray
     resid: np.ndarray  # y - Z coef (structural residuals, not second-stage ones)
     zhat: np.ndarray
+    z: np.ndarray | None = None  # the regressors
+    h: np.ndarray | None = None  # the instruments (None: least squares)
 
     @property
     def sse(self) -> float:
@@ -95,7 +97,7 @@ def tsls(y: np.ndarray, z: np.ndarray, h: np.ndarray | None) -> TSLS:
     z = np.asarray(z, dtype=float)
     zhat = z if h is None else (lambda q: q @ (q.T @ z))(col_basis(h))
     coef = np.linalg.solve(zhat.T @ z, zhat.T @ y)
-    return TSLS(coef, y - z @ coef, zhat)
+    return TSLS(coef, y - z @ coef, zhat, z, h)
 
 
 def identified(fit_z: np.ndarray, h: np.ndarray) -> bool:
@@ -197,3 +199,43 @@ def ec2sls(p: Panel, d: Parts) -> tuple[TSLS, float, float]:
 
     h = np.column_stack([np.ones(p.n * p.t), hw, np.tile(hb, (p.t, 1))])
     return tsls(star(d.y), star(d.z(p)), h), s2v, s21
+
+
+@dataclass(frozen=True)
+class FirstStage:
+    """First-stage regressions of the endogenous regressors of one 2SLS fit (one entry per endogenous column).
+
+    ``f`` is the partial F statistic of the excluded instruments,
+    ``((SSR_r - SSR_u) / df1) / (SSR_u / df2)``, with ``SSR_r`` from the
+    regression on the included exogenous regressors and ``SSR_u`` from the
+    one on every instrument; ``partial_r2 = 1 - SSR_u / SSR_r`` (Staiger &
+    Stock 1997, Econometrica 65, 557-586, for the F rule of thumb;
+    homoskedastic form).
+    """
+
+    f: np.ndarray
+    partial_r2: np.ndarray
+    df1: int
+    df2: int
+
+
+def first_stage(z: np.ndarray, n_exog: int, h: np.ndarray, absorbed: int = 0) -> FirstStage:
+    """Partial F and partial R-squared of each endogenous column ``z[:, n_exog:]`` (:class:`FirstStage`).
+
+    ``z[:, :n_exog]`` are the included exogenous regressors and ``h`` the
+    instruments, both as in the 2SLS fit; ``absorbed`` degrees of freedom
+    are taken by a transformation before it (N unit means for the within
+    transformation), so ``df2 = rows - absorbed - rank([h, z_exog])``.
+    """
+    inc = z[:, :n_exog]
+    endo = z[:, n_exog:]
+    q_r = col_basis(inc) if n_exog else np.empty((z.shape[0], 0))
+    q_u = col_basis(np.column_stack([h, inc]))
+    ssr_r = ((endo - q_r @ (q_r.T @ endo)) ** 2).sum(axis=0)
+    ssr_u = ((endo - q_u @ (q_u.T @ endo)) ** 2).sum(axis=0)
+    df1 = q_u.shape[1] - q_r.shape[1]
+    df2 = z.shape[0] - absorbed - q_u.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = ((ssr_r - ssr_u) / df1) / (ssr_u / df2) if df1 > 0 and df2 > 0 else np.full(endo.shape[1], np.nan)
+        r2 = 1.0 - ssr_u / ssr_r
+    return FirstStage(np.asarray(f, dtype=float), np.asarray(r2, dtype=float), int(df1), int(df2))
