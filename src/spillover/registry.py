@@ -255,9 +255,9 @@ for _e in (
     Estimator("gm_sem", _GM, fe=("entity", "random"), methods=(), params=("lambda",), fit=_gm("sem"),
               options=("moments", "endog", "instruments"), label="SEM (GM)"),
     Estimator("gm_sar", _GM, fe=("entity", "random"), methods=(), params=("rho",), impacts=True, fit=_gm("sar"),
-              options=("endog", "instruments"), label="SAR (2SLS)"),
+              options=("endog", "instruments", "durbin"), label="SAR / SDM (2SLS)"),
     Estimator("gm_sarar", _GM, fe=("entity", "random"), methods=(), params=("rho", "lambda"), impacts=True,
-              fit=_gm("sarar"), options=("moments", "endog", "instruments"), label="SARAR (GS2SLS)"),
+              fit=_gm("sarar"), options=("moments", "endog", "instruments", "durbin"), label="SARAR / GNS (GS2SLS)"),
 ):
     register(_e)
     _BUILTIN.add(_e.name)

@@ -11,6 +11,25 @@ transformation), ``fe="random"`` as random, uncorrelated with X (error
 components). ``E`` are optional endogenous regressors with external
 instruments ``Hx``.
 
+Durbin terms (``durbin=``, lag models): ``W Xd t + W Ed g_w`` join the
+regressors, an SDM (``sar``) or an SDM with a spatial error, the general
+nesting model (``sarar``; Halleck Vega & Elhorst 2015, *The SLX model*, J.
+Regional Science 55, 339-363). ``W Xd`` are exogenous; the lag ``W Ed`` of an
+endogenous regressor is endogenous and its instruments are the lags ``W Hx``
+of the external instruments. The instruments of ``W y`` follow Kelejian &
+Prucha (1998): the exogenous regressors of the model and their first two
+spatial lags. With Durbin terms the exogenous regressors are ``[X, W Xd]``,
+so the set is ``[X, W X, W^2 X, W^3 Xd]`` (``W Xd`` and ``W^2 Xd`` are
+already in it), the second-order approximation of the ideal instrument
+``E[W y] = W (I - rho W)^-1 (X b + W Xd t)``; the external instruments enter
+as ``[Hx, W Hx]``, unlagged for ``W y`` as without Durbin terms. Drukker,
+Egger & Prucha (2013, *On two-step estimation of a spatial autoregressive
+model with autoregressive disturbances and endogenous regressors*,
+Econometric Reviews 32, 686-733) give the GS2SLS with endogenous regressors
+and external instruments this builds on. pysal ``spreg.GM_Lag`` with
+``slx_lags=1, w_lags=2`` uses the same set for an all-exogenous SDM
+(tests/test_gm.py compares).
+
 Estimators
 ----------
 ``sem``
@@ -25,7 +44,7 @@ Estimators
     endogenous regressors. Covariance ``sigma2_v (Z*' P Z*)^-1``.
 ``sar``
     Spatial 2SLS with instruments ``[X, W X, W^2 X, Hx]`` (Kelejian & Prucha
-    1998): W2SLS on within data with fixed effects, covariance
+    1998; with Durbin terms see above): W2SLS on within data with fixed effects, covariance
     ``s2 (Zh'Zh)^-1`` with ``s2 = e'e / (N(T-1) - p)``; EC2SLS with random
     effects (Baltagi & Liu 2011), covariance ``s2 (Zh*'Zh*)^-1`` with ``s2``
     the residual variance of the GLS-scaled regression (``NT - p`` degrees of
@@ -64,7 +83,12 @@ MOMENTS = ("initial", "weights", "fullweights")
 
 
 def _as_terms(value, option: str) -> tuple[str, ...]:
-    """A list of formula terms (a single string is one term), spelled as formulaic names their columns."""
+    """A list of formula terms (a single string is one term), spelled as formulaic names their columns.
+
+    Stata's lag spelling ``L{k}.v`` (as in the IV bracket of :mod:`spillover.formula`) is ``lag(v, k)``.
+    """
+    import re
+
     from spillover.formula import terms
 
     if value is None:
@@ -75,12 +99,42 @@ def _as_terms(value, option: str) -> tuple[str, ...]:
                                               option=option, hint=f"e.g. {option}=['lpcap']"))
     out = []
     for v in items:
-        parsed = terms(v, what=option)
+        parsed = terms(re.sub(r"^\s*L(\d+)\.([A-Za-z_]\w*)\s*$", r"lag(\2, \1)", v), what=option)
         if len(parsed) != 1:
             raise SpecificationError(format_error(f"{option} item {v!r} is not one term", option=option,
                                                   hint="give one variable or expression per list item"))
         out.append(parsed[0])
     return tuple(out)
+
+
+def _durbin(value, model: str, regressors: tuple[str, ...], instruments: tuple[str, ...]) -> bool | tuple[str, ...]:
+    """``durbin=`` checked: False (none), True (every regressor but the intercept) or the terms named."""
+    if value is None or value is False:
+        return False
+    if model == "sem":
+        raise SpecificationError(format_error(
+            "durbin= adds W x to the spatial lag models; model='sem' has no spatial lag", option="durbin",
+            hint="use model='sar' (SDM) or 'sarar' (SDM with a spatial error), or the ML sp.SDEM for W x with a "
+                 "spatial error only"))
+    if value is True:
+        return True
+    if isinstance(value, (int, float)):
+        raise SpecificationError(format_error(f"durbin={value!r} must be True, False or a list of regressors",
+                                              option="durbin", hint="e.g. durbin=True or durbin=['x1']"))
+    named = _as_terms(value, "durbin")
+    for term in named:
+        if term in instruments:
+            raise SpecificationError(format_error(
+                f"durbin term {term!r} is an external instrument, not a regressor", option="durbin",
+                hint=f"choose among the regressors {list(regressors)}"))
+        if term not in regressors:
+            raise SpecificationError(format_error(
+                f"durbin term {term!r} is not a regressor of the formula nor an endogenous regressor",
+                option="durbin", hint=f"choose among {list(regressors)}"))
+    if len(set(named)) < len(named):
+        raise SpecificationError(format_error(f"durbin={list(named)} lists a term twice", option="durbin",
+                                              hint="name each regressor once"))
+    return named
 
 
 def _choice(value, choices: tuple[str, ...], option: str, hint: str = "") -> str:
@@ -109,14 +163,21 @@ class GM:
         The GM weighting of KKP (2007) for models with a spatial error (see
         :mod:`spillover.spatial.gm_moments`); "sar" takes only "initial".
     endog, instruments : list of str
-        Endogenous regressors (not in the formula) and their external instruments.
+        Endogenous regressors (not in the formula) and their external
+        instruments; ``L1.z`` (Stata's spelling) is ``lag(z, 1)``.
+    durbin : bool or list of str
+        Durbin terms ``W x`` of the lag models (``model="sar"``: an SDM;
+        ``"sarar"``: an SDM with a spatial error). ``True`` lags every
+        regressor but the intercept, the endogenous ones included; a list
+        lags those named. ``W d`` of an endogenous ``d`` is endogenous,
+        instrumented by ``W Hx`` (module docstring).
 
     Constructing only validates the options; :meth:`fit` estimates.
     """
 
     def __init__(self, formula: str | None = None, data: pd.DataFrame | None = None, w=None,
                  entity: str | None = None, time: str | None = None, *, model: str = "sem", fe: str = "entity",
-                 moments: str = "initial", endog=None, instruments=None) -> None:
+                 moments: str = "initial", endog=None, instruments=None, durbin=False) -> None:
         _choice(model, MODELS, "model")
         _choice(fe, FE, "fe", "GM estimation here has unit fixed effects ('entity', within) or random unit "
                 "effects ('random'); for time effects add period dummies, e.g. 'y ~ x + C(year)'")
@@ -162,10 +223,12 @@ class GM:
         self.model, self.fe, self.moments = model, fe, moments
         self._lhs, self._exog = parsed.lhs, parsed.exog
         self.endog, self.instruments = list(endog_t), list(inst_t)
+        self.durbin = _durbin(durbin, model, parsed.exog + endog_t, inst_t)
 
     # ------------------------------------------------------------------
     def _parts(self):
-        """The design (y, X, E, Hx) stacked time-major, checked for collinearity and identification."""
+        """The design (y, X, E, Hx) stacked time-major with the Durbin lags appended (``X = [X, W Xd]``,
+        ``E = [E, W Ed]``, ``Hx = [Hx, W Hx]``), checked for collinearity and identification."""
         from spillover.spatial.design import build_design, collinear_columns
 
         rhs = " + ".join(self._exog + tuple(self.endog) + tuple(self.instruments)) or "1"
@@ -182,10 +245,17 @@ class GM:
         ie, ih = pick
         ix = [j for j in range(len(d.x_names)) if j not in ie and j not in ih]
         p = Panel(d.w, d.n, d.t)
-        parts = Parts(d.y, d.x[:, ix], d.x[:, ie], d.x[:, ih], lag=self.model != "sem")
         x_names = [d.x_names[j] for j in ix]
+        lay = self._layout(x_names, d.x_names)
+        x, e, hx = d.x[:, ix], d.x[:, ie], d.x[:, ih]
+        if lay.dx:
+            x = np.column_stack([x, p.lag(x[:, [x_names.index(c) for c in lay.dx]])])
+        if lay.de:
+            e = np.column_stack([e, p.lag(e[:, [self.endog.index(c) for c in lay.de]])])
+            hx = np.column_stack([hx, p.lag(hx)])
+        parts = Parts(d.y, x, e, hx, lag=self.model != "sem")
         z = np.column_stack([parts.x, parts.e])
-        z_names = x_names + self.endog
+        z_names = lay.fit_names
         bad = collinear_columns(p.within(z) if self.fe == "entity" else z, z_names)
         if bad:
             where = " after the within transformation" if self.fe == "entity" else ""
@@ -194,7 +264,20 @@ class GM:
         if self.fe == "entity" and not z_names and self.model == "sem":
             raise SpecificationError(format_error("the formula has no regressor", option="formula"))
         self._check_identified(p, parts)
-        return d, p, parts, x_names
+        return d, p, parts, lay
+
+    def _layout(self, x_names: list[str], columns: list[str]) -> _Layout:
+        """Which regressors get a Durbin term (``durbin=True``: all but the intercept)."""
+        if self.durbin is True:
+            dx = [c for c in x_names if c != "Intercept"]
+            return _Layout(x_names, dx, list(self.endog), list(self.endog))
+        named = list(self.durbin or ())
+        missing = [c for c in named if c not in x_names and c not in self.endog]
+        if missing:
+            raise SpecificationError(format_error(f"durbin term {missing[0]!r} is not one numeric column",
+                                                  option="durbin", hint=f"columns of the design: {columns}"))
+        return _Layout(x_names, [c for c in x_names if c in named], list(self.endog),
+                       [c for c in self.endog if c in named])
 
     def _check_identified(self, p: Panel, parts: Parts) -> None:
         """SpecificationError when the instruments cannot identify the endogenous regressors (and W y)."""
@@ -216,12 +299,49 @@ class GM:
 
     def fit(self) -> GMResults:
         """Estimate and return a :class:`GMResults`."""
-        d, p, parts, x_names = self._parts()
-        est = {"sem": _fit_sem, "sar": _fit_sar, "sarar": _fit_sarar}[self.model](p, parts, self.fe, self.moments)
+        d, p, parts, lay = self._parts()
+        fit = {"sem": _fit_sem, "sar": _fit_sar, "sarar": _fit_sarar}[self.model]
+        est = fit(p, parts, self.fe, self.moments, lay.instruments(parts.lag))
         from spillover.spatial.core import warn_flags
 
-        warn_flags(f"GM {self.model.upper()}", est.flags)
-        return _results(self, d, p, parts, x_names, est)
+        warn_flags(f"GM {_model_name(self.model, lay)}", est.flags)
+        return _results(self, d, p, parts, lay, est)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Names of the columns of a fit: exogenous ``x``, the Durbin ones ``dx`` (their ``W x`` follow X),
+    endogenous ``endog`` and the Durbin ones ``de`` (their ``W d`` follow E)."""
+
+    x: list[str]
+    dx: list[str]
+    endog: list[str]
+    de: list[str]
+
+    @property
+    def fit_names(self) -> list[str]:
+        """Columns of ``[Parts.x, Parts.e]``."""
+        return self.x + [f"W*{c}" for c in self.dx] + self.endog + [f"W*{c}" for c in self.de]
+
+    @property
+    def shown(self) -> list[str]:
+        """Coefficients as reported: regressors, endogenous regressors, then their W x (the ML models' order)."""
+        return self.x + self.endog + [f"W*{c}" for c in self.dx + self.de]
+
+    def instruments(self, lag: bool) -> str:
+        """The instrument set in words (X: the exogenous regressors; Xd: those with a Durbin term)."""
+        parts = ["X"] + (["W X", "W^2 X"] + (["W^3 Xd"] if self.dx else []) if lag else [])
+        if self.endog:
+            parts += ["Hx"] + (["W Hx"] if self.de else [])
+        return ", ".join(parts)
+
+
+def _model_name(model: str, lay: _Layout) -> str:
+    """SAR, SARAR, SEM; with Durbin terms SDM, and GNS for the SDM with a spatial error (Halleck Vega & Elhorst
+    2015's general nesting spatial model)."""
+    if lay.dx or lay.de:
+        return {"sar": "SDM", "sarar": "GNS"}[model]
+    return model.upper()
 
 
 # ---------------------------------------------------------------------------- the three models
@@ -238,6 +358,7 @@ class _Est:
     sigma2_1: float = float("nan")
     gm: GMFit | None = None
     flags: tuple[str, ...] = ()
+    absorbed: int = 0  # degrees of freedom taken before the final regression (N unit means when within)
 
 
 def _quasi(p: Panel, theta: float):
@@ -265,8 +386,11 @@ def _transform(p: Panel, fe: str, gm: GMFit):
     return lambda a: q(a - lam * p.lag(a))
 
 
-def _fit_sem(p: Panel, parts: Parts, fe: str, moments: str) -> _Est:
-    """KKP (2007): first-step residuals, GM, then FGLS / within (2SLS with endogenous regressors)."""
+def _fit_sem(p: Panel, parts: Parts, fe: str, moments: str, _inst: str = "") -> _Est:
+    """KKP (2007): first-step residuals, GM, then FGLS / within (2SLS with endogenous regressors).
+
+    The instruments are those of the transformed regression (described here, not from ``_inst``).
+    """
     has_e = parts.e.shape[1] > 0
     between = None
     if has_e:
@@ -290,16 +414,17 @@ def _fit_sem(p: Panel, parts: Parts, fe: str, moments: str) -> _Est:
     fit = tsls(y_t, z_t, h)
     final = ("within " if fe == "entity" else "FGLS ") + ("2SLS" if has_e else "regression")
     return _Est(fit, y_t, fit.cov(gm.variances[0]), f"{step1} -> GM ({moments}) -> {final}", inst,
-                float(gm.variances[0]), float(gm.variances[1]) if fe == "random" else float("nan"), gm, gm.flags)
+                float(gm.variances[0]), float(gm.variances[1]) if fe == "random" else float("nan"), gm, gm.flags,
+                absorbed=p.n if fe == "entity" else 0)
 
 
-def _fit_sar(p: Panel, parts: Parts, fe: str, moments: str) -> _Est:
+def _fit_sar(p: Panel, parts: Parts, fe: str, moments: str, inst: str) -> _Est:
     """Spatial 2SLS: W2SLS (fixed effects) or EC2SLS (random effects)."""
-    inst = "X, W X, W^2 X" + (", Hx" if parts.e.shape[1] else "")
     if fe == "entity":
         fit, _ = gm_iv.within_2sls(p, parts)
         s2 = gm_iv.within_sigma2_v(fit, p.n, p.t)
-        return _Est(fit, p.within(parts.y), fit.cov(s2), "W2SLS (within spatial 2SLS)", "Q0 [" + inst + "]", s2)
+        return _Est(fit, p.within(parts.y), fit.cov(s2), "W2SLS (within spatial 2SLS)", "Q0 [" + inst + "]", s2,
+                    absorbed=p.n)
     fit, s2v, s21 = gm_iv.ec2sls(p, parts)
     s2 = fit.sse / (p.n * p.t - fit.zhat.shape[1])
     y_t = p.within(parts.y) / np.sqrt(s2v) + p.between(parts.y) / np.sqrt(s21)
@@ -307,14 +432,13 @@ def _fit_sar(p: Panel, parts: Parts, fe: str, moments: str) -> _Est:
                 s2v, s21)
 
 
-def _fit_sarar(p: Panel, parts: Parts, fe: str, moments: str) -> _Est:
+def _fit_sarar(p: Panel, parts: Parts, fe: str, moments: str, inst: str) -> _Est:
     """Generalized spatial 2SLS (KP 1998 steps 1-3 on the panel; Mutl & Pfaffermayr 2011)."""
     first, hw = gm_iv.within_2sls(p, parts)
     between, hb = gm_iv.between_2sls(p, parts) if fe == "random" else (None, None)
     gm = _gm_step(p, parts, fe, moments, first, between)
     tr = _transform(p, fe, gm)
     y_t, z_t = tr(parts.y), tr(parts.z(p))
-    inst = "X, W X, W^2 X" + (", Hx" if parts.e.shape[1] else "")
     if fe == "entity":
         h, inst = hw, "Q0 [" + inst + "]"
     else:
@@ -324,7 +448,8 @@ def _fit_sarar(p: Panel, parts: Parts, fe: str, moments: str) -> _Est:
     step1 = "W2SLS" + ("/B2SLS" if fe == "random" else "")
     final = "within" if fe == "entity" else "GLS"
     return _Est(fit, y_t, fit.cov(gm.variances[0]), f"{step1} -> GM ({moments}) -> {final} GS2SLS", inst,
-                float(gm.variances[0]), float(gm.variances[1]) if fe == "random" else float("nan"), gm, gm.flags)
+                float(gm.variances[0]), float(gm.variances[1]) if fe == "random" else float("nan"), gm, gm.flags,
+                absorbed=p.n if fe == "entity" else 0)
 
 
 # ---------------------------------------------------------------------------- results
@@ -332,12 +457,17 @@ def _fit_sarar(p: Panel, parts: Parts, fe: str, moments: str) -> _Est:
 class GMResults(SpatialResults):
     """Results of :class:`GM`: a :class:`SpatialResults` with the GM options and variance components.
 
-    ``params`` are the regressors, the endogenous regressors, ``rho`` (lag
-    models) and ``lambda`` (error models; NaN standard error). ``sigma2`` is
-    ``sigma2_v``; with random effects ``sigma2_1 = sigma2_v + T sigma2_mu`` and
-    ``theta = 1 - sigma_v / sigma_1``. There is no likelihood (``llf`` NaN). ``extra["sse"]`` is the
-    residual sum of squares of the final (transformed) regression, ``extra["gm_criterion"]`` the
-    minimised GM criterion.
+    ``params`` are the regressors, the endogenous regressors, the Durbin
+    terms ``W*x`` (``wx_names``), ``rho`` (lag models) and ``lambda`` (error
+    models; NaN standard error). ``sigma2`` is ``sigma2_v``; with random effects
+    ``sigma2_1 = sigma2_v + T sigma2_mu`` and ``theta = 1 - sigma_v / sigma_1``.
+    There is no likelihood (``llf`` NaN). ``extra["sse"]`` is the residual sum
+    of squares of the final (transformed) regression, ``extra["gm_criterion"]``
+    the minimised GM criterion. ``first_stage`` holds, per endogenous
+    regressor of the final regression (``W*y`` for ``W y``), the partial F of
+    the excluded instruments with its degrees of freedom and the partial
+    R-squared (:func:`spillover.spatial.gm_iv.first_stage`); None without
+    instruments.
     """
 
     moments: str = "initial"
@@ -347,6 +477,7 @@ class GMResults(SpatialResults):
     external_instruments: tuple[str, ...] = ()
     sigma2_1: float = float("nan")
     theta: float = float("nan")
+    first_stage: pd.DataFrame | None = None
 
     def impacts(self, draws: int = 1000, seed: int | None = 0, method: str = "simulation"):
         """Direct, indirect and total effects of the lag models (see :meth:`SpatialResults.impacts`).
@@ -362,6 +493,7 @@ class GMResults(SpatialResults):
         fe = {"entity": "fixed unit effects (within)", "random": "random unit effects"}[self.fe]
         head = [
             f"{self.model} spatial panel ({'generalized moments' if 'lambda' in self.params else 'spatial 2SLS'})",
+            *([f"Durbin terms: {', '.join(self.wx_names)}"] if self.wx_names else []),
             f"Dependent variable: {self.y_name}",
             f"Effects: {fe}    Moments: {self.moments if 'lambda' in self.params else 'n/a'}",
             f"Estimator: {self.estimator}",
@@ -370,6 +502,9 @@ class GMResults(SpatialResults):
         if self.endog:
             head.append(f"Endogenous: {', '.join(self.endog)}    External instruments: "
                         f"{', '.join(self.external_instruments)}")
+        if self.first_stage is not None:
+            head.append("First-stage partial F: " + ", ".join(
+                f"{k} {r.F:.2f} ({r.df1:.0f}, {r.df2:.0f})" for k, r in self.first_stage.iterrows()))
         var = f"sigma2_v = {self.sigma2:.6g}"
         if self.fe == "random":
             var += f"   sigma2_1 = {self.sigma2_1:.6g}   theta = {self.theta:.6g}"
@@ -404,18 +539,34 @@ class _LazyEngine:
         return getattr(self._engine, name)
 
 
-def _results(model: GM, d, p: Panel, parts: Parts, x_names: list[str], est: _Est) -> GMResults:
-    """Name the coefficients, add lambda, recover effects and residuals, and build the impact context."""
+def _first_stage(lay: _Layout, parts: Parts, est: _Est, y_name: str) -> pd.DataFrame | None:
+    """:func:`gm_iv.first_stage` of the final regression, one row per endogenous regressor (None without one)."""
+    fit = est.fit
+    k = parts.x.shape[1]
+    if fit.h is None or fit.z is None or fit.z.shape[1] <= k:
+        return None
+    fs = gm_iv.first_stage(fit.z, k, fit.h, est.absorbed)
+    names = lay.endog + [f"W*{c}" for c in lay.de] + ([f"W*{y_name}"] if parts.lag else [])
+    return pd.DataFrame({"F": fs.f, "df1": float(fs.df1), "df2": float(fs.df2), "partial_r2": fs.partial_r2},
+                        index=pd.Index(names, name="endogenous"))
+
+
+def _results(model: GM, d, p: Panel, parts: Parts, lay: _Layout, est: _Est) -> GMResults:
+    """Name the coefficients (in the ML models' order), add lambda, recover effects and residuals, and build the
+    impact context."""
     from spillover.spatial.impacts import ImpactContext
     from spillover.spatial.results import row_series
     from spillover.spatial.transforms import recover_effects
 
-    names = x_names + model.endog + (["rho"] if parts.lag else [])
-    coef, cov = est.fit.coef, est.cov
+    fitted_names = lay.fit_names + (["rho"] if parts.lag else [])
+    names = lay.shown + (["rho"] if parts.lag else [])
+    order = [fitted_names.index(c) for c in names]
+    coef, cov = est.fit.coef[order], est.cov[np.ix_(order, order)]
     if est.gm is not None:
         names = names + ["lambda"]
         coef = np.append(coef, est.gm.lam)
         cov = np.pad(cov, (0, 1), constant_values=np.nan)
+    x_names = lay.x
     n, t = p.n, p.t
     total = parts.y - parts.z(p) @ est.fit.coef
     mu = np.zeros(n)
@@ -427,15 +578,16 @@ def _results(model: GM, d, p: Panel, parts: Parts, x_names: list[str], est: _Est
     else:
         resid = total
     yc = est.y_t - est.y_t.mean()
-    ctx = ImpactContext.for_fit(x_names + model.endog, names, d.w, engine=_LazyEngine(d.w)) if parts.lag else None
+    ctx = ImpactContext.for_fit(x_names + lay.endog, names, d.w, engine=_LazyEngine(d.w)) if parts.lag else None
     theta = 1.0 - np.sqrt(est.sigma2_v / est.sigma2_1) if model.fe == "random" else float("nan")
     fitted = parts.y - resid
     return GMResults(
-        model=model.model.upper(), fe=model.fe, method="gm" if est.gm is not None else "2sls",
+        model=_model_name(model.model, lay), fe=model.fe, method="gm" if est.gm is not None else "2sls",
         params=pd.Series(coef, index=names, name="params"), cov_params=pd.DataFrame(cov, index=names, columns=names),
         sigma2=est.sigma2_v, sigma2_se=float("nan"), llf=float("nan"), nobs=n * t,
         n_eff=n * (t - 1) if model.fe == "entity" else n * t, N=n, T=t, y_name=d.y_name, x_names=x_names,
-        wx_names=[], w_label=d.w_label, logdet_strategy="none (GM)", cov_type="2sls (homoskedastic)",
+        wx_names=[f"W*{c}" for c in lay.dx + lay.de], w_label=d.w_label, logdet_strategy="none (GM)",
+        cov_type="2sls (homoskedastic)",
         rsquared=1.0 - est.fit.sse / float(yc @ yc), rsquared_label="R2 (transformed)",
         corr2=float(np.corrcoef(parts.y, fitted)[0, 1] ** 2),
         **row_series(d.rows, d.order, fitted_values=fitted, resid=resid), fixed_effects=fixed,
@@ -443,4 +595,5 @@ def _results(model: GM, d, p: Panel, parts: Parts, x_names: list[str], est: _Est
         _impact_ctx=ctx,
         moments=model.moments, estimator=est.estimator, instruments=est.instruments, endog=tuple(model.endog),
         external_instruments=tuple(model.instruments), sigma2_1=est.sigma2_1, theta=float(theta),
+        first_stage=_first_stage(lay, parts, est, d.y_name),
     )
