@@ -18,6 +18,8 @@ METHOD_TEXT: dict[str, str] = {
     "GLS": "Random-effects GLS",
     "ml": "Maximum likelihood",
     "ols": "OLS",
+    "2sls": "Spatial 2SLS",
+    "gm": "Generalized moments",
 }
 
 #: Fixed effects (the ``fe`` option) in words.

@@ -73,7 +73,7 @@ COV_TEXT = {
     "numerical": "inverse numerical Hessian", "ols (unadjusted)": "conventional", "unadjusted": "conventional",
     "homoskedastic": "conventional", "nonrobust": "conventional", "robust": "heteroskedasticity-robust",
     "heteroskedastic": "heteroskedasticity-robust", "clustered": "clustered", "cluster": "clustered by unit",
-    "kernel": "HAC (kernel)", "driscoll-kraay": "Driscoll-Kraay",
+    "kernel": "HAC (kernel)", "driscoll-kraay": "Driscoll-Kraay", "2sls (homoskedastic)": "homoskedastic 2SLS",
 }
 
 
@@ -116,6 +116,10 @@ def _from_spatial(res) -> ColumnRecord:
         "rsquared": _num(res.rsquared), "rsquared_label": getattr(res, "rsquared_label", "R2"),
         "llf": _num(res.llf), "aic": _num(res.aic),
     }
+    first = getattr(res, "first_stage", None)  # GM fits with instruments (spillover.spatial.gm)
+    if isinstance(first, pd.DataFrame) and len(first):
+        stats["extra"] = {f"First stage: {key} ({name})": _num(row[col]) for name, row in first.iterrows()
+                          for key, col in (("partial F", "F"), ("partial R2", "partial_r2"))}
     impacts_fn = getattr(res, "impacts", None)  # raises ValueError for models without impacts
     return ColumnRecord(model=str(res.model), coefs=coefs, depvar=getattr(res, "y_name", None), fe=res.fe,
                         method=res.method, w_label=str(res.w_label), stats=stats, impacts_fn=impacts_fn,

@@ -195,8 +195,9 @@ class _Labeller:
         base, sep, tail = key.rpartition(" (")
         if sep and tail.endswith(")") and base in self.user:  # "x (short run)" with x labelled: keep the qualifier
             return f"{self(base)}, {tail[:-1]}"
-        if sep and tail.endswith(")") and tail[:-1] in self.user:  # "First stage: partial F (x)": label the x
-            return f"{self(base)} ({self(tail[:-1])})"
+        inner = tail[:-1]
+        if sep and tail.endswith(")") and (inner in self.user or inner.startswith("W*")):
+            return f"{self(base)} ({self(inner)})"  # "First stage: partial F (x)" or "(W*x)": label the x
         if key.endswith("(t-1)") and key[:-5] in self.user:  # the lagged dependent variable of a dynamic model
             return f"{self(key[:-5])} (t-1)"
         return DEFAULT_LABELS.get(key, key)
