@@ -146,3 +146,34 @@ def test_model_probabilities_entry_checked(study_dir):
             'weights = ["adjacency"]\nmodels = ["sar", "gns"]\n')
     with pytest.raises(SpecificationError, match=r"models.*'gns'"):
         load_study(study_dir)
+
+
+def test_spatial_iv_entries_validate(study_dir):
+    """gm_* estimates: the [endog ~ instruments] bracket, durbin and years, each checked with file and key."""
+    st = load_study(study_dir)
+    e = st.estimate_by_name()["sdm_iv"]
+    assert e.estimator_options() == {"durbin": True} and "[dei ~ L1.dei + L2.dei]" in e.formula
+    assert st.estimate_by_name()["sdm_s2sls"].years == (2015, 2022)
+    head = '[[estimate]]\nname = "x"\nweights = "adjacency"\nfe = "entity"\n'
+    cases = [
+        ('model = "sdm"\nformula = "cpi ~ urban + [dei ~ L1.dei]"', r"90_bad.toml: estimate\[0\].*needs model = "
+         r"'iv' or one of \['gm_sem', 'gm_sar', 'gm_sarar'\], not 'sdm'"),
+        ('model = "gm_sar"\nformula = "cpi ~ urban + [dei ~ L1.dei]"\noptions = { endog = ["dei"] }',
+         "given twice"),
+        ('model = "sdm"\nformula = "cpi ~ dei"\ndurbin = true', r"'sdm' has no durbin choice.*'gm_sar', 'gm_sarar'"),
+        ('model = "gm_sem"\nformula = "cpi ~ dei"\ndurbin = true', "'gm_sem' has no durbin choice"),
+        ('model = "gm_sar"\nformula = "cpi ~ dei + urban"\ndurbin = ["gov"]', r"durbin \['gov'\]: not regressors"),
+        ('model = "gm_sar"\nformula = "cpi ~ dei + urban"\ndurbin = []', r"durbin = \[\] names no regressor"),
+        ('model = "gm_sar"\nformula = "cpi ~ dei + urban"\ndurbin = "dei"', r"estimate\[0\]\.durbin"),
+        ('model = "gm_sar"\nformula = "cpi ~ dei"\noptions = { durbin = true }', "keys of \\[\\[estimate\\]\\] itself"),
+        ('model = "gm_sar"\nformula = "cpi ~ dei"\nyears = [2020, 2015]', r"years must be \[first, last\]"),
+        ('model = "sdm"\nformula = "cpi ~ dei"\nyears = [2010, 2015]',
+         r"90_bad.toml: \[\[estimate\]\] 'x': years \[2010, 2015\] are not within \[data\] years \[2013, 2022\]"),
+    ]
+    for body, match in cases:
+        _append(study_dir, "90_bad.toml", head + body + "\n")
+        with pytest.raises(SpecificationError, match=match):
+            load_study(study_dir)
+    _append(study_dir, "90_bad.toml", head + 'model = "gm_sarar"\nformula = "cpi ~ np.log(urban) + [dei ~ L1.dei]"\n'
+            'durbin = ["dei", "np.log( urban )"]\n')  # a term matched as formulaic spells it
+    assert load_study(study_dir).estimate_by_name()["x"].estimator_options() == {"durbin": ["dei", "np.log( urban )"]}

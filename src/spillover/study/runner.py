@@ -195,6 +195,11 @@ def estimate_data(run: StudyRun, e: EstimateSpec) -> pd.DataFrame:
             df = add_lag(df, v, entity, time_col)
             df[v] = df.pop(f"L1_{v}")
         df = df[df[time_col] > df[time_col].min()]
+    if e.years is not None:
+        df = df[df[time_col].between(*e.years)]
+        if df.empty:
+            raise SpecificationError(f"estimate {e.name!r}: years {list(e.years)} keep no observation; the panel "
+                                     f"runs {run.panel[time_col].min()}-{run.panel[time_col].max()}")
     if e.drop_interpolated:
         cells = interpolated_cells(run, e.drop_interpolated, e.name)
         key = df[entity].astype(str) + "|" + df[time_col].astype(int).astype(str)

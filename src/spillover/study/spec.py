@@ -7,8 +7,9 @@ Every file in the folder is read (sorted by name) and merged: ``[study]`` and
 collected from all files. ``[[estimate]].model`` is a name of
 :mod:`spillover.registry`: ``ols``, ``fe``, ``iv`` (formula ``"y ~ x + [d ~ z +
 L1.d]"``), ``sar``, ``sem``, ``sdm``, ``sdem``, ``sac``, ``gns``, ``slx``,
-``dynamic_sdm``, ``dynamic_sar``, or one a study registers from its own
-``[study] plugins``. Validation happens before any estimation and every error
+``dynamic_sdm``, ``dynamic_sar``, ``gm_sem``, ``gm_sar``, ``gm_sarar`` (the
+same bracket for endogenous regressors; ``durbin`` for an SDM by spatial 2SLS),
+or one a study registers from its own ``[study] plugins``. Validation happens before any estimation and every error
 names the file, the key and the allowed values.
 """
 
@@ -31,7 +32,7 @@ FE = Literal["none", "entity", "time", "twoways", "random"]
 METHOD = Literal["direct", "lee-yu"]
 FORMAT = Literal["tex", "html", "md", "csv", "xlsx", "docx"]
 #: EstimateSpec fields that are estimator options (passed when the registry entry lists them).
-OPTION_FIELDS = ("estimator", "cov", "correction", "time_lags")
+OPTION_FIELDS = ("estimator", "cov", "correction", "time_lags", "durbin")
 
 
 def _registered(name: str, **capabilities: bool) -> registry.Estimator:
@@ -221,9 +222,43 @@ class EstimateSpec(_Strict):
         "bias", description="dynamic models only: subtract the Yu-de Jong-Lee (2008) / Lee-Yu (2010) bias, or not")
     time_lags: list[Literal["y", "wy"]] = Field(default_factory=lambda: ["y", "wy"],
                                                 description="dynamic models: y(t-1) and/or W y(t-1)")
+    durbin: bool | list[str] | None = Field(
+        None, description="gm_sar and gm_sarar: Durbin terms W x (an SDM by spatial 2SLS, an SDM with a spatial "
+        "error by GS2SLS); true for every regressor, endogenous ones of the [endog ~ instruments] bracket included, "
+        "or a list of regressors")
+    years: tuple[int, int] | None = Field(
+        None, description="[first, last] periods of this estimate, within [data] years; applied after lag = [...] "
+        "and before the formula's own lag() terms, which then lose their first periods inside it")
     options: dict[str, Any] = Field(default_factory=dict, description="further keyword options of the estimator "
                                     "(the names its registry entry lists, e.g. logdet, cov, wx)")
     label: str = ""
+
+    def _check_durbin(self, est: registry.Estimator) -> None:
+        """``durbin`` only for estimators that take it, naming regressors of the formula."""
+        if self.durbin is None or self.durbin is False:
+            return
+        if "durbin" not in est.options:
+            takes = [n for n in registry.names() if "durbin" in registry.get(n).options]
+            raise ValueError(f"model {self.model!r} has no durbin choice (models with one: {takes}; the ML models "
+                             "sdm, sdem, slx and gns have W x terms by definition, chosen with options = { wx = "
+                             "[...] })")
+        if self.durbin is True:
+            return
+        if not self.durbin:
+            raise ValueError("durbin = [] names no regressor; give durbin = true, a list of regressors, or leave it "
+                             "out for no W x terms")
+        from spillover.formula import parse, terms
+
+        try:
+            parsed = parse(self.formula)
+            named = [(terms(v, what="durbin") or (v,))[0] for v in self.durbin]  # spelled as formulaic does
+        except SpecificationError:
+            return  # the formula check names an unreadable formula; the estimator an unreadable term
+        regressors = list(parsed.exog) + list(parsed.endog)
+        unknown = [v for v, n in zip(self.durbin, named) if n not in regressors]
+        if unknown:
+            raise ValueError(f"durbin {unknown}: not regressors of the formula {self.formula!r}; its regressors: "
+                             f"{regressors}")
 
     def estimator_options(self) -> dict[str, Any]:
         """Options handed to the estimator: the option fields its registry entry takes, then ``options``."""
@@ -242,7 +277,16 @@ class EstimateSpec(_Strict):
             if "[" not in self.formula:
                 raise ValueError(f"model 'iv' needs a formula 'y ~ exog + [endog ~ instruments]', got {self.formula!r}")
         elif "[" in self.formula:
-            raise ValueError(f"the bracket syntax [endog ~ instruments] needs model = 'iv', not {self.model!r}")
+            takes = [n for n in registry.names() if {"endog", "instruments"} <= set(registry.get(n).options)]
+            if self.model not in takes:
+                raise ValueError(f"the bracket syntax [endog ~ instruments] needs model = 'iv' or one of {takes}, "
+                                 f"not {self.model!r}")
+            if {"endog", "instruments"} & set(self.options):
+                raise ValueError("endogenous regressors given twice: in the formula's [endog ~ instruments] and in "
+                                 "options; use one of the two")
+        self._check_durbin(est)
+        if self.years is not None and self.years[0] > self.years[1]:
+            raise ValueError(f"years must be [first, last], got {list(self.years)}")
         if self.lag:
             from spillover.formula import variables
 
@@ -621,6 +665,10 @@ def _check_references(study: Study, folder: Path) -> None:
     for e in study.estimate:
         if e.weights and e.weights not in study.weights:
             errors.append(f"{folder}: estimate {e.name!r}: weights = {e.weights!r} is not defined; defined: {wnames}")
+        span = study.data.years
+        if e.years and span and (e.years[0] < span[0] or e.years[1] > span[1]):
+            errors.append(f"{_origin(study, 'estimate', e.name, folder)}: [[estimate]] {e.name!r}: years "
+                          f"{list(e.years)} are not within [data] years {list(span)}")
     for m in study.moran:
         for wn in m.weights:
             if wn not in study.weights:
