@@ -149,6 +149,33 @@ def test_dynamic_iv_unbalanced_from_toml(study_run):
     assert isinstance(sp.SDM, type)
 
 
+def test_spatial_iv_from_toml(study_run):
+    """table_iv_spatial: the SDM by spatial 2SLS with the index instrumented by its two lags equals a direct sp.GM
+    call; the comparison columns use the same years (2015-2022); first-stage rows with labels."""
+    import numpy as np
+
+    import spillover as sp
+
+    run, out = study_run
+    panel, w = run.panel, run.weights["adjacency"]
+    iv = sp.GM("cpi ~ urban + gov + open + hc + [dei ~ L1.dei + L2.dei]", panel, w, "province", "year",
+               model="sar", durbin=True).fit()
+    res = run.estimates["sdm_iv"]
+    np.testing.assert_allclose(res.params.to_numpy(), iv.params.to_numpy(), rtol=1e-12)
+    assert res.T == 8 and res.model == "SDM" and "W*dei" in res.params
+    assert res.first_stage.index.tolist() == ["dei", "W*dei", "W*cpi"]
+    late = panel[panel["year"] >= 2015]
+    ex = sp.GM("cpi ~ dei + urban + gov + open + hc", late, w, "province", "year", model="sar", durbin=True).fit()
+    np.testing.assert_allclose(run.estimates["sdm_s2sls"].params.to_numpy(), ex.params.to_numpy(), rtol=1e-12)
+    assert run.estimates["sdm_ml_entity"].nobs == 248 and run.impacts["sdm_iv"].table.loc["dei", "direct"] > 0
+    nums = pd.read_csv(out / "numbers.csv")
+    assert (nums["output"] == "table_iv_spatial").sum() > 100
+    md = (out / "tables" / "table_iv_spatial.md").read_text()
+    for part in ("First stage: partial F (W × Digital economy index)", "First stage: partial F (W × Common "
+                 "prosperity index)", "Spatial 2SLS", "homoskedastic 2SLS", "W × Digital economy index"):
+        assert part in md, part
+
+
 def test_drop_interpolated_unknown_indicator_is_named(study_run):
     from spillover.errors import SpecificationError
     from spillover.study.runner import estimate_data
@@ -164,7 +191,7 @@ def test_drop_interpolated_unknown_indicator_is_named(study_run):
 # ---------------------------------------------------------------- the Chinese rendering ([study] renderings)
 _LATIN_OK = {"SDM", "SAR", "SEM", "SDEM", "SLX", "SAC", "GNS", "OLS", "QML", "AIC", "GMM", "SLS", "LSDV", "Lee",
              "Elhorst", "LeSage", "Pace", "Yu", "de", "Jong", "Kelejian", "Prucha", "Wald", "Hansen", "Sargan", "Hessian",
-             "Debarsy", "Ertur", "Queen", "IV", "HAC", "Mundlak", "Halleck", "Vega"}
+             "Debarsy", "Ertur", "Queen", "IV", "HAC", "Mundlak", "Halleck", "Vega", "Drukker", "Egger"}
 
 
 def _latin_words(text: str) -> set[str]:

@@ -41,6 +41,7 @@ PHRASES: dict[str, dict[str, str]] = {"zh": {
     "SAR": "SAR", "SEM": "SEM", "SDM": "SDM", "SDEM": "SDEM", "SAC": "SAC", "GNS": "GNS", "SLX": "SLX",
     "short run": "短期", "long run": "长期", "rho": "ρ", "lambda": "λ", "R² (LSDV)": "R²（LSDV）",
     "R² (transformed)": "R²（变换后）", "First stage: partial F": "第一阶段偏F统计量",
+    "Spatial 2SLS": "空间2SLS", "Generalized moments": "广义矩估计", "homoskedastic 2SLS": "同方差2SLS",
     "First stage: partial R2": "第一阶段偏R²", "Over-identification: Sargan p-value": "过度识别检验：Sargan p值",
     "Over-identification: Hansen J p-value": "过度识别检验：Hansen J p值",
     "read its estimates with care": "请谨慎解读其估计值",
