@@ -171,8 +171,9 @@ def test_spatial_iv_from_toml(study_run):
     nums = pd.read_csv(out / "numbers.csv")
     assert (nums["output"] == "table_iv_spatial").sum() > 100
     md = (out / "tables" / "table_iv_spatial.md").read_text()
-    for part in ("First stage: partial F (W × Digital economy index)", "First stage: partial F (W × Common "
-                 "prosperity index)", "Spatial 2SLS", "homoskedastic 2SLS", "W × Digital economy index"):
+    for part in ("First stage: partial F (W × Digital economy index)",
+                 "First stage: partial F (W × Common prosperity index)", "Spatial 2SLS", "homoskedastic 2SLS",
+                 "W × Digital economy index"):
         assert part in md, part
 
 

@@ -156,8 +156,8 @@ def test_spatial_iv_entries_validate(study_dir):
     assert st.estimate_by_name()["sdm_s2sls"].years == (2015, 2022)
     head = '[[estimate]]\nname = "x"\nweights = "adjacency"\nfe = "entity"\n'
     cases = [
-        ('model = "sdm"\nformula = "cpi ~ urban + [dei ~ L1.dei]"', r"90_bad.toml: estimate\[0\].*needs model = "
-         r"'iv' or one of \['gm_sem', 'gm_sar', 'gm_sarar'\], not 'sdm'"),
+        ('model = "sdm"\nformula = "cpi ~ urban + [dei ~ L1.dei]"',
+         r"90_bad.toml: estimate\[0\].*needs model = 'iv' or one of \['gm_sem', 'gm_sar', 'gm_sarar'\], not 'sdm'"),
         ('model = "gm_sar"\nformula = "cpi ~ urban + [dei ~ L1.dei]"\noptions = { endog = ["dei"] }',
          "given twice"),
         ('model = "sdm"\nformula = "cpi ~ dei"\ndurbin = true', r"'sdm' has no durbin choice.*'gm_sar', 'gm_sarar'"),
