@@ -312,3 +312,29 @@ def test_model_probabilities_table_and_readme_line(study_run):
     readme = (out / "README.md").read_text(encoding="utf-8")
     assert f"highest posterior probability is {best['model'].upper()}'s" in readme
     assert f"[tables/{b.name}.md](tables/{b.name}.md)" in readme
+
+
+def test_estimate_with_weights_of_its_own_per_term(study_run):
+    """[[estimate]] weights_x / weights_u: the W of the W X terms and of the error by name, equal to the direct call;
+    the subsample restricts them too; a model without such a term refuses them at spec load."""
+    import numpy as np
+
+    import spillover as sp
+    from spillover.study.runner import fit_estimate
+    from spillover.study.spec import EstimateSpec
+
+    run, _ = study_run
+    f = "cpi ~ dei + urban"
+    e = EstimateSpec(name="x", model="sdem", formula=f, weights="adjacency", weights_x="distance",
+                     weights_u="economic", fe="entity")
+    got = fit_estimate(run, e)
+    want = sp.SDEM(f, run.panel, run.weights["adjacency"], "province", "year", fe="entity",
+                   w_x=run.weights["distance"], w_u=run.weights["economic"]).fit()
+    np.testing.assert_allclose(got.params.to_numpy(), want.params.to_numpy(), rtol=1e-12)
+    plain = fit_estimate(run, EstimateSpec(name="y", model="sdem", formula=f, weights="adjacency", fe="entity"))
+    assert abs(plain.params["lambda"] - got.params["lambda"]) > 1e-3
+    sub = fit_estimate(run, EstimateSpec(name="z", model="sdm", formula=f, weights="adjacency", weights_x="distance",
+                                         fe="entity", groups=["east"]))
+    assert sub.N == (run.panel.drop_duplicates("province")["region"] == "east").sum()
+    with pytest.raises(ValueError, match="weights_u: model 'sdm' has no spatial error"):
+        EstimateSpec(name="w", model="sdm", formula=f, weights="adjacency", weights_u="distance")

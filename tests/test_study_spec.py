@@ -177,3 +177,14 @@ def test_spatial_iv_entries_validate(study_dir):
     _append(study_dir, "90_bad.toml", head + 'model = "gm_sarar"\nformula = "cpi ~ np.log(urban) + [dei ~ L1.dei]"\n'
             'durbin = ["dei", "np.log( urban )"]\n')  # a term matched as formulaic spells it
     assert load_study(study_dir).estimate_by_name()["x"].estimator_options() == {"durbin": ["dei", "np.log( urban )"]}
+
+
+def test_weights_per_term_checked(study_dir):
+    _append(study_dir, "92_bad.toml", '[[estimate]]\nname = "wx1"\nmodel = "sdm"\nformula = "cpi ~ dei"\n'
+            'weights = "adjacency"\nweights_x = "railway"\n')
+    with pytest.raises(SpecificationError, match="weights_x = 'railway' is not defined"):
+        load_study(study_dir)
+    _append(study_dir, "92_bad.toml", '[[estimate]]\nname = "wx1"\nmodel = "sar"\nformula = "cpi ~ dei"\n'
+            'weights = "adjacency"\nweights_x = "distance"\n')
+    with pytest.raises(SpecificationError, match="weights_x: model 'sar' has no W X terms"):
+        load_study(study_dir)

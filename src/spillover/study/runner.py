@@ -216,9 +216,12 @@ def fit_estimate(run: StudyRun, e: EstimateSpec):
     est = registry.get(e.model)
     df = estimate_data(run, e)
     w = run.weights[e.weights] if est.spatial else None
+    names = {opt: name for opt, name in (("w_x", e.weights_x), ("w_u", e.weights_u)) if name}
+    others = {opt: run.weights[name] for opt, name in names.items()}
     notes: list[str] = []
     if est.spatial and e.groups:
         w, _, dropped = subset_weights(w, sorted(df[entity].unique()), e.weights, islands=e.islands)
+        others = {opt: subset_weights(run.weights[name], list(w.id_order), name)[0] for opt, name in names.items()}
         if dropped:
             df = df[~df[entity].isin(dropped)].reset_index(drop=True)
             notes.append(f"{e.label or e.name}: {', '.join(map(str, dropped))} left without a neighbour in the "
@@ -237,7 +240,7 @@ def fit_estimate(run: StudyRun, e: EstimateSpec):
                      + ".")
     else:
         res = est.run(registry.FitRequest(e.formula, df, w, entity, time_col, fe=e.fe, method=e.method,
-                                          options=e.estimator_options()))
+                                          options={**e.estimator_options(), **others}))
     if notes:
         run.notes.setdefault(e.name, []).extend(notes)
     return res

@@ -203,6 +203,8 @@ class EstimateSpec(_Strict):
     model: str
     formula: str
     weights: str | None = None
+    weights_x: str | None = Field(None, description="a [weights.*] name for the W X terms (default: weights)")
+    weights_u: str | None = Field(None, description="a [weights.*] name for the spatial error (default: weights)")
     fe: FE = "twoways"
     method: METHOD = "lee-yu"
     impacts: ImpactsSpec | None = None
@@ -285,6 +287,13 @@ class EstimateSpec(_Strict):
                 raise ValueError("endogenous regressors given twice: in the formula's [endog ~ instruments] and in "
                                  "options; use one of the two")
         self._check_durbin(est)
+        for key, opt in (("weights_x", "w_x"), ("weights_u", "w_u")):
+            if getattr(self, key) is not None and opt not in est.options:
+                takes = [n for n in registry.names() if opt in registry.get(n).options]
+                raise ValueError(f"{key}: model {self.model!r} has no {'W X terms' if opt == 'w_x' else 'spatial error'}"
+                                 f" with a W of its own (models with one: {takes})")
+        if (self.weights_x or self.weights_u) and self.drop_interpolated:
+            raise ValueError("weights_x / weights_u are not available with drop_interpolated (per-period W)")
         if self.years is not None and self.years[0] > self.years[1]:
             raise ValueError(f"years must be [first, last], got {list(self.years)}")
         if self.lag:
@@ -294,6 +303,8 @@ class EstimateSpec(_Strict):
             if absent:
                 raise ValueError(f"lag {absent}: not variables of the formula {self.formula!r} (lag replaces a "
                                  "regressor by its previous-period value)")
+        if {"w_x", "w_u"} & set(self.options):
+            raise ValueError("options w_x / w_u: give the W by name with weights_x = 'NAME' / weights_u = 'NAME'")
         bad = sorted(set(self.options) & set(OPTION_FIELDS))
         if bad:
             raise ValueError(f"{bad} are keys of [[estimate]] itself, not of options")
@@ -663,8 +674,10 @@ def _check_references(study: Study, folder: Path) -> None:
     wnames = sorted(study.weights)
     enames = [e.name for e in study.estimate]
     for e in study.estimate:
-        if e.weights and e.weights not in study.weights:
-            errors.append(f"{folder}: estimate {e.name!r}: weights = {e.weights!r} is not defined; defined: {wnames}")
+        for key in ("weights", "weights_x", "weights_u"):
+            wn = getattr(e, key)
+            if wn and wn not in study.weights:
+                errors.append(f"{folder}: estimate {e.name!r}: {key} = {wn!r} is not defined; defined: {wnames}")
         span = study.data.years
         if e.years and span and (e.years[0] < span[0] or e.years[1] > span[1]):
             errors.append(f"{_origin(study, 'estimate', e.name, folder)}: [[estimate]] {e.name!r}: years "
