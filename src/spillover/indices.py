@@ -73,6 +73,11 @@ class IndexResult:
         ``"entropy"``, ``"entropy-topsis"`` or ``"pca"``.
     params : dict
         Settings used (shift, pooling, components ...).
+    standardized : pandas.DataFrame or None
+        Min-max normalised indicators :math:`z_{ij}` (module docstring), one
+        column per indicator, same index as ``scores``; with
+        ``pooling="year"`` also the time column (normalised within years).
+        Used by :meth:`obstacle_degree`.
     """
 
     scores: pd.Series
@@ -80,12 +85,71 @@ class IndexResult:
     dimensions: pd.DataFrame
     method: str
     params: Mapping[str, object] = field(default_factory=dict)
+    standardized: pd.DataFrame | None = None
 
     def frame(self, prefix: str) -> pd.DataFrame:
         """Scores and sub-scores as columns ``prefix`` and ``prefix_<dimension>``."""
         out = self.dimensions.add_prefix(f"{prefix}_")
         out.insert(0, prefix, self.scores)
         return out
+
+    def obstacle_degree(self, level: Literal["indicator", "dimension"] = "indicator") -> pd.DataFrame:
+        """Obstacle degree per unit-period (factor-deviation-obstacle model).
+
+        With factor contribution :math:`F_j = w_j` (the index weight),
+        deviation :math:`I_{ij} = 1 - z_{ij}` (:math:`z_{ij}` the min-max
+        normalised value, direction applied) and
+
+        .. math::
+
+            O_{ij} = \\frac{F_j I_{ij}}{\\sum_k F_k I_{ik}},
+
+        one row per input row (unit-period; average by period with
+        ``groupby``). The obstacle degree of a dimension is the sum of its
+        indicators' :math:`O_{ij}`. Each row sums to one; a row at the best
+        value of every indicator (:math:`\\sum_k F_k I_{ik} = 0`) is NaN.
+        With ``pooling="year"`` the weights and normalisation of the row's
+        year are used. Defined for entropy and TOPSIS indices (non-negative
+        weights on min-max values), not for PCA.
+
+        Parameters
+        ----------
+        level : {"indicator", "dimension"}
+            One column per indicator, or per dimension.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Same index as ``scores``.
+
+        Notes
+        -----
+        This is the factor-deviation-obstacle ("obstacle degree") model of
+        the regional composite-index literature; the formula above is the
+        whole definition used here.
+        """
+        if self.method == "pca" or self.standardized is None:
+            raise SpecificationError(format_error("obstacle degree needs min-max values and non-negative weights",
+                                                  option="method", hint="fit an EntropyIndex or TopsisIndex"))
+        if level not in ("indicator", "dimension"):
+            raise SpecificationError(format_error(f"unknown level {level!r}", option="level",
+                                                  hint="use 'indicator' or 'dimension'"))
+        w = self.weights
+        names = list(dict.fromkeys(w["indicator"]))
+        if self.params.get("pooling") == "year":
+            time = w.columns[0]
+            F = (self.standardized[[time]].merge(w.pivot(index=time, columns="indicator", values="weight"),
+                                                 left_on=time, right_index=True, how="left")[names].to_numpy())
+        else:
+            F = w.set_index("indicator").loc[names, "weight"].to_numpy()
+        FI = F * (1.0 - self.standardized[names].to_numpy(dtype=float))
+        total = FI.sum(axis=1, keepdims=True)
+        O = pd.DataFrame(np.divide(FI, total, out=np.full_like(FI, np.nan), where=total > 0),
+                         index=self.standardized.index, columns=names)
+        if level == "indicator":
+            return O
+        dims = w.drop_duplicates("indicator").set_index("indicator").loc[names, "dimension"]
+        return O.T.groupby(dims.to_numpy(), sort=False).sum(min_count=1).T
 
 
 # --------------------------------------------------------------------------- helpers
@@ -267,25 +331,32 @@ class _CompositeIndex:
         dirs = _as_directions(indicators, directions)
         dims = _as_dimensions(indicators, dimensions)
         if self.pooling == "panel":
-            scores, dimframe, weights = self._fit_block(_matrix(df, indicators), dirs, dims, indicators)
+            X = _matrix(df, indicators)
+            scores, dimframe, weights = self._fit_block(X, dirs, dims, indicators)
             scores = pd.Series(scores, index=df.index, name="score")
             dimframe = pd.DataFrame(dimframe, index=df.index)
+            standardized = pd.DataFrame(minmax_normalize(X, dirs, indicators), index=df.index, columns=indicators)
         else:
             if self.time not in df.columns:
                 raise SpecificationError(format_error("time column not in the data", column=self.time,
                                                       hint="pass time=<year column> or use pooling='panel'"))
-            parts_s, parts_d, parts_w = [], [], []
+            parts_s, parts_d, parts_w, parts_z = [], [], [], []
             for year, block in df.groupby(self.time, sort=True):
-                s, dm, w = self._fit_block(_matrix(block, indicators), dirs, dims, indicators)
+                X = _matrix(block, indicators)
+                s, dm, w = self._fit_block(X, dirs, dims, indicators)
                 parts_s.append(pd.Series(s, index=block.index))
                 parts_d.append(pd.DataFrame(dm, index=block.index))
+                z = pd.DataFrame(minmax_normalize(X, dirs, indicators), index=block.index, columns=indicators)
+                z.insert(0, self.time, year)
+                parts_z.append(z)
                 w.insert(0, self.time, year)
                 parts_w.append(w)
             scores = pd.concat(parts_s).reindex(df.index).rename("score")
             dimframe = pd.concat(parts_d).reindex(df.index)
             weights = pd.concat(parts_w, ignore_index=True)
+            standardized = pd.concat(parts_z).reindex(df.index)
         return IndexResult(scores=scores, weights=weights, dimensions=dimframe, method=self.method,
-                           params=self._params())
+                           params=self._params(), standardized=standardized)
 
     def _fit_block(self, X, dirs, dims, names):  # pragma: no cover - abstract
         raise NotImplementedError

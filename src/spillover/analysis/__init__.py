@@ -3,8 +3,12 @@
 * :func:`panel_threshold` - Hansen (1999) fixed-effects panel threshold regression.
 * :func:`mediation`, :func:`spatial_mediation` - stepwise (Baron & Kenny 1986) and SDM mediation.
 * :func:`regime_sdm`, :func:`subsample_sdm` - regional regime SDM with a Wald test, sub-sample SDMs.
+* :func:`coupling` - coupling coordination degree of two systems (C, T, D and the ten classes).
+* :func:`kernel_density` - per-period Gaussian kernel densities on a common grid.
 """
 
+from spillover.analysis.coupling import COORDINATION_CLASSES, coordination_class, coupling
+from spillover.analysis.distribution import kernel_density
 from spillover.analysis.heterogeneity import regime_sdm, subsample_sdm, subset_weights, wald_linear
 from spillover.analysis.mediation import mediation, sobel, spatial_mediation
 from spillover.analysis.threshold import lr_critical_value, panel_threshold
@@ -12,4 +16,5 @@ from spillover.analysis.threshold import lr_critical_value, panel_threshold
 __all__ = [
     "panel_threshold", "lr_critical_value", "mediation", "spatial_mediation", "sobel",
     "regime_sdm", "subsample_sdm", "subset_weights", "wald_linear",
+    "coupling", "coordination_class", "COORDINATION_CLASSES", "kernel_density",
 ]
