@@ -1,15 +1,18 @@
-"""spillover.analysis: threshold, mediation and regional-heterogeneity analyses.
+"""spillover.analysis: threshold, mediation, regional-heterogeneity and regional-gap analyses.
 
 * :func:`panel_threshold` - Hansen (1999) fixed-effects panel threshold regression.
 * :func:`mediation`, :func:`spatial_mediation` - stepwise (Baron & Kenny 1986) and SDM mediation.
 * :func:`regime_sdm`, :func:`subsample_sdm` - regional regime SDM with a Wald test, sub-sample SDMs.
 * :func:`coupling` - coupling coordination degree of two systems (C, T, D and the ten classes).
 * :func:`kernel_density` - per-period Gaussian kernel densities on a common grid.
+* :func:`dagum`, :func:`theil`, :func:`variation` - regional gaps per period: Dagum (1997) Gini
+  decomposition, Theil within/between decomposition, coefficient of variation.
 """
 
 from spillover.analysis.coupling import COORDINATION_CLASSES, coordination_class, coupling
 from spillover.analysis.distribution import kernel_density
 from spillover.analysis.heterogeneity import regime_sdm, subsample_sdm, subset_weights, wald_linear
+from spillover.analysis.inequality import DagumResult, TheilResult, dagum, gini, theil, variation
 from spillover.analysis.mediation import mediation, sobel, spatial_mediation
 from spillover.analysis.threshold import lr_critical_value, panel_threshold
 
@@ -17,4 +20,5 @@ __all__ = [
     "panel_threshold", "lr_critical_value", "mediation", "spatial_mediation", "sobel",
     "regime_sdm", "subsample_sdm", "subset_weights", "wald_linear",
     "coupling", "coordination_class", "COORDINATION_CLASSES", "kernel_density",
+    "dagum", "theil", "variation", "gini", "DagumResult", "TheilResult",
 ]
