@@ -392,15 +392,22 @@ def test_summary_and_registry(pr):
 
 
 # ----------------------------------------------------------------------------- (3) consistency
-def _grid_panel(seed: int, side: int, t: int, *, rho: float, lam: float, fe: str, endog: bool = False):
-    """y = rho W y + 1 + x1 - 0.5 x2 (+ 0.7 d) + mu + u, u = lam W u + nu on a rook grid (row-standardised)."""
+def _grid_setup(seed: int, side: int, rho: float, lam: float):
+    """A seeded generator, the row-standardised rook grid W (libpysal and dense), (I - rho W)^-1, (I - lam W)^-1
+    and unit effects mu."""
     rng = np.random.default_rng(seed)
     w = libpysal.weights.lat2W(side, side, rook=True)
     w.transform = "r"
     W = w.sparse.toarray()
     n = W.shape[0]
     S, R = np.linalg.inv(np.eye(n) - rho * W), np.linalg.inv(np.eye(n) - lam * W)
-    mu = rng.normal(size=n)
+    return rng, w, W, S, R, rng.normal(size=n)
+
+
+def _grid_panel(seed: int, side: int, t: int, *, rho: float, lam: float, fe: str, endog: bool = False):
+    """y = rho W y + 1 + x1 - 0.5 x2 (+ 0.7 d) + mu + u, u = lam W u + nu on a rook grid (row-standardised)."""
+    rng, w, W, S, R, mu = _grid_setup(seed, side, rho, lam)
+    n = W.shape[0]
     rows = []
     for s in range(t):
         nu = rng.normal(size=n)
@@ -724,13 +731,8 @@ def test_durbin_two_sls_steps_by_dense_projections(seed):
 def _sdm_panel(seed: int, side: int, t: int, *, rho: float, lam: float = 0.0):
     """y = rho W y + x1 - 0.5 x2 + 0.7 d + 0.4 W x1 + 0.3 W d + mu + u, u = lam W u + nu, d = z + 0.8 nu + noise
     (endogenous), x1 correlated with the unit effects mu (fixed effects needed)."""
-    rng = np.random.default_rng(seed)
-    w = libpysal.weights.lat2W(side, side, rook=True)
-    w.transform = "r"
-    W = w.sparse.toarray()
+    rng, w, W, S, R, mu = _grid_setup(seed, side, rho, lam)
     n = W.shape[0]
-    S, R = np.linalg.inv(np.eye(n) - rho * W), np.linalg.inv(np.eye(n) - lam * W)
-    mu = rng.normal(size=n)
     rows = []
     for s in range(t):
         nu = rng.normal(size=n)

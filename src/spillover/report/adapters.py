@@ -127,14 +127,11 @@ def _from_spatial(res) -> ColumnRecord:
                         cov=cov_text(getattr(res, "cov_type", None)))
 
 
-#: What an estimate says when its log-determinant strategy approximates (spillover.spatial.logdet).
-APPROXIMATE_LOGDET = ("log-determinant and traces by Monte Carlo (Barry & Pace 1999), an approximation; "
-                      "logdet='lu' is exact")
-
-
 def approximation_notes(res) -> tuple[str, ...]:
     """The notes a table prints for ``res`` when a log-determinant was approximated ("mc")."""
-    return (APPROXIMATE_LOGDET,) if "mc" in str(getattr(res, "logdet_strategy", "")).split(",") else ()
+    from spillover.spatial.results import APPROXIMATE_LOGDET
+
+    return (APPROXIMATE_LOGDET,) if getattr(res, "logdet_approximated", False) else ()
 
 
 def _from_dynamic(res) -> ColumnRecord:

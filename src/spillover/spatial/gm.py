@@ -488,8 +488,8 @@ class GMResults(SpatialResults):
         sub = replace(self, params=self.params[keep], cov_params=self.cov_params.loc[keep, keep])
         return SpatialResults.impacts(sub, draws=draws, seed=seed, method=method)
 
-    def summary(self) -> str:
-        """Plain-text summary naming the model, effects, moments, estimator and instruments."""
+    def header(self) -> list[str]:
+        """The summary's header: model, effects, moments, estimator and instruments."""
         fe = {"entity": "fixed unit effects (within)", "random": "random unit effects"}[self.fe]
         head = [
             f"{self.model} spatial panel ({'generalized moments' if 'lambda' in self.params else 'spatial 2SLS'})",
@@ -512,14 +512,7 @@ class GMResults(SpatialResults):
                  f"{self.rsquared_label} = {self.rsquared:.4f}   corr^2(y, fitted) = {self.corr2:.4f}"]
         if "lambda" in self.params:
             head.append("lambda: GM estimate without a standard error (Kapoor, Kelejian & Prucha 2007 give none)")
-        if self.flags:
-            head.append("WARNING: " + "; ".join(self.flags))
-        body = self.summary_frame().to_string(float_format=lambda v: f"{v: .6f}")
-        rule = "=" * max(len(line) for line in head + body.splitlines())
-        return "\n".join([rule, *head, rule, body, rule])
-
-    def __repr__(self) -> str:
-        return self.summary()
+        return head
 
 
 class _LazyEngine:

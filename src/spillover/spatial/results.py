@@ -78,6 +78,11 @@ class Inference:
                              "[0.025": ci["lower"], "0.975]": ci["upper"]})
 
 
+#: What a fit says when its log-determinant was approximated (:mod:`spillover.spatial.logdet`).
+APPROXIMATE_LOGDET = ("log-determinant and traces by Monte Carlo (Barry & Pace 1999), an approximation; "
+                      "logdet='lu' is exact")
+
+
 @dataclass(frozen=True, eq=False)
 class SpatialResults(Inference):
     """Estimates, inference and fit statistics of one spatial panel model.
@@ -159,7 +164,16 @@ class SpatialResults(Inference):
 
     # -- display -----------------------------------------------------------
     def summary(self) -> str:
-        """Plain-text summary whose header names model, fe, method, W, N, T and log-determinant."""
+        """Plain-text summary: :meth:`header` lines, then the coefficient table, between rules."""
+        head = self.header()
+        if self.flags:
+            head.append("WARNING: " + "; ".join(self.flags))
+        body = self.summary_frame().to_string(float_format=lambda v: f"{v: .6f}")
+        rule = "=" * max(len(line) for line in head + body.splitlines())
+        return "\n".join([rule, *head, rule, body, rule])
+
+    def header(self) -> list[str]:
+        """The summary's header: model, fe, method, W, N, T and log-determinant (an estimator may override)."""
         head = [
             f"{self.model} spatial panel (maximum likelihood)" if self.model != "SLX" else "SLX panel (least squares)",
             f"Dependent variable: {self.y_name}",
@@ -169,14 +183,14 @@ class SpatialResults(Inference):
             f"sigma2 = {self.sigma2:.6g}   log-likelihood = {self.llf:.4f}   AIC = {self.aic:.3f}   BIC = {self.bic:.3f}",
             f"{self.rsquared_label} = {self.rsquared:.4f}   corr^2(y, fitted) = {self.corr2:.4f}",
         ]
-        if "mc" in str(self.logdet_strategy).split(","):
-            head.append("Note: log-determinant and traces by Monte Carlo (Barry & Pace 1999), an approximation; "
-                        "logdet='lu' is exact")
-        if self.flags:
-            head.append("WARNING: " + "; ".join(self.flags))
-        body = self.summary_frame().to_string(float_format=lambda v: f"{v: .6f}")
-        rule = "=" * max(len(line) for line in head + body.splitlines())
-        return "\n".join([rule, *head, rule, body, rule])
+        if self.logdet_approximated:
+            head.append(f"Note: {APPROXIMATE_LOGDET}")
+        return head
+
+    @property
+    def logdet_approximated(self) -> bool:
+        """True when a log-determinant of the fit was approximated (the "mc" strategy)."""
+        return "mc" in str(self.logdet_strategy).split(",")
 
     def __repr__(self) -> str:
         return self.summary()
