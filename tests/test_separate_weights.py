@@ -34,10 +34,10 @@ def panel():
     return pd.DataFrame(rows), w, m, wd, md
 
 
-def _fit(cls, df, w, **kw):
+def _fit(cls, df, w, formula="y ~ x", **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return cls("y ~ x", df, w, "id", "yr", **kw).fit()
+        return cls(formula, df, w, "id", "yr", **kw).fit()
 
 
 def test_same_w_reproduces_the_default(panel):
@@ -113,14 +113,40 @@ def test_sdm_impacts_with_w_x_equal_dense_brute_force(panel):
     assert sim["direct_se"] == pytest.approx(se[0], rel=0.1)  # 2,000 draws: Monte Carlo error about 2%
 
 
+def test_random_effects_w_u_is_the_error_models_w(panel):
+    """SEM's only W is the error's: w=W, w_u=M is the random-effects SEM with w=M; and the SDEM with
+    w=W, w_u=M is the SDEM with w=M, w_x=W (same likelihood, two routes through the options)."""
+    df, w, m, *_ = panel
+    a, b = _fit(sp.SEM, df, w, fe="random", w_u=m), _fit(sp.SEM, df, m, fe="random")
+    np.testing.assert_allclose(a.params.to_numpy(), b.params.to_numpy(), rtol=1e-10, atol=1e-12)
+    assert a.llf == pytest.approx(b.llf, rel=1e-12)
+    c, d = _fit(sp.SDEM, df, w, fe="random", w_u=m), _fit(sp.SDEM, df, m, fe="random", w_x=w)
+    np.testing.assert_allclose(c.params.to_numpy(), d.params.to_numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(c.bse.to_numpy(), d.bse.to_numpy(), rtol=1e-6)
+    assert c.params["lambda"] != pytest.approx(_fit(sp.SDEM, df, w, fe="random").params["lambda"], rel=1e-3)
+
+
+def test_random_effects_sdm_impacts_with_w_x_equal_dense_brute_force(panel):
+    df, w, m, wd, md = panel
+    r = _fit(sp.SDM, df, w, fe="random", w_x=m)
+    n = wd.shape[0]
+    b, th, rho = r.params[["x", "W*x", "rho"]]
+    mk = np.linalg.inv(np.eye(n) - rho * wd) @ (b * np.eye(n) + th * md)
+    imp = r.impacts(method="delta").table.loc["x"]
+    assert imp["direct"] == pytest.approx(np.trace(mk) / n, rel=1e-10)
+    assert imp["total"] == pytest.approx(mk.sum() / n, rel=1e-10)
+    hand = _fit(sp.SAR, df, w, fe="random", formula="y ~ x + mx")  # M x formed by hand
+    np.testing.assert_allclose(r.params[["x", "W*x", "rho"]].to_numpy(), hand.params[["x", "mx", "rho"]].to_numpy(),
+                               rtol=1e-9)
+    assert r.llf == pytest.approx(hand.llf, rel=1e-12)
+
+
 def test_w_x_and_w_u_refused_where_they_do_not_apply(panel):
     df, w, m, wd, md = panel
     with pytest.raises(SpecificationError, match="w_x does not apply"):
         sp.SAR("y ~ x", df, w, "id", "yr", w_x=m)
     with pytest.raises(SpecificationError, match="w_u does not apply"):
         sp.SDM("y ~ x", df, w, "id", "yr", w_u=m)
-    with pytest.raises(SpecificationError, match="fe='random'"):
-        sp.SEM("y ~ x", df, w, "id", "yr", fe="random", w_u=m)
     with pytest.raises(WeightsError, match="bare matrix"):
         sp.SDM("y ~ x", df, w, "id", "yr", w_x=md).fit()
     other = libpysal.weights.lat2W(K, K + 1)

@@ -77,11 +77,16 @@ class _SpatialPanelModel:
         if self._spec.lag and self._spec.err and cov not in ("numerical",) + sandwich.KINDS:
             raise SpecificationError(format_error(f"{self._spec.name} standard errors come from the numerical Hessian",
                                                   option="cov", hint="use cov='numerical' (or 'robust', 'cluster')"))
-        if cov in sandwich.KINDS and fe == "random":
-            raise SpecificationError(format_error(f"cov={cov!r} is implemented for the fixed-effects and pooled "
-                                                  "models, not fe='random'", option="cov",
-                                                  hint="use fe='entity' with cov='robust' or 'cluster', or "
-                                                       "cov='numerical' with fe='random'"))
+        if cov == "robust" and fe == "random":
+            raise SpecificationError(format_error(
+                "cov='robust' with fe='random': the random effect correlates a unit's errors over time, so the "
+                "robust covariance of a random-effects model clusters by unit", option="cov",
+                hint="use cov='cluster' (SAR, SDM) or cov='numerical'"))
+        if cov == "cluster" and fe == "random" and self._spec.err:
+            raise SpecificationError(format_error(
+                f"cov='cluster' with fe='random' is not offered for {self._spec.name}: its spatial error mixes "
+                "the units' random effects (u = mu + B^-1 e), so no score splits into independent unit terms",
+                option="cov", hint="use fe='entity' with cov='cluster', or cov='numerical' with fe='random'"))
         if wx is not None and not self._spec.durbin:
             raise SpecificationError(
                 format_error(f"{self._spec.name} has no W*x terms", option="wx", hint="use SDM/SDEM/SLX for W*x terms")
@@ -94,9 +99,6 @@ class _SpatialPanelModel:
         if w_u is not None and not self._spec.err:
             raise SpecificationError(format_error(f"{self._spec.name} has no spatial error, so w_u does not apply",
                                                   option="w_u", hint="use SEM, SDEM, SAC or GNS"))
-        if w_u is not None and fe == "random":
-            raise SpecificationError(format_error("w_u is implemented for the fixed-effects and pooled models, not "
-                                                  "fe='random'", option="w_u", hint="use fe='entity' or 'twoways'"))
         check_seed(seed)
         if not getattr(self, "_from_arrays", False):
             if not isinstance(formula, str):
@@ -300,7 +302,7 @@ class SAR(_SpatialPanelModel):
     data : DataFrame
         Long panel with ``entity`` and ``time`` columns; entities must be exactly W's ids.
     w : libpysal W, scipy sparse matrix or ndarray
-    fe : "none" | "entity" | "time" | "twoways"
+    fe : "none" | "entity" | "time" | "twoways" | "random" (SAR, SDM, SEM, SDEM)
     method : "direct" (Elhorst 2014) | "lee-yu" (Lee & Yu 2010)
     w_x, w_u : libpysal W or (matrix, ids), optional
         Separate weights of the W X terms (SDM, SDEM, SLX, GNS) and of the error
@@ -311,6 +313,8 @@ class SAR(_SpatialPanelModel):
         ``"robust"``: QML sandwich valid under heteroskedasticity; ``"cluster"``: also
         under correlation over time within a unit (clusters = units); both with the
         observed Hessian as bread and the score convention of :mod:`spillover.spatial.sandwich`.
+        With ``fe="random"`` (SAR, SDM) only ``"cluster"``, on the Hessian of the
+        random-effects likelihood (:func:`spillover.spatial.sandwich.random_effects_parts`).
     """
 
     _spec = _Spec("SAR", lag=True, err=False, durbin=False)

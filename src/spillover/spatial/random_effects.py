@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from spillover.errors import SpecificationError, format_error
-from spillover.spatial import covariance
+from spillover.spatial import covariance, sandwich
 from spillover.spatial.core import MLProblem, fit_ml, warn_flags
 from spillover.spatial.impacts import ImpactContext
 from spillover.spatial.likelihood import LOG2PI
@@ -108,15 +108,21 @@ def fit_random_effects(model, d) -> SpatialResults:
                                              0.5 * n / f_ - float(c @ g_mean @ c) / (2 * s_),
                                              -0.5 * nt / s_ + float(c @ gc) / (2 * s_**2)]])
 
-    theta, cov_full = _inference(d, flags, np.concatenate([b, [rho, phi, s2]]), full, pnames, grad)
+    theta, info = _inference(d, flags, np.concatenate([b, [rho, phi, s2]]), full, pnames, grad)
     resid = y - rho * wy - z @ b
-    ctx = ImpactContext.for_fit(d.x_names, pnames, W, engine=engine)
+    if model.cov == "cluster":
+        sandwich.check_size(n, model.cov)
+        parts = sandwich.random_effects_parts(W, n, t, beta=b, rho=rho, phi=phi, sigma2=s2, y=y, wy=wy, z=z)
+        cov_full = sandwich.sandwich(info, parts, "cluster")
+    else:
+        cov_full = covariance.invert(info)
+    ctx = ImpactContext.for_fit(d.x_names, pnames, W, engine=engine, w_x=d.w_x)
     yc = y - y.mean()
     return SpatialResults.from_fit(
         theta=theta, names=pnames, cov_full=cov_full, y=y, resid=resid, rows=d.rows, order=d.order,
         model=model._spec.name, fe="random", method="ml", llf=float(llf), nobs=nt, n_eff=nt, N=n, T=t,
         y_name=d.y_name, x_names=d.x_names, wx_names=d.wx_names, w_label=d.w_label,
-        logdet_strategy=engine.strategy, cov_type="numerical",
+        logdet_strategy=engine.strategy, cov_type="cluster" if model.cov == "cluster" else "numerical",
         rsquared=1 - float(resid @ resid) / float(yc @ yc), rsquared_label="R2",
         fixed_effects={}, flags=tuple(flags),
         extra={"phi": phi, "phi_se": float(np.sqrt(cov_full[k + 1, k + 1])), "theta": 1 - np.sqrt(phi),
@@ -153,7 +159,8 @@ def fit_random_effects_error(model, d) -> SpatialResults:
                          option="fe", hint="use fe='entity' (any N) for large panels")
         )
     W = d.w
-    Wd = W.toarray()
+    M = W if d.w_u is None else d.w_u  # the error's W
+    Wd = M.toarray()
     z, names = d.regressors()
     m = np.column_stack([d.y, z]).reshape(t, n, -1)  # [y, Z] as (T, N, 1+k)
     means = m.mean(axis=0)  # (N, 1+k)
@@ -194,7 +201,7 @@ def fit_random_effects_error(model, d) -> SpatialResults:
 
     from spillover.spatial.logdet import make_logdet
 
-    lo, hi = make_logdet(W, "eigen").bounds
+    lo, hi = make_logdet(M, "eigen").bounds
 
     def neg(p):
         r = profile(p[0], np.exp(p[1]))
@@ -208,10 +215,11 @@ def fit_random_effects_error(model, d) -> SpatialResults:
     if f < 1e-8:
         flags.append("the random-effects variance is estimated at zero (pooled model)")
     pnames = names + ["lambda"]
-    theta, cov_full = _inference(d, flags, np.concatenate([beta, [lam, f, s2]]), full, pnames)
+    theta, info = _inference(d, flags, np.concatenate([beta, [lam, f, s2]]), full, pnames)
+    cov_full = covariance.invert(info)
     y = d.y
     resid = y - z @ beta
-    ctx = ImpactContext.for_fit(d.x_names, pnames, W) if d.wx_idx else None
+    ctx = ImpactContext.for_fit(d.x_names, pnames, W, w_x=d.w_x) if d.wx_idx else None
     yc = y - y.mean()
     return SpatialResults.from_fit(
         theta=theta, names=pnames, cov_full=cov_full, y=y, resid=resid, rows=d.rows, order=d.order,
@@ -236,13 +244,13 @@ def _gls_cov(s2: float, gram: np.ndarray, names: list[str]) -> pd.DataFrame:
 
 
 def _inference(d, flags, theta, full, pnames, grad=None):
-    """Warn about flags; covariance from minus the inverse Hessian of ``full(b, spatial, variance ratio, s2)``:
-    central differences of the analytic ``grad`` when given (see
-    :func:`spillover.spatial.likelihood.hessian_from_gradient`), else of ``full`` itself."""
+    """Warn about flags; minus the Hessian of ``full(b, spatial, variance ratio, s2)`` (the information whose
+    inverse is the covariance, and the bread of the clustered sandwich): central differences of the analytic
+    ``grad`` when given (see :func:`spillover.spatial.likelihood.hessian_from_gradient`), else of ``full``."""
     warn_flags(f"random-effects model of {d.y_name}", flags)
     k = len(pnames) - 1
     if grad is not None:
         info = covariance.from_gradient(grad, theta)
     else:
         info = covariance.numerical(lambda th: full(th[:k], th[k], th[k + 1], th[k + 2]), theta)
-    return theta, covariance.invert(info)
+    return theta, info

@@ -146,6 +146,44 @@ def _spatial_column(a_mat: np.ndarray, lagged: np.ndarray, ep: np.ndarray, s2: f
     return ((lin + d[None, :] * ep**2) / s2 - kappa).reshape(-1)
 
 
+def random_effects_parts(W, n: int, t: int, *, beta, rho: float, phi: float, sigma2: float, y, wy, z) -> ScoreParts:
+    """Score of the random-effects lag model (SAR/SDM, ``fe="random"``) in ``(beta, rho, phi, sigma2)``, split.
+
+    The model and likelihood are those of
+    :func:`spillover.spatial.random_effects.fit_random_effects` (Elhorst 2014,
+    sec. 3.4). The quasi-demeaning ``v* = v - (1 - sqrt(phi)) vbar_i`` acts
+    within each unit and commutes with ``I_T kron G``, so in the transformed
+    errors ``e* = y* - rho (W y)* - Z* b`` (independent across units, iid
+    under the model) the scores of ``beta``, ``rho`` and ``sigma2`` are those
+    of the pooled lag model (``jac = T``, ``n_eff = N T``) and
+    :func:`score_parts` splits them. The score of ``phi`` is
+    ``sum_i [1/(2 phi) - T ubar_i^2 / (2 sigma2)]`` with ``ubar_i`` the
+    unit's mean raw residual ``u = y - rho W y - Z b``: a form within each
+    unit, so it has no pair terms; observation ``(t, i)`` carries
+    ``1/(2 phi T) - ubar_i u_it / (2 sigma2)`` (the shares of a unit add up to
+    its term). Only the clustered meat is meaningful here: the random effect
+    correlates a unit's errors over time by construction.
+    """
+    from spillover.spatial.transforms import Convention
+
+    beta = np.asarray(beta, dtype=float)
+    c = 1.0 - np.sqrt(phi)
+
+    def quasi(v: np.ndarray) -> np.ndarray:
+        shaped = v.reshape(t, n, -1)
+        return (shaped - c * shaped.mean(axis=0)).reshape(v.shape)
+
+    conv = Convention("random", "ml", float(t), 0.0, n * t, False)
+    zeros = np.zeros(n * t)
+    zq = quasi(z)
+    parts = score_parts(W, n, t, conv, lag=True, err=False, beta=beta, rho=rho, lam=0.0, sigma2=sigma2,
+                        yt=quasi(y), wyt=quasi(wy), mwyt=zeros, zt=zq, mzt=np.zeros_like(zq))
+    u = (y - rho * wy - z @ beta).reshape(t, n)
+    phi_col = (1.0 / (2.0 * phi * t) - u.mean(axis=0)[None, :] * u / (2.0 * sigma2)).reshape(-1)
+    g = np.insert(parts.g, len(beta) + 1, phi_col, axis=1)
+    return ScoreParts(g, parts.off, parts.e, sigma2, n, t, n * t)
+
+
 def meat(parts: ScoreParts, kind: str) -> np.ndarray:
     """``J`` of the module docstring for ``kind`` in :data:`KINDS`."""
     n, t = parts.n, parts.t
