@@ -5,6 +5,7 @@
 * :func:`regime_sdm`, :func:`subsample_sdm` - regional regime SDM with a Wald test, sub-sample SDMs.
 * :func:`coupling` - coupling coordination degree of two systems (C, T, D and the ten classes).
 * :func:`kernel_density` - per-period Gaussian kernel densities on a common grid.
+* :func:`markov` - classic, spatial (Rey 2001) and LISA Markov chains of k classes, via giddy.
 * :func:`convergence` - sigma, absolute/conditional beta and spatial beta convergence with speed and half-life.
 * :func:`dagum`, :func:`theil`, :func:`variation` - regional gaps per period: Dagum (1997) Gini
   decomposition, Theil within/between decomposition, coefficient of variation.
@@ -15,6 +16,7 @@ from spillover.analysis.coupling import COORDINATION_CLASSES, coordination_class
 from spillover.analysis.distribution import kernel_density
 from spillover.analysis.heterogeneity import regime_sdm, subsample_sdm, subset_weights, wald_linear
 from spillover.analysis.inequality import DagumResult, TheilResult, dagum, gini, theil, variation
+from spillover.analysis.markov import LisaMarkovResult, MarkovResult, SpatialMarkovResult, TransitionMatrix, markov
 from spillover.analysis.mediation import mediation, sobel, spatial_mediation
 from spillover.analysis.threshold import lr_critical_value, panel_threshold
 
@@ -24,4 +26,5 @@ __all__ = [
     "coupling", "coordination_class", "COORDINATION_CLASSES", "kernel_density",
     "convergence", "ConvergenceResult", "growth_frame", "speed_and_half_life",
     "dagum", "theil", "variation", "gini", "DagumResult", "TheilResult",
+    "markov", "MarkovResult", "TransitionMatrix", "SpatialMarkovResult", "LisaMarkovResult",
 ]
