@@ -58,7 +58,8 @@ def dyn_panel(weights):
     for s in range(1, t_all):
         v = 0.5 * v + rng.normal(size=N) * np.exp(0.4 * x[s])
         y[s] = s_inv @ (0.4 * y[s - 1] + 0.1 * wd @ y[s - 1] + x[s] + 0.5 * md @ x[s] + mu + 0.2 * s + v)
-    rows = [{"id": i, "yr": s, "y": y[s, i], "x": x[s, i], "mx": (md @ x[s])[i]} for s in range(t_all) for i in range(N)]
+    rows = [{"id": i, "yr": s, "y": y[s, i], "x": x[s, i], "mx": (md @ x[s])[i]}
+            for s in range(t_all) for i in range(N)]
     return pd.DataFrame(rows)
 
 

@@ -88,7 +88,7 @@ Robust and clustered covariances (``cov="robust"``, ``"cluster"``)
 -----------------------------------------------------------------
 The QML score of the dynamic model is that of the static lag model on the
 transformed data with ``y_{t-1}`` and ``W y_{t-1}`` among the regressors (YDL
-2008, eq. 5; Lee & Yu 2010, ET, eq. 8 for the transformation approach), so
+2008, sec. 2; Lee & Yu 2010, ET, for the transformation approach), so
 the sandwich ``H^-1 J H^-1`` of :mod:`spillover.spatial.sandwich` applies with
 the dynamic likelihood's constants: Jacobian weight ``T'``, Lee-Yu's
 ``T' log(1 - rho)`` term with the transformation approach, and
@@ -99,10 +99,15 @@ the score, and shares evaluated there would carry their nonzero mean (an
 O(1/T') bias, squared) into ``J``. The bias correction is a post-step that
 moves the point estimate by O(1/T') and leaves the asymptotic variance
 unchanged (YDL 2008, Theorem 3), so the corrected estimate is reported with
-the QML estimate's sandwich, as with the default covariance. The linear part
-of the score of ``rho`` holds the lagged ``y`` through ``(W y)~``; the
-sandwich takes it as observed, so it does not assume the regressors exogenous
-beyond what the QML estimator itself assumes.
+the QML estimate's sandwich, as with the default covariance.
+
+Two limits. The within transformation correlates ``y_{t-1}`` with the errors
+(the source of the O(1/T') bias), so the shares of the score have means of
+that order: like the default covariance, the sandwich rests on asymptotics
+with T' growing (YDL 2008). And ``cov="cluster"`` makes the standard errors
+robust to dependence within a unit over time, but serially correlated errors
+also make ``y_{t-1}`` endogenous, so the QML estimate itself is then
+inconsistent; clustering does not correct that.
 """
 
 from __future__ import annotations
@@ -464,7 +469,6 @@ class DynamicSDM:
             raise SpecificationError(format_error(f"method={method!r}", option="method", hint=f"choose one of {METHODS}"))
         if correction not in CORRECTIONS:
             raise SpecificationError(format_error(f"correction={correction!r}", option="correction", hint=f"choose one of {CORRECTIONS}"))
-        self.formula, self.data, self.w, self.entity, self.time = formula, data, w, entity, time
         if cov not in COVS:
             raise SpecificationError(format_error(f"cov={cov!r} is not supported by the dynamic model", option="cov",
                                                   hint=f"choose one of {COVS}"))
