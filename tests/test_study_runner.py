@@ -338,3 +338,32 @@ def test_estimate_with_weights_of_its_own_per_term(study_run):
     assert sub.N == (run.panel.drop_duplicates("province")["region"] == "east").sum()
     with pytest.raises(ValueError, match="weights_u: model 'sdm' has no spatial error"):
         EstimateSpec(name="w", model="sdm", formula=f, weights="adjacency", weights_u="distance")
+
+
+def test_unbalanced_estimate_takes_cov_and_its_own_w_x(tmp_path):
+    """drop_interpolated goes through spillover.fit_unbalanced with the estimate's cov and weights_x: the same
+    numbers as calling it directly on the estimate's data and weights (data and weights steps only)."""
+    import warnings
+
+    from spillover.spatial.unbalanced import fit_unbalanced
+    from spillover.study.paths import StudyPaths
+    from spillover.study.runner import StudyRun, estimate_data, fit_estimate, step_data, step_weights
+    from spillover.study.spec import EstimateSpec, load_study
+
+    study = load_study(ROOT / "models")
+    run = StudyRun(study=study, paths=StudyPaths.of(ROOT / "models"), out=tmp_path / "out", engine=None,
+                   final=tmp_path / "final")
+    step_data(run)
+    step_weights(run)
+    e = EstimateSpec(name="u", model="sdm", formula="cpi ~ dei + urban", weights="adjacency", fe="twoways",
+                     method="direct", drop_interpolated=["x13"], cov="cluster", weights_x="distance")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = fit_estimate(run, e)
+        df = estimate_data(run, e)
+        want = fit_unbalanced(e.formula, df, run.weights["adjacency"], study.data.entity, study.data.time,
+                              model="sdm", fe="twoways", cov="cluster", w_x=run.weights["distance"])
+    assert got.cov_type == "cluster" and got.nobs < len(run.panel)
+    pd.testing.assert_series_equal(got.bse, want.bse)
+    assert not (got.bse - fit_unbalanced(e.formula, df, run.weights["adjacency"], study.data.entity,
+                                         study.data.time, model="sdm", fe="twoways").bse).abs().lt(1e-6).all()

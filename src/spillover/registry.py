@@ -208,7 +208,8 @@ def _dynamic(wx: bool) -> Callable[[FitRequest], Any]:
         o = req.options
         return DynamicSDM(req.formula, req.data, req.w, req.entity, req.time, fe=req.fe,
                           time_lags=tuple(o.get("time_lags", ("y", "wy"))), wx=wx, method=req.method,
-                          correction=o.get("correction", "bias")).fit()
+                          correction=o.get("correction", "bias"), cov=o.get("cov") or "numerical",
+                          w_x=o.get("w_x")).fit()
 
     return fit
 
@@ -244,10 +245,10 @@ for _e in (
               public="SAC", label="SAC"),
     Estimator("slx", _M + "SLX", impacts=True, options=("wx", "w_x"), public="SLX", label="SLX"),
     Estimator("dynamic_sdm", "spillover.spatial.dynamic:DynamicSDM", fe=("entity", "twoways"), params=("rho",),
-              impacts=True, dynamic=True, fit=_dynamic(True), options=("correction", "time_lags"),
+              impacts=True, dynamic=True, fit=_dynamic(True), options=("correction", "time_lags", "cov", "w_x"),
               public="DynamicSDM", label="Dynamic SDM"),
     Estimator("dynamic_sar", "spillover.spatial.dynamic:DynamicSDM", fe=("entity", "twoways"), params=("rho",),
-              impacts=True, dynamic=True, fit=_dynamic(False), options=("correction", "time_lags"),
+              impacts=True, dynamic=True, fit=_dynamic(False), options=("correction", "time_lags", "cov"),
               label="Dynamic SAR"),
     Estimator("gns", _M + "GNS", params=("rho", "lambda"), impacts=True, grid=True,
               options=("logdet", "wx", "w_x", "w_u"),

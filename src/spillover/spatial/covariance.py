@@ -14,7 +14,9 @@
 
 Random-effects, dynamic and unbalanced fits use :func:`from_gradient` (central
 differences of the analytic gradient, rounding ``eps |g| / h``) where the
-gradient is written out, else :func:`numerical`. Every information matrix is
+gradient is written out, else :func:`numerical`. ``cov="robust"`` and
+``"cluster"`` (static, dynamic and unbalanced fits) are the sandwiches of
+:mod:`spillover.spatial.sandwich`. Every information matrix is
 inverted by :func:`invert`, which names the likely cause when it is singular.
 """
 

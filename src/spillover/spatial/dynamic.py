@@ -73,21 +73,56 @@ seed, draws outside the stable region discarded (Elhorst 2014, sec. 4.4), or
 the impacts taken by central differences; V = minus the inverse Hessian at
 the QML estimate. ``impacts(kind="both")`` stacks the short- and long-run
 tables (rows ``"x (short run)"``, ``"x (long run)"``) for a regression table.
+
+W of the W X terms (``w_x=``)
+-----------------------------
+``W X theta`` may use its own matrix ``W_x`` (default ``W``); ``rho W y_t`` and
+``eta W y_{t-1}`` keep ``W``, so the stability condition and ``R`` above are
+unchanged. The impacts become ``S (b_k I + theta_k W_x)`` with ``S`` the short-
+or long-run inverse above: with ``W = V diag(omega) V^{-1}``,
+``tr(f(W) W_x) = sum_i f(omega_i) (V^{-1} W_x V)_ii`` and
+``1' f(W) W_x 1 = sum_i (1'V)_i f(omega_i) (V^{-1} W_x 1)_i``, so the same
+eigen-decomposition serves (checked in the tests against dense inverses).
+
+Robust and clustered covariances (``cov="robust"``, ``"cluster"``)
+-----------------------------------------------------------------
+The QML score of the dynamic model is that of the static lag model on the
+transformed data with ``y_{t-1}`` and ``W y_{t-1}`` among the regressors (YDL
+2008, sec. 2; Lee & Yu 2010, ET, for the transformation approach), so
+the sandwich ``H^-1 J H^-1`` of :mod:`spillover.spatial.sandwich` applies with
+the dynamic likelihood's constants: Jacobian weight ``T'``, Lee-Yu's
+``T' log(1 - rho)`` term with the transformation approach, and
+``n_eff = N T'`` (direct) or ``(N - 1) T'`` (transformation approach). ``H`` is
+the Hessian of ``cov="numerical"``. Both are evaluated at the uncorrected QML
+estimate, where the score is zero: the corrected estimate is not a root of
+the score, and shares evaluated there would carry their nonzero mean (an
+O(1/T') bias, squared) into ``J``. The bias correction is a post-step that
+moves the point estimate by O(1/T') and leaves the asymptotic variance
+unchanged (YDL 2008, Theorem 3), so the corrected estimate is reported with
+the QML estimate's sandwich, as with the default covariance.
+
+Two limits. The within transformation correlates ``y_{t-1}`` with the errors
+(the source of the O(1/T') bias), so the shares of the score have means of
+that order: like the default covariance, the sandwich rests on asymptotics
+with T' growing (YDL 2008). And ``cov="cluster"`` makes the standard errors
+robust to dependence within a unit over time, but serially correlated errors
+also make ``y_{t-1}`` endogenous, so the QML estimate itself is then
+inconsistent; clustering does not correct that.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from spillover.errors import ConvergenceWarning, SpecificationError, format_error
-from spillover.spatial import covariance
+from spillover.spatial import covariance, sandwich
 from spillover.spatial.core import MLProblem, fit_ml, warn_flags
-from spillover.spatial.design import build_design, collinear_columns, is_row_standardised
+from spillover.spatial.design import build_design, collinear_columns, is_row_standardised, other_weights
 from spillover.spatial.impacts import ImpactsResult, parameter_draws
 from spillover.spatial.likelihood import LOG2PI, Moments
 from spillover.spatial.transforms import Convention
@@ -98,6 +133,8 @@ __all__ = ["DynamicSDM", "DynamicResults", "dynamic_bias", "dynamic_impacts"]
 
 CORRECTIONS = ("bias", "none")
 METHODS = ("direct", "lee-yu")
+#: ``cov=`` choices of :class:`DynamicSDM`.
+COVS = ("numerical",) + sandwich.KINDS
 
 
 def dynamic_bias(w: np.ndarray, tau: float, eta: float, rho: float, sigma2: float, k: int, fe: str,
@@ -139,8 +176,11 @@ def dynamic_impacts(eig: tuple[np.ndarray, np.ndarray, np.ndarray], b, th, tau, 
 
     ``eig = (omega, u, v)`` with ``W = V diag(omega) V^{-1}``, ``u = 1'V``,
     ``v = V^{-1} 1``; then ``tr f(W) = sum f(omega)`` and ``1'f(W)1 = sum u f(omega) v``.
+    With a W of the W X terms of its own, ``eig = (omega, u, v, dx, vx)`` with
+    ``dx = diag(V^{-1} W_x V)`` and ``vx = V^{-1} W_x 1``: ``tr f(W) W_x = sum f(omega) dx``
+    and ``1'f(W) W_x 1 = sum u f(omega) vx`` (module docstring).
     """
-    om, u, v = eig
+    om, u, v, *own = eig
     n = len(om)
     tau, eta, rho = (np.atleast_1d(a)[:, None] for a in (tau, eta, rho))
     if kind == "short":
@@ -149,10 +189,14 @@ def dynamic_impacts(eig: tuple[np.ndarray, np.ndarray, np.ndarray], b, th, tau, 
         f = 1.0 / ((1.0 - tau) - (rho + eta) * om[None, :])
     else:
         raise ValueError("kind must be 'short' or 'long'")
-    fw = f * om[None, :]
     uv = u * v
-    tr_f, tr_fw = np.real(f.sum(axis=1))[:, None], np.real(fw.sum(axis=1))[:, None]
-    s_f, s_fw = np.real(f @ uv)[:, None], np.real(fw @ uv)[:, None]
+    tr_f, s_f = np.real(f.sum(axis=1))[:, None], np.real(f @ uv)[:, None]
+    if own:  # W X terms with W_x
+        dx, vx = own
+        tr_fw, s_fw = np.real(f @ dx)[:, None], np.real(f @ (u * vx))[:, None]
+    else:
+        fw = f * om[None, :]
+        tr_fw, s_fw = np.real(fw.sum(axis=1))[:, None], np.real(fw @ uv)[:, None]
     direct = (b * tr_f + th * tr_fw) / n
     total = (b * s_f + th * s_fw) / n
     return direct, total
@@ -165,7 +209,8 @@ class DynamicResults(Inference):
     ``params`` are the bias-corrected estimates when ``correction="bias"``
     (``params_qml`` the uncorrected QML, ``bias`` the subtracted bias), and
     the QML estimates when ``correction="none"``. ``cov_params`` is minus the
-    inverse numerical Hessian at the QML estimate (sigma2 excluded).
+    inverse numerical Hessian at the QML estimate (``cov_type="numerical"``) or
+    the robust / clustered sandwich there (sigma2 excluded; module docstring).
     """
 
     params: pd.Series
@@ -193,7 +238,8 @@ class DynamicResults(Inference):
 
     @property
     def cov_type(self) -> str:
-        return "numerical"
+        """``cov=`` of the fit: ``"numerical"``, ``"robust"`` or ``"cluster"``."""
+        return str(self.extra.get("cov", "numerical"))
 
     @property
     def model(self) -> str:
@@ -219,8 +265,11 @@ class DynamicResults(Inference):
         ylag, _ = self.extra["lag_names"]
         head = [
             f"{self.model} panel (quasi-maximum likelihood, {self.method} approach)",
-            f"Fixed effects: {self.fe}    Method: {self.method}    Correction: {self.correction}",
-            f"Weights: {self.extra.get('w_label', 'W')}    N = {self.N}   T = {self.T} (after the first period)",
+            f"Fixed effects: {self.fe}    Method: {self.method}    Correction: {self.correction}    "
+            f"Covariance: {self.cov_type}",
+            f"Weights: {self.extra.get('w_label', 'W')}"
+            + ("    W X terms: their own W (w_x)" if self.extra.get("own_w_x") else "")
+            + f"    N = {self.N}   T = {self.T} (after the first period)",
             f"sigma2 = {self.sigma2:.6g} (QML {self.sigma2_qml:.6g})   log-likelihood (QML) = {self.llf:.4f}",
             f"spectral radius of A at the QML estimate = {self.extra['spectral_radius_A']:.4f} "
             f"({'stable' if self.stable else 'NOT stable'}); first lag {ylag}",
@@ -340,6 +389,38 @@ class DynamicResults(Inference):
                              model=f"{self.model} ({kind}-run)")
 
 
+@dataclass(frozen=True, eq=False)
+class DynamicData:
+    """What a dynamic fit estimates from: periods 2..T stacked time-major, lags formed on the raw data.
+
+    ``yt``, ``wyt``, ``zt`` are the transformed ``y``, ``W y`` and regressors
+    (``y_{t-1}``, ``W y_{t-1}``, ``X``, ``W_x X``); ``conv`` the likelihood's
+    constants in the terms of :class:`spillover.spatial.transforms.Convention`
+    (Jacobian weight ``T'``, Lee-Yu's ``log(1 - rho)`` weight, ``n_eff``).
+    """
+
+    design: object
+    w: object
+    n: int
+    t: int
+    y: np.ndarray
+    yt: np.ndarray
+    wyt: np.ndarray
+    zt: np.ndarray
+    z_names: list
+    lag_names: list
+    ylag: str
+    wylag: str
+    conv: Convention
+
+    def score_parts(self, beta, rho: float, sigma2: float) -> sandwich.ScoreParts:
+        """The score at ``(beta, rho, sigma2)`` split as in :mod:`spillover.spatial.sandwich` (lag model, no error)."""
+        zero = np.zeros_like(self.yt)
+        return sandwich.score_parts(self.w, self.n, self.t, self.conv, lag=True, err=False, beta=beta, rho=rho,
+                                    lam=0.0, sigma2=sigma2, yt=self.yt, wyt=self.wyt, mwyt=zero, zt=self.zt,
+                                    mzt=np.zeros_like(self.zt))
+
+
 class DynamicSDM:
     """Dynamic spatial Durbin (or SAR) panel with fixed effects (see module docstring).
 
@@ -368,11 +449,16 @@ class DynamicSDM:
         approach needs phi_1/T' only.
     logdet : str
         Strategy of :func:`spillover.spatial.logdet.make_logdet`.
+    w_x : libpysal W or (matrix, ids), optional
+        W of the ``W X theta`` terms (default ``w``); ``W y_t`` and ``W y_{t-1}`` keep ``w``.
+    cov : "numerical" (default) | "robust" | "cluster"
+        Minus the inverse Hessian, or the heteroskedasticity-robust / unit-clustered
+        sandwich of :mod:`spillover.spatial.sandwich`, both at the QML estimate (module docstring).
     """
 
     def __init__(self, formula, data, w, entity, time, *, fe: str = "twoways", method: str = "lee-yu",
                  time_lags=("y", "wy"), wx: bool | list[str] = True, correction: str = "bias",
-                 logdet: str = "auto") -> None:
+                 logdet: str = "auto", w_x=None, cov: str = "numerical") -> None:
         if fe not in ("twoways", "entity"):
             raise SpecificationError(format_error(f"fe={fe!r} is not supported", option="fe", hint="use 'twoways' or 'entity'"))
         lags = tuple(time_lags)
@@ -383,15 +469,21 @@ class DynamicSDM:
             raise SpecificationError(format_error(f"method={method!r}", option="method", hint=f"choose one of {METHODS}"))
         if correction not in CORRECTIONS:
             raise SpecificationError(format_error(f"correction={correction!r}", option="correction", hint=f"choose one of {CORRECTIONS}"))
+        if cov not in COVS:
+            raise SpecificationError(format_error(f"cov={cov!r} is not supported by the dynamic model", option="cov",
+                                                  hint=f"choose one of {COVS}"))
+        if w_x is not None and not wx:
+            raise SpecificationError(format_error("the dynamic SAR (wx=False) has no W*x terms, so w_x does not apply",
+                                                  option="w_x", hint="use wx=True (dynamic SDM) or drop w_x"))
         self.formula, self.data, self.w, self.entity, self.time = formula, data, w, entity, time
         self.fe, self.lags, self.wx, self.correction, self.logdet = fe, lags, wx, correction, logdet
-        self.method = method
+        self.method, self.w_x, self.cov = method, w_x, cov
 
-    def fit(self) -> DynamicResults:
-        """Quasi-ML (direct or Lee-Yu transformation approach) and, if requested, the bias correction."""
-        from spillover.spatial.logdet import make_logdet
-
+    def _data(self) -> DynamicData:
+        """The transformed arrays of the fit (periods 2..T) and its likelihood constants."""
         d = build_design(self.formula, self.data, self.w, self.entity, self.time, intercept=False, wx=self.wx)
+        if self.w_x is not None:
+            d = replace(d, w_x=other_weights(self.w_x, d.ids, "w_x"))
         n, t_all = d.n, d.t
         if t_all < 3:
             raise SpecificationError(format_error("a dynamic panel needs at least 3 periods", option="time"))
@@ -409,7 +501,8 @@ class DynamicSDM:
             cols.append(wy_all[:-n])
             names.append(wylag)
         x = d.x[n:]
-        wxm = spatial_lag(W, d.x[:, d.wx_idx], n, t_all)[n:] if d.wx_idx else np.empty((n * t, 0))
+        w_x = W if d.w_x is None else d.w_x
+        wxm = spatial_lag(w_x, d.x[:, d.wx_idx], n, t_all)[n:] if d.wx_idx else np.empty((n * t, 0))
         z = np.column_stack(cols + [x, wxm])
         z_names = names + d.x_names + d.wx_names
         zt = demean(z, n, t, self.fe)
@@ -417,9 +510,6 @@ class DynamicSDM:
         if bad:
             raise SpecificationError(format_error("perfectly collinear regressor(s) after demeaning", variables=bad))
         yt, wyt = demean(y, n, t, self.fe), demean(wy, n, t, self.fe)
-        mom = Moments.from_arrays(yt, wyt, np.zeros_like(yt), zt, np.zeros_like(zt))
-        eng = make_logdet(W, self.logdet)
-        lo, hi = eng.bounds
         transformed = self.method == "lee-yu" and self.fe == "twoways"
         if transformed and not is_row_standardised(W):
             raise SpecificationError(format_error("method='lee-yu' removes the time effects through the unit "
@@ -428,7 +518,26 @@ class DynamicSDM:
         # Lee-Yu: the two-way demeaned data already lie in the complement of 1 (F F' = J_N), so e'e is the
         # same; N - 1 units per period and the Jacobian without the unit eigenvalue (Lee & Yu 2010, ET).
         n_eff = n - 1 if transformed else n
-        nt = n_eff * t
+        conv = Convention(self.fe, self.method if self.fe == "twoways" else "direct", float(t),
+                          float(t) if transformed else 0.0, n_eff * t, transformed)
+        return DynamicData(design=d, w=W, n=n, t=t, y=y, yt=yt, wyt=wyt, zt=zt, z_names=z_names, lag_names=names,
+                           ylag=ylag, wylag=wylag, conv=conv)
+
+    def fit(self) -> DynamicResults:
+        """Quasi-ML (direct or Lee-Yu transformation approach) and, if requested, the bias correction."""
+        from spillover.spatial.logdet import make_logdet
+
+        data = self._data()
+        d, W, n, t, y, yt, wyt, zt = data.design, data.w, data.n, data.t, data.y, data.yt, data.wyt, data.zt
+        z_names, names, ylag, wylag = data.z_names, data.lag_names, data.ylag, data.wylag
+        transformed = data.conv.jac_corr > 0
+        n_eff = n - 1 if transformed else n
+        nt = data.conv.n_eff
+        if self.cov in sandwich.KINDS:
+            sandwich.check_size(n, self.cov)
+        mom = Moments.from_arrays(yt, wyt, np.zeros_like(yt), zt, np.zeros_like(zt))
+        eng = make_logdet(W, self.logdet)
+        lo, hi = eng.bounds
 
         def logdet(rho):
             return float(eng.logdet(rho)) - (np.log(1.0 - rho) if transformed else 0.0)
@@ -462,7 +571,10 @@ class DynamicSDM:
             return np.concatenate([g_b, [g_r, g_s]])
 
         hess = -covariance.from_gradient(grad, theta)
-        cov_full = covariance.invert(-hess, "Hessian")
+        if self.cov in sandwich.KINDS:  # at the QML estimate, before the bias correction (module docstring)
+            cov_full = sandwich.sandwich(-hess, data.score_parts(beta, rho, s2), self.cov)
+        else:
+            cov_full = covariance.invert(-hess, "Hessian")
         flags = list(found.flags)
 
         tau = beta[names.index(ylag)] if ylag in names else 0.0
@@ -471,6 +583,9 @@ class DynamicSDM:
         om, vec = np.linalg.eig(wd)
         vinv = np.linalg.inv(vec)
         eig = (om, np.ones(n) @ vec, vinv @ np.ones(n))
+        if d.w_x is not None:  # tr f(W) W_x and 1'f(W) W_x 1 through V^{-1} W_x V (module docstring)
+            wxd = d.w_x.toarray()
+            eig += (np.einsum("ij,ji->i", vinv, wxd @ vec), vinv @ (wxd @ np.ones(n)))
         spec_rad = float(np.max(np.abs((tau + eta * om) / (1 - rho * om))))
         stable = spec_rad < 1
         bias = np.zeros_like(theta)
@@ -513,6 +628,7 @@ class DynamicSDM:
             extra={"lag_names": (ylag, wylag), "eig": eig, "spectral_radius_A": spec_rad, "bounds": (lo, hi),
                    "sigma2_bias": float(bias[-1]), "sigma2_se": float(np.sqrt(cov_full[-1, -1])), "hessian": hess,
                    "w_label": d.w_label, "y_name": d.y_name, "method": self.method if self.fe == "twoways" else "direct",
-                   "model": "Dynamic SDM" if d.wx_idx else "Dynamic SAR",
+                   "model": "Dynamic SDM" if d.wx_idx else "Dynamic SAR", "cov": self.cov,
+                   "own_w_x": d.w_x is not None,
                    "n_eff": n_eff},
         )

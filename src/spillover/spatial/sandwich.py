@@ -48,6 +48,25 @@ diagonal of ``G`` (Lin & Lee 2010, J. Econometrics 157, 34-52, sec. 3); with a
 row-standardised W the diagonal varies little. The sandwich corrects the
 standard errors, not that bias.
 
+Panels whose periods hold different units (unbalanced)
+-----------------------------------------------------
+:func:`block_score_parts` splits the score period by period: ``A`` is
+block-diagonal with the period's own ``A_t`` (from ``W_t``, W restricted to the
+units observed in t), and each period's log-determinant carries the weight
+``conv.jac``. The pair terms are summed within periods. Robust:
+``Q_kl = sum_t sum_{i != j in S_t} O^k_t,ij (O^l_t,ij + O^l_t,ji) e_it^2 e_jt^2 / sigma2^2``.
+Cluster: the variance of ``sum_t e_t' O_t e_t`` under dependence within a
+unit over time has the terms ``O_t,ij (O_s,ij + O_s,ji) E[e_it e_is] E[e_jt e_js]``
+for every pair of periods (t, s), estimated by
+
+    Q_kl = sum_{i != j} P^k_ij (P^l_ij + P^l_ji) / sigma2^2,
+    P^k_ij = sum over the periods t where i and j are both observed of O^k_t,ij e_it e_jt,
+
+which is the balanced ``O^k_ij (O^l_ij + O^l_ji) (sum_t e_it e_jt)^2`` when
+``O_t`` is the same in every period. Robust sums are scaled by
+``n_obs / n_eff``, cluster sums by ``C / (C - 1)`` (C units observed); on a
+balanced panel both give :func:`meat`'s numbers.
+
 The matrices ``A`` are formed dense (N x N), so these covariances are offered
 up to :data:`MAX_N` units.
 """
@@ -184,8 +203,122 @@ def random_effects_parts(W, n: int, t: int, *, beta, rho: float, phi: float, sig
     return ScoreParts(g, parts.off, parts.e, sigma2, n, t, n * t)
 
 
-def meat(parts: ScoreParts, kind: str) -> np.ndarray:
+@dataclass(frozen=True)
+class BlockScoreParts:
+    """The score split as in :class:`ScoreParts` for periods that hold different units (module docstring).
+
+    ``g`` holds each observation's share (time-major rows); ``blocks`` lists,
+    per period, its rows (a slice), their unit codes and the matrices ``O_t``
+    of the spatial parameters (column index -> n_t x n_t); ``unit`` is every
+    observation's unit code.
+    """
+
+    g: np.ndarray
+    blocks: list
+    e: np.ndarray
+    sigma2: float
+    unit: np.ndarray
+    n_units: int
+    n_eff: int
+
+    def total(self) -> np.ndarray:
+        out = self.g.sum(axis=0)
+        for rows, _, off in self.blocks:
+            et = self.e[rows]
+            for col, o in off.items():
+                out[col] += float(et @ o @ et) / self.sigma2
+        return out
+
+
+def _spatial_matrices(wd: np.ndarray, md: np.ndarray, rho: float, lam: float, lag: bool, err: bool) -> list:
+    """``A`` of the lag (``B G B^-1``) and of the error (``M B^-1``) for one W and M, in that order."""
+    eye = np.eye(wd.shape[0])
+    b_inv = np.linalg.inv(eye - lam * md) if err else eye
+    out = []
+    if lag:
+        g_mat = wd @ np.linalg.inv(eye - rho * wd)
+        out.append((eye - lam * md) @ g_mat @ b_inv if err else g_mat)
+    if err:
+        out.append(md @ b_inv)
+    return out
+
+
+def block_score_parts(blocks, unit: np.ndarray, conv, *, lag: bool, err: bool, beta, rho: float, lam: float,
+                      sigma2: float, yt, wyt, mwyt, zt, mzt, myt=None) -> BlockScoreParts:
+    """The score of :func:`score_parts` for periods with their own units; see the module docstring.
+
+    ``blocks`` lists per period ``(rows, units, W_t, M_t)``: a slice of the
+    time-major stacking, the unit codes of those rows, and the period's
+    weights (``M_t`` None: ``W_t``). Each period's log-determinant carries the
+    weight ``conv.jac``; ``conv.jac_corr`` is spread evenly over the
+    observations. The other arguments are those of :func:`score_parts`.
+    """
+    beta = np.asarray(beta, dtype=float)
+    myt = wyt if myt is None else myt
+    e = yt - rho * wyt - lam * myt + rho * lam * mwyt - (zt - lam * mzt) @ beta
+    s2, nobs, k = sigma2, len(e), len(beta)
+    params, observed = [], []  # each spatial parameter and the observed B (W y)~ (lag) or (M u)~ (error)
+    if lag:
+        params.append(rho)
+        observed.append(wyt - lam * mwyt)
+    if err:
+        params.append(lam)
+        observed.append(myt - rho * mwyt - mzt @ beta)
+    spatial = np.zeros((nobs, len(params)))
+    cache: dict[bytes, list] = {}
+    out_blocks = []
+    for rows, units, wt, mt in blocks:
+        key = np.asarray(units).tobytes()
+        if key not in cache:
+            wd = _dense_w(wt)
+            cache[key] = _spatial_matrices(wd, wd if mt is None else _dense_w(mt), rho, lam, lag, err)
+        et = e[rows]
+        off = {}
+        for j, (a_mat, p, obs) in enumerate(zip(cache[key], params, observed)):
+            d = np.diag(a_mat)
+            lin = (obs[rows] - a_mat @ et) * et  # a_m e_m, a = observed minus A e
+            kappa = conv.jac * d - conv.jac_corr / ((1.0 - p) * nobs)
+            spatial[rows, j] = (lin + d * et**2) / s2 - kappa
+            off[k + j] = a_mat - np.diag(d)
+        out_blocks.append((rows, np.asarray(units), off))
+    g = np.column_stack([(zt - lam * mzt) * e[:, None] / s2, spatial,
+                         (e**2 - s2 * conv.n_eff / nobs) / (2 * s2**2)])
+    unit = np.asarray(unit)
+    return BlockScoreParts(g, out_blocks, e, s2, unit, int(unit.max()) + 1, conv.n_eff)
+
+
+def _block_meat(parts: BlockScoreParts, kind: str) -> np.ndarray:
+    """``J`` for :class:`BlockScoreParts`: pair terms summed within periods (module docstring)."""
+    g, e, s2sq = parts.g, parts.e, parts.sigma2**2
+    cols = list(parts.blocks[0][2]) if parts.blocks else []
+    if kind == "robust":
+        j = g.T @ g
+        for rows, _, off in parts.blocks:
+            e2 = e[rows] ** 2
+            kmat = np.outer(e2, e2)
+            for a in cols:
+                for b in cols:
+                    j[a, b] += float(np.sum(off[a] * (off[b] + off[b].T) * kmat)) / s2sq
+        return j * (len(e) / parts.n_eff)
+    s = np.zeros((parts.n_units, g.shape[1]))
+    np.add.at(s, parts.unit, g)  # per unit
+    j = s.T @ s
+    pm = {c: np.zeros((parts.n_units, parts.n_units)) for c in cols}
+    for rows, units, off in parts.blocks:
+        ee = np.outer(e[rows], e[rows])
+        for c in cols:
+            pm[c][np.ix_(units, units)] += off[c] * ee
+    for a in cols:
+        for b in cols:
+            j[a, b] += float(np.sum(pm[a] * (pm[b] + pm[b].T))) / s2sq
+    c_units = len(np.unique(parts.unit))
+    return j * (c_units / (c_units - 1))
+
+
+def meat(parts: ScoreParts | BlockScoreParts, kind: str) -> np.ndarray:
     """``J`` of the module docstring for ``kind`` in :data:`KINDS`."""
+    if isinstance(parts, BlockScoreParts):
+        return _block_meat(parts, kind)
     n, t = parts.n, parts.t
     p = parts.g.shape[1]
     ep = parts.e.reshape(t, n)
@@ -203,7 +336,7 @@ def meat(parts: ScoreParts, kind: str) -> np.ndarray:
     return j * (n / (n - 1)) if kind == "cluster" else j * (n * t / parts.n_eff)
 
 
-def sandwich(info: np.ndarray, parts: ScoreParts, kind: str) -> np.ndarray:
+def sandwich(info: np.ndarray, parts: ScoreParts | BlockScoreParts, kind: str) -> np.ndarray:
     """``info^-1 J info^-1`` (symmetrised); ``info`` is minus the Hessian in the order of the score."""
     from spillover.spatial.covariance import invert
 

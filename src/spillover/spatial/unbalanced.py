@@ -46,19 +46,33 @@ unbalanced panels):
 * **Impacts** (LeSage & Pace 2009, eq. 2.46) are evaluated with the *full*
   ``W`` (the complete cross-section, row-standardised as given), i.e. the
   effects of a change when every unit is present.
+* **Separate weights** (``w_x=`` for the W X terms of SDM, ``w_u=`` for the
+  error of SEM): each is restricted to ``S_t`` and row-standardised again per
+  period, as ``W`` is; the Jacobian of SEM is then ``sum_t log|I - lam M_t|``
+  and the never-observed-with-a-neighbour check applies to ``M``. A unit
+  without an observed ``w_x`` neighbour has ``W_x X = 0`` in that period
+  (reported in ``extra["islands_w_x"]``). Impacts use the full ``w_x``.
+* **Robust and clustered covariances** (``cov="robust"``, ``"cluster"``): the
+  sandwich of :mod:`spillover.spatial.sandwich` with the score split period by
+  period (:func:`spillover.spatial.sandwich.block_score_parts`: ``A_t`` from
+  ``W_t``, pair terms within periods, clusters = units), around the analytic
+  observed Hessian (:func:`spillover.spatial.covariance.observed_hessian` with
+  ``tr(G^2)`` summed over the periods), as for the static models.
 """
 
 from __future__ import annotations
 
+
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp_sparse
 
 from spillover.errors import SpecificationError, format_error
-from spillover.spatial.design import collinear_columns, is_row_standardised
+from spillover.spatial.design import collinear_columns, is_row_standardised, other_weights
 from spillover.spatial.impacts import ImpactContext
-from spillover.spatial import covariance
+from spillover.spatial import covariance, sandwich
 from spillover.spatial.core import MLProblem, fit_ml, warn_flags
 from spillover.spatial.likelihood import Moments, concentrated_score, full_loglik
 from spillover.spatial.results import SpatialResults
@@ -68,6 +82,8 @@ __all__ = ["fit_unbalanced", "UnbalancedPanel", "within_unbalanced"]
 
 MODELS = {"sar": (True, False, False), "sem": (False, True, False), "sdm": (True, False, True)}
 FE_UNBALANCED = ("none", "entity", "time", "twoways")
+#: ``cov=`` choices of :func:`fit_unbalanced`.
+COVS = ("numerical",) + sandwich.KINDS
 
 
 class UnbalancedPanel:
@@ -78,9 +94,13 @@ class UnbalancedPanel:
     unit, period : (n_obs,) integer codes (W's unit order, sorted periods)
     blocks : list of (period index, row slice, unit codes, W_t csr)
     islands : {period label: [unit ids]}
+
+    ``refuse_lonely=False`` keeps units that are an island of every ``W_t``
+    (for a W that carries no spatial parameter, e.g. that of the W X terms).
     """
 
-    def __init__(self, unit: np.ndarray, period: np.ndarray, w: sp_sparse.csr_array, ids: list, periods: list):
+    def __init__(self, unit: np.ndarray, period: np.ndarray, w: sp_sparse.csr_array, ids: list, periods: list,
+                 *, refuse_lonely: bool = True):
         self.unit, self.period = unit, period
         self.ids, self.periods = ids, periods
         self.n_units, self.n_periods = len(ids), len(periods)
@@ -111,7 +131,7 @@ class UnbalancedPanel:
             self.blocks.append((s, slice(int(rows[0]), int(rows[-1]) + 1), u, wt))
         observed = np.unique(unit)
         lonely = [ids[i] for i in observed if not has_nb[i]]
-        if lonely:
+        if lonely and refuse_lonely:
             raise SpecificationError(
                 format_error(
                     "unit(s) never observed together with any of their neighbours (an island of every W_t)",
@@ -216,6 +236,9 @@ def fit_unbalanced(
     fe: str = "twoways",
     logdet: str = "auto",
     seed: int = 0,
+    w_x=None,
+    w_u=None,
+    cov: str = "numerical",
 ) -> SpatialResults:
     """Fixed-effects SAR / SEM / SDM on an unbalanced panel (direct method; see module docstring).
 
@@ -233,13 +256,20 @@ def fit_unbalanced(
     fe : "twoways" (default) | "entity" | "time" | "none"
     logdet : strategy passed to :func:`spillover.spatial.logdet.make_logdet`
         for each distinct per-period unit set.
+    w_x, w_u : libpysal W or (matrix, ids), optional
+        W of the W X terms (``model="sdm"``) and of the error (``model="sem"``);
+        default ``w``. Restricted and row-standardised per period as ``w``.
+    cov : "numerical" (default) | "robust" | "cluster"
+        Minus the inverse Hessian, or the sandwich robust to heteroskedasticity
+        (and, ``"cluster"``, to correlation over time within a unit).
 
     Returns
     -------
     SpatialResults
-        ``method="direct-unbalanced"``, ``cov_type="numerical"``; ``T`` is the
+        ``method="direct-unbalanced"``, ``cov_type=cov``; ``T`` is the
         number of periods, ``nobs`` the number of observations; per-period
-        islands in ``extra["islands"]``.
+        islands in ``extra["islands"]`` (of the W that carries rho or lambda),
+        ``extra["islands_w_x"]`` with ``w_x``.
     """
     from spillover.spatial.logdet import make_logdet
 
@@ -253,15 +283,26 @@ def fit_unbalanced(
     check_seed(seed)
     lag, err, durbin = MODELS[key]
     name = key.upper()
+    _check_options(name, durbin, err, w_x, w_u, cov)
     d = _prepare(formula, data, w, entity, time, fe, durbin)
-    panel = UnbalancedPanel(d["unit"], d["period"], d["W"], d["ids"], d["periods"])
+    if cov in sandwich.KINDS:
+        sandwich.check_size(len(d["ids"]), cov)
+    own = {opt: other_weights(v, d["ids"], opt) for opt, v in (("w_x", w_x), ("w_u", w_u)) if v is not None}
+
+    def per_period(m, refuse_lonely=True):
+        return UnbalancedPanel(d["unit"], d["period"], m, d["ids"], d["periods"], refuse_lonely=refuse_lonely)
+
+    panel = per_period(d["W"], refuse_lonely="w_u" not in own)
+    panel_x = per_period(own["w_x"], refuse_lonely=False) if "w_x" in own else panel
+    panel_u = per_period(own["w_u"]) if "w_u" in own else panel
     y, x = d["y"], d["x"]
     n_obs = len(y)
-    wx = panel.lag(x[:, d["wx_idx"]]) if d["wx_idx"] else np.empty((n_obs, 0))
+    wx = panel_x.lag(x[:, d["wx_idx"]]) if d["wx_idx"] else np.empty((n_obs, 0))
     z = np.column_stack([x, wx])
     z_names = d["names"] + [f"W*{d['names'][j]}" for j in d["wx_idx"]]
     wy = panel.lag(y)
-    wz = panel.lag(z) if err else np.zeros_like(z)
+    my = panel_u.lag(y) if err else wy
+    wz = panel_u.lag(z) if err else np.zeros_like(z)
 
     def tr(a):
         return within_unbalanced(a, d["unit"], d["period"], fe)
@@ -270,12 +311,12 @@ def fit_unbalanced(
     bad = collinear_columns(zt, z_names)
     if bad:
         raise SpecificationError(format_error("perfectly collinear regressor(s) after the fixed-effects transformation", variables=bad, hint="drop them"))
-    yt, wyt, wzt = tr(y), tr(wy), tr(wz)
-    mom = Moments.from_arrays(yt, wyt, np.zeros_like(yt), zt, wzt)
+    yt, wyt, myt, wzt = tr(y), tr(wy), tr(my), tr(wz)
+    mom = Moments.from_arrays(yt, wyt, np.zeros_like(yt), zt, wzt, my=myt)
 
     # one log-determinant engine per distinct unit set, weighted by its number of periods
     groups: dict[bytes, list] = {}
-    for _, _, u, wt in panel.blocks:
+    for _, _, u, wt in (panel if lag else panel_u).blocks:
         k = u.tobytes()
         if k in groups:
             groups[k][1] += 1
@@ -325,29 +366,62 @@ def fit_unbalanced(
         g_b, g_r, g_l, g_s = mom.loglik_gradient(th[:kb], rr, ll, th[-1], (dld, dld), (0.0, 0.0), conv)
         return np.concatenate([g_b, [g_r if lag else g_l, g_s]])
 
-    cov_full = covariance.invert(covariance.from_gradient(grad, theta), "Hessian")
+    if cov in sandwich.KINDS:  # the analytic observed Hessian, as the static models' sandwich uses
+        traces = _PeriodTraces(engines)
+        info = -covariance.observed_hessian(SimpleNamespace(lag=lag), mom, beta, rho, lam, sigma2, traces, conv)
+        blocks = [(sl, u, wt, mt) for (_, sl, u, wt), (_, _, _, mt) in zip(panel.blocks, panel_u.blocks, strict=True)]
+        parts = sandwich.block_score_parts(blocks, d["unit"], conv, lag=lag, err=err, beta=beta, rho=rho, lam=lam,
+                                           sigma2=sigma2, yt=yt, wyt=wyt, mwyt=np.zeros_like(yt), zt=zt, mzt=wzt,
+                                           myt=myt)
+        cov_full = sandwich.sandwich(info, parts, cov)
+    else:
+        cov_full = covariance.invert(covariance.from_gradient(grad, theta), "Hessian")
     names = z_names + [pname]
-    e = Moments.residual(rho, lam, beta, yt, wyt, np.zeros_like(yt), zt, wzt)
+    e = Moments.residual(rho, lam, beta, yt, wyt, np.zeros_like(yt), zt, wzt, my=myt)
     yc = yt - yt.mean()
     rsq = 1.0 - float(e @ e) / float(yc @ yc)
     idx = d["data_index"][d["order"]]
-    ctx = ImpactContext.for_fit(d["names"], names, d["W"], engine=make_logdet(d["W"], logdet, seed=seed)) \
-        if lag else None
+    ctx = ImpactContext.for_fit(d["names"], names, d["W"], engine=make_logdet(d["W"], logdet, seed=seed),
+                                w_x=own.get("w_x")) if lag else None
     effects = pd.Series(y - (rho * wy if lag else 0.0) - z @ beta - e, index=idx, name="effects")
     return SpatialResults.from_fit(
         theta=theta, names=names, cov_full=cov_full, y=y, resid=e, rows=d["data_index"], order=d["order"],
         model=name, fe=fe, method="direct-unbalanced", llf=float(llf), nobs=n_obs, n_eff=n_obs,
         N=len(np.unique(d["unit"])), T=len(d["periods"]), y_name=d["y_name"], x_names=d["names"],
         wx_names=[f"W*{d['names'][j]}" for j in d["wx_idx"]], w_label=d["label"],
-        logdet_strategy=",".join(sorted({e_.strategy for e_, _ in engines})), cov_type="numerical",
+        logdet_strategy=",".join(sorted({e_.strategy for e_, _ in engines})), cov_type=cov,
         rsquared=rsq, rsquared_label="R2 (transformed)" if fe != "none" else "R2",
         fixed_effects=_split_effects(effects.to_numpy(), d["unit"], d["period"], d["ids"], d["periods"], fe)
         | {"combined": effects.sort_index()},
         flags=tuple(flags),
-        extra={"bounds": (lo, hi), "islands": panel.islands, "n_unit_sets": len(engines),
-               "row_standardised_input": is_row_standardised(d["W"]), "impacts_w": "full W"},
+        extra={"bounds": (lo, hi), "islands": (panel if lag else panel_u).islands, "n_unit_sets": len(engines),
+               "row_standardised_input": is_row_standardised(d["W"]), "impacts_w": "full W"}
+        | ({"islands_w_x": panel_x.islands} if "w_x" in own else {}),
         _impact_ctx=ctx,
     )
+
+
+class _PeriodTraces:
+    """``tr(G^2)`` summed over the periods (each unit set's engine times its periods), for the analytic Hessian."""
+
+    def __init__(self, engines: list):
+        self.engines = engines
+
+    def tr_G2(self, p: float) -> float:
+        return float(sum(c * float(e.tr_G2(p)) for e, c in self.engines))
+
+
+def _check_options(name: str, durbin: bool, err: bool, w_x, w_u, cov: str) -> None:
+    """Refuse ``w_x`` without W X terms, ``w_u`` without a spatial error and an unknown ``cov``."""
+    if w_x is not None and not durbin:
+        raise SpecificationError(format_error(f"{name} has no W*x terms, so w_x does not apply", option="w_x",
+                                              hint="use model='sdm'"))
+    if w_u is not None and not err:
+        raise SpecificationError(format_error(f"{name} has no spatial error, so w_u does not apply", option="w_u",
+                                              hint="use model='sem'"))
+    if cov not in COVS:
+        raise SpecificationError(format_error(f"cov={cov!r} is not supported by the unbalanced estimator",
+                                              option="cov", hint=f"choose one of {COVS}"))
 
 
 def _split_effects(total: np.ndarray, unit: np.ndarray, period: np.ndarray, ids: list, periods: list,

@@ -229,7 +229,8 @@ def fit_estimate(run: StudyRun, e: EstimateSpec):
     if est.spatial and e.drop_interpolated:
         from spillover.spatial.unbalanced import fit_unbalanced
 
-        res = fit_unbalanced(e.formula, df, w, entity, time_col, model=e.model, fe=e.fe)
+        res = fit_unbalanced(e.formula, df, w, entity, time_col, model=e.model, fe=e.fe,
+                             cov=e.estimator_options().get("cov") or "numerical", **others)
         isl = {k: v for k, v in res.extra["islands"].items() if v}
         names = _series_names(run)
         notes.append(f"{e.label or e.name}: {len(df)} of {len(run.panel)} observations (cells with interpolated "

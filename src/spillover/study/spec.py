@@ -292,8 +292,6 @@ class EstimateSpec(_Strict):
                 takes = [n for n in registry.names() if opt in registry.get(n).options]
                 raise ValueError(f"{key}: model {self.model!r} has no {'W X terms' if opt == 'w_x' else 'spatial error'}"
                                  f" with a W of its own (models with one: {takes})")
-        if (self.weights_x or self.weights_u) and self.drop_interpolated:
-            raise ValueError("weights_x / weights_u are not available with drop_interpolated (per-period W)")
         if self.years is not None and self.years[0] > self.years[1]:
             raise ValueError(f"years must be [first, last], got {list(self.years)}")
         if self.lag:
