@@ -468,7 +468,10 @@ def test_sar_standard_errors_match_the_spread_of_estimates():
 BAD = [
     ({"model": "sdm"}, "option='model'"),
     ({"moments": "full"}, "option='moments'"),
-    ({"fe": "twoways"}, "option='fe'.*entity"),
+    ({"fe": "within"}, "option='fe'.*twoways"),
+    ({"cov": "hac"}, "option='cov'.*cluster"),
+    ({"durbin": False, "w_x": (np.eye(2), [0, 1])}, "Durbin terms W x, and there are none.*option='w_x'"),
+    ({"model": "sar", "w_u": (np.eye(2), [0, 1])}, "no spatial error.*option='w_u'"),
     ({"fe": "none"}, "option='fe'"),
     ({"model": "sar", "moments": "weights"}, "no spatial error.*option='moments'"),
     ({"endog": ["lpcap"]}, "needs external instruments.*option='instruments'"),
@@ -766,7 +769,6 @@ def test_durbin_endogenous_regressor_needs_its_instrument():
 
 # ----------------------------------------------------------------------------- (8) bad input
 DURBIN_BAD = [
-    ({"durbin": True}, "model='sem' has no spatial lag.*option='durbin'"),
     ({"model": "sar", "durbin": ["hwy"]}, "not a regressor.*option='durbin'"),
     ({"model": "sar", "durbin": ["lhwy"], "endog": ["lpcap"], "instruments": ["lhwy"]},
      "external instrument.*option='durbin'"),
