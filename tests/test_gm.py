@@ -1101,3 +1101,176 @@ def test_robust_standard_errors_track_heteroskedasticity():
     sd = np.std(est, ddof=1)
     assert np.mean(classic) / sd < 0.8, (np.mean(classic), sd)
     assert 0.8 < np.mean(robust) / sd < 1.2, (np.mean(robust), sd)
+
+
+# ============================================================================= SDEM and separate weights
+# (11) model="sem" with durbin= (SDEM): the same as model="sem" with the lags added to the data by hand, linear
+# impacts, and against the ML SDEM. (12) w_x: the same as adding the W_x lags by hand; w_u: dense brute force with
+# W swapped for M in the error step (and M [X, W X, W^2 X] among the SARAR's instruments).
+def _with_lags(df, W, ids, cols, prefix, entity="unit", time="year"):
+    """``df`` with ``prefix + c`` = W c (per period, in the order ``ids``) for each c of ``cols``."""
+    pos = {u: i for i, u in enumerate(ids)}
+    out = df.copy()
+    for _, idx in df.groupby(time).groups.items():
+        block = df.loc[idx]
+        order = block[entity].map(pos).to_numpy()
+        for c in cols:
+            v = np.empty(len(ids))
+            v[order] = block[c].to_numpy()
+            out.loc[idx, prefix + c] = (W @ v)[order]
+    return out
+
+
+def _second_w(seed: int, n: int) -> np.ndarray:
+    """Another row-standardised W on the same units (a random graph with a ring)."""
+    rng = np.random.default_rng(seed)
+    A = np.triu((rng.random((n, n)) < 0.15).astype(float), 1)
+    A = A + A.T
+    for i in range(n):
+        A[i, (i + 2) % n] = A[(i + 2) % n, i] = 1.0
+    return A / A.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("fe", ["entity", "twoways", "random"])
+def test_sdem_equals_sem_with_lags_added_by_hand(fe):
+    df, W, ids = _small_panel(8, n=30, t=4)
+    hand = _with_lags(df, W, ids, ["x1", "x2", "d", "z"], "W_")
+    res = sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", model="sem", fe=fe, durbin=True, endog=["d"],
+                instruments=["z"]).fit()
+    ref = sp.GM("y ~ x1 + x2 + W_x1 + W_x2", hand, (W, ids), "unit", "year", model="sem", fe=fe,
+                endog=["d", "W_d"], instruments=["z", "W_z"]).fit()
+    names = {"W*x1": "W_x1", "W*x2": "W_x2", "W*d": "W_d"}
+    np.testing.assert_allclose(res.params.to_numpy(), ref.params[[names.get(c, c) for c in res.params.index]],
+                               rtol=1e-9)
+    np.testing.assert_allclose(res.bse.drop("lambda").to_numpy(),
+                               ref.bse[[names.get(c, c) for c in res.params.index if c != "lambda"]], rtol=1e-9)
+    assert res.model == "SDEM" and res.wx_names == ["W*x1", "W*x2", "W*d"]
+    # impacts are linear: direct = b + t tr(W)/N = b, total = b + t 1'W1/N = b + t (row-standardised W)
+    tab = res.impacts(method="delta").table
+    cov = res.cov_params
+    for x in ("x1", "x2", "d"):
+        b, t_ = res.params[x], res.params[f"W*{x}"]
+        assert tab.loc[x, "direct"] == pytest.approx(b, rel=1e-12) and tab.loc[x, "total"] == pytest.approx(b + t_)
+        var = cov.loc[x, x] + cov.loc[f"W*{x}", f"W*{x}"] + 2 * cov.loc[x, f"W*{x}"]
+        assert tab.loc[x, "total_se"] == pytest.approx(np.sqrt(var), rel=1e-9)
+
+
+def test_sdem_agrees_with_maximum_likelihood():
+    """On a simulated SDEM panel (lambda 0.4, W x coefficients 0.5 and -0.3) the GM SDEM and the ML SDEM (unit
+    effects, Lee-Yu) agree within two ML standard errors, both near the truth; the plain SEM misses W x."""
+    rng, w, W, S, R, mu = _grid_setup(31, 15, 0.0, 0.4)
+    n, rows = W.shape[0], []
+    for s in range(6):
+        x1, x2 = rng.normal(size=(2, n)) + 0.5 * mu
+        y = x1 - 0.5 * x2 + W @ (0.5 * x1 - 0.3 * x2) + mu + R @ rng.normal(size=n)
+        rows.append(pd.DataFrame({"unit": w.id_order, "year": s, "y": y, "x1": x1, "x2": x2}))
+    df = pd.concat(rows, ignore_index=True)
+    gm = sp.GM("y ~ x1 + x2", df, w, "unit", "year", model="sem", durbin=True).fit()
+    ml = sp.SDEM("y ~ x1 + x2", df, w, "unit", "year", fe="entity").fit()
+    terms = ["x1", "x2", "W*x1", "W*x2"]
+    assert np.abs((gm.params[terms] - ml.params[terms]) / ml.bse[terms]).max() < 2
+    assert abs(gm.params["lambda"] - ml.params["lambda"]) < 0.1
+    truth = pd.Series({"x1": 1.0, "x2": -0.5, "W*x1": 0.5, "W*x2": -0.3})
+    assert np.abs((gm.params[terms] - truth) / gm.bse[terms]).max() < 4
+    gi, mi = gm.impacts(method="delta").table, ml.impacts(method="delta").table
+    np.testing.assert_allclose(gi["indirect"], mi["indirect"], atol=2 * mi["indirect_se"].max())
+
+
+@pytest.mark.parametrize("model", ["sar", "sem"])
+def test_w_x_equals_lags_added_by_hand(model):
+    """durbin=True with w_x=W2: the same fit as W2 x (exogenous) and W2 d (endogenous, instrumented by W2 z) added
+    to the data by hand, whose lags in W then instrument W y exactly as ours; SDM impacts with W2 from dense S."""
+    n, t = 30, 4
+    df, W, ids = _small_panel(8, n=n, t=t)
+    W2 = _second_w(3, n)
+    hand = _with_lags(df, W2, ids, ["x1", "x2", "d", "z"], "V_")
+    res = sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", model=model, durbin=True, endog=["d"],
+                instruments=["z"], w_x=(W2, ids)).fit()
+    ref = sp.GM("y ~ x1 + x2 + V_x1 + V_x2", hand, (W, ids), "unit", "year", model=model,
+                endog=["d", "V_d"], instruments=["z", "V_z"]).fit()
+    names = {"W*x1": "V_x1", "W*x2": "V_x2", "W*d": "V_d"}
+    order = [names.get(c, c) for c in res.params.index]
+    np.testing.assert_allclose(res.params.to_numpy(), ref.params[order].to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(res.bse.fillna(0).to_numpy(), ref.bse[order].fillna(0).to_numpy(), rtol=1e-9)
+    assert ("W_x Hx" in res.instruments) == (model == "sar")  # the SEM names its final step's instruments
+    same = sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", model=model, durbin=True, w_x=(W, ids)).fit()
+    plain = sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", model=model, durbin=True).fit()
+    np.testing.assert_array_equal(same.params.to_numpy(), plain.params.to_numpy())  # w_x = w: the default fit
+    tab = res.impacts(method="delta").table
+    S = np.linalg.inv(np.eye(n) - res.params["rho"] * W) if model == "sar" else np.eye(n)
+    for x in ("x1", "x2", "d"):
+        M = S @ (res.params[x] * np.eye(n) + res.params[f"W*{x}"] * W2)
+        assert tab.loc[x, "direct"] == pytest.approx(np.trace(M) / n, rel=1e-9)
+        assert tab.loc[x, "total"] == pytest.approx(M.sum() / n, rel=1e-9)
+
+
+@pytest.mark.parametrize("fe", ["entity", "twoways"])
+def test_w_u_by_dense_brute_force(fe):
+    """w_u=M: the GM step and the filter in M, W y and its instruments in W; the SARAR's instruments add
+    M [X, W X, W^2 X]. SEM with endogenous d and SARAR, dense."""
+    n, t = 30, 4
+    df, W, ids = _small_panel(8, n=n, t=t)
+    M = _second_w(5, n)
+    dense = Dense(W, ids, t)
+    st = dense.stack(df, ["y", "x1", "x2", "d", "z"], entity="unit")
+    y, X, d, z = st[:, 0], st[:, 1:3], st[:, 3:4], st[:, 4:5]
+    WT, MT, Q = dense.WT, np.kron(np.eye(t), M), _qmat(n, t, fe)
+
+    def fit(**kw):
+        return sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", fe=fe, endog=["d"], instruments=["z"],
+                     w_u=(M, ids), **kw).fit()
+
+    Z = np.column_stack([X, d])
+    b, _, _ = Dense.tsls(Q @ y, Q @ Z, Q @ np.column_stack([X, z]))
+    res = fit(model="sem")
+    np.testing.assert_allclose([res.params["lambda"], res.sigma2], _dense_gm(Q, MT, y - Z @ b), rtol=1e-7)
+    F = Q @ (np.eye(n * t) - res.params["lambda"] * MT)
+    coef, _, _ = Dense.tsls(F @ y, F @ Z, np.column_stack([F @ X, Q @ z]))
+    np.testing.assert_allclose(res.params.drop("lambda").to_numpy(), coef, rtol=1e-9)
+
+    Z = np.column_stack([X, d, WT @ y])
+    L = np.column_stack([X, WT @ X, WT @ WT @ X])
+    H = np.column_stack([L, z, MT @ L])
+    b, _, _ = Dense.tsls(Q @ y, Q @ Z, Q @ H)
+    res = fit(model="sarar")
+    np.testing.assert_allclose([res.params["lambda"], res.sigma2], _dense_gm(Q, MT, y - Z @ b), rtol=1e-7)
+    F = Q @ (np.eye(n * t) - res.params["lambda"] * MT)
+    coef, e, Zh = Dense.tsls(F @ y, F @ Z, Q @ H)
+    np.testing.assert_allclose(res.params.drop("lambda").to_numpy(), coef, rtol=1e-9)
+    np.testing.assert_allclose(res.bse.drop("lambda").to_numpy(),
+                               np.sqrt(np.diag(res.sigma2 * np.linalg.inv(Zh.T @ Zh))), rtol=1e-9)
+    assert "W_u [X, W X, W^2 X]" in res.instruments
+    other = sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", fe=fe, endog=["d"], instruments=["z"],
+                  model="sarar").fit()
+    assert abs(other.params["lambda"] - res.params["lambda"]) > 1e-3
+
+
+def test_separate_weights_bad_input(pr):
+    """Period effects with a spatial error need a row-standardised error W (named); w_x / w_u for other units."""
+    df, w = pr
+    W = w.sparse.toarray()
+    binary = ((W > 0).astype(float), list(w.id_order))
+    with pytest.raises(SpecificationError, match="fe='twoways' with a spatial error needs a row-standardised w_u"):
+        sp.GM(F, df, w, "state", "year", model="sem", fe="twoways", w_u=binary).fit()
+    with pytest.raises(SpecificationError, match="row-standardised w.*option='w'"):
+        sp.GM(F, df, binary, "state", "year", model="sarar", fe="time").fit()
+    ok = sp.GM(F, df, binary, "state", "year", model="sar", fe="twoways").fit()  # no error process: any W
+    assert np.isfinite(ok.params["rho"])
+    from spillover.errors import WeightsError
+
+    with pytest.raises(WeightsError, match="option='w_x'"):
+        sp.GM(F, df, w, "state", "year", model="sar", durbin=True, w_x=(np.ones((3, 3)) - np.eye(3), [1, 2, 3])).fit()
+
+
+def test_registry_gm_entries_take_the_new_options(pr):
+    from spillover import registry
+
+    df, w = pr
+    req = registry.FitRequest(F, df, w, "state", "year", fe="twoways", method="lee-yu", options={"cov": "cluster"})
+    via = registry.get("gm_sdem").run(req)
+    direct = sp.GM(F, df, w, "state", "year", model="sem", fe="twoways", durbin=True, cov="cluster").fit()
+    np.testing.assert_array_equal(via.params.to_numpy(), direct.params.to_numpy())
+    assert via.model == "SDEM" and via.cov_type == "cluster" and registry.get("gm_sdem").impacts
+    for name in ("gm_sem", "gm_sar", "gm_sarar", "gm_sdem"):
+        est = registry.get(name)
+        assert {"time", "twoways"} <= set(est.fe) and "cov" in est.options

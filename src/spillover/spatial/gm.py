@@ -8,13 +8,30 @@ Models (time-major stacking, unit effects ``mu``)::
 
 with ``e = mu + nu``; ``fe="entity"`` treats ``mu`` as fixed (within
 transformation), ``fe="random"`` as random, uncorrelated with X (error
-components). ``E`` are optional endogenous regressors with external
-instruments ``Hx``.
+components). ``fe="time"`` and ``"twoways"`` add fixed period effects
+``alpha_t`` (``"time"``: without unit effects): every variable, its spatial
+lags formed on the raw data first, is demeaned by period (and unit), which
+for the 2SLS steps is the unit-effects fit with period dummies among the
+regressors and instruments (Frisch-Waugh-Lovell); the GM moments take their
+expectations under the two-way operator (:mod:`spillover.spatial.gm_moments`),
+and the error models need a row-standardised error W there (``W 1 = 1`` lets
+``alpha_t`` pass the filter ``u - lambda W u`` unchanged). ``E`` are optional
+endogenous regressors with external instruments ``Hx``. Instrument columns
+that vanish or are collinear after a fixed-effects transformation (the lags
+``W D = D`` of period dummies, ``W x`` of a variable common to all units of a
+period) are dropped and named in ``GMResults.notes``.
 
-Durbin terms (``durbin=``, lag models): ``W Xd t + W Ed g_w`` join the
-regressors, an SDM (``sar``) or an SDM with a spatial error, the general
-nesting model (``sarar``; Halleck Vega & Elhorst 2015, *The SLX model*, J.
-Regional Science 55, 339-363). ``W Xd`` are exogenous; the lag ``W Ed`` of an
+Durbin terms (``durbin=``): ``W Xd t + W Ed g_w`` join the regressors, an
+SDM (``sar``), an SDEM (``sem``: W X with a spatial error, impacts linear in
+the coefficients) or an SDM with a spatial error, the general nesting model
+(``sarar``; Halleck Vega & Elhorst 2015, *The SLX model*, J. Regional
+Science 55, 339-363). ``w_x=`` gives the Durbin terms their own ``W_x``
+(``W_x Xd``, ``W_x Ed`` instrumented by ``W_x Hx``); the instruments of ``W
+y`` are then the exogenous regressors ``[X, W_x Xd]`` and their first two
+lags in ``W``. ``w_u=`` gives the error process its own ``M`` (the GM
+moments and the filter ``v - lambda M v``); in the SARAR the instruments
+then add ``M [X, W X, W^2 X]`` (Kelejian & Prucha 2010, J. Econometrics 157,
+53-67, sec. 2.2). ``W Xd`` are exogenous; the lag ``W Ed`` of an
 endogenous regressor is endogenous and its instruments are the lags ``W Hx``
 of the external instruments. The instruments of ``W y`` follow Kelejian &
 Prucha (1998): the exogenous regressors of the model and their first two
@@ -56,8 +73,21 @@ Estimators
     (and, with random effects, quasi-demeaned) data with the instruments of
     step 1. Covariance ``sigma2_v (Zh'Zh)^-1``.
 
+``cov="robust"`` and ``"cluster"`` replace the covariance of the final
+regression by the heteroskedasticity-robust or unit-clustered 2SLS sandwich
+(:func:`spillover.spatial.gm_iv.robust_cov`), given lambda: KP (1998, 2010)
+show the GS2SLS coefficients' limit distribution does not depend on the
+estimation of lambda.
+
 KKP give no standard error for the GM estimate of lambda: it is reported
-with a NaN standard error (its row and column of ``cov_params`` are NaN).
+with a NaN standard error (its row and column of ``cov_params`` are NaN),
+also with ``cov="robust"``/``"cluster"``: KKP's moments use
+``E[e'W'We] = sigma2 tr(W'W)``, which holds only for homoskedastic errors,
+so their lambda is not consistent under heteroskedasticity and a robust
+variance for it would be the variance of the wrong quantity. Kelejian &
+Prucha (2010)'s heteroskedasticity-robust GM (moments with ``W'W -
+diag(W'W)`` and ``W``, and its variance) is a different estimator, not
+implemented here.
 See the project notes in ``tests/test_gm.py`` for the comparison with R
 ``splm::spgm``.
 """
@@ -292,9 +322,10 @@ class GM:
         from spillover.spatial.design import is_row_standardised, other_weights
 
         others = {k: other_weights(v, d.ids, k) for k, v in (("w_x", self.w_x), ("w_u", self.w_u)) if v is not None}
+        others = {k: m for k, m in others.items() if (m != d.w).nnz}  # the same matrix as w: the default fit
         p = Panel(d.w, d.n, d.t, "entity" if self.fe == "random" else self.fe, **others)
         if self.fe in ("time", "twoways") and self.model != "sar" and not is_row_standardised(p.m):
-            option = "w_u" if self.w_u is not None else "w"
+            option = "w_u" if p.w_u is not None else "w"
             raise SpecificationError(format_error(
                 f"fe={self.fe!r} with a spatial error needs a row-standardised {option}: period effects pass the "
                 "filter u - lambda W u and the GM moments unchanged only when W 1 = 1", option=option,
@@ -330,14 +361,14 @@ class GM:
         """
         from spillover.spatial.design import collinear_columns
 
-        sx = "W*" if self.w_x is None else "W_x*"
+        sx = "W*" if p.w_x is None else "W_x*"
         x_names = lay.x + [sx + c for c in lay.dx]
         hx_names = list(self.instruments) + ([sx + c for c in self.instruments] if lay.de else [])
         blocks = [(x_names, parts.x), (hx_names, parts.hx)]
         if parts.lag:
             wx = p.lag(parts.x)
             blocks += [(["W*" + c for c in x_names], wx), (["W*W*" + c for c in x_names], p.lag(wx))]
-            if self.w_u is not None and self.model == "sarar":
+            if p.w_u is not None and self.model == "sarar":
                 blocks += [(["W_u*" + c for c in names], p.lag_u(a)) for names, a in list(blocks[:1]) + blocks[2:]]
         seen: dict[str, np.ndarray] = {}
         for names, a in blocks:
@@ -390,8 +421,8 @@ class GM:
         """Estimate and return a :class:`GMResults`."""
         d, p, parts, lay, notes = self._parts()
         fit = {"sem": _fit_sem, "sar": _fit_sar, "sarar": _fit_sarar}[self.model]
-        est = fit(p, parts, self.fe, self.moments, lay.instruments(parts.lag, self.w_x is not None,
-                                                                   self.w_u is not None and self.model == "sarar"))
+        est = fit(p, parts, self.fe, self.moments, lay.instruments(parts.lag, p.w_x is not None,
+                                                                   p.w_u is not None and self.model == "sarar"))
         if self.cov != "homoskedastic":
             est = replace(est, cov=gm_iv.robust_cov(est.fit, p.n, p.t, est.absorbed, self.cov))
         from spillover.spatial.core import warn_flags
