@@ -202,8 +202,9 @@ def test_gm_entries_with_two_way_effects_robust_covariance_and_own_weights_load(
     assert e.estimator_options() == {"durbin": True, "cov": "cluster"}
     _append(study_dir, "90_gm.toml", head + 'model = "gm_sdem"\nfe = "time"\ncov = "robust"\nweights_u = "distance"\n')
     assert load_study(study_dir).estimate_by_name()["x"].fe == "time"
-    for body, match in (('model = "gm_sar"\nfe = "none"', r"'gm_sar' takes fe = \['entity', 'time', 'twoways', 'random'\]"),
-                        ('model = "gm_sar"\nweights_u = "distance"', "weights_u: model 'gm_sar' has no spatial error")):
+    cases = (('model = "gm_sar"\nfe = "none"', r"'gm_sar' takes fe = \['entity', 'time', 'twoways', 'random'\]"),
+             ('model = "gm_sar"\nweights_u = "distance"', "weights_u: model 'gm_sar' has no spatial error"))
+    for body, match in cases:
         _append(study_dir, "90_gm.toml", head + body + "\n")
         with pytest.raises(SpecificationError, match=match):
             load_study(study_dir)

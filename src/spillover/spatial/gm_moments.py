@@ -178,7 +178,8 @@ class _LowRank:
         out = float(self.s.multiply(other.s.T).sum())  # tr(S1 S2) = sum_ij S1_ij S2_ji
         out -= sum(float(vb @ (self.s @ ub)) for ub, vb in zip(other.u, other.v))  # tr(S1 u v') = v' S1 u
         out -= sum(float(va @ (other.s @ ua)) for ua, va in zip(self.u, self.v))
-        out += sum(float(va @ ub) * float(vb @ ua) for ua, va in zip(self.u, self.v) for ub, vb in zip(other.u, other.v))
+        out += sum(float(va @ ub) * float(vb @ ua)
+                   for ua, va in zip(self.u, self.v) for ub, vb in zip(other.u, other.v))
         return out
 
 
