@@ -6,7 +6,10 @@
 (3) seeded consistency: large panels recover the parameters (and a replication check of the SEs);
 (4) bad input gives a SpecificationError naming the option;
 (5)-(8) the same for Durbin terms (SDM, GNS): pysal spreg's GM_Lag on the within-transformed stack (conventions
-    stated in that section), dense projections, seeded consistency with an endogenous regressor, bad input.
+    stated in that section), dense projections, seeded consistency with an endogenous regressor, bad input;
+(9) period and two-way effects: dense transformed 2SLS and GM, the unit-effects fit with period dummies, spreg;
+(10) cov="robust" / "cluster": dense sandwiches, spreg's White covariance (in (9)), a seeded heteroskedastic panel;
+(11)-(12) the SDEM (model="sem" with durbin) and w_x / w_u: lags added by hand, dense brute force, the ML SDEM.
 
 Conventions where spillover and splm 1.6.5 differ; each is checked exactly after the stated conversion:
 
