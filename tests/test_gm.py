@@ -6,7 +6,10 @@
 (3) seeded consistency: large panels recover the parameters (and a replication check of the SEs);
 (4) bad input gives a SpecificationError naming the option;
 (5)-(8) the same for Durbin terms (SDM, GNS): pysal spreg's GM_Lag on the within-transformed stack (conventions
-    stated in that section), dense projections, seeded consistency with an endogenous regressor, bad input.
+    stated in that section), dense projections, seeded consistency with an endogenous regressor, bad input;
+(9) period and two-way effects: dense transformed 2SLS and GM, the unit-effects fit with period dummies, spreg;
+(10) cov="robust" / "cluster": dense sandwiches, spreg's White covariance (in (9)), a seeded heteroskedastic panel;
+(11)-(12) the SDEM (model="sem" with durbin) and w_x / w_u: lags added by hand, dense brute force, the ML SDEM.
 
 Conventions where spillover and splm 1.6.5 differ; each is checked exactly after the stated conversion:
 
@@ -468,7 +471,10 @@ def test_sar_standard_errors_match_the_spread_of_estimates():
 BAD = [
     ({"model": "sdm"}, "option='model'"),
     ({"moments": "full"}, "option='moments'"),
-    ({"fe": "twoways"}, "option='fe'.*entity"),
+    ({"fe": "within"}, "option='fe'.*twoways"),
+    ({"cov": "hac"}, "option='cov'.*cluster"),
+    ({"durbin": False, "w_x": (np.eye(2), [0, 1])}, "Durbin terms W x, and there are none.*option='w_x'"),
+    ({"model": "sar", "w_u": (np.eye(2), [0, 1])}, "no spatial error.*option='w_u'"),
     ({"fe": "none"}, "option='fe'"),
     ({"model": "sar", "moments": "weights"}, "no spatial error.*option='moments'"),
     ({"endog": ["lpcap"]}, "needs external instruments.*option='instruments'"),
@@ -766,7 +772,6 @@ def test_durbin_endogenous_regressor_needs_its_instrument():
 
 # ----------------------------------------------------------------------------- (8) bad input
 DURBIN_BAD = [
-    ({"durbin": True}, "model='sem' has no spatial lag.*option='durbin'"),
     ({"model": "sar", "durbin": ["hwy"]}, "not a regressor.*option='durbin'"),
     ({"model": "sar", "durbin": ["lhwy"], "endog": ["lpcap"], "instruments": ["lhwy"]},
      "external instrument.*option='durbin'"),
@@ -813,3 +818,462 @@ def test_durbin_table_column(pr):
         assert part in md, part
     fs = tab.numbers()
     assert fs["row"].astype(str).str.contains("First stage: partial F").sum() >= 3
+
+
+# ============================================================================= period and two-way effects
+# (9) Dense brute force: Q = Q_T x Q_N (Q_T = I - J_T/T with unit effects, Q_N = I - J_N/N with period effects),
+# spatial lags of the raw data, then Q; the GM moments with expectations taken as dense traces of the definition.
+# pysal spreg on the transformed stack: TSLS with the lags passed as columns (any W); GM_Lag forming its own lags
+# on a torus rook W, which is doubly stochastic, so that W Q = Q W and spreg's lags of transformed data are ours.
+def _qmat(n: int, t: int, effects: str) -> np.ndarray:
+    qt = np.eye(t) - (np.full((t, t), 1.0 / t) if effects in ("entity", "twoways") else 0.0)
+    qn = np.eye(n) - (np.full((n, n), 1.0 / n) if effects in ("time", "twoways") else 0.0)
+    return np.kron(qt, qn)
+
+
+def _dense_gm(Q, WT, r, start=(0.0, 0.5)):
+    """(lambda, sigma2) minimising the three within moments of the raw residual r under Q (least squares), with
+    E[e'A e] = sigma2 tr(A) for each moment matrix A formed densely."""
+    rank = np.trace(Q)
+    A = [Q, WT.T @ Q @ WT, (WT.T @ Q + Q @ WT) / 2]
+    expect = [np.trace(a) / rank for a in A]
+
+    def m(v):
+        lam, s2 = v
+        e = r - lam * (WT @ r)
+        return np.array([e @ a @ e / rank - s2 * x for a, x in zip(A, expect)])
+
+    sol = optimize.least_squares(m, list(start), x_scale=[0.1, 0.5], xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    return sol.x
+
+
+@pytest.mark.parametrize("effects", ["time", "twoways"])
+def test_period_effects_by_dense_projections(effects):
+    """SAR W2SLS, SEM (KKP) and SARAR GS2SLS with period / two-way effects and an endogenous d equal dense 2SLS and GM
+    on explicitly transformed data (lags of the raw data, then Q)."""
+    n, t = 30, 4
+    df, W, ids = _small_panel(8, n=n, t=t)
+    if effects == "time":  # no unit effects in this model: take them out of y (any data serve the algebra)
+        df["y"] -= df.groupby("unit")["y"].transform("mean")
+    dense = Dense(W, ids, t)
+    st = dense.stack(df, ["y", "x1", "x2", "d", "z"], entity="unit")
+    y, X, d, z = st[:, 0], st[:, 1:3], st[:, 3:4], st[:, 4:5]
+    WT, Q = dense.WT, _qmat(n, t, effects)
+    rank = np.trace(Q)
+    assert round(rank) == (n - 1) * (t - (effects == "twoways"))
+
+    def fit(**kw):
+        return sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", fe=effects, endog=["d"], instruments=["z"],
+                     **kw).fit()
+
+    # SAR: 2SLS of Q y on Q [X, d, W y] with instruments Q [X, z, W X, W^2 X]
+    Z = np.column_stack([X, d, WT @ y])
+    H = np.column_stack([X, z, WT @ X, WT @ WT @ X])
+    coef, e, Zh = Dense.tsls(Q @ y, Q @ Z, Q @ H)
+    res = fit(model="sar")
+    np.testing.assert_allclose(res.params.to_numpy(), coef, rtol=1e-9)
+    np.testing.assert_allclose(res.bse.to_numpy(), np.sqrt(np.diag(e @ e / (rank - 4) * np.linalg.inv(Zh.T @ Zh))),
+                               rtol=1e-9)
+    assert res.n_eff == round(rank) and res.fe == effects and "Q [X, W X, W^2 X, Hx]" in res.instruments
+
+    # SEM: within 2SLS residuals (raw), GM under Q, then 2SLS of Q (I - lam W) [y, X, d] with [Q (I - lam W) X, Q z]
+    Z = np.column_stack([X, d])
+    b, _, _ = Dense.tsls(Q @ y, Q @ Z, Q @ np.column_stack([X, z]))
+    res = fit(model="sem")
+    np.testing.assert_allclose([res.params["lambda"], res.sigma2], _dense_gm(Q, WT, y - Z @ b), rtol=1e-7)
+    F = Q @ (np.eye(n * t) - res.params["lambda"] * WT)
+    coef, e, Zh = Dense.tsls(F @ y, F @ Z, np.column_stack([F @ X, Q @ z]))
+    np.testing.assert_allclose(res.params.drop("lambda").to_numpy(), coef, rtol=1e-9)
+    np.testing.assert_allclose(res.bse.drop("lambda").to_numpy(),
+                               np.sqrt(np.diag(res.sigma2 * np.linalg.inv(Zh.T @ Zh))), rtol=1e-9)
+
+    # SARAR: W2SLS residuals, GM, GS2SLS with the step-1 instruments
+    Z = np.column_stack([X, d, WT @ y])
+    b, _, _ = Dense.tsls(Q @ y, Q @ Z, Q @ H)
+    res = fit(model="sarar")
+    np.testing.assert_allclose([res.params["lambda"], res.sigma2], _dense_gm(Q, WT, y - Z @ b), rtol=1e-7)
+    F = Q @ (np.eye(n * t) - res.params["lambda"] * WT)
+    coef, e, Zh = Dense.tsls(F @ y, F @ Z, Q @ H)
+    np.testing.assert_allclose(res.params.drop("lambda").to_numpy(), coef, rtol=1e-9)
+    full = fit(model="sarar", moments="fullweights")  # T_W under Q: the normal-theory covariance of the moments
+    A = [Q, WT.T @ Q @ WT, (WT.T @ Q + Q @ WT) / 2]
+    tw = np.array([[2 * np.trace(a @ c) for c in A] for a in A]) / rank
+    L = np.linalg.cholesky(np.linalg.inv(tw)).T
+    expect = [np.trace(a) / rank for a in A]
+
+    def weighted(v):
+        e_ = (y - Z @ b) - v[0] * (WT @ (y - Z @ b))
+        return L @ np.array([e_ @ a @ e_ / rank - v[1] * x for a, x in zip(A, expect)])
+
+    sol = optimize.least_squares(weighted, [0.0, 0.5], x_scale=[0.1, 0.5], xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    np.testing.assert_allclose([full.params["lambda"], full.sigma2], sol.x, rtol=1e-7)
+    assert abs(full.params["lambda"] - res.params["lambda"]) > 1e-6
+
+
+def test_two_way_effects_equal_unit_effects_with_period_dummies(pr):
+    """Frisch-Waugh-Lovell for 2SLS: the two-way S2SLS / SDM is the unit-effects fit with period dummies. The dummies'
+    lags W D = D (row-standardised W) are dropped from the instruments with a note naming them; with durbin=True the
+    regressor W*C(year) is collinear and refused."""
+    df, w = pr
+    for kw in ({"model": "sar"}, {"model": "sar", "durbin": ["lpcap", "lpc"]},
+               {"model": "sar", "endog": ["lpcap"], "instruments": ["lhwy"], "formula": F_ENDOG}):
+        kw = dict(kw)
+        f = kw.pop("formula", F)
+        two = sp.GM(f, df, w, "state", "year", fe="twoways", **kw).fit()
+        dum = sp.GM(f + " + C(year)", df, w, "state", "year", fe="entity", **kw).fit()
+        np.testing.assert_allclose(dum.params[two.params.index].to_numpy(), two.params.to_numpy(), rtol=1e-9)
+        assert two.notes == () and len(dum.notes) == 1
+        assert "32 instrument(s) dropped" in dum.notes[0] and "W*C(year)[T.1971]" in dum.notes[0]
+        assert "Note: 32 instrument(s)" in dum.summary()
+    with pytest.raises(SpecificationError, match=r"collinear.*two-way within.*C\(year\)"):
+        sp.GM(F + " + C(year)", df, w, "state", "year", model="sar", fe="twoways").fit()
+
+
+def test_instrumented_by_own_time_lags_with_two_way_effects(pr):
+    """lpcap instrumented by its own lags L1, L2 with two-way effects: the first two periods go, the instrument set
+    keeps every column, and the fit equals the dense 2SLS on the two-way-demeaned stack of the remaining periods."""
+    df, w = pr
+    res = sp.GM("lgsp ~ lpc + lemp + unemp", df, w, "state", "year", model="sar", fe="twoways", durbin=True,
+                endog=["lpcap"], instruments=["L1.lpcap", "L2.lpcap"]).fit()
+    assert res.T == 15 and res.notes == ()
+    d = df.sort_values(["state", "year"]).copy()
+    d["l1"] = d.groupby("state")["lpcap"].shift(1)
+    d["l2"] = d.groupby("state")["lpcap"].shift(2)
+    d = d[d.year >= 1972]
+    dense = Dense(w.sparse.toarray(), list(w.id_order), 15)
+    st = dense.stack(d, ["lgsp", "lpc", "lemp", "unemp", "lpcap", "l1", "l2"])
+    y, X, E, Hx = st[:, 0], st[:, 1:4], st[:, 4:5], st[:, 5:7]
+    WT, Q = dense.WT, _qmat(48, 15, "twoways")
+    Z = np.column_stack([X, E, WT @ X, WT @ E, WT @ y])
+    H = np.column_stack([X, WT @ X, WT @ WT @ X, WT @ WT @ WT @ X, Hx, WT @ Hx])
+    coef, _, _ = Dense.tsls(Q @ y, Q @ Z, Q @ H)
+    np.testing.assert_allclose(res.params.to_numpy(), coef, rtol=1e-9)
+
+
+def _torus(side: int):
+    """Rook contiguity on a side x side torus, row-standardised: every unit has 4 neighbours, so W is doubly
+    stochastic (W 1 = W'1 = 1) and commutes with the period demeaning."""
+    n = side * side
+    W = np.zeros((n, n))
+    for r in range(side):
+        for c in range(side):
+            for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                W[r * side + c, ((r + dr) % side) * side + (c + dc) % side] = 0.25
+    return W, [f"c{i:03d}" for i in range(n)]
+
+
+def _torus_panel(seed: int, side: int = 7, t: int = 5):
+    """An SDM panel with unit and period effects and heteroskedastic errors on the torus W."""
+    rng = np.random.default_rng(seed)
+    W, ids = _torus(side)
+    n = len(ids)
+    S = np.linalg.inv(np.eye(n) - 0.4 * W)
+    mu, rows = rng.normal(size=n), []
+    for s in range(t):
+        x1, x2 = rng.normal(size=(2, n)) + 0.5 * mu
+        nu = rng.normal(size=n) * (0.2 + x1 * x1)  # heteroskedastic: variance rises with x1^4
+        y = S @ (x1 - 0.5 * x2 + W @ (0.3 * x1) + mu + 0.7 * s + nu)
+        rows.append(pd.DataFrame({"unit": ids, "year": s, "y": y, "x1": x1, "x2": x2}))
+    return pd.concat(rows, ignore_index=True), W, ids
+
+
+@pytest.mark.filterwarnings("ignore:The inplace keyword")  # spreg's own pandas calls
+@pytest.mark.parametrize("robust", [False, True])
+def test_two_way_sdm_matches_spreg(pr, robust):
+    """Two-way SDM by spatial 2SLS against spreg on the two-way-transformed stack, classic and White covariances.
+
+    Produc (usaww is not doubly stochastic): spreg.TSLS with x = Q [X, W X], yend = Q W y, q = Q [W^2 X, W^3 X].
+    Torus W: spreg.GM_Lag(slx_lags=1, w_lags=2) forms the lags itself. spreg's constant has a zero coefficient
+    on transformed data. Conventions: spreg's classic covariance uses e'e / NT, ours e'e / ((N-1)(T-1) - p);
+    spreg's White meat is unscaled, ours scaled by NT / ((N-1)(T-1)) (the residuals' degrees of freedom).
+    """
+    import spreg
+
+    df, w = pr
+    cov = "robust" if robust else "homoskedastic"
+    res = sp.GM(SDM_F, df, w, "state", "year", model="sar", fe="twoways", durbin=True, cov=cov).fit()
+    exog = ["lpcap", "lpc", "lemp", "unemp"]
+    dense = Dense.of(pr)
+    a = dense.stack(df, ["lgsp"] + exog)
+    WT, Q = dense.WT, _qmat(48, 17, "twoways")
+    y, X = a[:, :1], a[:, 1:]
+    ref = spreg.TSLS(Q @ y, Q @ np.column_stack([X, WT @ X]), Q @ WT @ y, Q @ np.column_stack([WT @ WT @ X,
+                     WT @ WT @ WT @ X]), robust="white" if robust else None)
+    order = exog + [f"W*{c}" for c in exog] + ["rho"]
+    _compare_spreg(res, ref, order, robust)
+
+    df, W, ids = _torus_panel(5)
+    res = sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", model="sar", fe="twoways", durbin=True, cov=cov).fit()
+    dense = Dense(W, ids, 5)
+    a = _qmat(len(ids), 5, "twoways") @ dense.stack(df, ["y", "x1", "x2"], entity="unit")
+    ref = spreg.GM_Lag(a[:, :1], a[:, 1:], w=_spreg_w(dense), w_lags=2, slx_lags=1,
+                       robust="white" if robust else None)
+    _compare_spreg(res, ref, ["x1", "x2", "W*x1", "W*x2", "rho"], robust)
+
+
+def _compare_spreg(res, ref, order, robust):
+    b, se = ref.betas.ravel(), np.sqrt(np.diag(ref.vm))
+    assert abs(b[0]) < 1e-10
+    n, t, p = res.N, res.T, len(res.params)
+    rank = (n - 1) * (t - 1)
+    np.testing.assert_allclose(res.params[order].to_numpy(), b[1:], rtol=1e-9)
+    factor = np.sqrt(n * t / rank) if robust else np.sqrt((rank - p) / (n * t))
+    np.testing.assert_allclose(res.bse[order].to_numpy() * (1 / factor if robust else factor), se[1:], rtol=1e-9)
+
+
+# ============================================================================= robust and cluster covariances
+# (10) cov="robust" / "cluster": sandwiches of the final (transformed) 2SLS regression, brute force with dense P_H
+# (spreg's White covariance of the two-way SDM is compared above). Scalings: robust NT / (NT - absorbed), cluster
+# C / (C - 1) with C = N units.
+def _sandwich(Zh, e, n, t, kind, absorbed):
+    bread = np.linalg.inv(Zh.T @ Zh)
+    s = Zh * e[:, None]
+    if kind == "robust":
+        meat = s.T @ s * (n * t / (n * t - absorbed))
+    else:
+        g = np.array([s[i::n].sum(axis=0) for i in range(n)])  # unit i's rows i, i + N, ... (time-major)
+        meat = g.T @ g * n / (n - 1)
+    return bread @ meat @ bread
+
+
+@pytest.mark.parametrize("kind", ["robust", "cluster"])
+def test_robust_and_cluster_covariances_by_dense_sandwich(kind):
+    n, t = 30, 4
+    df, W, ids = _small_panel(8, n=n, t=t)
+    dense = Dense(W, ids, t)
+    st = dense.stack(df, ["y", "x1", "x2", "d", "z"], entity="unit")
+    y, X, d, z = st[:, 0], st[:, 1:3], st[:, 3:4], st[:, 4:5]
+    WT, Q0, Q1 = dense.WT, dense.Q0, dense.Q1
+    one = np.ones((n * t, 1))
+
+    def fit(**kw):
+        return sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", endog=["d"], instruments=["z"], cov=kind,
+                     **kw).fit()
+
+    # SDM, two-way effects
+    Q = _qmat(n, t, "twoways")
+    Z = np.column_stack([X, d, WT @ X, WT @ d, WT @ y])
+    Xb = np.column_stack([X, WT @ X])
+    H = np.column_stack([Xb, WT @ Xb, WT @ WT @ Xb, z, WT @ z])
+    coef, e, Zh = Dense.tsls(Q @ y, Q @ Z, Q @ H)
+    res = fit(model="sar", fe="twoways", durbin=True)
+    np.testing.assert_allclose(res.params.to_numpy(), coef, rtol=1e-9)
+    np.testing.assert_allclose(res.cov_params.to_numpy(), _sandwich(Zh, e, n, t, kind, n + t - 1), rtol=1e-9)
+    assert res.cov_type == kind and ("by unit" in res.summary()) == (kind == "cluster")
+
+    # GNS, unit effects: the GS2SLS step given lambda; lambda keeps a NaN standard error
+    res = fit(model="sarar", fe="entity", durbin=True)
+    F = Q0 @ (np.eye(n * t) - res.params["lambda"] * WT)
+    coef, e, Zh = Dense.tsls(F @ y, F @ Z, Q0 @ H)
+    np.testing.assert_allclose(res.cov_params.drop(index="lambda", columns="lambda").to_numpy(),
+                               _sandwich(Zh, e, n, t, kind, n), rtol=1e-9)
+    assert np.isnan(res.bse["lambda"]) and "assume homoskedastic errors" in res.summary()
+
+    # SEM, random effects: the FGLS 2SLS on the quasi-demeaned, filtered data (no within step: no scaling)
+    res = fit(model="sem", fe="random")
+    lam, s2v, s21 = res.params["lambda"], res.sigma2, res.sigma2_1
+    Om = (Q0 + np.sqrt(s2v / s21) * Q1) @ (np.eye(n * t) - lam * WT)  # a - theta Q1 a after the filter
+    X1 = np.column_stack([one, X])
+    coef, e, Zh = Dense.tsls(Om @ y, Om @ np.column_stack([X1, d]), np.column_stack([Om @ X1, Q0 @ z, Q1 @ z]))
+    np.testing.assert_allclose(res.params.drop("lambda").to_numpy(), coef, rtol=1e-9)
+    np.testing.assert_allclose(res.cov_params.drop(index="lambda", columns="lambda").to_numpy(),
+                               _sandwich(Zh, e, n, t, kind, 0), rtol=1e-9)
+
+    # SDM impacts use the robust covariance
+    sdm = fit(model="sar", fe="entity", durbin=True)
+    classic = sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", endog=["d"], instruments=["z"], model="sar",
+                    durbin=True).fit()
+    np.testing.assert_array_equal(sdm.params.to_numpy(), classic.params.to_numpy())
+    a, b = sdm.impacts(method="delta").table, classic.impacts(method="delta").table
+    np.testing.assert_allclose(a["total"], b["total"], rtol=1e-12)
+    assert np.abs(a["total_se"] / b["total_se"] - 1).max() > 1e-3
+
+
+def test_robust_standard_errors_track_heteroskedasticity():
+    """Error variance rising with |x1|: over 60 seeded samples of the two-way SDM on the torus, the classic SE of x1
+    understates the spread of the estimates, the robust one is within 20% of it."""
+    est, classic, robust = [], [], []
+    for seed in range(60):
+        df, W, ids = _torus_panel(200 + seed)
+        kw = dict(model="sar", fe="twoways", durbin=True)
+        a = sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", **kw).fit()
+        b = sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", cov="robust", **kw).fit()
+        est.append(a.params["x1"])
+        classic.append(a.bse["x1"])
+        robust.append(b.bse["x1"])
+    sd = np.std(est, ddof=1)
+    assert np.mean(classic) / sd < 0.8, (np.mean(classic), sd)
+    assert 0.8 < np.mean(robust) / sd < 1.2, (np.mean(robust), sd)
+
+
+# ============================================================================= SDEM and separate weights
+# (11) model="sem" with durbin= (SDEM): the same as model="sem" with the lags added to the data by hand, linear
+# impacts, and against the ML SDEM. (12) w_x: the same as adding the W_x lags by hand; w_u: dense brute force with
+# W swapped for M in the error step (and M [X, W X, W^2 X] among the SARAR's instruments).
+def _with_lags(df, W, ids, cols, prefix, entity="unit", time="year"):
+    """``df`` with ``prefix + c`` = W c (per period, in the order ``ids``) for each c of ``cols``."""
+    pos = {u: i for i, u in enumerate(ids)}
+    out = df.copy()
+    for _, idx in df.groupby(time).groups.items():
+        block = df.loc[idx]
+        order = block[entity].map(pos).to_numpy()
+        for c in cols:
+            v = np.empty(len(ids))
+            v[order] = block[c].to_numpy()
+            out.loc[idx, prefix + c] = (W @ v)[order]
+    return out
+
+
+def _second_w(seed: int, n: int) -> np.ndarray:
+    """Another row-standardised W on the same units (a random graph with a ring)."""
+    rng = np.random.default_rng(seed)
+    A = np.triu((rng.random((n, n)) < 0.15).astype(float), 1)
+    A = A + A.T
+    for i in range(n):
+        A[i, (i + 2) % n] = A[(i + 2) % n, i] = 1.0
+    return A / A.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("fe", ["entity", "twoways", "random"])
+def test_sdem_equals_sem_with_lags_added_by_hand(fe):
+    df, W, ids = _small_panel(8, n=30, t=4)
+    hand = _with_lags(df, W, ids, ["x1", "x2", "d", "z"], "W_")
+    res = sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", model="sem", fe=fe, durbin=True, endog=["d"],
+                instruments=["z"]).fit()
+    ref = sp.GM("y ~ x1 + x2 + W_x1 + W_x2", hand, (W, ids), "unit", "year", model="sem", fe=fe,
+                endog=["d", "W_d"], instruments=["z", "W_z"]).fit()
+    names = {"W*x1": "W_x1", "W*x2": "W_x2", "W*d": "W_d"}
+    np.testing.assert_allclose(res.params.to_numpy(), ref.params[[names.get(c, c) for c in res.params.index]],
+                               rtol=1e-9)
+    np.testing.assert_allclose(res.bse.drop("lambda").to_numpy(),
+                               ref.bse[[names.get(c, c) for c in res.params.index if c != "lambda"]], rtol=1e-9)
+    assert res.model == "SDEM" and res.wx_names == ["W*x1", "W*x2", "W*d"]
+    # impacts are linear: direct = b + t tr(W)/N = b, total = b + t 1'W1/N = b + t (row-standardised W)
+    tab = res.impacts(method="delta").table
+    cov = res.cov_params
+    for x in ("x1", "x2", "d"):
+        b, t_ = res.params[x], res.params[f"W*{x}"]
+        assert tab.loc[x, "direct"] == pytest.approx(b, rel=1e-12) and tab.loc[x, "total"] == pytest.approx(b + t_)
+        var = cov.loc[x, x] + cov.loc[f"W*{x}", f"W*{x}"] + 2 * cov.loc[x, f"W*{x}"]
+        assert tab.loc[x, "total_se"] == pytest.approx(np.sqrt(var), rel=1e-9)
+
+
+def test_sdem_agrees_with_maximum_likelihood():
+    """On a simulated SDEM panel (lambda 0.4, W x coefficients 0.5 and -0.3) the GM SDEM and the ML SDEM (unit
+    effects, Lee-Yu) agree within two ML standard errors, both near the truth; the plain SEM misses W x."""
+    rng, w, W, S, R, mu = _grid_setup(31, 15, 0.0, 0.4)
+    n, rows = W.shape[0], []
+    for s in range(6):
+        x1, x2 = rng.normal(size=(2, n)) + 0.5 * mu
+        y = x1 - 0.5 * x2 + W @ (0.5 * x1 - 0.3 * x2) + mu + R @ rng.normal(size=n)
+        rows.append(pd.DataFrame({"unit": w.id_order, "year": s, "y": y, "x1": x1, "x2": x2}))
+    df = pd.concat(rows, ignore_index=True)
+    gm = sp.GM("y ~ x1 + x2", df, w, "unit", "year", model="sem", durbin=True).fit()
+    ml = sp.SDEM("y ~ x1 + x2", df, w, "unit", "year", fe="entity").fit()
+    terms = ["x1", "x2", "W*x1", "W*x2"]
+    assert np.abs((gm.params[terms] - ml.params[terms]) / ml.bse[terms]).max() < 2
+    assert abs(gm.params["lambda"] - ml.params["lambda"]) < 0.1
+    truth = pd.Series({"x1": 1.0, "x2": -0.5, "W*x1": 0.5, "W*x2": -0.3})
+    assert np.abs((gm.params[terms] - truth) / gm.bse[terms]).max() < 4
+    gi, mi = gm.impacts(method="delta").table, ml.impacts(method="delta").table
+    np.testing.assert_allclose(gi["indirect"], mi["indirect"], atol=2 * mi["indirect_se"].max())
+
+
+@pytest.mark.parametrize("model", ["sar", "sem"])
+def test_w_x_equals_lags_added_by_hand(model):
+    """durbin=True with w_x=W2: the same fit as W2 x (exogenous) and W2 d (endogenous, instrumented by W2 z) added
+    to the data by hand, whose lags in W then instrument W y exactly as ours; SDM impacts with W2 from dense S."""
+    n, t = 30, 4
+    df, W, ids = _small_panel(8, n=n, t=t)
+    W2 = _second_w(3, n)
+    hand = _with_lags(df, W2, ids, ["x1", "x2", "d", "z"], "V_")
+    res = sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", model=model, durbin=True, endog=["d"],
+                instruments=["z"], w_x=(W2, ids)).fit()
+    ref = sp.GM("y ~ x1 + x2 + V_x1 + V_x2", hand, (W, ids), "unit", "year", model=model,
+                endog=["d", "V_d"], instruments=["z", "V_z"]).fit()
+    names = {"W*x1": "V_x1", "W*x2": "V_x2", "W*d": "V_d"}
+    order = [names.get(c, c) for c in res.params.index]
+    np.testing.assert_allclose(res.params.to_numpy(), ref.params[order].to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(res.bse.fillna(0).to_numpy(), ref.bse[order].fillna(0).to_numpy(), rtol=1e-9)
+    assert ("W_x Hx" in res.instruments) == (model == "sar")  # the SEM names its final step's instruments
+    same = sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", model=model, durbin=True, w_x=(W, ids)).fit()
+    plain = sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", model=model, durbin=True).fit()
+    np.testing.assert_array_equal(same.params.to_numpy(), plain.params.to_numpy())  # w_x = w: the default fit
+    tab = res.impacts(method="delta").table
+    S = np.linalg.inv(np.eye(n) - res.params["rho"] * W) if model == "sar" else np.eye(n)
+    for x in ("x1", "x2", "d"):
+        M = S @ (res.params[x] * np.eye(n) + res.params[f"W*{x}"] * W2)
+        assert tab.loc[x, "direct"] == pytest.approx(np.trace(M) / n, rel=1e-9)
+        assert tab.loc[x, "total"] == pytest.approx(M.sum() / n, rel=1e-9)
+
+
+@pytest.mark.parametrize("fe", ["entity", "twoways"])
+def test_w_u_by_dense_brute_force(fe):
+    """w_u=M: the GM step and the filter in M, W y and its instruments in W; the SARAR's instruments add
+    M [X, W X, W^2 X]. SEM with endogenous d and SARAR, dense."""
+    n, t = 30, 4
+    df, W, ids = _small_panel(8, n=n, t=t)
+    M = _second_w(5, n)
+    dense = Dense(W, ids, t)
+    st = dense.stack(df, ["y", "x1", "x2", "d", "z"], entity="unit")
+    y, X, d, z = st[:, 0], st[:, 1:3], st[:, 3:4], st[:, 4:5]
+    WT, MT, Q = dense.WT, np.kron(np.eye(t), M), _qmat(n, t, fe)
+
+    def fit(**kw):
+        return sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", fe=fe, endog=["d"], instruments=["z"],
+                     w_u=(M, ids), **kw).fit()
+
+    Z = np.column_stack([X, d])
+    b, _, _ = Dense.tsls(Q @ y, Q @ Z, Q @ np.column_stack([X, z]))
+    res = fit(model="sem")
+    np.testing.assert_allclose([res.params["lambda"], res.sigma2], _dense_gm(Q, MT, y - Z @ b), rtol=1e-7)
+    F = Q @ (np.eye(n * t) - res.params["lambda"] * MT)
+    coef, _, _ = Dense.tsls(F @ y, F @ Z, np.column_stack([F @ X, Q @ z]))
+    np.testing.assert_allclose(res.params.drop("lambda").to_numpy(), coef, rtol=1e-9)
+
+    Z = np.column_stack([X, d, WT @ y])
+    L = np.column_stack([X, WT @ X, WT @ WT @ X])
+    H = np.column_stack([L, z, MT @ L])
+    b, _, _ = Dense.tsls(Q @ y, Q @ Z, Q @ H)
+    res = fit(model="sarar")
+    np.testing.assert_allclose([res.params["lambda"], res.sigma2], _dense_gm(Q, MT, y - Z @ b), rtol=1e-7)
+    F = Q @ (np.eye(n * t) - res.params["lambda"] * MT)
+    coef, e, Zh = Dense.tsls(F @ y, F @ Z, Q @ H)
+    np.testing.assert_allclose(res.params.drop("lambda").to_numpy(), coef, rtol=1e-9)
+    np.testing.assert_allclose(res.bse.drop("lambda").to_numpy(),
+                               np.sqrt(np.diag(res.sigma2 * np.linalg.inv(Zh.T @ Zh))), rtol=1e-9)
+    assert "W_u [X, W X, W^2 X]" in res.instruments
+    other = sp.GM("y ~ x1 + x2", df, (W, ids), "unit", "year", fe=fe, endog=["d"], instruments=["z"],
+                  model="sarar").fit()
+    assert abs(other.params["lambda"] - res.params["lambda"]) > 1e-3
+
+
+def test_separate_weights_bad_input(pr):
+    """Period effects with a spatial error need a row-standardised error W (named); w_x / w_u for other units."""
+    df, w = pr
+    W = w.sparse.toarray()
+    binary = ((W > 0).astype(float), list(w.id_order))
+    with pytest.raises(SpecificationError, match="fe='twoways' with a spatial error needs a row-standardised w_u"):
+        sp.GM(F, df, w, "state", "year", model="sem", fe="twoways", w_u=binary).fit()
+    with pytest.raises(SpecificationError, match="row-standardised w.*option='w'"):
+        sp.GM(F, df, binary, "state", "year", model="sarar", fe="time").fit()
+    ok = sp.GM(F, df, binary, "state", "year", model="sar", fe="twoways").fit()  # no error process: any W
+    assert np.isfinite(ok.params["rho"])
+    from spillover.errors import WeightsError
+
+    with pytest.raises(WeightsError, match="option='w_x'"):
+        sp.GM(F, df, w, "state", "year", model="sar", durbin=True, w_x=(np.ones((3, 3)) - np.eye(3), [1, 2, 3])).fit()
+
+
+def test_registry_gm_entries_take_the_new_options(pr):
+    from spillover import registry
+
+    df, w = pr
+    req = registry.FitRequest(F, df, w, "state", "year", fe="twoways", method="lee-yu", options={"cov": "cluster"})
+    via = registry.get("gm_sdem").run(req)
+    direct = sp.GM(F, df, w, "state", "year", model="sem", fe="twoways", durbin=True, cov="cluster").fit()
+    np.testing.assert_array_equal(via.params.to_numpy(), direct.params.to_numpy())
+    assert via.model == "SDEM" and via.cov_type == "cluster" and registry.get("gm_sdem").impacts
+    for name in ("gm_sem", "gm_sar", "gm_sarar", "gm_sdem"):
+        est = registry.get(name)
+        assert {"time", "twoways"} <= set(est.fe) and "cov" in est.options

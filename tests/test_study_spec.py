@@ -157,7 +157,8 @@ def test_spatial_iv_entries_validate(study_dir):
     head = '[[estimate]]\nname = "x"\nweights = "adjacency"\nfe = "entity"\n'
     cases = [
         ('model = "sdm"\nformula = "cpi ~ urban + [dei ~ L1.dei]"',
-         r"90_bad.toml: estimate\[0\].*needs model = 'iv' or one of \['gm_sem', 'gm_sar', 'gm_sarar'\], not 'sdm'"),
+         r"90_bad.toml: estimate\[0\].*needs model = 'iv' or one of \['gm_sem', 'gm_sar', 'gm_sarar', 'gm_sdem'\], "
+         r"not 'sdm'"),
         ('model = "gm_sar"\nformula = "cpi ~ urban + [dei ~ L1.dei]"\noptions = { endog = ["dei"] }',
          "given twice"),
         ('model = "sdm"\nformula = "cpi ~ dei"\ndurbin = true', r"'sdm' has no durbin choice.*'gm_sar', 'gm_sarar'"),
@@ -188,3 +189,22 @@ def test_weights_per_term_checked(study_dir):
             'weights = "adjacency"\nweights_x = "distance"\n')
     with pytest.raises(SpecificationError, match="weights_x: model 'sar' has no W X terms"):
         load_study(study_dir)
+
+
+def test_gm_entries_with_two_way_effects_robust_covariance_and_own_weights_load(study_dir):
+    """The gm_* registry entries declare fe = time / twoways, cov and w_x / w_u: a spec using them loads and hands
+    them to the estimator; an option the model lacks is refused naming the key."""
+    head = '[[estimate]]\nname = "x"\nweights = "adjacency"\nformula = "cpi ~ dei + urban"\n'
+    _append(study_dir, "90_gm.toml", head + 'model = "gm_sar"\nfe = "twoways"\ndurbin = true\ncov = "cluster"\n'
+            'weights_x = "distance"\n')
+    e = load_study(study_dir).estimate_by_name()["x"]
+    assert (e.fe, e.weights_x) == ("twoways", "distance")
+    assert e.estimator_options() == {"durbin": True, "cov": "cluster"}
+    _append(study_dir, "90_gm.toml", head + 'model = "gm_sdem"\nfe = "time"\ncov = "robust"\nweights_u = "distance"\n')
+    assert load_study(study_dir).estimate_by_name()["x"].fe == "time"
+    cases = (('model = "gm_sar"\nfe = "none"', r"'gm_sar' takes fe = \['entity', 'time', 'twoways', 'random'\]"),
+             ('model = "gm_sar"\nweights_u = "distance"', "weights_u: model 'gm_sar' has no spatial error"))
+    for body, match in cases:
+        _append(study_dir, "90_gm.toml", head + body + "\n")
+        with pytest.raises(SpecificationError, match=match):
+            load_study(study_dir)

@@ -214,18 +214,21 @@ def _dynamic(wx: bool) -> Callable[[FitRequest], Any]:
     return fit
 
 
-def _gm(model: str) -> Callable[[FitRequest], Any]:
+def _gm(model: str, durbin_default: bool = False) -> Callable[[FitRequest], Any]:
     def fit(req: FitRequest):
         from spillover.spatial.gm import GM
 
-        return GM(req.formula, req.data, req.w, req.entity, req.time, model=model, fe=req.fe,
-                  **dict(req.options)).fit()
+        options = dict(req.options)
+        if durbin_default:
+            options.setdefault("durbin", True)
+        return GM(req.formula, req.data, req.w, req.entity, req.time, model=model, fe=req.fe, **options).fit()
 
     return fit
 
 
 _M = "spillover.spatial.models:"
 _GM = "spillover.spatial.gm:GM"
+_GM_FE = ("entity", "time", "twoways", "random")
 for _e in (
     Estimator("ols", "spillover.panel:fit_panel", fe=STATIC_FE, methods=(), spatial=False, fit=_fit_ols,
               label="Pooled OLS"),
@@ -254,12 +257,15 @@ for _e in (
               options=("logdet", "wx", "w_x", "w_u"),
               public="GNS", label="GNS"),
     # generalized moments / spatial 2SLS: one class (sp.GM), one entry per model so that params and impacts hold
-    Estimator("gm_sem", _GM, fe=("entity", "random"), methods=(), params=("lambda",), fit=_gm("sem"),
-              options=("moments", "endog", "instruments"), label="SEM (GM)"),
-    Estimator("gm_sar", _GM, fe=("entity", "random"), methods=(), params=("rho",), impacts=True, fit=_gm("sar"),
-              options=("endog", "instruments", "durbin"), label="SAR / SDM (2SLS)"),
-    Estimator("gm_sarar", _GM, fe=("entity", "random"), methods=(), params=("rho", "lambda"), impacts=True,
-              fit=_gm("sarar"), options=("moments", "endog", "instruments", "durbin"), label="SARAR / GNS (GS2SLS)"),
+    Estimator("gm_sem", _GM, fe=_GM_FE, methods=(), params=("lambda",), fit=_gm("sem"),
+              options=("moments", "endog", "instruments", "cov", "w_u"), label="SEM (GM)"),
+    Estimator("gm_sar", _GM, fe=_GM_FE, methods=(), params=("rho",), impacts=True, fit=_gm("sar"),
+              options=("endog", "instruments", "durbin", "cov", "w_x"), label="SAR / SDM (2SLS)"),
+    Estimator("gm_sarar", _GM, fe=_GM_FE, methods=(), params=("rho", "lambda"), impacts=True,
+              fit=_gm("sarar"), options=("moments", "endog", "instruments", "durbin", "cov", "w_x", "w_u"),
+              label="SARAR / GNS (GS2SLS)"),
+    Estimator("gm_sdem", _GM, fe=_GM_FE, methods=(), params=("lambda",), impacts=True, fit=_gm("sem", True),
+              options=("moments", "endog", "instruments", "durbin", "cov", "w_x", "w_u"), label="SDEM (GM)"),
 ):
     register(_e)
     _BUILTIN.add(_e.name)

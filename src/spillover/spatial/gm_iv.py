@@ -13,7 +13,13 @@ Cliff and Ord panel model*, Econometrics Journal 14, 48-76): the within
 (W2SLS), between (B2SLS) and error-component (EC2SLS) regressions.
 
 All arrays are stacked time-major (period 1's N units in W's order, then
-period 2's, ...).
+period 2's, ...). The fixed effects may be unit ("entity"), period ("time")
+or both ("twoways"): the within operator ``Q`` then removes unit means,
+period means or both (Baltagi 2021, *Econometric Analysis of Panel Data*,
+eq. 3.4), applied to spatial lags formed on the raw data. By the
+Frisch-Waugh-Lovell theorem for 2SLS, the within 2SLS with period effects is
+the unit-effects 2SLS with period dummies among the exogenous regressors and
+the instruments.
 """
 
 from __future__ import annotations
@@ -27,15 +33,57 @@ from spillover.spatial.transforms import demean, spatial_lag
 
 @dataclass(frozen=True)
 class Panel:
-    """The panel operators on time-major arrays: within (Q0), unit means, between (Q1) and the spatial lag."""
+    """The panel operators on time-major arrays: within (Q), unit means, between (Q1) and the spatial lags.
+
+    ``effects``: what the within operator removes ("entity": KKP's Q0, also
+    the Q0 of random effects; "time"; "twoways"). ``w_x`` and ``w_u`` are the
+    weights of the Durbin terms and of the error (None: ``w``).
+    """
 
     w: object
     n: int
     t: int
+    effects: str = "entity"
+    w_x: object = None
+    w_u: object = None
 
     def within(self, a: np.ndarray) -> np.ndarray:
-        """``Q0 a``: each unit's time mean removed."""
-        return demean(a, self.n, self.t, "entity")
+        """``Q a``: unit means, period means or both removed (``effects``).
+
+        A column that the transformation removes up to rounding (norm below
+        ``1e-10`` times the raw column's: the intercept, its spatial lags, a
+        variable constant over time or, with period effects, across units) is
+        returned as exact zeros, so that it reads as absent rather than as a
+        direction of rounding noise.
+        """
+        out = demean(a, self.n, self.t, self.effects)
+        if out.ndim == 2 and out.shape[1]:
+            gone = np.sqrt((out * out).sum(axis=0)) <= 1e-10 * np.sqrt((np.asarray(a) ** 2).sum(axis=0))
+            out[:, gone] = 0.0
+        return out
+
+    @property
+    def rank(self) -> int:
+        """Rank of ``Q``: N(T-1), (N-1)T or (N-1)(T-1)."""
+        return (self.n - (self.effects != "entity")) * (self.t - (self.effects != "time"))
+
+    @property
+    def absorbed(self) -> int:
+        """Degrees of freedom taken by the within transformation, ``NT - rank(Q)``."""
+        return self.n * self.t - self.rank
+
+    def lag_x(self, a: np.ndarray) -> np.ndarray:
+        """``(I_T kron W_x) a``, the lag of the Durbin terms."""
+        return spatial_lag(self.w if self.w_x is None else self.w_x, a, self.n, self.t)
+
+    def lag_u(self, a: np.ndarray) -> np.ndarray:
+        """``(I_T kron W_u) a``, the lag of the error process."""
+        return spatial_lag(self.w if self.w_u is None else self.w_u, a, self.n, self.t)
+
+    @property
+    def m(self):
+        """The error's weights matrix."""
+        return self.w if self.w_u is None else self.w_u
 
     def means(self, a: np.ndarray) -> np.ndarray:
         """Unit means, shape (N,) or (N, k)."""
@@ -91,6 +139,40 @@ class TSLS:
         """``sigma2 (Zh'Zh)^-1``, the homoskedastic 2SLS covariance."""
         return sigma2 * np.linalg.inv(self.zhat.T @ self.zhat)
 
+    def cov_sandwich(self, scores: np.ndarray, scale: float) -> np.ndarray:
+        """``scale (Zh'Zh)^-1 S'S (Zh'Zh)^-1`` from score rows ``S`` (observations or clusters)."""
+        bread = np.linalg.inv(self.zhat.T @ self.zhat)
+        v = scale * bread @ (scores.T @ scores) @ bread
+        return (v + v.T) / 2
+
+
+#: ``cov=`` choices of :class:`spillover.spatial.gm.GM`.
+COV_KINDS = ("homoskedastic", "robust", "cluster")
+
+
+def robust_cov(fit: TSLS, n: int, t: int, absorbed: int, kind: str) -> np.ndarray:
+    """Heteroskedasticity-robust (``kind="robust"``) or unit-clustered (``"cluster"``) 2SLS covariance.
+
+    ``(Zh'Zh)^-1 Zh' Omega Zh (Zh'Zh)^-1`` with ``Zh = P_H Z`` and the
+    structural residuals ``e`` of the (transformed) regression (White 1980,
+    Econometrica 48, 817-838; for 2SLS, Wooldridge 2010, *Econometric
+    Analysis of Cross Section and Panel Data*, eq. 5.34): ``Omega =
+    diag(e^2)`` scaled by ``NT / (NT - absorbed)``, or the sum over units of
+    ``(sum_t Zh_it e_it)(sum_t Zh_it e_it)'`` scaled by ``C / (C - 1)`` (C = N
+    units; Arellano 1987, Oxford Bulletin 49, 431-434). The scalings are
+    those of the ML sandwich (:mod:`spillover.spatial.sandwich`): within
+    residuals have ``NT - absorbed`` degrees of freedom, so their squares
+    understate the error variances by that ratio (Stock & Watson 2008,
+    Econometrica 76, 155-174), while the cluster sums need only the
+    few-clusters factor ``C/(C-1)`` (Cameron & Miller 2015, J. Human
+    Resources 50, 317-372, sec. VI) -- no ``(NT-1)/(NT-K)``, which tends to 1
+    for fixed K. Time-major rows; ``absorbed`` is 0 without a within step.
+    """
+    s = fit.zhat * fit.resid[:, None]
+    if kind == "robust":
+        return fit.cov_sandwich(s, n * t / (n * t - absorbed))
+    return fit.cov_sandwich(s.reshape(t, n, -1).sum(axis=0), n / (n - 1))
+
 
 def tsls(y: np.ndarray, z: np.ndarray, h: np.ndarray | None) -> TSLS:
     """2SLS of ``y`` on ``z`` with instruments ``h`` (``h=None``: ordinary least squares, ``Zh = Z``)."""
@@ -107,13 +189,6 @@ def identified(fit_z: np.ndarray, h: np.ndarray) -> bool:
     return col_basis(zhat).shape[1] == fit_z.shape[1]
 
 
-def lag_instruments(p: Panel, x: np.ndarray, *, means: bool = False) -> np.ndarray:
-    """``[W X, W^2 X]`` (KP98's instruments for W y), of a panel array or, ``means=True``, of unit means."""
-    lag = p.lag_means if means else p.lag
-    wx = lag(x)
-    return np.column_stack([wx, lag(wx)])
-
-
 def drop_zero(a: np.ndarray) -> np.ndarray:
     """``a`` without its all-zero columns (the intercept after the within transformation)."""
     keep = np.abs(a).max(axis=0) > 0
@@ -125,6 +200,9 @@ class Parts:
     """The data of one fit: y, exogenous X (intercept included for random effects), endogenous E, instruments Hx.
 
     ``lag``: the model has ``rho W y`` (W y is then the last endogenous regressor).
+    ``h``: the raw (untransformed) instruments of the 2SLS steps, ``[X, Hx]``
+    and, with a spatial lag, the spatial lags of X (built by
+    :func:`spillover.spatial.gm.GM`); each step transforms them.
     """
 
     y: np.ndarray
@@ -132,6 +210,7 @@ class Parts:
     e: np.ndarray  # (NT, q), q = 0 without endogenous regressors
     hx: np.ndarray  # (NT, m)
     lag: bool
+    h: np.ndarray | None = None
 
     def z(self, p: Panel, y: np.ndarray | None = None) -> np.ndarray:
         """The regressors ``[X, E, (W y)]`` (the order of the reported coefficients)."""
@@ -143,28 +222,25 @@ class Parts:
 def within_2sls(p: Panel, d: Parts) -> tuple[TSLS, np.ndarray]:
     """W2SLS: 2SLS on within-transformed data (Baltagi & Liu 2011; Mutl & Pfaffermayr 2011).
 
-    Regressors ``Q0 [X, E, W y]`` (the intercept vanishes), instruments
-    ``Q0 [X, Hx]`` and, with a spatial lag, ``W Q0 X``, ``W^2 Q0 X`` (KP98).
-    Returns the fit and the instrument matrix.
+    Regressors ``Q [X, E, W y]`` (the intercept vanishes), instruments ``Q``
+    times the raw instruments ``d.h`` (``[X, Hx]`` and, with a spatial lag,
+    ``W X``, ``W^2 X``; KP98). Returns the fit and the instrument matrix.
     """
-    xw = drop_zero(p.within(d.x))
     z = drop_zero(p.within(d.z(p)))
-    h = np.column_stack([xw, p.within(d.hx)] + ([lag_instruments(p, xw)] if d.lag else []))
+    h = p.within(d.h)
     return tsls(p.within(d.y), z, h), h
 
 
 def between_2sls(p: Panel, d: Parts) -> tuple[TSLS, np.ndarray]:
-    """B2SLS: 2SLS on the unit means (N observations), same instruments as :func:`within_2sls` in means.
+    """B2SLS: 2SLS on the unit means (N observations), the instruments of :func:`within_2sls` in means.
 
-    Regressors ``[Xbar, Ebar, W ybar]``, instruments ``[Xbar, Hxbar]`` and,
-    with a spatial lag, ``W Xbar``, ``W^2 Xbar``. Returns the fit (residuals
-    are the unit-mean residuals) and the instruments (N rows).
+    Regressors ``[Xbar, Ebar, W ybar]``, instruments the unit means of
+    ``d.h``. Returns the fit (residuals are the unit-mean residuals) and the
+    instruments (N rows).
     """
-    xb = p.means(d.x)
     yb = p.means(d.y)
-    z = np.column_stack([xb, p.means(d.e)] + ([p.lag_means(yb)[:, None]] if d.lag else []))
-    h = np.column_stack([xb, p.means(d.hx)] + ([lag_instruments(p, xb, means=True)] if d.lag else []))
-    return tsls(yb, z, h), h
+    z = np.column_stack([p.means(d.x), p.means(d.e)] + ([p.lag_means(yb)[:, None]] if d.lag else []))
+    return tsls(yb, z, p.means(d.h)), p.means(d.h)
 
 
 def between_sigma2_1(fit: TSLS, t: int) -> float:
@@ -173,9 +249,10 @@ def between_sigma2_1(fit: TSLS, t: int) -> float:
     return t * fit.sse / (n - k)
 
 
-def within_sigma2_v(fit: TSLS, n: int, t: int) -> float:
-    """``sigma2_v`` from the W2SLS: ``||u_w||^2 / (N (T-1) - p)``, degrees of freedom net of the N unit means."""
-    return fit.sse / (n * (t - 1) - fit.zhat.shape[1])
+def within_sigma2_v(fit: TSLS, p: Panel) -> float:
+    """``sigma2_v`` from the W2SLS: ``||u_w||^2 / (rank(Q) - p)``, degrees of freedom net of the absorbed means
+    (``N (T-1) - p`` with unit effects)."""
+    return fit.sse / (p.rank - fit.zhat.shape[1])
 
 
 def ec2sls(p: Panel, d: Parts) -> tuple[TSLS, float, float]:
@@ -191,7 +268,7 @@ def ec2sls(p: Panel, d: Parts) -> tuple[TSLS, float, float]:
     """
     fw, hw = within_2sls(p, d)
     fb, hb = between_2sls(p, d)
-    s2v, s21 = within_sigma2_v(fw, p.n, p.t), between_sigma2_1(fb, p.t)
+    s2v, s21 = within_sigma2_v(fw, p), between_sigma2_1(fb, p.t)
     sv, s1 = np.sqrt(s2v), np.sqrt(s21)
 
     def star(a: np.ndarray) -> np.ndarray:

@@ -39,6 +39,30 @@ With unit fixed effects only the within block exists (the between part is
 absorbed by the effects): the partial weighting is then a multiple of the
 identity and gives the initial estimate, the full weighting uses ``T_W^-1``.
 
+Time effects (``fe="time"``, ``"twoways"``)
+-------------------------------------------
+With period effects ``alpha_t`` the within operator is ``Q = Q_T kron Q_N``
+(``Q_T = I_T - J_T/T`` with unit effects, ``I_T`` without; ``Q_N = I_N -
+J_N/N``), of rank ``r_T (N-1)`` (``r_T`` = T-1 or T). The residuals ``r =
+alpha_t + mu_i + u`` are lagged first and transformed after (the package's
+convention): with a row-standardised W, ``W (alpha_t 1_N) = alpha_t 1_N``,
+so ``Q (r - lambda W r) = Q nu`` and ``Q W (r - lambda W r) = Q W nu``
+exactly. The conditions keep KKP's form with their expectations taken under
+``Q``::
+
+    E[e' Q e]       / (r_T (N-1)) = sigma2_v
+    E[ebar' Q ebar] / (r_T (N-1)) = sigma2_v tr(W' Q_N W) / (N-1)
+    E[ebar' Q e]    / (r_T (N-1)) = sigma2_v tr(Q_N W) / (N-1)
+
+(``tr(W' Q_N W) = tr(W'W) - |W'1|^2/N``, ``tr(Q_N W) = tr(W) - 1'W1/N``:
+the third is ``-sigma2_v / (N-1)`` for a row-standardised W with a zero
+diagonal, not 0). With ``Q_N = I_N`` they are KKP's. The full weighting
+uses the normal-theory covariance of the three quadratic forms under
+``Q`` (:func:`t_w`). This extends KKP's within moments to the two-way
+transformation in the way Lee & Yu (2010, J. Econometrics 154, 165-185)
+extend the likelihood: the period means are absorbed, and the moments are
+those of the ``(N-1)``-dimensional transformed cross sections.
+
 The criterion is a quartic polynomial in lambda once the variances (which
 enter linearly) are concentrated out, so :func:`minimise` finds its global
 minimum on the admissible interval exactly (roots of the cubic derivative),
@@ -70,18 +94,19 @@ class MomentBlock:
         return self.G @ np.array([lam, lam * lam, s2]) - self.g
 
 
-def _block(u: np.ndarray, ub: np.ndarray, ubb: np.ndarray, scale: float, trww_n: float) -> MomentBlock:
+def _block(u: np.ndarray, ub: np.ndarray, ubb: np.ndarray, scale: float, expect: np.ndarray) -> MomentBlock:
     """KKP's (Gamma, gamma) for one part from ``u``, ``W u``, ``W W u`` of that part, cross products times ``scale``.
 
     Expanding ``e = u - lam ub`` and ``ebar = ub - lam ubb`` in the three
-    conditions gives, row by row, the coefficients of lam, lam^2 and sigma2.
+    conditions gives, row by row, the coefficients of lam, lam^2 and sigma2;
+    ``expect`` holds the three expectations per unit of sigma2 (:func:`expectations`).
     """
     uu, uub, uubb = u @ u, u @ ub, u @ ubb
     ubub, ububb, ubbubb = ub @ ub, ub @ ubb, ubb @ ubb
     G = np.array([
-        [2 * uub * scale, -ubub * scale, 1.0],
-        [2 * ububb * scale, -ubbubb * scale, trww_n],
-        [(uubb + ubub) * scale, -ububb * scale, 0.0],
+        [2 * uub * scale, -ubub * scale, expect[0]],
+        [2 * ububb * scale, -ubbubb * scale, expect[1]],
+        [(uubb + ubub) * scale, -ububb * scale, expect[2]],
     ])
     g = np.array([uu, ubub, uub]) * scale
     return MomentBlock(G, g)
@@ -92,15 +117,40 @@ def trace_wtw(w) -> float:
     return float(w.multiply(w).sum()) if hasattr(w, "multiply") else float(np.sum(np.asarray(w) ** 2))
 
 
-def within_block(u0: np.ndarray, w, n: int, t: int) -> MomentBlock:
-    """The three Q0 conditions (KKP sec. 3) from within residuals ``u0`` (N*T, time-major, ``Q0 u0 = u0``).
+def expectations(w, time_effects: bool = False) -> np.ndarray:
+    """Expected values of a block's three moments per unit of sigma2 (module docstring).
 
-    Cross products are divided by ``N (T-1)``, the rank of Q0.
+    ``[1, tr(W' Q_N W) / tr(Q_N), tr(Q_N W) / tr(Q_N)]`` with ``Q_N = I_N``
+    (KKP: ``[1, tr(W'W)/N, tr(W)/N]``) or, with time effects, ``I_N - J_N/N``.
     """
-    u0 = np.asarray(u0, dtype=float).ravel()
-    ub = spatial_lag(w, u0, n, t)
+    import scipy.sparse as sp_sparse
+
+    W = sp_sparse.csr_array(w)
+    n = W.shape[0]
+    trww, trw = trace_wtw(W), float(W.diagonal().sum())
+    if not time_effects:
+        return np.array([1.0, trww / n, trw / n])
+    colsum = np.asarray(W.sum(axis=0)).ravel()
+    return np.array([1.0, (trww - colsum @ colsum / n) / (n - 1), (trw - colsum.sum() / n) / (n - 1)])
+
+
+def within_block(u: np.ndarray, w, n: int, t: int, effects: str = "entity") -> MomentBlock:
+    """The three within conditions (KKP sec. 3) from residuals ``u`` (N*T, time-major).
+
+    ``effects`` is the within transformation ``Q`` ("entity": KKP's Q0,
+    "time", "twoways"; module docstring). ``u`` may be raw (effects
+    included): ``Q u``, ``Q W u`` and ``Q W W u`` are formed here, lags
+    first. Cross products are divided by the rank of ``Q``.
+    """
+    from spillover.spatial.transforms import demean
+
+    u = np.asarray(u, dtype=float).ravel()
+    ub = spatial_lag(w, u, n, t)
     ubb = spatial_lag(w, ub, n, t)
-    return _block(u0, ub, ubb, 1.0 / (n * (t - 1)), trace_wtw(w) / n)
+    q = [demean(a, n, t, effects) for a in (u, ub, ubb)]
+    time_effects = effects in ("time", "twoways")
+    rank = (n - 1 if time_effects else n) * (t - 1 if effects in ("entity", "twoways") else t)
+    return _block(*q, 1.0 / rank, expectations(w, time_effects))
 
 
 def between_block(ubar: np.ndarray, w, n: int, t: int) -> MomentBlock:
@@ -112,25 +162,51 @@ def between_block(ubar: np.ndarray, w, n: int, t: int) -> MomentBlock:
     ubar = np.asarray(ubar, dtype=float).ravel()
     ub = w @ ubar
     ubb = w @ ub
-    return _block(ubar, ub, ubb, t / n, trace_wtw(w) / n)
+    return _block(ubar, ub, ubb, t / n, expectations(w))
 
 
-def t_w(w) -> np.ndarray:
+@dataclass(frozen=True)
+class _LowRank:
+    """``S - sum_k u_k v_k'``: a sparse matrix minus a low-rank one (the time-demeaned matrices of :func:`t_w`)."""
+
+    s: object  # scipy sparse (N, N)
+    u: tuple = ()
+    v: tuple = ()
+
+    def trace_product(self, other: _LowRank) -> float:
+        """``tr(self @ other)`` without forming either matrix densely."""
+        out = float(self.s.multiply(other.s.T).sum())  # tr(S1 S2) = sum_ij S1_ij S2_ji
+        out -= sum(float(vb @ (self.s @ ub)) for ub, vb in zip(other.u, other.v))  # tr(S1 u v') = v' S1 u
+        out -= sum(float(va @ (other.s @ ua)) for ua, va in zip(self.u, self.v))
+        out += sum(float(va @ ub) * float(vb @ ua)
+                   for ua, va in zip(self.u, self.v) for ub, vb in zip(other.u, other.v))
+        return out
+
+
+def t_w(w, time_effects: bool = False) -> np.ndarray:
     """KKP's ``T_W`` (sec. 3): the normal-theory covariance pattern of one block's three moments.
 
-    ``[[2, 2 tr(W'W)/N, 0], [2 tr(W'W)/N, 2 tr(W'W W'W)/N, tr(W'W (W'+W))/N],
-    [0, tr(W'W (W'+W))/N, tr(W W + W'W)/N]]``.
+    ``2 tr(A_i A_j) / tr(Q_N)`` with ``A_1 = Q_N``, ``A_2 = W' Q_N W``,
+    ``A_3 = (W' Q_N + Q_N W) / 2`` (the symmetric matrices of the three
+    quadratic forms); with ``Q_N = I_N`` this is KKP's ``[[2, 2 tr(W'W)/N, 0],
+    [2 tr(W'W)/N, 2 tr(W'W W'W)/N, tr(W'W (W'+W))/N], [0, tr(W'W (W'+W))/N,
+    tr(W W + W'W)/N]]`` (zero diagonal). With time effects ``Q_N = I_N -
+    J_N/N`` (module docstring); its rank-one part is kept apart, so nothing is dense.
     """
     import scipy.sparse as sp_sparse
 
     W = sp_sparse.csr_array(w)
     n = W.shape[0]
-    wtw = (W.T @ W).tocsr()
-    tr1 = wtw.diagonal().sum() / n
-    tr2 = (wtw.multiply(wtw.T)).sum() / n  # tr(A A) = sum_ij A_ij A_ji
-    tr3 = ((wtw @ (W.T + W)).diagonal().sum()) / n
-    tr4 = ((W @ W).diagonal().sum() + wtw.diagonal().sum()) / n
-    return np.array([[2.0, 2 * tr1, 0.0], [2 * tr1, 2 * tr2, tr3], [0.0, tr3, tr4]])
+    eye = sp_sparse.identity(n, format="csr")
+    if not time_effects:
+        mats = [_LowRank(eye), _LowRank((W.T @ W).tocsr()), _LowRank(((W.T + W) / 2).tocsr())]
+        rank = n
+    else:
+        one, c = np.ones(n), np.asarray(W.sum(axis=0)).ravel()  # W'1
+        mats = [_LowRank(eye, (one / n,), (one,)), _LowRank((W.T @ W).tocsr(), (c / n,), (c,)),
+                _LowRank(((W.T + W) / 2).tocsr(), (c / (2 * n), one / (2 * n)), (one, c))]
+        rank = n - 1
+    return np.array([[2.0 * a.trace_product(b) / rank for b in mats] for a in mats])
 
 
 @dataclass(frozen=True)
@@ -238,19 +314,21 @@ def sigma2_1_at(lam: float, ubar: np.ndarray, w, t: int) -> float:
     return float(t * (e @ e) / len(ubar))
 
 
-def estimate(u0: np.ndarray, ubar: np.ndarray | None, w, n: int, t: int, moments: str) -> GMFit:
-    """KKP's GM estimate of ``(lambda, sigma2_v[, sigma2_1])`` from within residuals ``u0`` and unit means ``ubar``.
+def estimate(u0: np.ndarray, ubar: np.ndarray | None, w, n: int, t: int, moments: str,
+             effects: str = "entity") -> GMFit:
+    """KKP's GM estimate of ``(lambda, sigma2_v[, sigma2_1])`` from residuals ``u0`` and unit means ``ubar``.
 
-    ``ubar`` is None with unit fixed effects (within block only). The
-    weighted estimators start from the initial one, whose variances set the
-    weights ``Xi^-1`` (module docstring).
+    ``ubar`` is None with fixed effects (within block only, ``effects`` its
+    transformation; ``u0`` raw or within residuals, see :func:`within_block`).
+    The weighted estimators start from the initial one, whose variances set
+    the weights ``Xi^-1`` (module docstring).
     """
-    b0 = within_block(u0, w, n, t)
+    b0 = within_block(u0, w, n, t, effects)
     first = minimise([b0])
     if ubar is None:
         if moments != "fullweights":  # the partial weighting of one block is a multiple of I_3
             return first
-        return _with_flags(minimise([b0], np.linalg.inv(t_w(w))), first.flags)
+        return _with_flags(minimise([b0], np.linalg.inv(t_w(w, effects in ("time", "twoways")))), first.flags)
     s2v = float(first.variances[0])
     s21 = sigma2_1_at(first.lam, ubar, w, t)
     if moments == "initial":

@@ -7,7 +7,7 @@ Every file in the folder is read (sorted by name) and merged: ``[study]`` and
 collected from all files. ``[[estimate]].model`` is a name of
 :mod:`spillover.registry`: ``ols``, ``fe``, ``iv`` (formula ``"y ~ x + [d ~ z +
 L1.d]"``), ``sar``, ``sem``, ``sdm``, ``sdem``, ``sac``, ``gns``, ``slx``,
-``dynamic_sdm``, ``dynamic_sar``, ``gm_sem``, ``gm_sar``, ``gm_sarar`` (the
+``dynamic_sdm``, ``dynamic_sar``, ``gm_sem``, ``gm_sar``, ``gm_sarar``, ``gm_sdem`` (the
 same bracket for endogenous regressors; ``durbin`` for an SDM by spatial 2SLS),
 or one a study registers from its own ``[study] plugins``. Validation happens before any estimation and every error
 names the file, the key and the allowed values.
@@ -218,16 +218,17 @@ class EstimateSpec(_Strict):
                     "resulting unbalanced panel is estimated with per-period W (method = 'direct')")
     estimator: Literal["2sls", "gmm"] = Field("2sls", description="model = 'iv' only")
     cov: str | None = Field(None, description="covariance estimator; the choices are the estimator's (e.g. "
-                            "'information', 'hessian', 'numerical' for the spatial ML models; 'clustered', "
-                            "'robust', 'unadjusted' for model = 'iv' (default 'clustered'))")
+                            "'information', 'hessian', 'numerical' for the spatial ML models; 'homoskedastic', "
+                            "'robust', 'cluster' for the gm_* models; 'clustered', 'robust', 'unadjusted' for "
+                            "model = 'iv' (default 'clustered'))")
     correction: Literal["bias", "none"] = Field(
         "bias", description="dynamic models only: subtract the Yu-de Jong-Lee (2008) / Lee-Yu (2010) bias, or not")
     time_lags: list[Literal["y", "wy"]] = Field(default_factory=lambda: ["y", "wy"],
                                                 description="dynamic models: y(t-1) and/or W y(t-1)")
     durbin: bool | list[str] | None = Field(
-        None, description="gm_sar and gm_sarar: Durbin terms W x (an SDM by spatial 2SLS, an SDM with a spatial "
-        "error by GS2SLS); true for every regressor, endogenous ones of the [endog ~ instruments] bracket included, "
-        "or a list of regressors")
+        None, description="gm_sar, gm_sarar and gm_sdem: Durbin terms W x (an SDM by spatial 2SLS, an SDM with a "
+        "spatial error by GS2SLS, an SDEM by GM; gm_sdem: default true); true for every regressor, endogenous "
+        "ones of the [endog ~ instruments] bracket included, or a list of regressors")
     years: tuple[int, int] | None = Field(
         None, description="[first, last] periods of this estimate, within [data] years; applied after lag = [...] "
         "and before the formula's own lag() terms, which then lose their first periods inside it")
