@@ -128,10 +128,8 @@ def _from_spatial(res) -> ColumnRecord:
 
 
 def approximation_notes(res) -> tuple[str, ...]:
-    """The notes a table prints for ``res`` when a log-determinant was approximated ("mc")."""
-    from spillover.spatial.results import APPROXIMATE_LOGDET
-
-    return (APPROXIMATE_LOGDET,) if getattr(res, "logdet_approximated", False) else ()
+    """The notes a table prints for ``res`` when the fit approximated something (a log-determinant, a trace)."""
+    return tuple(getattr(res, "approximations", ()))
 
 
 def _from_dynamic(res) -> ColumnRecord:

@@ -24,9 +24,10 @@ array of the same length):
     (e.g. k-nearest-neighbour ``W``) with ``eigvals`` (complex).
 ``"lu"`` (:class:`LULogDet`)
     Exact log-determinant from a sparse LU factorisation of ``I - rho W``
-    (Pace & Barry 1997); ``tr_G``, ``tr_G2``, ``tr_GtG`` by Hutchinson (1990)
-    trace estimation with seeded Rademacher vectors and control variates;
-    ``sum_S``, ``sum_SW`` exact by sparse solves.
+    (Pace & Barry 1997); ``tr_G`` by the complex step and ``tr_G2`` by its
+    derivative, exact; ``tr_GtG`` exact by N solves up to 3,000 units, above
+    by Hutchinson (1990) trace estimation with seeded Rademacher vectors and
+    control variates; ``sum_S``, ``sum_SW`` exact by sparse solves.
 ``"mc"`` (:class:`MCLogDet`)
     Barry & Pace (1999) Monte Carlo log-determinant: power-series traces
     ``tr(W^k)`` estimated once; every quantity is then a polynomial in
@@ -125,6 +126,12 @@ N_LU_MAX = 3000
 LU_DRAWS = 32
 #: Chebyshev points at which "lu" evaluates tr(G) exactly before interpolating it at many rho (impacts draws).
 CHEB_NODES = 24
+#: "lu": tr(G'G) exact (N sparse solves, once per rho of the information matrix) up to this many units, the
+#: largest N at which "auto" picks "lu". Measured (row-standardised 6-NN W, 2 cores): 0.05 s at N = 1,000 and
+#: 0.47 s at 3,000 (Hutchinson: 0.01 s, 0.04 s, error 3e-4 relative); 13 s at 5,000.
+GTG_EXACT_MAX = N_LU_MAX
+#: Unit vectors per block of those solves.
+GTG_BLOCK = 256
 
 _ROWSUM_TOL = 1e-10  # |row sum - 1| below which a row counts as standardised
 _SYM_TOL = 1e-9  # relative tolerance of the diagonal-symmetrisability check
@@ -632,7 +639,7 @@ class EigenLogDet(_Base):
 
 # --------------------------------------------------------------------- "lu"
 class LULogDet(_Base):
-    """Exact sparse-LU log-determinant and exact ``tr(G)``, ``tr(G^2)``; Hutchinson ``tr(G'G)``.
+    """Exact sparse-LU log-determinant and exact ``tr(G)``, ``tr(G^2)``, ``tr(G'G)`` (Hutchinson above 3,000 units).
 
     ``log|det(I - rho W)| = sum_i log|U_ii|`` for ``P (I - rho W) Q = L U``
     with unit-diagonal ``L`` (Pace & Barry 1997). The factorisation uses the
@@ -645,8 +652,9 @@ class LULogDet(_Base):
     (:meth:`tr_G`, exact to rounding), interpolated on Chebyshev points when
     asked at many ``rho`` (impacts draws: 24 factorisations whatever the
     number of draws); ``tr(G^2)`` its derivative by a five-point difference
-    (:meth:`tr_G2`, 1e-9 relative). Only ``tr(G'G)`` (the expected
-    information's ``rho`` entry) is estimated: Hutchinson's (1990)
+    (:meth:`tr_G2`, 1e-9 relative). ``tr(G'G)`` (the expected information's
+    ``rho`` entry) is exact up to :data:`GTG_EXACT_MAX` units (N solves at
+    one ``rho``); above, it is estimated: Hutchinson's (1990)
     ``E[z'Bz]`` with ``draws`` seeded Rademacher vectors (the same for every
     ``rho``), ``|Gz|^2`` with ``Gz = W S z`` from LU solves, and regression
     control variates (Glasserman 2004, eq. 4.9) on the Hutchinson errors of
@@ -661,7 +669,7 @@ class LULogDet(_Base):
     """
 
     strategy = "lu"
-    exact = True  # log-determinant, tr(G), tr(G^2) and the sums; tr(G'G) is an estimate
+    exact = True  # log-determinant, tr(G), tr(G^2) and the sums; tr(G'G) up to GTG_EXACT_MAX units
 
     def __init__(self, W: Any, *, draws: int = LU_DRAWS, seed: int = 0, eps: float = DEFAULT_EPS):
         w = W if isinstance(W, _Weights) else _Weights(W)
@@ -678,6 +686,7 @@ class LULogDet(_Base):
         self._lu: OrderedDict[float, Any] = OrderedDict()
         self._traces: dict[float, tuple[float, float, float]] = {}
         self._tr_g: dict[float, float] = {}
+        self._gtg: dict[float, float] = {}
 
     @cached_property
     def bounds(self) -> tuple[float, float]:  # type: ignore[override]
@@ -797,8 +806,28 @@ class LULogDet(_Base):
         return _out(np.array([self._trace_triplet(float(x))[k] for x in r]), scalar)
 
     def tr_GtG(self, rho: Any) -> Any:
-        """Hutchinson estimate of ``tr(G'G)`` with control variate."""
-        return self._traces_at(rho, 2)
+        """``tr(G'G) = |W S|_F^2``: exact up to :data:`GTG_EXACT_MAX` units (:meth:`_gtg_exact`), else the
+        Hutchinson estimate with control variates (class docstring)."""
+        if self.n > GTG_EXACT_MAX:
+            return self._traces_at(rho, 2)
+        r, scalar = _as_rho(rho)
+        return _out(np.array([self._gtg_exact(float(x)) for x in r]), scalar)
+
+    def _gtg_exact(self, rho: float) -> float:
+        """``sum_j |W S e_j|^2`` from the LU of ``I - rho W``, solved for blocks of unit vectors (N solves)."""
+        if rho not in self._gtg:
+            lu = self._factor(rho)
+            if lu is None:
+                raise SpecificationError(format_error("I - rho W is singular", rho=rho))
+            total = 0.0
+            for start in range(0, self.n, GTG_BLOCK):
+                cols = np.arange(start, min(self.n, start + GTG_BLOCK))
+                unit = np.zeros((self.n, cols.size))
+                unit[cols, np.arange(cols.size)] = 1.0
+                g = self._w.W @ lu.solve(unit)
+                total += float(np.einsum("ij,ij->", g, g))
+            self._gtg[rho] = total
+        return self._gtg[rho]
 
     def _sums(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self._w.row_standardised:

@@ -81,6 +81,8 @@ class Inference:
 #: What a fit says when its log-determinant was approximated (:mod:`spillover.spatial.logdet`).
 APPROXIMATE_LOGDET = ("log-determinant and traces by Monte Carlo (Barry & Pace 1999), an approximation; "
                       "logdet='lu' is exact")
+APPROXIMATE_GTG = ("tr(G'G) of the expected information estimated (Hutchinson 1990) above 3,000 units; "
+                   "cov='hessian' is exact")
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,14 +185,26 @@ class SpatialResults(Inference):
             f"sigma2 = {self.sigma2:.6g}   log-likelihood = {self.llf:.4f}   AIC = {self.aic:.3f}   BIC = {self.bic:.3f}",
             f"{self.rsquared_label} = {self.rsquared:.4f}   corr^2(y, fitted) = {self.corr2:.4f}",
         ]
-        if self.logdet_approximated:
-            head.append(f"Note: {APPROXIMATE_LOGDET}")
+        head += [f"Note: {note}" for note in self.approximations]
         return head
 
     @property
     def logdet_approximated(self) -> bool:
         """True when a log-determinant of the fit was approximated (the "mc" strategy)."""
         return "mc" in str(self.logdet_strategy).split(",")
+
+    @property
+    def approximations(self) -> tuple[str, ...]:
+        """What the fit approximated, as notes for the summary and tables: a Monte Carlo log-determinant, or
+        (strategy "lu" above :data:`spillover.spatial.logdet.GTG_EXACT_MAX` units) the expected information's
+        ``tr(G'G)``."""
+        from spillover.spatial.logdet import GTG_EXACT_MAX
+
+        if self.logdet_approximated:
+            return (APPROXIMATE_LOGDET,)
+        if "lu" in str(self.logdet_strategy).split(",") and self.N > GTG_EXACT_MAX and self.cov_type == "information":
+            return (APPROXIMATE_GTG,)
+        return ()
 
     def __repr__(self) -> str:
         return self.summary()
