@@ -319,11 +319,11 @@ def test_random_effects_clustered_meat_equals_brute_force_over_unit_pairs():
 
 
 def test_random_effects_clustered_intervals_cover_under_serial_correlation():
-    """Seeded Monte Carlo, R = 300, usaww, T = 10: SDM with random unit effects, AR(0.6) idiosyncratic errors
+    """Seeded Monte Carlo, R = 200, usaww, T = 10: SDM with random unit effects, AR(0.6) idiosyncratic errors
     and regressor, variance rising with |x|. The inverse-Hessian intervals of the random-effects likelihood
     (which assumes equicorrelated errors) undercover x; the clustered ones cover within Monte Carlo error."""
     w = _usaww()
-    n, t, reps = w.shape[0], 10, 300
+    n, t, reps = w.shape[0], 10, 200
     band = 3 * np.sqrt(0.95 * 0.05 / reps)
     ws = sps.csr_matrix(w)
     s_inv = np.linalg.inv(np.eye(n) - 0.4 * w)
@@ -346,7 +346,6 @@ def test_random_effects_clustered_intervals_cover_under_serial_correlation():
             for k, v0 in truth.items():
                 hits[c][k] += abs(res.params[k] - v0) <= 1.959964 * res.bse[k]
     cov = {c: {k: h / reps for k, h in d.items()} for c, d in hits.items()}
-    print(cov)
     for k in truth:
         assert abs(cov["cluster"][k] - 0.95) <= band, cov
     assert cov["numerical"]["x"] < 0.95 - band, cov
