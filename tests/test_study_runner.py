@@ -101,7 +101,7 @@ def test_readme_has_verdicts_from_numbers(study_run):
 
     for v in verdicts(run):
         assert f"### {v.name}: {v.verdict}" in text and f"Verdict: **{v.verdict}**" in text
-    assert [v.name.split()[0] for v in verdicts(run)] == ["H1", "H2", "H3a", "H3b", "H3c", "H4", "H5"]
+    assert [v.name.split()[0] for v in verdicts(run)] == ["H1", "H2", "H3a", "H3b", "H3c", "H4", "H5a", "H5b"]
     # the flagged bias-corrected dynamic SDM is listed as flagged and never enters a verdict
     assert run.estimates["dsdm_corrected"].flags and "- Dynamic SDM, bias-corrected:" in text
     assert all("dsdm_corrected" not in [c.entry for c in (v.main, *v.robustness)] for v in verdicts(run))
