@@ -442,7 +442,7 @@ KINDS: dict[str, Kind] = {
 def entries(run):
     """(kind, entry) of every descriptive entry of the study, in the order of :data:`KINDS`."""
     for kind in KINDS:
-        for entry in getattr(run.study, kind):
+        for entry in getattr(run.study, kind, None) or []:
             yield kind, entry
 
 

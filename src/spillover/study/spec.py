@@ -544,14 +544,19 @@ class CouplingSpec(_Strict):
     group: str | None = Field(None, description="column of the units' groups (default: [data] group)")
     formats: list[FORMAT] = _formats()
 
-    @model_validator(mode="after")
-    def _shares(self) -> CouplingSpec:
-        a, b = self.contributions
-        if a < 0 or b < 0 or abs(a + b - 1.0) > 1e-9:
-            raise ValueError(f"contributions {list(self.contributions)} must be non-negative and sum to 1")
-        if self.systems[0] == self.systems[1]:
-            raise ValueError(f"systems names the same column twice: {list(self.systems)}")
-        return self
+    @field_validator("contributions")
+    @classmethod
+    def _shares(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if v[0] < 0 or v[1] < 0 or abs(v[0] + v[1] - 1.0) > 1e-9:
+            raise ValueError(f"contributions {list(v)} must be non-negative and sum to 1")
+        return v
+
+    @field_validator("systems")
+    @classmethod
+    def _two(cls, v: tuple[str, str]) -> tuple[str, str]:
+        if v[0] == v[1]:
+            raise ValueError(f"systems names the same column twice: {list(v)}")
+        return v
 
 
 class ObstaclesSpec(_Strict):
