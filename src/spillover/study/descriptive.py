@@ -123,7 +123,7 @@ def _by_variable(frames: dict, time: str, columns: dict[str, str], scale: dict[s
     return pd.concat(parts)
 
 
-def _pairs_frame(res: GapsResult, var: str, time: str, column: str, names: dict[str, str]) -> pd.DataFrame:
+def _pairs_frame(res: GapsResult, var: str, time: str, names: dict[str, str]) -> pd.DataFrame:
     """Between-group Gini of every pair in the fixed group order (the pair's Gini is symmetric)."""
     b = res.dagum[var].between
     order = {g: k for k, g in enumerate(res.groups)}
@@ -158,7 +158,7 @@ def gaps_tables(run, g) -> None:
     frame = _by_variable(within, time, {L(x): L(x) for x in res.groups})
     write_table(run, f"{g.name}_within", frame, labels=labels, formats=g.formats, digits=4,
                 title=f"Gini within each group ({by})", notes=[groups_note])
-    pairs = {v: _pairs_frame(res, v, time, "gini", {x: L(x) for x in res.groups}) for v in res.dagum}
+    pairs = {v: _pairs_frame(res, v, time, {x: L(x) for x in res.groups}) for v in res.dagum}
     cols = list(next(iter(pairs.values())).columns[1:])
     write_table(run, f"{g.name}_between", _by_variable(pairs, time, {c: c for c in cols}), labels=labels,
                 formats=g.formats, digits=4, title=f"Gini between each pair of groups ({by})",
@@ -200,7 +200,7 @@ def bandwidth_rule(bandwidth) -> str:
     return f"h = {float(bandwidth):g} \u00d7 SD (fixed factor)"
 
 
-def density_summary(frame: pd.DataFrame, panel: pd.DataFrame, variable: str, time: str) -> pd.DataFrame:
+def density_summary(frame: pd.DataFrame, panel: pd.DataFrame, time: str) -> pd.DataFrame:
     """Per period: units, bandwidth, the grid point of the highest density (mode) and that density."""
     rows = []
     for t, part in frame.groupby(time, sort=True):
@@ -213,7 +213,7 @@ def density_summary(frame: pd.DataFrame, panel: pd.DataFrame, variable: str, tim
 def density_tables(run, k) -> None:
     time = run.study.data.time
     frames = run.analyses[f"density:{k.name}"]
-    summary = {v: density_summary(f, run.panel, v, time) for v, f in frames.items()}
+    summary = {v: density_summary(f, run.panel, time) for v, f in frames.items()}
     shown = {"n": "Units", "h": "Bandwidth h", "mode": "Mode", "peak": "Peak density"}
     frame = _by_variable(summary, time, shown)
     frame["Units"] = frame["Units"].astype(int)
