@@ -84,3 +84,27 @@ def test_bad_input_is_named(panel):
         convergence(panel[panel["yr"] != 2003], "x", "id", "yr", "beta")
     with pytest.raises(SpecificationError, match="not in the data"):
         convergence(panel, "nope", "id", "yr")
+
+
+def test_trend_of_any_series_and_over_a_sub_period(panel):
+    """sp.analysis.trend is scipy's OLS slope test on the periods asked for; sigma convergence uses it for the CV
+    (default) or the Gini (measure='gini')."""
+    from scipy import stats
+
+    from spillover.analysis import trend
+
+    r = convergence(panel, "x", "id", "yr", "sigma")
+    t = trend(r.table, "gini", "yr", years=(2002, 2006))
+    sub = r.table[r.table["yr"].between(2002, 2006)]
+    ref = stats.linregress(sub["yr"].to_numpy(float), sub["gini"].to_numpy())
+    assert (t.slope, t.se, t.p, t.n, t.first, t.last) == pytest.approx(
+        (ref.slope, ref.stderr, ref.pvalue, 5, 2002, 2006), rel=1e-12)
+    g = convergence(panel, "x", "id", "yr", "sigma", measure="gini")
+    full = stats.linregress(r.table["yr"].to_numpy(float), r.table["gini"].to_numpy())
+    assert g.beta == pytest.approx(full.slope, rel=1e-12) and g.p == pytest.approx(full.pvalue, rel=1e-12)
+    with pytest.raises(SpecificationError, match="three or more periods"):
+        trend(r.table, "cv", "yr", years=(2001, 2002))
+    with pytest.raises(SpecificationError, match="not in the per-period frame"):
+        trend(r.table, "theil", "yr")
+    with pytest.raises(SpecificationError, match="measure='var'"):
+        convergence(panel, "x", "id", "yr", "sigma", measure="var")

@@ -553,3 +553,31 @@ def test_chinese_study_figures(panel, w, impacts, tmp_path):
     maps = SF._make_figure(run, FigureSpec(name="m", kind="choropleth", variable="cpi", years=[2022]))
     assert maps.axes[0].get_legend().get_title().get_text() == "共同富裕指数"
     assert _glyph_warnings(maps) == []
+
+
+# ---------------------------------------------------------------- descriptive figures
+def test_descriptive_figures_in_both_languages(panel):
+    """Gini components, kernel density ridges and the coupling heatmap draw from computed frames, with the
+    labels (and class names, bandwidth note) given, in English and Chinese."""
+    from spillover.analysis import COORDINATION_CLASSES, coupling, dagum, kernel_density
+    from spillover.report import descriptive_figures as DF
+
+    p = panel.assign(region=panel["region"].astype(str))
+    summaries = {v: dagum(p, v, "region", "year").summary for v in ("dei", "cpi")}
+    dens = {v: kernel_density(p, v, "year", grid=64) for v in ("dei", "cpi")}
+    cp = coupling(p, "dei", "cpi", "province", "year").assign(region=p["region"].to_numpy())
+    groups = ["east", "central", "west", "northeast"]
+    for lang, labels in (("en", LAB), ("zh", {**LAB, **LAB_ZH})):
+        figs = [DF.gini_components(summaries, time="year", labels=labels, language=lang, group_label="region"),
+                DF.density_ridges(dens, time="year", labels=labels, language=lang, note="bandwidth note"),
+                DF.coupling_heatmap(cp, entity="province", time="year", group="region", groups=groups, labels=labels,
+                                    language=lang, systems=("dei", "cpi"), classes=list(COORDINATION_CLASSES))]
+        for fig in figs:
+            fig.canvas.draw()
+            texts = " ".join(t.get_text() for t in fig.findobj(Text))
+            assert labels["dei"] in texts
+        assert "bandwidth note" in " ".join(t.get_text() for t in figs[1].findobj(Text))
+        heat = " ".join(t.get_text() for t in figs[2].findobj(Text))
+        assert "mild disorder" in heat and labels["east"] in heat
+        lines = figs[0].axes[0].get_lines()
+        assert np.allclose(lines[0].get_ydata(), summaries["dei"]["G"])

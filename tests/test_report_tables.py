@@ -510,3 +510,33 @@ def test_likelihoods_of_different_data_get_their_own_rows(fits):
                     "Log-likelihood (Lee-Yu transformed)"]
     filled = {r: [c for c in f.columns if f.loc[r, c]] for r in rows}
     assert filled == {rows[0]: ["OLS"], rows[1]: ["FE"], rows[2]: ["SEM"], rows[3]: ["SDM"]}
+
+
+# ---------------------------------------------------------------- tables of numbers (descriptive results)
+def test_table_from_frame_groups_rows_and_keeps_each_columns_digits(tmp_path):
+    """A frame with a (group, row) index: a subhead per group, floats rounded per column, integers exact, text
+    kept, NaN empty; numbers() keyed by row and column; the six formats show the same cells (Excel: the same
+    decimals with the unrounded value behind)."""
+    idx = pd.MultiIndex.from_tuples([("dei", "2013"), ("dei", "2014"), ("cpi", "2013")])
+    frame = pd.DataFrame({"Gini": [0.36693929, 0.3419, np.nan], "Share (%)": [21.8412, 22.6, 19.3],
+                          "Units": np.array([31, 31, 31]), "Class": ["mild", "mild", "good"]}, index=idx)
+    t = Table.from_frame(frame, digits={"Gini": 4, "Share (%)": 2}, labels={"dei": PRICE}, title="T",
+                         notes="A note.")
+    assert [(r.key, r.label, r.subhead) for r in t.rows] == [
+        ("dei", PRICE, True), ("dei|2013", "2013", False), ("dei|2014", "2014", False), ("cpi", "cpi", True),
+        ("cpi|2013", "2013", False)]
+    assert [c.full for c in t.rows[1].cells] == ["0.3669", "21.84", "31", "mild"]
+    assert [c.full for c in t.rows[4].cells] == ["", "19.30", "31", "good"]
+    nums = t.numbers()
+    assert len(nums) == 8 and set(nums["row"]) == {"dei|2013", "dei|2014", "cpi|2013"}
+    assert nums.set_index(["row", "column"]).loc[("dei|2013", "Gini"), "coef"] == 0.36693929
+    assert t.notes == ("A note.",) and not t.stars
+    paths = t.write(tmp_path / "d", formats=FORMATS)
+    assert [p.suffix[1:] for p in paths] == FORMATS
+    md = (tmp_path / "d.md").read_text(encoding="utf-8")
+    assert f"| *{PRICE}* |" in md and "| 2013 | 0.3669 | 21.84 | 31 | mild |" in md
+    ws = openpyxl.load_workbook(tmp_path / "d.xlsx")["table"]
+    cells = {(c.value, c.number_format) for row in ws.iter_rows() for c in row if isinstance(c.value, float)}
+    assert (0.36693929, "0.0000") in cells and (21.8412, "0.00") in cells
+    with pytest.raises(sp.errors.SpecificationError, match="column names must be unique"):
+        Table.from_frame(pd.DataFrame([[1.0, 2.0]], columns=["a", "a"]))

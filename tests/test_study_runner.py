@@ -101,7 +101,7 @@ def test_readme_has_verdicts_from_numbers(study_run):
 
     for v in verdicts(run):
         assert f"### {v.name}: {v.verdict}" in text and f"Verdict: **{v.verdict}**" in text
-    assert [v.name.split()[0] for v in verdicts(run)] == ["H1", "H2", "H3a", "H3b", "H3c", "H4", "H5"]
+    assert [v.name.split()[0] for v in verdicts(run)] == ["H1", "H2", "H3a", "H3b", "H3c", "H4", "H5a", "H5b"]
     # the flagged bias-corrected dynamic SDM is listed as flagged and never enters a verdict
     assert run.estimates["dsdm_corrected"].flags and "- Dynamic SDM, bias-corrected:" in text
     assert all("dsdm_corrected" not in [c.entry for c in (v.main, *v.robustness)] for v in verdicts(run))
@@ -288,7 +288,7 @@ def test_chinese_readme_states_the_same_verdicts_with_links_that_open(study_run)
         assert (out / "zh" / target).resolve().exists() or target.startswith(("montecarlo/", "../montecarlo/",
                                                                             "../manifest", "../numbers")), target
     prose = re.sub(r"^\|.*$|^- \S*\[.*$|^- [a-z_]+: \[.*$", "", text, flags=re.M)  # tables; lists of files
-    assert not _latin_words(prose) - {"LR", "Sobel", "DEI", "CPI", "delta", "indicator", "system", "xlsx"}
+    assert not _latin_words(prose) - {"LR", "Sobel", "Dagum", "DEI", "CPI", "delta", "indicator", "system", "xlsx"}
 
 
 def test_model_probabilities_table_and_readme_line(study_run):

@@ -1,9 +1,11 @@
 """Convergence of a regional indicator: sigma, absolute and conditional beta, spatial beta.
 
 * sigma convergence: the dispersion (coefficient of variation and Gini) falls
-  over time; the trend is the OLS slope of the coefficient of variation on the
-  period (classical standard error), as in Barro & Sala-i-Martin (1992,
-  Journal of Political Economy 100, 223-251, sec. III).
+  over time; the trend is the OLS slope of the coefficient of variation (or,
+  with ``measure="gini"``, of the Gini) on the period (classical standard
+  error), as in Barro & Sala-i-Martin (1992, Journal of Political Economy 100,
+  223-251, sec. III). :func:`trend` is that test for any per-period series
+  (a Dagum or Theil component too), over all periods or a sub-period.
 * beta convergence: the one-period growth ``g_it = ln x_it - ln x_i,t-1``
   regressed on ``ln x_i,t-1`` with unit and period fixed effects (absolute:
   no other regressor; conditional: with ``controls`` measured at ``t-1``);
@@ -29,6 +31,65 @@ from scipy import stats
 from spillover.errors import SpecificationError, format_error
 
 KINDS = ("sigma", "beta", "spatial_beta")
+MEASURES = ("cv", "gini")
+
+
+@dataclass(frozen=True)
+class Trend:
+    """OLS trend of a per-period series: ``slope`` per period, its classical ``se``, two-sided ``p``, ``n`` periods."""
+
+    slope: float
+    se: float
+    p: float
+    n: int
+    first: Any
+    last: Any
+
+
+def trend(frame: pd.DataFrame, column: str, time: str, years: Sequence | None = None) -> Trend:
+    """The OLS slope of ``column`` on ``time`` with its classical standard error and two-sided t-test p-value.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per period (e.g. ``ConvergenceResult.table`` of sigma
+        convergence, ``DagumResult.summary``, ``TheilResult.summary``).
+    column, time : str
+        The series and the period column.
+    years : (first, last), optional
+        Only the periods from ``first`` to ``last`` (both included).
+
+    Returns
+    -------
+    Trend
+        With ``n - 2`` degrees of freedom for the test.
+
+    Raises
+    ------
+    SpecificationError
+        A column is missing, a value is not finite, or fewer than three periods remain.
+    """
+    missing = [c for c in (column, time) if c not in frame.columns]
+    if missing:
+        raise SpecificationError(format_error("columns not in the per-period frame", columns=missing,
+                                              hint=f"available: {list(frame.columns)}"))
+    rows = frame.sort_values(time, kind="mergesort")
+    if years is not None:
+        first, last = years
+        rows = rows[(rows[time] >= first) & (rows[time] <= last)]
+    if rows[time].duplicated().any():
+        raise SpecificationError(format_error("one row per period expected", column=time,
+                                              hint="pass a per-period series (one group or variable at a time)"))
+    if len(rows) < 3:
+        raise SpecificationError(format_error(f"a trend test needs three or more periods, got {len(rows)}",
+                                              column=column, years=None if years is None else list(years),
+                                              hint="widen the years"))
+    y = rows[column].to_numpy(dtype=float)
+    if not np.isfinite(y).all():
+        raise SpecificationError(format_error("the series has missing or infinite values", column=column))
+    fit = stats.linregress(rows[time].to_numpy(dtype=float), y)
+    return Trend(float(fit.slope), float(fit.stderr), float(fit.pvalue), len(rows), rows[time].iloc[0],
+                 rows[time].iloc[-1])
 
 
 @dataclass(frozen=True)
@@ -98,7 +159,7 @@ def speed_and_half_life(beta: float, tau: float = 1.0) -> tuple[float, float]:
     return float(s), float(np.log(2) / s) if s > 0 else float("nan")
 
 
-def _sigma(data, column, entity, time) -> ConvergenceResult:
+def _sigma(data, column, entity, time, measure: str = "cv") -> ConvergenceResult:
     from spillover.analysis.inequality import gini
 
     df = _check(data, column, entity, time, ())
@@ -108,15 +169,13 @@ def _sigma(data, column, entity, time) -> ConvergenceResult:
         rows.append({time: t, "n": len(y), "mean": y.mean(), "sd": y.std(ddof=0),
                      "cv": y.std(ddof=0) / y.mean(), "gini": gini(y) if (y >= 0).all() else float("nan")})
     tab = pd.DataFrame(rows)
-    t = tab[time].to_numpy(dtype=float)
-    fit = stats.linregress(t, tab["cv"].to_numpy())
-    return ConvergenceResult("sigma", tab, float(fit.slope), float(fit.stderr), float(fit.pvalue),
-                             float("nan"), float("nan"))
+    fit = trend(tab, measure, time)
+    return ConvergenceResult("sigma", tab, fit.slope, fit.se, fit.p, float("nan"), float("nan"))
 
 
 def convergence(data: pd.DataFrame, column: str, entity: str, time: str, kind: str = "sigma", *, w=None,
                 controls: Sequence[str] = (), fe: str = "twoways", model: str = "sar",
-                method: str = "lee-yu") -> ConvergenceResult:
+                method: str = "lee-yu", measure: str = "cv") -> ConvergenceResult:
     """Sigma, beta or spatial-beta convergence of ``column`` (see the module docstring).
 
     Parameters
@@ -132,12 +191,18 @@ def convergence(data: pd.DataFrame, column: str, entity: str, time: str, kind: s
         Fixed effects of the beta regressions (default two-way).
     model : {"sar", "sem", "sdm"}
         Spatial beta only; ``method`` as in :mod:`spillover.spatial`.
+    measure : {"cv", "gini"}
+        Sigma only: the dispersion whose trend is tested (default the
+        coefficient of variation); the table holds both.
     """
     if kind not in KINDS:
         raise SpecificationError(format_error(f"kind={kind!r} is not supported", option="kind",
                                               hint=f"choose one of {KINDS}"))
+    if measure not in MEASURES:
+        raise SpecificationError(format_error(f"measure={measure!r} is not supported", option="measure",
+                                              hint=f"choose one of {MEASURES}"))
     if kind == "sigma":
-        return _sigma(data, column, entity, time)
+        return _sigma(data, column, entity, time, measure)
     g, tau = growth_frame(data, column, entity, time, controls)
     formula = "growth ~ " + " + ".join(["initial", *controls])
     if kind == "beta":

@@ -108,10 +108,76 @@ PHRASES: dict[str, dict[str, str]] = {"zh": {
     "Log-marginal likelihood": "对数边际似然", "Posterior probability": "后验概率",
     "uniform on the admissible interval of rho or lambda": "ρ或λ在可行区间上服从均匀先验",
     "beta(1.01, 1.01) on (-1, 1) for rho or lambda": "ρ或λ在(-1, 1)上服从Beta(1.01, 1.01)先验",
+    # descriptive analyses (spillover.study.descriptive): regional gaps, densities, convergence, coupling, obstacles
+    "Gini G": "基尼系数G", "Within G_w": "组内差异", "Net between G_nb": "组间净差异", "Transvariation G_t": "超变密度",
+    "Within (%)": "组内差异贡献率（%）", "Net between (%)": "组间净差异贡献率（%）",
+    "Transvariation (%)": "超变密度贡献率（%）", "Theil T": "泰尔指数", "Within groups": "组内差异",
+    "Between groups": "组间差异", "Within groups (%)": "组内贡献率（%）", "Between groups (%)": "组间贡献率（%）",
+    "CV": "变异系数", "Gini": "基尼系数", "Bandwidth h": "带宽h", "Mode": "众数", "Peak density": "峰值密度",
+    "Spatial parameter": "空间参数", "Speed (% per period)": "收敛速度（%/期）", "Half-life (periods)": "半衰期（期）",
+    "Sigma: trend of the CV": "σ收敛：变异系数的趋势", "Sigma: trend of the Gini": "σ收敛：基尼系数的趋势",
+    "Absolute beta": "绝对β收敛", "Conditional beta": "条件β收敛", "Spatial beta": "空间β收敛",
+    "Coupling C": "耦合度C", "Development T": "综合发展指数T", "Coordination D": "耦合协调度D", "Class": "协调等级",
+    "extreme disorder": "极度失调", "serious disorder": "严重失调", "moderate disorder": "中度失调",
+    "mild disorder": "轻度失调", "on the verge of disorder": "濒临失调", "barely coordinated": "勉强协调",
+    "primary coordination": "初级协调", "intermediate coordination": "中级协调", "good coordination": "良好协调",
+    "high-quality coordination": "优质协调",
+    "Kernel density estimates by year: bandwidth, mode and peak": "逐年核密度估计：带宽、众数与峰值",
+    "G = G_w + G_nb + G_t: the Gini within groups, the net Gini between groups and the transvariation (overlap of "
+    "the groups' distributions); contributions are shares of G in percent.":
+        "总体基尼系数G分解为组内差异、组间净差异与超变密度（各组分布的交叠）三部分；贡献率为各部分占G的百分比。",
+    "G_jh: mean absolute difference between the units of two groups over the sum of their means (Dagum 1997).":
+        "组间基尼系数：两组个体之间差值绝对值的均值除以两组均值之和（Dagum 1997）。",
+    "Theil index T (GE(1)) = within + between (Shorrocks 1980); contributions are shares of T in percent.":
+        "泰尔指数（参数为1的广义熵指数）= 组内差异 + 组间差异（Shorrocks 1980）；贡献率为各部分占泰尔指数的百分比。",
+    "CV: standard deviation (population) over the mean.": "变异系数：总体标准差除以均值。",
+    "Sigma: OLS slope of the dispersion on the year (negative: the gap narrows).":
+        "σ收敛：离散程度对年份的OLS回归斜率（为负表示差距缩小）。",
+    "Speed s = -ln(1 + beta) per period and half-life ln 2 / s in periods (Barro & Sala-i-Martin 1992).":
+        "收敛速度s = -ln(1 + β)（每期），半衰期 = ln 2 / s（期）（Barro & Sala-i-Martin 1992）。",
+    "Observations: years for sigma, unit-years of growth for beta.": "观测值：σ收敛为年数，β收敛为个体-年份的增长率观测数。",
+    "SD: population standard deviation; CV = SD / mean; Gini as in Dagum (1997).":
+        "标准差为总体标准差；变异系数 = 标准差 / 均值；基尼系数按Dagum（1997）计算。",
+    "Classes of D in steps of 0.1, from extreme disorder [0, 0.1) to high-quality coordination [0.9, 1].":
+        "耦合协调度D按0.1的步长分为十个等级，从极度失调[0, 0.1)到优质协调[0.9, 1]。",
+    "Obstacle degree O_ij = w_j (1 - z_ij) / sum_k w_k (1 - z_ik), with w_j the index weight and z_ij the min-max "
+    "normalised value (direction applied); means over the units of each year, in percent; a dimension's degree is "
+    "the sum of its indicators'.": "障碍度：指标权重与（1 - 极差标准化值，已按指标方向处理）之积占全部指标该乘积之和的比重；"
+                                   "按年份对各个体取均值，以百分比表示；维度障碍度为其所含指标障碍度之和。",
+    "h = n^(-1/5) × SD (Scott 1992)": "h = n^(-1/5) × 标准差（Scott 1992）",
+    "h = (3n/4)^(-1/5) × SD (Silverman 1986, scipy's form)": "h = (3n/4)^(-1/5) × 标准差（Silverman 1986）",
 }}
 
 #: Generated sentences: (English regular expression, template in the target language; groups as {1}, {2}, ...).
 PATTERNS: dict[str, list[tuple[str, str]]] = {"zh": [
+    # descriptive analyses (before the generic "text (note)" patterns below, which would split them)
+    (r"Dagum \(1997\) Gini decomposition by (.+)", "按{1}分组的Dagum（1997）基尼系数分解"),
+    (r"Gini within each group \((.+)\)", "各组组内基尼系数（分组：{1}）"),
+    (r"Gini between each pair of groups \((.+)\)", "两两组间基尼系数（分组：{1}）"),
+    (r"Theil decomposition by (.+) and coefficient of variation", "按{1}分组的泰尔指数分解与变异系数"),
+    (r"Groups and their numbers of units: (.+)\.", "各组及其个体数：{1}。"),
+    (r"Gaussian kernel; bandwidth (.+), per year; densities on one grid of (\d+) points; the mode is the grid point "
+     r"of the highest density\.", "高斯核；带宽{1}，逐年计算；各年密度在同一组{2}个格点上计算；众数为密度最高的格点。"),
+    (r"Gaussian kernel, bandwidth (.+) per year\.", "高斯核，带宽{1}，逐年计算。"),
+    (r"h = ([\d.eE+-]+) × SD \(fixed factor\)", "h = {1} × 标准差（固定系数）"),
+    (r"Convergence of (.+): sigma, beta and spatial beta", "{1}的收敛性：σ收敛、β收敛与空间β收敛"),
+    (r"Sigma convergence of (.+): dispersion by year", "{1}的σ收敛：逐年离散程度"),
+    (r"Beta: growth ln x\(t\) - ln x\(t-1\) on ln x\(t-1\) with (.+) \(negative: convergence\); conditional: with "
+     r"(.+) at t-1\.", "β收敛：对数增长率对上一期对数水平回归，含{1}（为负表示收敛）；条件β收敛另含滞后一期的{2}。"),
+    (r"Beta: growth ln x\(t\) - ln x\(t-1\) on ln x\(t-1\) with (.+) \(negative: convergence\)\.",
+     "β收敛：对数增长率对上一期对数水平回归，含{1}（为负表示收敛）。"),
+    (r"Spatial beta: the same regression as an? (\w+) under each W \((.+)\); spatial parameter: rho \(SAR, SDM\) or "
+     r"lambda \(SEM\)\.", "空间β收敛：在各空间权重矩阵下以{1}估计同一回归（{2}）；空间参数为ρ（SAR、SDM）或λ（SEM）。"),
+    (r"C = 2 sqrt\(U1 U2\) / \(U1 \+ U2\) with U1 = (.+) and U2 = (.+), T = ([\d.]+) U1 \+ ([\d.]+) U2, D = "
+     r"sqrt\(C T\) \(Liu, Li & Song 2005\)\.",
+     "C = 2√(U1·U2) / (U1 + U2)，其中U1为{1}，U2为{2}；T = {3}·U1 + {4}·U2；D = √(C·T)（Liu, Li & Song 2005）。"),
+    (r"Group columns: mean D of the units in each (.+)\.", "分组列：各{1}内个体耦合协调度D的均值。"),
+    (r"Coupling coordination of (.+) and (.+): means by year", "{1}与{2}的耦合协调度：逐年均值"),
+    (r"Units in each coordination class by year \((.+) and (.+)\)", "各协调等级的个体数（{1}与{2}）"),
+    (r"Coupling coordination of (.+) and (.+) by unit and year", "{1}与{2}的耦合协调度：分个体与年份"),
+    (r"Obstacle degrees of the (.+) indicators by year \(%\)", "{1}各指标的障碍度（%）"),
+    (r"Obstacle degrees of the (.+) dimensions by year \(%\)", "{1}各维度的障碍度（%）"),
+    (r"trend per period, (\d+)-(\d+)", "逐期趋势，{1}-{2}年"),
     (r"Standard errors in parentheses\.", "括号内为标准误。"),
     (r"t statistics \(z for maximum likelihood\) in parentheses\.", "括号内为t统计量（极大似然估计为z统计量）。"),
     (r"Standard errors in parentheses; standard errors: (.+)\.", "括号内为标准误；标准误：{1}。"),

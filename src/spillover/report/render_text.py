@@ -32,13 +32,15 @@ _LATEX_SPECIAL = {
     "²": r"$^{2}$",
     "ρ": r"$\rho$",
     "λ": r"$\lambda$",
+    "σ": r"$\sigma$",
+    "β": r"$\beta$",
     "†": r"$^{\dagger}$",
 }
 _LATEX_TABLE = str.maketrans(_LATEX_SPECIAL)
 
 
 def escape_latex(text: str) -> str:
-    r"""Escape LaTeX's special characters (``\ & % $ # _ { } ~ ^ < >``) and map ×, ², ρ, λ, † to math.
+    r"""Escape LaTeX's special characters (``\ & % $ # _ { } ~ ^ < >``) and map ×, ², ρ, λ, σ, β, † to math.
 
     Other Unicode text (e.g. Chinese labels) is kept as it is: compile such
     output with XeLaTeX or LuaLaTeX and ``\usepackage{xeCJK}`` (or the

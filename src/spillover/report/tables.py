@@ -225,6 +225,75 @@ class Table:
         return cls(columns=tuple(names), rows=tuple(rows), title=title, notes=once(all_notes), digits=int(digits),
                    stat=stat, stars=levels)
 
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        digits: int | Mapping[str, int] = 3,
+        labels: Mapping[str, str] | None = None,
+        title: str | None = None,
+        notes: str | Sequence[str] | None = None,
+    ) -> Table:
+        """Lay out a frame of numbers (a descriptive result, not fitted models) as a table.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Index = row keys; columns = column names as shown. A two-level
+            index groups the rows under a subhead per value of the first
+            level (row key ``"first|second"``). Float cells are rounded to
+            ``digits``, integer columns printed exactly, text cells kept, NaN
+            left empty.
+        digits : int or mapping of str to int
+            Decimals, for every column or per column name (default 3).
+        labels : mapping of str to str, optional
+            Display label of a row key (either level); default the key itself.
+        title : str, optional
+        notes : str or sequence of str, optional
+
+        Returns
+        -------
+        Table
+            :meth:`numbers` gives each number under its row key and column name.
+        """
+        from spillover.report.layout import format_number
+
+        if frame.columns.has_duplicates:
+            raise SpecificationError(format_error("column names must be unique", option="frame",
+                                                  names=list(frame.columns)))
+        labels = labels or {}
+        places = {str(c): int(digits.get(str(c), 3) if isinstance(digits, Mapping) else digits)
+                  for c in frame.columns}
+
+        def cell(value, column: str) -> Cell:
+            if isinstance(value, str):
+                return Cell(text=value)
+            if value is None or pd.isna(value):
+                return Cell()
+            if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+                return Cell(text=f"{int(value):d}", value=float(value), kind="int")
+            return Cell(text=format_number(float(value), places[column]), value=float(value), kind="float")
+
+        def row(key: str, name: str, values) -> Row:
+            return Row(key=key, label=labels.get(name, name), block="coef",
+                       cells=tuple(cell(v, str(c)) for v, c in zip(values, frame.columns)))
+
+        rows: list[Row] = []
+        head = None
+        for idx, values in zip(frame.index, frame.itertuples(index=False)):
+            if frame.index.nlevels == 2:
+                if str(idx[0]) != head:
+                    head = str(idx[0])
+                    rows.append(Row(key=head, label=labels.get(head, head), block="coef",
+                                    cells=tuple(Cell() for _ in frame.columns), subhead=True))
+                rows.append(row(f"{idx[0]}|{idx[1]}", str(idx[1]), values))
+            else:
+                rows.append(row(str(idx), str(idx), values))
+        note_list = [notes] if isinstance(notes, str) else list(notes or [])
+        return cls(columns=tuple(str(c) for c in frame.columns), rows=tuple(rows), title=title,
+                   notes=once(note_list), digits=max(places.values(), default=3), stat="se", stars=())
+
     def translated(self, tr: Callable[[str], str]) -> Table:
         """This table with every text run through ``tr`` (:class:`spillover.report.i18n.Translator`).
 

@@ -8,6 +8,7 @@ temporary file of the target folder and moved into place with
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,8 +54,12 @@ def xlsx_number_format(cell: Cell, digits: int) -> str:
     t statistics parentheses (``"("0.000")"``; a second section
     ``"(-"0.000")"`` for negative t, since Excel would otherwise put the minus
     sign before the parenthesis), so the cell keeps the real, unrounded number
-    while displaying the rounded text.
+    while displaying the rounded text. A plain number (``kind="float"``)
+    shows as many decimals as its text has, so columns rounded differently
+    (:meth:`Table.from_frame`) keep their own.
     """
+    if cell.kind == "float" and re.fullmatch(r"-?\d+(\.\d+)?", cell.text or ""):
+        digits = len(cell.text.partition(".")[2])
     base = "0" + ("." + "0" * digits if digits > 0 else "")
     if cell.kind == "int":
         return "0"

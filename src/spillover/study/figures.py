@@ -371,6 +371,9 @@ def study_figures(run) -> list[Path]:
         written.extend(paths)
     for g in getattr(run.study, "grid", []) or []:
         written.extend(grid_figures(run, g, folder))
+    from spillover.study import descriptive
+
+    written.extend(descriptive.figures(run, folder))
     return written
 
 

@@ -1,8 +1,9 @@
 """Verdicts on a study's ``[[hypothesis]]`` entries: claim, number, rule and verdict, all from the spec.
 
 Each entry names the number that tests it (a coefficient, an impact, a
-mediated effect, a test of equal regional effects or of a threshold) in one
-of the study's estimates or analyses, and a rule such as "positive at 5%"
+mediated effect, a test of equal regional effects or of a threshold, the
+OLS trend of a per-period gap or dispersion series) in one of the study's
+estimates or analyses, and a rule such as "positive at 5%"
 (the estimate has that sign and its two-sided p-value is below the level;
 "nonzero" asks only for the p-value; for a test, that it rejects). The
 verdict reads the run's numbers, never expectations, and never a point
@@ -30,10 +31,21 @@ from spillover.study.spec import RULE
 QUANTITY_TEXT = {"coefficient": "coefficient", "direct": "direct effect", "indirect": "indirect (spillover) effect",
                  "total": "total effect", "mediated": "mediated effect a*b (Sobel test)",
                  "equal_effects": "Wald test of equal effects across regimes",
-                 "threshold": "bootstrap test of a first threshold (Hansen 1999)"}
+                 "threshold": "bootstrap test of a first threshold (Hansen 1999)", "trend": "OLS trend per period"}
 
 #: What a [[mediation]], [[regime]] or [[threshold]] entry is, for readers (they have no label of their own).
-ANALYSIS_TEXT = {"mediated": "Mediation analysis", "equal_effects": "Regime model", "threshold": "Threshold model"}
+ANALYSIS_TEXT = {"mediated": "Mediation analysis", "equal_effects": "Regime model", "threshold": "Threshold model",
+                 "gaps": "Regional-gap analysis", "convergence": "Convergence analysis"}
+
+#: The per-period series a ``quantity = "trend"`` hypothesis reads (spillover.study.spec.TREND_MEASURES), in words.
+MEASURE_TEXT = {"G": "Dagum Gini", "G_w": "within-group part of the Dagum Gini",
+                "G_nb": "net between-group part of the Dagum Gini", "G_t": "transvariation part of the Dagum Gini",
+                "share_w": "within-group share of the Dagum Gini",
+                "share_nb": "net between-group share of the Dagum Gini",
+                "share_t": "transvariation share of the Dagum Gini", "T": "Theil index",
+                "theil_within": "within-group part of the Theil index",
+                "theil_between": "between-group part of the Theil index", "cv": "coefficient of variation",
+                "gini": "Gini coefficient"}
 
 #: The verdict words, defined for readers of the README.
 VERDICT_TEXT = {
@@ -46,7 +58,9 @@ VERDICT_TEXT = {
 
 #: Everything above and the rule and reason templates, by language (``"en"`` is the source).
 TEXT: dict[str, dict] = {
-    "en": {"quantity": QUANTITY_TEXT, "analysis": ANALYSIS_TEXT, "verdict_text": VERDICT_TEXT,
+    "en": {"quantity": QUANTITY_TEXT, "analysis": ANALYSIS_TEXT, "verdict_text": VERDICT_TEXT, "measure": MEASURE_TEXT,
+           "rule_trend": "the {what} of the {measure} of *{var}* in {where}, {years}, is {rule} (two-sided t-test)",
+           "years": "{0}-{1}", "all_years": "all periods",
            "verdict": {v: v for v in VERDICT_TEXT},
            "status": {"holds": "holds", "fails": "fails", "not estimated": "not estimated", "flagged": "flagged"},
            "estimate": "estimate \u201c{0}\u201d", "analysis_ref": "the {0}",
@@ -68,8 +82,16 @@ TEXT: dict[str, dict] = {
                    "sample: {by}.", "grid_se": {"delta": "delta-method", "simulation": "simulated"}},
     "zh": {"quantity": {"coefficient": "系数", "direct": "直接效应", "indirect": "间接（溢出）效应", "total": "总效应",
                         "mediated": "中介效应a*b（Sobel检验）", "equal_effects": "各区制效应相等的Wald检验",
-                        "threshold": "首个门槛的自助法检验（Hansen 1999）"},
-           "analysis": {"mediated": "中介效应分析", "equal_effects": "区制模型", "threshold": "门槛模型"},
+                        "threshold": "首个门槛的自助法检验（Hansen 1999）", "trend": "逐期OLS趋势"},
+           "analysis": {"mediated": "中介效应分析", "equal_effects": "区制模型", "threshold": "门槛模型",
+                        "gaps": "区域差异分析", "convergence": "收敛性分析"},
+           "measure": {"G": "Dagum基尼系数", "G_w": "Dagum基尼系数的组内差异", "G_nb": "Dagum基尼系数的组间净差异",
+                       "G_t": "Dagum基尼系数的超变密度", "share_w": "组内差异占Dagum基尼系数的比重",
+                       "share_nb": "组间净差异占Dagum基尼系数的比重", "share_t": "超变密度占Dagum基尼系数的比重",
+                       "T": "泰尔指数", "theil_within": "泰尔指数的组内差异", "theil_between": "泰尔指数的组间差异",
+                       "cv": "变异系数", "gini": "基尼系数"},
+           "rule_trend": "{where}中*{var}*的{measure}在{years}的{what}{rule}（双侧t检验）",
+           "years": "{0}-{1}年", "all_years": "全部时期",
            "verdict_text": {
                "supported": "规则在主估计及所有计入的稳健性估计中均成立",
                "mixed": "规则在主估计中成立，但在至少一个稳健性估计中不成立",
@@ -163,8 +185,28 @@ def _impact_row(run, name: str, variable: str):
     return None, ""
 
 
-def evidence(run, source: str, quantity: str, variable: str | None) -> Evidence | None:
+def trend_evidence(run, source: str, variable: str | None, measure: str, years=None) -> Evidence | None:
+    """The OLS trend (:func:`spillover.analysis.trend`) of a [[gaps]] or [[convergence]] entry's series ``measure``."""
+    from spillover.analysis import trend
+
+    time = run.study.data.time
+    gaps, conv = run.analyses.get(f"gaps:{source}"), run.analyses.get(f"convergence:{source}")
+    if gaps is not None and variable in gaps.dagum:
+        series = gaps.series(variable, measure, time)
+        where = f"tables/{source}_{'theil' if measure in ('T', 'theil_within', 'theil_between', 'cv') else 'dagum'}.md"
+    elif conv is not None and f"sigma_{measure}" in conv:
+        series, where = conv[f"sigma_{measure}"].table, f"tables/{source}_sigma.md"
+    else:
+        return None
+    fit = trend(series, measure, time, years)
+    return Evidence(fit.slope, fit.se, fit.p, (where,), f"trend per period, {fit.first}-{fit.last}")
+
+
+def evidence(run, source: str, quantity: str, variable: str | None, measure: str | None = None,
+             years=None) -> Evidence | None:
     """The number ``quantity`` of ``variable`` in the run's entry ``source``, or None when it is absent."""
+    if quantity == "trend":
+        return trend_evidence(run, source, variable, measure, years)
     if quantity in ("direct", "indirect", "total"):
         row, note = _impact_row(run, source, variable)
         if row is None:
@@ -211,6 +253,8 @@ def entry_label(run, name: str, quantity: str) -> str:
     e = run.study.estimate_by_name().get(name)
     if e is not None:
         return _tr(run)(e.label or e.model.upper())
+    if quantity == "trend":
+        quantity = "gaps" if name in {g.name for g in run.study.gaps} else "convergence"
     return _text(run)["analysis"].get(quantity, "the analysis")
 
 
@@ -233,6 +277,13 @@ def rule_text(h, run=None) -> str:
     if h.quantity in ("equal_effects", "threshold"):
         return t["rule_test"].format(what=what, where=where, level=level)
     var = _labels(run).get(h.variable, h.variable) if run is not None else h.variable
+    if h.quantity == "trend":
+        for c in (getattr(run.study, "convergence", []) if run is not None else []):
+            if c.name == h.estimate and not h.variable:
+                var = _labels(run).get(c.variable, c.variable)
+        years = t["years"].format(*h.years) if h.years else t["all_years"]
+        return t["rule_trend"].format(what=what, measure=t["measure"].get(h.measure, h.measure), var=var,
+                                      where=where, years=years, rule=t["rule"][kind].format(level))
     key = "rule_through" if h.quantity == "mediated" else "rule_of"
     return t[key].format(what=what, var=var, where=where, rule=t["rule"][kind].format(level))
 
@@ -240,7 +291,7 @@ def rule_text(h, run=None) -> str:
 def check(run, h, entry: str) -> Check:
     """Apply the rule of ``h`` to ``entry``: a flagged estimate is not judged."""
     flags = tuple(getattr(run.estimates.get(entry), "flags", ()) or ())
-    ev = evidence(run, entry, h.quantity, h.variable)
+    ev = evidence(run, entry, h.quantity, h.variable, getattr(h, "measure", None), getattr(h, "years", None))
     status = "flagged" if flags else "not estimated" if ev is None else "holds" if holds(h.rule, ev) else "fails"
     return Check(entry, entry_label(run, entry, h.quantity), ev, flags, status)
 

@@ -41,6 +41,7 @@ def needs(study: Study) -> Iterator[Need]:
     yield from _names("[data]", "group", [d.group], False)
     yield from _names("[data]", "describe", d.describe, True)
     yield from _names("[data]", "check", d.check, True)
+    yield from _names("[data]", "unit_names", d.unit_names.values(), False)
     for name, w in study.weights.items():
         yield from _names(f"[weights.{name}]", "variable", [w.variable], True)
         yield from _names(f"[weights.{name}]", "coords", w.coords or [], True)
@@ -67,11 +68,27 @@ def needs(study: Study) -> Iterator[Need]:
         yield from _formula(f"[[grid]] {g.name!r}", g.formula)
     for ix in study.index:
         yield from _names(f"[[index]] {ix.name!r}", "indicators", ix.indicators, True)
+    yield from _descriptive_needs(study)
     for f in study.figure:  # an impacts figure plots an estimate's impacts, not a column
         if f.kind in ("choropleth", "trends"):  # one panel per variable of a comma list
             yield from _names(f"[[figure]] {f.name!r}", "variable", [v.strip() for v in f.variable.split(",")], True)
         elif f.kind != "impacts":
             yield from _names(f"[[figure]] {f.name!r}", "variable", [f.variable.strip()], True)
+
+
+def _descriptive_needs(study: Study) -> Iterator[Need]:
+    """Columns of the [[gaps]], [[density]], [[convergence]] and [[coupling]] entries."""
+    for g in study.gaps:
+        yield from _names(f"[[gaps]] {g.name!r}", "variables", g.variables, True)
+        yield from _names(f"[[gaps]] {g.name!r}", "group", [g.group], False)
+    for k in study.density:
+        yield from _names(f"[[density]] {k.name!r}", "variables", k.variables, True)
+    for c in study.convergence:
+        yield from _names(f"[[convergence]] {c.name!r}", "variable", [c.variable], True)
+        yield from _names(f"[[convergence]] {c.name!r}", "controls", c.controls, True)
+    for c in study.coupling:
+        yield from _names(f"[[coupling]] {c.name!r}", "systems", c.systems, True)
+        yield from _names(f"[[coupling]] {c.name!r}", "group", [c.group], False)
 
 
 def _values(study: Study, panel: pd.DataFrame) -> Iterator[str]:

@@ -1,7 +1,9 @@
 """Run a study folder (``models/``) and write every output under ``results/``.
 
 Steps, in order: data -> weights -> Moran's I -> specification tests ->
-estimates -> tables -> figures -> hypotheses -> manifest. Each output file is
+estimates -> analyses -> descriptive analyses (regional gaps, densities,
+convergence, coupling, obstacle degrees; :mod:`spillover.study.descriptive`)
+-> grid -> tables -> figures -> hypotheses -> renderings -> manifest. Each output file is
 written atomically; ``results/numbers.csv`` holds every number of every table
 in tidy form, which ``spillover verify`` compares.
 """
@@ -627,7 +629,7 @@ def step_renderings(run: StudyRun, figures: bool = True) -> None:
     ``<language>/untranslated.txt`` so a study can complete it.
     """
     from spillover.report.i18n import Translator
-    from spillover.study import readme
+    from spillover.study import descriptive, readme
 
     for lang in run.study.study.renderings:
         if lang == run.study.study.language:
@@ -640,6 +642,7 @@ def step_renderings(run: StudyRun, figures: bool = True) -> None:
         run.language, run.tr, run.render_dir = lang, tr, f"{lang}/"
         try:
             step_tables(run)
+            descriptive.write_tables(run)
             for name, tab, title, note, shown in run.markdown_tables:
                 run.write_text(f"{lang}/tables/{name}.md", _markdown_shown(run, tab, title, note, shown))
             if figures:
@@ -686,8 +689,8 @@ _TEST_TEXT = {"lm_lag": "LM lag", "lm_error": "LM error", "robust_lm_lag": "Robu
 
 
 # ---------------------------------------------------------------- driver
-STEPS = ("data", "weights", "moran", "diagnose", "estimates", "analyses", "grid", "tables", "figures", "hypotheses",
-         "renderings")
+STEPS = ("data", "weights", "moran", "diagnose", "estimates", "analyses", "descriptive", "grid", "tables", "figures",
+         "hypotheses", "renderings")
 
 
 def run_study(models: str | Path = "models", out: str | Path = "results", *,
@@ -698,7 +701,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
     and the bootstraps; by default they run in this process. The numbers do
     not depend on it.
     """
-    from spillover.study import manifest, readme
+    from spillover.study import descriptive, manifest, readme
 
     models = Path(models)
     study = load_study(models)
@@ -717,6 +720,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
             ("diagnose", lambda: step_diagnose(run)),
             ("estimates", lambda: step_estimates(run)),
             ("analyses", lambda: step_analyses(run)),
+            ("descriptive", lambda: descriptive.step_descriptive(run)),
             ("grid", lambda: step_grid(run)),
             ("tables", lambda: step_tables(run)),
         ]

@@ -99,6 +99,9 @@ class DataSpec(_Strict):
     describe: list[str] = Field(default_factory=list, description="columns of the descriptive-statistics table "
                                 "(default: the variables of the [[estimate]] formulas)")
     unit_label: str = Field("units", description="what a unit is, in table titles (e.g. 'provinces')")
+    unit_names: dict[Literal["en", "zh"], str] = Field(
+        default_factory=dict, description="columns holding the units' display names by language, for tables and "
+        "figures that list units (default: the entity values)")
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
@@ -466,6 +469,113 @@ class IndexSpec(_Strict):
     pooling: Literal["panel", "year"] = "panel"
 
 
+def _formats() -> Any:
+    return Field(default_factory=lambda: ["tex", "html", "md", "csv", "xlsx", "docx"],
+                 description="file formats of the entry's tables")
+
+
+class GapsSpec(_Strict):
+    """``[[gaps]]``: regional gaps of panel columns across the units' groups, period by period.
+
+    Writes ``tables/NAME_dagum`` (Dagum 1997 Gini: total, within, net between,
+    transvariation and their contributions), ``NAME_within`` (each group's own
+    Gini), ``NAME_between`` (the Gini between each pair of groups),
+    ``NAME_theil`` (Theil within/between and the coefficient of variation) and
+    ``figures/NAME`` (the Gini components over the periods).
+    """
+
+    name: str = _name()
+    variables: list[str] = Field(min_length=1, description="non-negative panel columns, e.g. ['dei', 'cpi']")
+    group: str | None = Field(None, description="column of the units' groups (default: [data] group)")
+    formats: list[FORMAT] = _formats()
+
+
+class DensitySpec(_Strict):
+    """``[[density]]``: Gaussian kernel densities of panel columns, one curve per period (``figures/NAME``).
+
+    ``tables/NAME`` lists each period's bandwidth, mode and peak density.
+    """
+
+    name: str = _name()
+    variables: list[str] = Field(min_length=1)
+    bandwidth: Literal["scott", "silverman"] | float = Field(
+        "scott", description="'scott' (n^(-1/5) sd), 'silverman' ((3n/4)^(-1/5) sd) or a fixed factor times sd")
+    points: int = Field(256, ge=16, le=4096, description="grid points of each curve")
+    formats: list[FORMAT] = _formats()
+
+    @field_validator("bandwidth")
+    @classmethod
+    def _positive(cls, v):
+        if not isinstance(v, str) and not v > 0:
+            raise ValueError(f"bandwidth must be 'scott', 'silverman' or a positive factor, got {v!r}")
+        return v
+
+
+class ConvergenceSpec(_Strict):
+    """``[[convergence]]``: sigma, absolute and conditional beta, and spatial beta convergence of one column.
+
+    Writes ``tables/NAME`` (one row per test: trend or beta, SE, p, speed,
+    half-life) and ``tables/NAME_sigma`` (mean, SD, CV and Gini per period).
+    """
+
+    name: str = _name()
+    variable: str = Field(description="a positive panel column (beta convergence takes logarithms)")
+    controls: list[str] = Field(default_factory=list, description="conditional beta: columns entered at t-1")
+    weights: list[str] = Field(default_factory=list, description="[weights.*] names: one spatial beta per W")
+    model: Literal["sar", "sem", "sdm"] = Field("sar", description="spatial model of the spatial beta")
+    fe: Literal["entity", "time", "twoways"] = "twoways"
+    method: METHOD = "lee-yu"
+    formats: list[FORMAT] = _formats()
+
+
+class CouplingSpec(_Strict):
+    """``[[coupling]]``: coupling coordination of two index columns in [0, 1] (C, T, D and the ten classes).
+
+    Writes ``tables/NAME`` (mean D per period, overall and by group),
+    ``NAME_classes`` (units per class and period), ``NAME_units`` (C, T, D and
+    class of every unit and period) and ``figures/NAME``.
+    """
+
+    name: str = _name()
+    systems: tuple[str, str] = Field(description="the two index columns [U1, U2], each in [0, 1]")
+    contributions: tuple[float, float] = Field((0.5, 0.5), description="shares (a, b) of the two systems in "
+                                               "T = a U1 + b U2; non-negative, summing to one")
+    group: str | None = Field(None, description="column of the units' groups (default: [data] group)")
+    formats: list[FORMAT] = _formats()
+
+    @field_validator("contributions")
+    @classmethod
+    def _shares(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if v[0] < 0 or v[1] < 0 or abs(v[0] + v[1] - 1.0) > 1e-9:
+            raise ValueError(f"contributions {list(v)} must be non-negative and sum to 1")
+        return v
+
+    @field_validator("systems")
+    @classmethod
+    def _two(cls, v: tuple[str, str]) -> tuple[str, str]:
+        if v[0] == v[1]:
+            raise ValueError(f"systems names the same column twice: {list(v)}")
+        return v
+
+
+class ObstaclesSpec(_Strict):
+    """``[[obstacles]]``: obstacle degrees of a composite index per indicator and per dimension, by period.
+
+    ``index`` is an ``[[index]]`` of the study or an index the data catalog
+    builds; writes ``tables/NAME_indicators`` and ``tables/NAME_dimensions``.
+    """
+
+    name: str = _name()
+    index: str = Field(description="an [[index]] name or a composite index of the data catalog (e.g. 'dei')")
+    formats: list[FORMAT] = _formats()
+
+
+#: What a [[hypothesis]] with quantity = "trend" can read, by kind of entry: the per-period series of each.
+TREND_MEASURES = {"gaps": ("G", "G_w", "G_nb", "G_t", "share_w", "share_nb", "share_t", "T", "theil_within",
+                           "theil_between", "cv"),
+                  "convergence": ("cv", "gini")}
+
+
 RULE = r"^(positive|negative|nonzero) at (\d+(?:\.\d+)?)%$"
 
 
@@ -474,9 +584,17 @@ class HypothesisSpec(_Strict):
 
     name: str
     claim: str
-    estimate: str = Field(description="an [[estimate]], [[mediation]], [[regime]] or [[threshold]] name")
-    quantity: Literal["coefficient", "direct", "indirect", "total", "mediated", "equal_effects", "threshold"]
-    variable: str | None = Field(None, description="the regressor (coefficient, impacts) or the mediator")
+    estimate: str = Field(description="an [[estimate]], [[mediation]], [[regime]] or [[threshold]] name; for "
+                          "quantity = 'trend' a [[gaps]] or [[convergence]] name")
+    quantity: Literal["coefficient", "direct", "indirect", "total", "mediated", "equal_effects", "threshold",
+                      "trend"]
+    variable: str | None = Field(None, description="the regressor (coefficient, impacts), the mediator, or the "
+                                 "column of a [[gaps]] entry (trend)")
+    measure: str | None = Field(None, description="quantity = 'trend': the per-period series whose OLS trend is "
+                                "tested; [[gaps]]: " + ", ".join(TREND_MEASURES["gaps"]) + "; [[convergence]]: "
+                                + ", ".join(TREND_MEASURES["convergence"]))
+    years: tuple[int, int] | None = Field(None, description="quantity = 'trend': [first, last] periods of the "
+                                          "trend (default: all)")
     rule: str = Field("positive at 5%", pattern=RULE,
                       description="'positive at 5%', 'negative at 1%' or 'nonzero at 10%' (a two-sided test at "
                                   "that level; for equal_effects and threshold, 'nonzero' = the test rejects)")
@@ -489,6 +607,13 @@ class HypothesisSpec(_Strict):
             raise ValueError(f"quantity = {self.quantity!r} needs variable = 'NAME'")
         if self.quantity in ("equal_effects", "threshold") and not self.rule.startswith("nonzero"):
             raise ValueError(f"quantity = {self.quantity!r} is a test: its rule is 'nonzero at X%' (it rejects)")
+        if self.quantity == "trend" and not self.measure:
+            raise ValueError("quantity = 'trend' needs measure = 'NAME' (the per-period series: "
+                             f"{sorted(set(TREND_MEASURES['gaps']) | set(TREND_MEASURES['convergence']))})")
+        if self.quantity != "trend" and (self.measure or self.years):
+            raise ValueError(f"measure and years are for quantity = 'trend', not {self.quantity!r}")
+        if self.years is not None and self.years[0] >= self.years[1]:
+            raise ValueError(f"years must be [first, last] with first < last, got {list(self.years)}")
         return self
 
 
@@ -512,6 +637,11 @@ class Study(_Strict):
     threshold: list[ThresholdSpec] = Field(default_factory=list)
     regime: list[RegimeSpec] = Field(default_factory=list)
     grid: list[GridSpec] = Field(default_factory=list)
+    gaps: list[GapsSpec] = Field(default_factory=list)
+    density: list[DensitySpec] = Field(default_factory=list)
+    convergence: list[ConvergenceSpec] = Field(default_factory=list)
+    coupling: list[CouplingSpec] = Field(default_factory=list)
+    obstacles: list[ObstaclesSpec] = Field(default_factory=list)
     table: list[TableSpec] = Field(default_factory=list)
     figure: list[FigureSpec] = Field(default_factory=list)
     sources: dict[str, str] = Field(default_factory=dict, description="spec file -> sha256")
@@ -533,8 +663,8 @@ class Study(_Strict):
 _SINGLE = ("study", "data", "geometry", "labels")
 _MERGED = ("translations",)  # entries from every file, each text translated once
 _MAPS = ("weights",)
-_LISTS = ("index", "moran", "diagnose", "model_probabilities", "estimate", "mediation", "threshold", "regime", "grid", "table", "figure",
-          "hypothesis")
+_LISTS = ("index", "moran", "diagnose", "model_probabilities", "estimate", "mediation", "threshold", "regime", "grid",
+          "gaps", "density", "convergence", "coupling", "obstacles", "table", "figure", "hypothesis")
 
 
 def _fmt_validation(file: str, exc: ValidationError, prefix: str = "") -> str:
@@ -726,7 +856,8 @@ def _check_references(study: Study, folder: Path) -> None:
                           "impacts_across_w shows impacts")
     sources = {"coefficient": enames, "direct": enames, "indirect": enames, "total": enames,
                "mediated": [m.name for m in study.mediation], "equal_effects": [r.name for r in study.regime],
-               "threshold": [t.name for t in study.threshold]}
+               "threshold": [t.name for t in study.threshold],
+               "trend": [g.name for g in study.gaps] + [c.name for c in study.convergence]}
     for h in study.hypothesis:
         allowed = sources[h.quantity]
         for name in [h.estimate, *h.robustness]:
@@ -735,6 +866,7 @@ def _check_references(study: Study, folder: Path) -> None:
                               f"quantity = {h.quantity!r}; defined: {allowed}")
     errors += _formula_errors(study, folder)
     errors += _hypothesis_errors(study, folder)
+    errors += _descriptive_errors(study, folder)
     for fg in study.figure:
         if fg.kind != "impacts":
             continue
@@ -747,6 +879,7 @@ def _check_references(study: Study, folder: Path) -> None:
             errors.append(f"{_origin(study, 'figure', fg.name, folder)}: [[figure]] {fg.name!r}: kind = 'impacts' "
                           "but no [[estimate]] has impacts = {...}")
     needs_group = [e.name for e in study.estimate if e.groups] + \
+        [a.name for a in [*study.gaps, *study.coupling] if a.group is None] + \
         [g.name for g in study.grid if any(v for v in g.samples.values())] + \
         [r.name for r in study.regime if r.regime_col is None]
     if needs_group and study.data.group is None:
@@ -774,6 +907,59 @@ def _formula_errors(study: Study, folder: Path) -> list[str]:
                 errors.append(f"{_origin(study, kind, entry.name, folder)}: [[{kind}]] {entry.name!r}.formula: {exc}")
             except SpecificationError:
                 continue  # the column check names an unreadable formula
+    return errors
+
+
+def descriptive_outputs(study: Study) -> dict[str, str]:
+    """Table stems the descriptive entries write ("gaps_dagum", ...) -> the entry that writes each."""
+    stems = {"gaps": ("dagum", "within", "between", "theil"), "density": ("",), "convergence": ("", "sigma"),
+             "coupling": ("", "classes", "units"), "obstacles": ("indicators", "dimensions")}
+    out: dict[str, str] = {}
+    for kind, suffixes in stems.items():
+        for entry in getattr(study, kind):
+            for suffix in suffixes:
+                out.setdefault(f"{entry.name}_{suffix}" if suffix else entry.name, f"[[{kind}]] {entry.name!r}")
+    return out
+
+
+def _descriptive_errors(study: Study, folder: Path) -> list[str]:
+    """W names of [[convergence]], table names shared by two entries, and the series a 'trend' hypothesis reads."""
+    errors = []
+    wnames = sorted(study.weights)
+    for c in study.convergence:
+        where = f"{_origin(study, 'convergence', c.name, folder)}: [[convergence]] {c.name!r}"
+        for wn in c.weights:
+            if wn not in study.weights:
+                errors.append(f"{where}: weights {wn!r} is not defined; defined: {wnames}")
+        if c.variable in c.controls:
+            errors.append(f"{where}: controls {c.controls} hold the variable {c.variable!r} itself")
+    outputs = descriptive_outputs(study)
+    for t in study.table:
+        if t.name in outputs:
+            errors.append(f"{_origin(study, 'table', t.name, folder)}: [[table]] {t.name!r} has the name of a table "
+                          f"that {outputs[t.name]} writes; rename one of them")
+    gaps = {g.name: g for g in study.gaps}
+    conv = {c.name: c for c in study.convergence}
+    span = study.data.years
+    for h in study.hypothesis:
+        if h.quantity != "trend":
+            continue
+        where = f"{_origin(study, 'hypothesis', h.name, folder)}: [[hypothesis]] {h.name!r}"
+        for name in [h.estimate, *h.robustness]:
+            kind = "gaps" if name in gaps else "convergence" if name in conv else None
+            if kind is None:
+                continue  # named above: not an entry that gives the quantity
+            if h.measure not in TREND_MEASURES[kind]:
+                errors.append(f"{where}: measure = {h.measure!r} is not a series of a [[{kind}]] entry; allowed: "
+                              f"{list(TREND_MEASURES[kind])}")
+            columns = gaps[name].variables if kind == "gaps" else [conv[name].variable]
+            if kind == "gaps" and h.variable is None:
+                errors.append(f"{where}: [[gaps]] {name!r} needs variable = one of {columns}")
+            elif h.variable is not None and h.variable not in columns:
+                errors.append(f"{where}: variable = {h.variable!r} is not a column of [[{kind}]] {name!r}; its "
+                              f"columns: {columns}")
+        if h.years and span and (h.years[0] < span[0] or h.years[1] > span[1]):
+            errors.append(f"{where}: years {list(h.years)} are not within [data] years {list(span)}")
     return errors
 
 
