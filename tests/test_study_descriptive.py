@@ -230,14 +230,83 @@ def test_trend_hypothesis_reads_the_gap_series(gaps_run):
     assert f"{fit.slope:.3f}" in text
 
 
+# ---------------------------------------------------------------- Markov chains
+def _markov_wide(run, col: str, ids: list) -> np.ndarray:
+    """Units (in ``ids`` order) x years of ``col``."""
+    wide = run.panel.assign(province=run.panel["province"].astype(str)).pivot(index="province", columns="year",
+                                                                             values=col)
+    return wide.loc[[str(i) for i in ids]].to_numpy(dtype=float)
+
+
+def _steady(P: np.ndarray) -> np.ndarray:
+    """pi P = pi, sum(pi) = 1, by least squares (unique when the chain has one recurrent class)."""
+    k = len(P)
+    A = np.vstack([P.T - np.eye(k), np.ones(k)])
+    return np.linalg.lstsq(A, np.r_[np.zeros(k), 1.0], rcond=None)[0]
+
+
+@pytest.mark.parametrize("col", ["dei", "cpi"])
+def test_markov_tables_are_brute_force_counts_and_the_library_call(gaps_run, col):
+    from test_markov import count, homogeneity, quantile_states
+
+    run, _, nums = gaps_run
+    spec = run.study.markov[0]
+    names = ["low", "lower-middle", "upper-middle", "high"]
+    assert (spec.k, spec.classes, spec.weights) == (4, "pooled", "adjacency")
+    W, ids = run.weights["adjacency"].full()
+    W = W / W.sum(axis=1, keepdims=True)
+    Y = _markov_wide(run, col, ids)
+    states = quantile_states(Y, 4)  # pooled quartiles of all province-years
+    T = count(states, 4)
+    for i, a in enumerate(names):
+        assert _value(nums, f"markov_{col}", a, "n") == T[i].sum()
+        for j, b in enumerate(names):
+            assert _value(nums, f"markov_{col}", a, b) == pytest.approx(T[i, j] / T[i].sum(), abs=1e-14)
+    steady = _steady(T / T.sum(axis=1, keepdims=True))
+    for j, b in enumerate(names):
+        assert _value(nums, f"markov_{col}", "Steady state", b) == pytest.approx(steady[j], abs=1e-9)
+    lag = quantile_states(W @ Y, 4)  # the neighbours' average, classed at its own pooled quartiles
+    TL = count(states, 4, cond=lag)
+    for m, c in enumerate(names):
+        for i, a in enumerate(names):
+            row = f"Neighbours' class: {c}|{a}"
+            assert _value(nums, f"markov_{col}_spatial", row, "n") == TL[m, i].sum()
+            for j, b in enumerate(names):
+                if TL[m, i].sum():
+                    assert _value(nums, f"markov_{col}_spatial", row, b) == pytest.approx(TL[m, i, j] / TL[m, i].sum(),
+                                                                                         abs=1e-14)
+    lr, q, df = homogeneity(TL)
+    label = run.study.labels["en"][col]
+    assert _value(nums, "markov_tests", f"{col}|LR (spatial homogeneity)", "Statistic") == pytest.approx(lr, rel=1e-10)
+    assert _value(nums, "markov_tests", f"{col}|Q (spatial homogeneity)", "Statistic") == pytest.approx(q, rel=1e-10)
+    assert _value(nums, "markov_tests", f"{col}|Q (spatial homogeneity)", "df") == df
+    assert _value(nums, "markov_tests", f"{col}|LR (spatial homogeneity)", "p") == pytest.approx(stats.chi2.sf(lr, df),
+                                                                                              rel=1e-10)
+    # and every number is the direct library call on the study panel
+    res = sp.analysis.markov(run.panel, col, "year", k=4, w=run.weights["adjacency"], entity="province")
+    for key, shown in (("LR", "LR (spatial homogeneity)"), ("Q", "Q (spatial homogeneity)"),
+                       ("lisa_chi2", "LISA Markov chi-squared (independence)")):
+        for c_lib, c_tab in (("statistic", "Statistic"), ("df", "df"), ("p", "p")):
+            assert _value(nums, "markov_tests", f"{col}|{shown}", c_tab) == pytest.approx(res.tests.loc[key, c_lib],
+                                                                                         rel=1e-12)
+    spatial = res.spatial.table
+    for (lag_class, cls), part in spatial.set_index(["lag", "class"]).iterrows():
+        row = f"Neighbours' class: {names[lag_class - 1]}|{names[cls - 1]}"
+        assert _value(nums, f"markov_{col}_spatial", row, "n") == part["n"]
+    md = (gaps_run[1] / "tables" / f"markov_{col}.md").read_text(encoding="utf-8")
+    assert label in md and f"{res.cuts.iloc[0, 0]:.4f}" in md
+
+
 # ---------------------------------------------------------------- every output, in both languages
 _ALLOWED = {"Dagum", "Shorrocks", "Scott", "Silverman", "Liu", "Li", "Song", "Barro", "Sala", "Martin", "OLS", "SAR",
-            "SDM", "SEM", "Lee", "Yu", "Queen", "ln"}
+            "SDM", "SEM", "Lee", "Yu", "Queen", "ln", "Anderson", "Goodman", "Rey", "Bickenbach", "Bode", "Murray",
+            "Anselin", "Moran", "LR", "LISA"}
 
 TABLES = ["regional_gaps_dagum", "regional_gaps_within", "regional_gaps_between", "regional_gaps_theil", "density",
           "convergence_cpi", "convergence_cpi_sigma", "coupling_dei_cpi", "coupling_dei_cpi_classes",
           "coupling_dei_cpi_units", "obstacles_dei_indicators", "obstacles_dei_dimensions",
-          "obstacles_cpi_indicators", "obstacles_cpi_dimensions"]
+          "obstacles_cpi_indicators", "obstacles_cpi_dimensions", "markov_dei", "markov_dei_spatial", "markov_cpi",
+          "markov_cpi_spatial", "markov_tests"]
 
 
 def test_every_table_and_figure_in_both_languages_and_the_manifest(gaps_run):
@@ -291,6 +360,16 @@ def study_dir(tmp_path):
      r"90_bad.toml: coupling\[0\]\.contributions: .*contributions \[0\.6, 0\.6\] must be non-negative and sum to 1"),
     ('[[coupling]]\nname = "u2"\nsystems = ["dei", "dei"]\n', r"coupling\[0\]\.systems: .*the same column twice"),
     ('[[obstacles]]\nname = "o2"\n', r"obstacles\[0\]\.index: Field required"),
+    ('[[markov]]\nname = "m2"\nvariables = ["dei"]\nk = 1\n',
+     r"90_bad.toml: markov\[0\]\.k: Input should be greater than or equal to 2; got 1"),
+    ('[[markov]]\nname = "m2"\nvariables = ["dei"]\nclasses = "deciles"\n',
+     r"markov\[0\]\.classes\..*'pooled' or 'period'.*got 'deciles'"),
+    ('[[markov]]\nname = "m2"\nvariables = ["dei"]\nclasses = [0.1, 0.2]\n',
+     r"markov\[0\]\.classes: .*classes holds 2 cut points for k = 4; give k - 1 = 3"),
+    ('[[markov]]\nname = "m2"\nvariables = ["dei"]\nweights = "railway"\n',
+     r"90_bad.toml: \[\[markov\]\] 'm2': weights 'railway' is not defined; defined: \['adjacency'"),
+    ('[[table]]\nname = "markov_tests"\ncolumns = ["sdm_twoways"]\n',
+     r"\[\[table\]\] 'markov_tests' has the name of a table that \[\[markov\]\] 'markov' writes"),
     ('[[table]]\nname = "regional_gaps_dagum"\ncolumns = ["sdm_twoways"]\n',
      r"\[\[table\]\] 'regional_gaps_dagum' has the name of a table that \[\[gaps\]\] 'regional_gaps' writes"),
     ('[[hypothesis]]\nname = "H9"\nclaim = "c"\nestimate = "regional_gaps"\nquantity = "trend"\nvariable = "dei"\n'
@@ -317,4 +396,15 @@ def test_a_missing_column_is_named_before_anything_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("SPILLOVER_DATA_RAW", str(ROOT / "data_raw"))
     with pytest.raises(SpecificationError, match=r"\[\[convergence\]\] 'convergence_cpi'\.variable .*'cpii' is not a "
                                                  r"column of the panel \(did you mean \['cpi'"):
+        run_study(d, tmp_path / "out", figures=False)
+
+
+def test_a_missing_markov_column_is_named_before_anything_runs(tmp_path, monkeypatch):
+    d = _study_folder(tmp_path / "models")
+    text = (d / GAPS_FILE).read_text(encoding="utf-8").replace('variables = ["dei", "cpi"]\nk = 4',
+                                                               'variables = ["dei", "cpx"]\nk = 4')
+    (d / GAPS_FILE).write_text(text, encoding="utf-8")
+    monkeypatch.setenv("SPILLOVER_DATA_RAW", str(ROOT / "data_raw"))
+    with pytest.raises(SpecificationError, match=r"\[\[markov\]\] 'markov'\.variables .*'cpx' is not a column of the "
+                                                 r"panel \(did you mean \['cpi'"):
         run_study(d, tmp_path / "out", figures=False)

@@ -146,6 +146,27 @@ PHRASES: dict[str, dict[str, str]] = {"zh": {
                                    "按年份对各个体取均值，以百分比表示；维度障碍度为其所含指标障碍度之和。",
     "h = n^(-1/5) × SD (Scott 1992)": "h = n^(-1/5) × 标准差（Scott 1992）",
     "h = (3n/4)^(-1/5) × SD (Silverman 1986, scipy's form)": "h = (3n/4)^(-1/5) × 标准差（Silverman 1986）",
+    # Markov chains (spillover.study.descriptive): class names, tests, notes
+    "low": "低水平", "lower-middle": "中低水平", "middle": "中等水平", "upper-middle": "中高水平", "high": "高水平",
+    "Steady state": "稳态分布", "LR (spatial homogeneity)": "LR检验（空间同质性）",
+    "Q (spatial homogeneity)": "Q检验（空间同质性）", "LISA Markov chi-squared (independence)": "LISA马尔可夫χ²检验（独立性）",
+    "Rows: class in period t; columns: class in period t+1; n: transitions out of the row's class; probabilities: "
+    "the shares of those transitions that end in each column's class (Anderson & Goodman 1957).":
+        "行为t期类型，列为t+1期类型；n为由该行类型出发的转移次数；转移概率为其中转入各列类型的比例"
+        "（Anderson & Goodman 1957）。",
+    "Steady state: the ergodic distribution of the chain.": "稳态分布：马尔可夫链的遍历分布。",
+    "Classes: quantiles of each period.": "类型划分：按各期自身的分位数划分。",
+    "Spatial lag: the neighbours' average under W (row-standardised) at t (Rey 2001).":
+        "空间滞后：t期邻域单元在行标准化空间权重矩阵下的加权平均值（Rey 2001）。",
+    "Neighbours' classes: quantiles of each period's spatial lag.": "邻域类型：按各期空间滞后值的分位数划分。",
+    "Neighbours' classes: the same cut points.": "邻域类型：采用相同的分界点。",
+    "LR and Q: H0 the transition probabilities do not depend on the neighbours' class; df = sum over classes i of "
+    "(b_i - 1)(a_i - 1) without empty cells (Bickenbach & Bode 2003).":
+        "LR与Q检验的原假设：转移概率与邻域类型无关（空间同质）；自由度 = 对各类型i求和(b_i - 1)(a_i - 1)，不计空单元"
+        "（Bickenbach & Bode 2003）。",
+    "LISA Markov: H0 a unit's moves between the Moran scatterplot quadrants are independent of its neighbours' "
+    "moves (Rey, Murray & Anselin 2011).": "LISA马尔可夫检验的原假设：单元自身在Moran散点图象限间的跃迁与其邻域的跃迁"
+                                           "相互独立（Rey, Murray & Anselin 2011）。",
 }}
 
 #: Generated sentences: (English regular expression, template in the target language; groups as {1}, {2}, ...).
@@ -177,6 +198,18 @@ PATTERNS: dict[str, list[tuple[str, str]]] = {"zh": [
     (r"Coupling coordination of (.+) and (.+) by unit and year", "{1}与{2}的耦合协调度：分个体与年份"),
     (r"Obstacle degrees of the (.+) indicators by year \(%\)", "{1}各指标的障碍度（%）"),
     (r"Obstacle degrees of the (.+) dimensions by year \(%\)", "{1}各维度的障碍度（%）"),
+    (r"Classic Markov transition probabilities of (.+) \((\d+) classes\)", "{1}的传统马尔可夫转移概率矩阵（{2}种类型）"),
+    (r"Spatial Markov transition probabilities of (.+) by the neighbours' class \(W: (.+)\)",
+     "{1}的空间马尔可夫转移概率矩阵（按邻域类型；空间权重矩阵：{2}）"),
+    (r"Markov chain tests: spatial homogeneity and LISA transitions \(W: (.+)\)",
+     "马尔可夫链检验：空间同质性与LISA跃迁独立性（空间权重矩阵：{1}）"),
+    (r"Neighbours' class: (.+)", "邻域类型：{1}"),
+    (r"class (\d+)", "第{1}类"),
+    (r"Classes: quantiles of all periods pooled; class bounds ([\d.,\s-]+)\.",
+     "类型划分：按全部时期数值合并后的分位数划分，分界点为{1}。"),
+    (r"Classes: fixed cut points ([\d.,\s-]+)\.", "类型划分：按固定分界点{1}划分。"),
+    (r"Neighbours' classes: quantiles of the spatial lag of all periods pooled; class bounds ([\d.,\s-]+)\.",
+     "邻域类型：按全部时期空间滞后值合并后的分位数划分，分界点为{1}。"),
     (r"trend per period, (\d+)-(\d+)", "逐期趋势，{1}-{2}年"),
     (r"Standard errors in parentheses\.", "括号内为标准误。"),
     (r"t statistics \(z for maximum likelihood\) in parentheses\.", "括号内为t统计量（极大似然估计为z统计量）。"),

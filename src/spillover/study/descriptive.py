@@ -1,7 +1,7 @@
-"""The study's descriptive entries: regional gaps, kernel densities, convergence, coupling, obstacle degrees.
+"""The study's descriptive entries: regional gaps, densities, convergence, coupling, obstacles, Markov chains.
 
-Each ``[[gaps]]``, ``[[density]]``, ``[[convergence]]``, ``[[coupling]]`` and
-``[[obstacles]]`` entry is computed once by :mod:`spillover.analysis`
+Each ``[[gaps]]``, ``[[density]]``, ``[[convergence]]``, ``[[coupling]]``,
+``[[obstacles]]`` and ``[[markov]]`` entry is computed once by :mod:`spillover.analysis`
 (:func:`step_descriptive`; the result is kept in ``run.analyses`` under
 ``"<kind>:<name>"``), its tables are written in the study's language and
 again in every rendering (:func:`write_tables`), and its figures by the
@@ -9,8 +9,8 @@ figures step (:func:`figures`). Every number goes to ``numbers.csv`` once,
 keyed by the English table's rows and columns.
 
 A kind is one :class:`Kind` in :data:`KINDS` (compute, tables, figure); a
-further descriptive analysis (a Markov chain of the index classes, say)
-is one more entry there and one more spec section.
+further descriptive analysis is one more entry there and one more spec
+section.
 """
 
 from __future__ import annotations
@@ -419,6 +419,125 @@ def obstacle_tables(run, o) -> None:
     write_table(run, f"{o.name}_dimensions", dim, formats=o.formats, digits=2,
                 title=f"Obstacle degrees of the {L(o.index)} dimensions by year (%)", notes=[note])
 
+# ---------------------------------------------------------------- Markov chains
+#: English names of k classes, lowest first (the renderings translate them); another k: "class 1", ...
+CLASS_NAMES = {2: ("low", "high"), 3: ("low", "middle", "high"),
+               4: ("low", "lower-middle", "upper-middle", "high"),
+               5: ("low", "lower-middle", "middle", "upper-middle", "high")}
+
+#: Row labels of the Markov tests (keys of :attr:`spillover.analysis.MarkovResult.tests`).
+MARKOV_TESTS = {"LR": "LR (spatial homogeneity)", "Q": "Q (spatial homogeneity)",
+                "lisa_chi2": "LISA Markov chi-squared (independence)"}
+
+
+def class_names(k: int) -> list[str]:
+    """Names of ``k`` classes, lowest first."""
+    return list(CLASS_NAMES.get(k, [f"class {j}" for j in range(1, k + 1)]))
+
+
+def compute_markov(run, m) -> dict:
+    """Per variable the :func:`spillover.analysis.markov` result (spatial and LISA chains with a W)."""
+    from spillover.analysis import markov
+
+    d = run.study.data
+    w = run.weights[m.weights] if m.weights else None
+    return {v: markov(run.panel, v, d.time, k=m.k, w=w, entity=d.entity, classes=m.classes) for v in m.variables}
+
+
+def transition_frame(matrix, names: list[str]) -> pd.DataFrame:
+    """``n`` (an integer column) and the probabilities of a :class:`TransitionMatrix`, rows and columns by class."""
+    out = matrix.probabilities.set_axis(names, axis=0).set_axis(names, axis=1)
+    out.insert(0, "n", matrix.n.astype(object).to_numpy())
+    return out
+
+
+def classic_frame(res, names: list[str]) -> pd.DataFrame:
+    """The classic chain's transition table with its steady state as a last row."""
+    frame = transition_frame(res.classic, names)
+    steady = pd.DataFrame([[None, *res.classic.steady_state.to_numpy()]], index=["Steady state"],
+                          columns=frame.columns)
+    return pd.concat([frame.astype({"n": object}), steady])
+
+
+def neighbours(name: str) -> str:
+    """Subhead of the spatial Markov matrix of one class of the neighbours."""
+    return f"Neighbours' class: {name}"
+
+
+def spatial_frame(res, names: list[str]) -> pd.DataFrame:
+    """The spatial Markov matrices stacked by the neighbours' class (two-level index: neighbours, class at t)."""
+    parts = []
+    for lag, matrix in res.spatial.matrices.items():
+        part = transition_frame(matrix, names)
+        part.index = pd.MultiIndex.from_arrays([[neighbours(names[lag - 1])] * len(names), names])
+        parts.append(part)
+    return pd.concat(parts)
+
+
+def _bounds(cuts: pd.DataFrame) -> str:
+    return ", ".join(f"{c:.4f}" for c in cuts.iloc[0])
+
+
+def classes_note(res) -> str:
+    """How the values were classed, with the class bounds (English; the renderings translate it)."""
+    if res.rule == "pooled":
+        return f"Classes: quantiles of all periods pooled; class bounds {_bounds(res.cuts)}."
+    if res.rule == "period":
+        return "Classes: quantiles of each period."
+    return f"Classes: fixed cut points {_bounds(res.cuts)}."
+
+
+def lag_classes_note(res) -> str:
+    """How the neighbours' average was classed (the rule of :func:`classes_note`)."""
+    lag = "Spatial lag: the neighbours' average under W (row-standardised) at t (Rey 2001)."
+    if res.rule == "pooled":
+        return f"{lag} Neighbours' classes: quantiles of the spatial lag of all periods pooled; class bounds " \
+               f"{_bounds(res.spatial.lag_cuts)}."
+    if res.rule == "period":
+        return f"{lag} Neighbours' classes: quantiles of each period's spatial lag."
+    return f"{lag} Neighbours' classes: the same cut points."
+
+
+TRANSITIONS_NOTE = ("Rows: class in period t; columns: class in period t+1; n: transitions out of the row's class; "
+                    "probabilities: the shares of those transitions that end in each column's class (Anderson & "
+                    "Goodman 1957).")
+
+
+def markov_tables(run, m) -> None:
+    results = run.analyses[f"markov:{m.name}"]
+    names, L = class_names(m.k), (lambda v: _label(run, v))
+    digits = {c: 4 for c in ("n", *names)}
+    for v, res in results.items():
+        write_table(run, f"{m.name}_{v}", classic_frame(res, names), formats=m.formats, digits=digits,
+                    title=f"Classic Markov transition probabilities of {L(v)} ({m.k} classes)",
+                    notes=[TRANSITIONS_NOTE + " Steady state: the ergodic distribution of the chain.",
+                           classes_note(res)])
+        if res.spatial is not None:
+            wl = run.weights[m.weights].spillover_meta["label"]
+            write_table(run, f"{m.name}_{v}_spatial", spatial_frame(res, names), formats=m.formats, digits=digits,
+                        title=f"Spatial Markov transition probabilities of {L(v)} by the neighbours' class (W: {wl})",
+                        notes=[TRANSITIONS_NOTE, classes_note(res), lag_classes_note(res)])
+    if m.weights:
+        write_table(run, f"{m.name}_tests", markov_tests_frame(results), formats=m.formats, labels=_labels(run),
+                    digits={"Statistic": 3, "p": 4},
+                    title=f"Markov chain tests: spatial homogeneity and LISA transitions "
+                          f"(W: {run.weights[m.weights].spillover_meta['label']})",
+                    notes=["LR and Q: H0 the transition probabilities do not depend on the neighbours' class; df = "
+                           "sum over classes i of (b_i - 1)(a_i - 1) without empty cells (Bickenbach & Bode 2003).",
+                           "LISA Markov: H0 a unit's moves between the Moran scatterplot quadrants are independent "
+                           "of its neighbours' moves (Rey, Murray & Anselin 2011)."])
+
+
+def markov_tests_frame(results: dict) -> pd.DataFrame:
+    """Statistic, df and p of each test, rows (variable, test label)."""
+    parts = []
+    for v, res in results.items():
+        t = res.tests[["statistic", "df", "p"]].rename(columns={"statistic": "Statistic"})
+        t["df"] = t["df"].astype(object)
+        t.index = pd.MultiIndex.from_arrays([[v] * len(t), [MARKOV_TESTS[x] for x in t.index]])
+        parts.append(t)
+    return pd.concat(parts)
+
 
 # ---------------------------------------------------------------- the kinds and the steps
 @dataclass(frozen=True)
@@ -436,6 +555,7 @@ KINDS: dict[str, Kind] = {
     "convergence": Kind(compute_convergence, convergence_tables),
     "coupling": Kind(compute_coupling, coupling_tables, coupling_figure),
     "obstacles": Kind(compute_obstacles, obstacle_tables),
+    "markov": Kind(compute_markov, markov_tables),
 }
 
 

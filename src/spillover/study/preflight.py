@@ -77,7 +77,7 @@ def needs(study: Study) -> Iterator[Need]:
 
 
 def _descriptive_needs(study: Study) -> Iterator[Need]:
-    """Columns of the [[gaps]], [[density]], [[convergence]] and [[coupling]] entries."""
+    """Columns of the [[gaps]], [[density]], [[convergence]], [[coupling]] and [[markov]] entries."""
     for g in study.gaps:
         yield from _names(f"[[gaps]] {g.name!r}", "variables", g.variables, True)
         yield from _names(f"[[gaps]] {g.name!r}", "group", [g.group], False)
@@ -89,6 +89,8 @@ def _descriptive_needs(study: Study) -> Iterator[Need]:
     for c in study.coupling:
         yield from _names(f"[[coupling]] {c.name!r}", "systems", c.systems, True)
         yield from _names(f"[[coupling]] {c.name!r}", "group", [c.group], False)
+    for m in study.markov:
+        yield from _names(f"[[markov]] {m.name!r}", "variables", m.variables, True)
 
 
 def _values(study: Study, panel: pd.DataFrame) -> Iterator[str]:

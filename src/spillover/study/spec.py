@@ -570,6 +570,40 @@ class ObstaclesSpec(_Strict):
     formats: list[FORMAT] = _formats()
 
 
+class MarkovSpec(_Strict):
+    """``[[markov]]``: discrete Markov chains of panel columns in ``k`` classes (:func:`spillover.analysis.markov`).
+
+    Writes per variable ``tables/NAME_VARIABLE`` (the classic transition
+    probabilities with the transitions ``n`` out of each class and the steady
+    state) and, with ``weights``, ``tables/NAME_VARIABLE_spatial`` (Rey 2001:
+    one matrix per class of the neighbours' average) and one
+    ``tables/NAME_tests`` (spatial homogeneity LR and Q, LISA Markov
+    chi-squared) of all variables.
+    """
+
+    name: str = _name()
+    variables: list[str] = Field(min_length=1, description="numeric panel columns, e.g. ['dei', 'cpi']")
+    k: int = Field(4, ge=2, le=10, description="number of classes (4: quartiles)")
+    classes: Literal["pooled", "period"] | list[float] = Field(
+        "pooled", description="'pooled' (quantiles of all periods together, fixed bounds), 'period' (each "
+        "period's own quantiles) or k - 1 increasing cut points")
+    weights: str | None = Field(None, description="a [weights.*] name: the spatial and LISA Markov chains and "
+                                "their tests (none: the classic chain only)")
+    formats: list[FORMAT] = _formats()
+
+    @field_validator("classes")
+    @classmethod
+    def _cuts(cls, v, info):
+        k = info.data.get("k")
+        if isinstance(v, list) and k is not None:
+            if len(v) != k - 1:
+                raise ValueError(f"classes holds {len(v)} cut points for k = {k}; give k - 1 = {k - 1} increasing "
+                                 "cut points, 'pooled' or 'period'")
+            if any(b <= a for a, b in zip(v, v[1:])):
+                raise ValueError(f"cut points {v} must increase")
+        return v
+
+
 #: What a [[hypothesis]] with quantity = "trend" can read, by kind of entry: the per-period series of each.
 TREND_MEASURES = {"gaps": ("G", "G_w", "G_nb", "G_t", "share_w", "share_nb", "share_t", "T", "theil_within",
                            "theil_between", "cv"),
@@ -642,6 +676,7 @@ class Study(_Strict):
     convergence: list[ConvergenceSpec] = Field(default_factory=list)
     coupling: list[CouplingSpec] = Field(default_factory=list)
     obstacles: list[ObstaclesSpec] = Field(default_factory=list)
+    markov: list[MarkovSpec] = Field(default_factory=list)
     table: list[TableSpec] = Field(default_factory=list)
     figure: list[FigureSpec] = Field(default_factory=list)
     sources: dict[str, str] = Field(default_factory=dict, description="spec file -> sha256")
@@ -664,7 +699,7 @@ _SINGLE = ("study", "data", "geometry", "labels")
 _MERGED = ("translations",)  # entries from every file, each text translated once
 _MAPS = ("weights",)
 _LISTS = ("index", "moran", "diagnose", "model_probabilities", "estimate", "mediation", "threshold", "regime", "grid",
-          "gaps", "density", "convergence", "coupling", "obstacles", "table", "figure", "hypothesis")
+          "gaps", "density", "convergence", "coupling", "obstacles", "markov", "table", "figure", "hypothesis")
 
 
 def _fmt_validation(file: str, exc: ValidationError, prefix: str = "") -> str:
@@ -919,11 +954,22 @@ def descriptive_outputs(study: Study) -> dict[str, str]:
         for entry in getattr(study, kind):
             for suffix in suffixes:
                 out.setdefault(f"{entry.name}_{suffix}" if suffix else entry.name, f"[[{kind}]] {entry.name!r}")
+    for m in study.markov:
+        for stem in markov_stems(m):
+            out.setdefault(stem, f"[[markov]] {m.name!r}")
     return out
 
 
+def markov_stems(m: MarkovSpec) -> list[str]:
+    """Table stems a [[markov]] entry writes: per variable the classic (and spatial) matrix, then the tests."""
+    stems = []
+    for v in m.variables:
+        stems += [f"{m.name}_{v}"] + ([f"{m.name}_{v}_spatial"] if m.weights else [])
+    return stems + ([f"{m.name}_tests"] if m.weights else [])
+
+
 def _descriptive_errors(study: Study, folder: Path) -> list[str]:
-    """W names of [[convergence]], table names shared by two entries, and the series a 'trend' hypothesis reads."""
+    """W names of [[convergence]] and [[markov]], table names shared by two entries, and a 'trend' hypothesis' series."""
     errors = []
     wnames = sorted(study.weights)
     for c in study.convergence:
@@ -933,6 +979,10 @@ def _descriptive_errors(study: Study, folder: Path) -> list[str]:
                 errors.append(f"{where}: weights {wn!r} is not defined; defined: {wnames}")
         if c.variable in c.controls:
             errors.append(f"{where}: controls {c.controls} hold the variable {c.variable!r} itself")
+    for m in study.markov:
+        if m.weights and m.weights not in study.weights:
+            errors.append(f"{_origin(study, 'markov', m.name, folder)}: [[markov]] {m.name!r}: weights "
+                          f"{m.weights!r} is not defined; defined: {wnames}")
     outputs = descriptive_outputs(study)
     for t in study.table:
         if t.name in outputs:
