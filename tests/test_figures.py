@@ -581,3 +581,30 @@ def test_descriptive_figures_in_both_languages(panel):
         assert "mild disorder" in heat and labels["east"] in heat
         lines = figs[0].axes[0].get_lines()
         assert np.allclose(lines[0].get_ydata(), summaries["dei"]["G"])
+
+
+def test_markov_heatmap_prints_each_probability_in_both_languages(panel):
+    """The transition heatmap shows the classic matrix of each variable cell by cell (counted here), with the
+    class names and axis texts of the language."""
+    from spillover.analysis import markov
+    from spillover.report import descriptive_figures as DF
+
+    names = {"en": ["low", "lower-middle", "upper-middle", "high"], "zh": ["低水平", "中低水平", "中高水平", "高水平"]}
+    res = {v: markov(panel, v, "year", k=4, entity="province") for v in ("dei", "cpi")}
+    wide = panel.pivot(index="province", columns="year", values="cpi").to_numpy()
+    states = np.searchsorted(np.quantile(wide.ravel(), [0.25, 0.5, 0.75]), wide, side="left")
+    T = np.zeros((4, 4))
+    for row in states:
+        for a, b in zip(row[:-1], row[1:]):
+            T[a, b] += 1
+    for lang, labels in (("en", LAB), ("zh", {**LAB, **LAB_ZH})):
+        fig = DF.transition_heatmap({v: r.classic.probabilities for v, r in res.items()}, classes=names[lang],
+                                    labels=labels, language=lang)
+        fig.canvas.draw()
+        texts = " ".join(t.get_text() for t in fig.findobj(Text))
+        assert labels["dei"] in texts and labels["cpi"] in texts and names[lang][1] in texts
+        assert ("t+1期类型" if lang == "zh" else "Class in period t+1") in texts
+        cells = [t.get_text() for t in fig.axes[1].texts]
+        assert cells == [f"{p:.2f}" for p in (T / T.sum(axis=1, keepdims=True)).ravel()]
+        assert np.allclose(fig.axes[1].images[0].get_array(), T / T.sum(axis=1, keepdims=True))
+        assert _glyph_warnings(fig) == []

@@ -319,7 +319,7 @@ def test_every_table_and_figure_in_both_languages_and_the_manifest(gaps_run):
         for name in TABLES:
             for ext in ("tex", "html", "md", "csv", "xlsx", "docx"):
                 assert f"{lang}tables/{name}.{ext}" in outputs, (lang, name, ext)
-        for name in ("regional_gaps", "density", "coupling_dei_cpi"):
+        for name in ("regional_gaps", "density", "coupling_dei_cpi", "markov"):
             for ext in ("png", "pdf"):
                 assert f"{lang}figures/{name}.{ext}" in outputs, (lang, name, ext)
     assert set(TABLES) <= set(nums["output"]) and nums.groupby(["output", "row", "column"]).size().max() == 1

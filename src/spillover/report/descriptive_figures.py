@@ -1,4 +1,4 @@
-"""Figures of the descriptive analyses: Gini components over time, kernel density ridges, coupling heatmap.
+"""Figures of the descriptive analyses: Gini components, kernel density ridges, coupling and Markov heatmaps.
 
 Like :mod:`spillover.report.figures` (whose style, fonts, widths and colours
 these share), every function takes computed frames and returns a
@@ -25,18 +25,21 @@ from spillover.report.figures import (
     variable_label,
 )
 
-__all__ = ["coupling_heatmap", "density_ridges", "gini_components"]
+__all__ = ["coupling_heatmap", "density_ridges", "gini_components", "transition_heatmap"]
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {"G": "Gini G", "G_w": "Within G_w", "G_nb": "Net between G_nb", "G_t": "Transvariation G_t",
            "gini_title": "Dagum Gini decomposition by {g}", "gini_y": "Gini", "contribution_y": "Share of G (%)",
            "year": "Year", "ridge_title": "Kernel densities by year",
            "heat_title": "Coupling coordination degree D of {a} and {b}",
-           "heat_lines": "Mean D by group", "all": "All units"},
+           "heat_lines": "Mean D by group", "all": "All units",
+           "markov_title": "Markov transition probabilities", "from": "Class in period t",
+           "to": "Class in period t+1"},
     "zh": {"G": "总体基尼系数G", "G_w": "组内差异", "G_nb": "组间净差异", "G_t": "超变密度",
            "gini_title": "按{g}分组的Dagum基尼系数分解", "gini_y": "基尼系数", "contribution_y": "占总体基尼系数的比重（%）",
            "year": "年份", "ridge_title": "逐年核密度估计",
-           "heat_title": "{a}与{b}的耦合协调度D", "heat_lines": "分组平均D", "all": "全部单位"},
+           "heat_title": "{a}与{b}的耦合协调度D", "heat_lines": "分组平均D", "all": "全部单位",
+           "markov_title": "马尔可夫转移概率矩阵", "from": "t期类型", "to": "t+1期类型"},
 }
 
 #: Line styles of the Gini components: colour, marker and dash, so they differ without colour too.
@@ -258,4 +261,51 @@ def coupling_heatmap(frame: pd.DataFrame, *, entity: str, time: str, group: str,
         right.legend(loc="lower right", fontsize=6.5)
         a, b = (variable_label(s, labels) for s in systems)
         fig.suptitle(_t(language, "heat_title", a=a, b=b))
+    return fig
+
+
+def transition_heatmap(matrices: Mapping[str, pd.DataFrame], *, classes: Sequence[str],
+                       labels: Mapping[str, str] | None = None, language: str = "en") -> Figure:
+    """Transition probabilities of one Markov chain per variable as heatmaps, each cell printed.
+
+    Parameters
+    ----------
+    matrices : mapping of str to DataFrame
+        Variable -> ``TransitionMatrix.probabilities`` of
+        :func:`spillover.analysis.markov` (rows: class at t, columns: class at
+        t + 1, in class order; NaN in a row without transitions).
+    classes : sequence of str
+        Class names, lowest first (as shown, in the language drawn).
+    labels, language
+        Display labels of the variables; ``"en"`` or ``"zh"``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One square panel per variable on one colour scale from 0 to 1; an
+        empty row is left blank.
+    """
+    language = _check_language(language)
+    n = len(matrices)
+    with _style(language):
+        fig = _new_figure((DOUBLE_COLUMN if n > 1 else DOUBLE_COLUMN * 0.55, 3.2))
+        axes = np.array(fig.subplots(1, n, squeeze=False))[0]
+        im = None
+        for ax, (var, P) in zip(axes, matrices.items()):
+            values = P.to_numpy(dtype=float)
+            im = ax.imshow(values, cmap=MAP_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
+            for (i, j), v in np.ndenumerate(values):
+                if np.isfinite(v):
+                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6.5,
+                            color="#ffffff" if v > 0.6 else "#000000")
+            ticks = range(len(classes))
+            ax.set_xticks(ticks, list(classes), rotation=30, ha="right")
+            ax.set_yticks(ticks, list(classes))
+            ax.set_xlabel(_t(language, "to"))
+            ax.set_ylabel(_t(language, "from"))
+            ax.set_title(_wrap(variable_label(var, labels), 40))
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        fig.colorbar(im, ax=list(axes), fraction=0.03, pad=0.02)
+        fig.suptitle(_t(language, "markov_title"))
     return fig

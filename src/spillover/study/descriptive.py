@@ -528,6 +528,14 @@ def markov_tables(run, m) -> None:
                            "of its neighbours' moves (Rey, Murray & Anselin 2011)."])
 
 
+def markov_figure(run, m):
+    from spillover.report.descriptive_figures import transition_heatmap
+
+    results = run.analyses[f"markov:{m.name}"]
+    return transition_heatmap({v: r.classic.probabilities for v, r in results.items()},
+                              classes=[run.tr(c) for c in class_names(m.k)], labels=_labels(run), language=run.lang)
+
+
 def markov_tests_frame(results: dict) -> pd.DataFrame:
     """Statistic, df and p of each test, rows (variable, test label)."""
     parts = []
@@ -555,7 +563,7 @@ KINDS: dict[str, Kind] = {
     "convergence": Kind(compute_convergence, convergence_tables),
     "coupling": Kind(compute_coupling, coupling_tables, coupling_figure),
     "obstacles": Kind(compute_obstacles, obstacle_tables),
-    "markov": Kind(compute_markov, markov_tables),
+    "markov": Kind(compute_markov, markov_tables, markov_figure),
 }
 
 

@@ -578,7 +578,8 @@ class MarkovSpec(_Strict):
     state) and, with ``weights``, ``tables/NAME_VARIABLE_spatial`` (Rey 2001:
     one matrix per class of the neighbours' average) and one
     ``tables/NAME_tests`` (spatial homogeneity LR and Q, LISA Markov
-    chi-squared) of all variables.
+    chi-squared) of all variables, and ``figures/NAME`` (the classic
+    matrices as heatmaps).
     """
 
     name: str = _name()
