@@ -50,11 +50,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sps
-from libpysal.weights import WSP, W, Queen, Rook
+from libpysal.weights import WSP, Rook, W
 
 from spillover.errors import SpecificationError, WeightsError, format_error
 from spillover.weights._islands import nearest_polygon
-from spillover.weights._output import check_output, to_sparse_w, to_w
+from spillover.weights._output import check_output, neighbour_lists, to_sparse_w, to_w
 from spillover.weights._sphere import band_pairs, chord_of_arc, csr, knn_pairs, unit_vectors
 
 __all__ = [
@@ -293,6 +293,42 @@ def _located(
 # --------------------------------------------------------------------------
 
 
+def _contiguity_lists(geo: Any, ids: list[str], kind: str) -> tuple[dict[str, list[str]], str]:
+    """Each unit's contiguity neighbours (ids), and which libpysal builder found them.
+
+    Queen: ``libpysal.graph.Graph.build_contiguity`` (shared vertices, the
+    same links as ``Queen.from_dataframe`` and 10-15 % faster on the county
+    maps); rook: ``Rook.from_dataframe`` (faster than the Graph's rook).
+    """
+    if kind == "queen":
+        from libpysal.graph import Graph
+
+        m = sps.csr_array(Graph.build_contiguity(geo.geometry, rook=False).sparse)
+        m.eliminate_zeros()  # a Graph keeps its islands as zero self-weights
+        return neighbour_lists(m, ids), "libpysal.graph.Graph.build_contiguity(rook=False)"
+    base = Rook.from_dataframe(geo, use_index=True, silence_warnings=True)
+    return {ids[r]: [ids[c] for c in base.neighbors[r]] for r in range(len(ids))}, "libpysal.weights.Rook.from_dataframe"
+
+
+def _link_islands(geo: Any, ids: list[str], neighbors: dict[str, list[str]], found: list[str]) -> list[dict[str, Any]]:
+    """Link each island to its nearest polygon (both ways, in ``neighbors``); the links added."""
+    if len(ids) < 2:
+        raise WeightsError(format_error("a single unit has no other unit to link to", islands=found,
+                                        option="islands", hint="use islands='keep'"))
+    pos = {u: k for k, u in enumerate(ids)}
+    links = []
+    for isl in found:
+        if neighbors[isl]:  # already linked as the nearest unit of an earlier island
+            continue
+        j, gap, unit = nearest_polygon(geo, pos[isl])
+        other = ids[j]
+        neighbors[isl].append(other)
+        if isl not in neighbors[other]:
+            neighbors[other].append(isl)
+        links.append({"island": isl, "neighbour": other, "gap": round(gap, 3), "gap_unit": unit})
+    return links
+
+
 def contiguity(
     geo: Any,
     id_col: str,
@@ -302,7 +338,8 @@ def contiguity(
 ) -> W:
     """Binary contiguity weights from polygons, with an explicit island policy.
 
-    Neighbours are found by libpysal (``Queen`` / ``Rook.from_dataframe``):
+    Neighbours are found by libpysal (queen: ``graph.Graph.build_contiguity``,
+    the same links as ``Queen.from_dataframe``; rook: ``Rook.from_dataframe``):
     queen shares at least one boundary point, rook at least one edge
     (Anselin 1988, ch. 3). A unit with no neighbour (an island, for China's
     31 provinces Hainan 460000) is handled by ``islands``:
@@ -342,12 +379,9 @@ def contiguity(
                                               columns=list(geo.columns),
                                               hint="pass id_col=<column holding the unit codes>"))
     geo = geo.reset_index(drop=True).assign(**{id_col: _codes(geo[id_col])})
-    builder = Queen if kind == "queen" else Rook
-    base = builder.from_dataframe(geo, ids=id_col, silence_warnings=True)
     ids = [str(i) for i in geo[id_col]]
-    neighbors = {i: [str(j) for j in base.neighbors[i]] for i in ids}
+    neighbors, source = _contiguity_lists(geo, ids, kind)
     found = [i for i in ids if not neighbors[i]]
-    links: list[dict[str, Any]] = []
     if found and islands == "error":
         raise WeightsError(
             format_error(
@@ -357,25 +391,10 @@ def contiguity(
                 "or islands='keep' to keep empty rows",
             )
         )
-    if found and islands == "nearest":
-        if len(ids) < 2:
-            raise WeightsError(format_error("a single unit has no other unit to link to", islands=found,
-                                            option="islands", hint="use islands='keep'"))
-        pos = {u: k for k, u in enumerate(ids)}
-        for isl in found:
-            if neighbors[isl]:  # already linked as the nearest unit of an earlier island
-                continue
-            j, gap, unit = nearest_polygon(geo, pos[isl])
-            other = ids[j]
-            neighbors[isl].append(other)
-            if isl not in neighbors[other]:
-                neighbors[other].append(isl)
-            links.append({"island": isl, "neighbour": other,
-                          "gap": round(gap, 3), "gap_unit": unit})
+    links = _link_islands(geo, ids, neighbors, found) if found and islands == "nearest" else []
     w = W(neighbors, id_order=ids, silence_warnings=True)
     meta = {"kind": "contiguity", "contiguity": kind, "id_col": id_col,
-            "islands_policy": islands, "islands_found": found, "island_links": links,
-            "source": f"libpysal.weights.{builder.__name__}.from_dataframe"}
+            "islands_policy": islands, "islands_found": found, "island_links": links, "source": source}
     return _finish(w, transform, meta)
 
 

@@ -37,14 +37,17 @@ def check_output(output: str) -> str:
     return output
 
 
+def neighbour_lists(m: sps.csr_array, ids: Sequence[str]) -> dict[str, list[str]]:
+    """``ids[i]`` -> the ids of the stored cells of row i of ``m``, in column order."""
+    names = np.asarray(ids, dtype=object)[m.indices]
+    return dict(zip(ids, (a.tolist() for a in np.split(names, m.indptr[1:-1])), strict=True))
+
+
 def to_w(m: sps.csr_array, ids: Sequence[str]) -> W:
     """A libpysal ``W`` (transform "O") whose neighbours of ``ids[i]`` are the nonzero cells of row i."""
     ids = list(ids)
-    cuts = m.indptr[1:-1]
-    names = np.asarray(ids, dtype=object)[m.indices]
-    neighbors = dict(zip(ids, (a.tolist() for a in np.split(names, cuts)), strict=True))
-    weights = dict(zip(ids, (a.tolist() for a in np.split(m.data.astype(float), cuts)), strict=True))
-    return W(neighbors, weights, id_order=ids, silence_warnings=True)
+    weights = dict(zip(ids, (a.tolist() for a in np.split(m.data.astype(float), m.indptr[1:-1])), strict=True))
+    return W(neighbour_lists(m, ids), weights, id_order=ids, silence_warnings=True)
 
 
 def transformed(m: sps.csr_array, transform: str) -> sps.csr_array:
