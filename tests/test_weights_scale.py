@@ -294,3 +294,19 @@ def test_shared_location_is_named_with_a_cutoff():
         sw.inverse_distance(xy, cutoff_km=500.0, ids=["a", "b", "c"])
     with pytest.raises(WeightsError, match="share a location.*'a'.*'c'"):
         sw.inverse_distance(xy, ids=["a", "b", "c"])
+
+
+@pytest.mark.parametrize("values", [
+    [110000, 120000.0, "130000", np.int64(5)], np.array([1, 2, 3]), np.array([1.0, 2.5]), pd.Series(["a", "b"]),
+    pd.Index([3, 4]), pd.Series(["x", "y"], dtype="string"), pd.Series([True, False]), np.array(["a", "b"]),
+    pd.Series(["a", 3]), pd.Series([1, 2], dtype="Int64"),
+])
+def test_ids_as_text_whole_arrays_agree_with_one_by_one(values):
+    assert sw._codes(values) == [sw._code(v) for v in values]
+
+
+def test_repeated_ids_still_named_at_scale():
+    ids = np.arange(200_000)
+    ids[-1] = 7
+    with pytest.raises(WeightsError, match="duplicate ids.*'7'"):
+        sw.knn(np.random.default_rng(0).uniform(0, 1, (ids.size, 2)), 3, ids=ids)
