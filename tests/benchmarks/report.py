@@ -19,8 +19,11 @@ Sections, every timing measured in this run on this machine:
    numbers are identical.
 5. The default study's specification grid in-process and on 1 and 2 process
    workers (imports warmed up, start-up excluded).
+6. The weights builders against libpysal's own (bench_weights.py): queen
+   contiguity of the NCOVR and Chinese counties, kNN, distance band and
+   inverse distance at N = 100,000 and 1,000,000, seconds and peak memory.
 
-``--sections`` picks some of them (sdm big county mc grid).
+``--sections`` picks some of them (sdm big county mc grid weights).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_sdm  # noqa: E402  (the sibling benchmark script)
+import bench_weights  # noqa: E402
 
 
 def fresh_process(n: int, t: int) -> dict:
@@ -158,8 +162,9 @@ def main() -> None:
     ap.add_argument("--spreg-max", type=int, default=5000,
                     help="largest N at which spreg is run (its dense information matrix took > 15 min at 10,000 here)")
     ap.add_argument("--quick", action="store_true", help="sizes 500 2000, big 20000, 20 MC replications")
-    ap.add_argument("--sections", nargs="*", default=["sdm", "big", "county", "mc", "grid"],
-                    choices=["sdm", "big", "county", "mc", "grid"], help="which sections to run")
+    ap.add_argument("--sections", nargs="*", default=["sdm", "big", "county", "mc", "grid", "weights"],
+                    choices=["sdm", "big", "county", "mc", "grid", "weights"], help="which sections to run")
+    ap.add_argument("--weights-sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     a = ap.parse_args()
     if a.quick:
         a.sizes, a.big, a.mc_replications = [500, 2000], 20_000, 20
@@ -191,6 +196,11 @@ def main() -> None:
     if "grid" in a.sections:
         print("\n## Specification grid of the default study (48 SDM fits with delta-method impacts)\n", flush=True)
         print("\n".join(grid_section()), flush=True)
+    if "weights" in a.sections:
+        sizes = [20_000, 100_000] if a.quick else a.weights_sizes
+        print("\n## Weights builders against libpysal (random points for kNN and distances)\n", flush=True)
+        print("\n".join(bench_weights.report(["contiguity", "knn", "band", "inverse"], sizes, 60.0, 100_000)),
+              flush=True)
 
 
 if __name__ == "__main__":
