@@ -291,3 +291,21 @@ def test_lisa_argument_checks():
         lisa_by_year(df, "cpi", w, "province", "year", permutations=0)
     with pytest.raises(SpecificationError, match="alpha"):
         lisa_by_year(df, "cpi", w, "province", "year", alpha=1.5)
+
+
+def test_lisa_keeps_esda_kernels_compiled_on_disk_except_the_one_whose_key_changes():
+    """After a LISA, esda's numba kernels carry numba's disk cache, except compute_chunk (first-class function
+    argument: a new cache key in every process, so caching it would add a file per run)."""
+    numba = pytest.importorskip("numba")
+    from numba.core.caching import NullCache
+    from numba.core.registry import CPUDispatcher
+
+    import esda.crand
+
+    from spillover.diagnostics import moran
+
+    moran._keep_compiled_permutation_kernels()
+    kernels = {k: f for k, f in vars(esda.crand).items() if isinstance(f, CPUDispatcher)}
+    assert kernels and numba
+    for name, f in kernels.items():
+        assert isinstance(f._cache, NullCache) == (name in moran._UNCACHED_KERNELS), name

@@ -28,6 +28,7 @@ Conventions shared by the three functions
 
 from __future__ import annotations
 
+import functools
 import warnings
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -119,6 +120,40 @@ def _p_sim(sim: np.ndarray, observed: float) -> float:
 def _p_norm(z: float, two_tailed: bool) -> float:
     p = float(stats.norm.sf(abs(z)))
     return min(1.0, 2.0 * p) if two_tailed else p
+
+
+#: esda's numba kernels whose compiled code is not kept on disk: ``compute_chunk`` takes the statistic as a
+#: first-class function, so its cache key changes in every process and each run would add a file.
+_UNCACHED_KERNELS = frozenset({"compute_chunk"})
+
+
+@functools.cache
+def _keep_compiled_permutation_kernels() -> None:
+    """Ask numba to keep esda's compiled conditional-permutation kernels on disk (``Dispatcher.enable_caching``).
+
+    esda compiles them without numba's cache, about 15 s in every new process
+    on two cores before the first LISA; with the cache a later process loads
+    them (the kernel in :data:`_UNCACHED_KERNELS` is still compiled, about
+    5 s). The machine code is numba's for this CPU, keyed by it; the numbers
+    are the same.
+    """
+    try:
+        from numba.core.registry import CPUDispatcher
+    except ImportError:  # esda runs without numba
+        return
+    import importlib
+
+    for name in ("esda.crand", "esda.moran", "esda.significance"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        for attr, f in vars(module).items():
+            if isinstance(f, CPUDispatcher) and attr not in _UNCACHED_KERNELS:
+                try:
+                    f.enable_caching()
+                except Exception:  # noqa: BLE001 - a read-only install: compile as esda does
+                    pass
 
 
 def _prepare(df, var, w, entity, time) -> tuple[PanelLayout, Any]:
@@ -431,6 +466,7 @@ def lisa_by_year(
         _check_not_constant(y[t], column, period, time)
     _warn_islands(w)
 
+    _keep_compiled_permutation_kernels()
     wcopy = private_copy(w)
     wsp = sparse_w(w)
     islands = set(w.islands)
