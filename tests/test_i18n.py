@@ -62,28 +62,3 @@ def test_embedded_font_subset_is_the_same_bytes_every_time():
     assert subset_truetype(str(path), "数字经济观测值")[0] == first and family
     key = "{00112233-4455-6677-8899-AABBCCDDEEFF}"
     assert obfuscate(obfuscate(first, key), key) == first and obfuscate(first, key)[:32] != first[:32]
-
-
-def test_subset_from_the_in_memory_intermediate_font_equals_the_subset_of_the_whole_font(monkeypatch):
-    """The cached intermediate subset (every character asked for so far) gives the bytes a cut of the whole
-    font gives: checked for a text inside it, one that forces a rebuild, and one after the rebuild."""
-    from spillover.report import docx_fonts
-    from spillover.report.fonts import find_cjk_font_file
-
-    path = find_cjk_font_file()
-    if path is None:
-        pytest.skip("no CJK font installed")
-    monkeypatch.setattr(docx_fonts, "_BASES", {})
-
-    def direct(text):
-        font = docx_fonts._subset(str(path), text)
-        docx_fonts._to_truetype(font) if "CFF " in font else None
-        import io
-
-        buf = io.BytesIO()
-        font.save(buf)
-        return buf.getvalue()
-
-    for text in ("直接效应 (0.12)", "耦合协调度 polder 鑫", "直接效应与耦合"):
-        assert docx_fonts.subset_truetype(str(path), text)[0] == direct(text), text
-    assert "鑫" in docx_fonts._BASES[str(path)][0]

@@ -57,51 +57,17 @@ def _to_truetype(font) -> None:
     font.sfntVersion = "\x00\x01\x00\x00"
 
 
-def _subset(source, chars: str):
-    """The font ``source`` (path or file object) cut to ``chars``, outlines as in the source."""
+def subset_truetype(path: str, text: str) -> tuple[bytes, str]:
+    """(TrueType bytes, family name) of the font at ``path`` cut to the characters of ``text``."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    font = TTFont(source, lazy=True, recalcTimestamp=False)  # the source font's date: same table, same bytes
+    font = TTFont(path, lazy=False, recalcTimestamp=False)  # the source font's date: same table, same bytes
     options = subset.Options()
     options.layout_features, options.name_IDs, options.notdef_outline = [], ["*"], True
     sub = subset.Subsetter(options)
-    sub.populate(text="".join(sorted(set(chars))))
+    sub.populate(text="".join(sorted(set(text))))
     sub.subset(font)
-    return font
-
-
-#: Per font path, the characters of an in-memory intermediate subset and its bytes (see :func:`_source`).
-_BASES: dict[str, tuple[frozenset, bytes]] = {}
-
-
-def _source(path: str, chars: frozenset):
-    """A font holding ``chars`` to subset from: an in-memory subset of the font at ``path``.
-
-    Reading and cutting the whole CJK font (65,000 glyphs) takes most of the
-    time of a document; cutting a subset that holds the characters gives the
-    same bytes (tested). The intermediate subset holds every character asked
-    for so far in the process and those of the Chinese templates of
-    :mod:`spillover.report.i18n`; it is rebuilt from the whole font when a
-    new character appears.
-    """
-    known, data = _BASES.get(path, (frozenset(), b""))
-    if not chars <= known:
-        from spillover.report import i18n
-
-        with open(i18n.__file__, encoding="utf-8") as fh:
-            seed = set(_CJK.findall(fh.read()))
-        known = frozenset(known | chars | seed | set(map(chr, range(0x20, 0x7F))))
-        buf = io.BytesIO()
-        _subset(path, "".join(known)).save(buf)
-        data = buf.getvalue()
-        _BASES[path] = (known, data)
-    return io.BytesIO(data)
-
-
-def subset_truetype(path: str, text: str) -> tuple[bytes, str]:
-    """(TrueType bytes, family name) of the font at ``path`` cut to the characters of ``text``."""
-    font = _subset(_source(path, frozenset(text)), text)
     if "CFF " in font:
         _to_truetype(font)
     family = font["name"].getDebugName(1) or "CJK"
