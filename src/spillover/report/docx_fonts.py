@@ -62,7 +62,7 @@ def subset_truetype(path: str, text: str) -> tuple[bytes, str]:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    font = TTFont(path, lazy=True, recalcTimestamp=False)  # tables read when the subsetter needs them; the source font's date: same bytes
+    font = TTFont(path, lazy=True, recalcTimestamp=False)  # lazy: tables read as needed; source date kept
     options = subset.Options()
     options.layout_features, options.name_IDs, options.notdef_outline = [], ["*"], True
     sub = subset.Subsetter(options)
