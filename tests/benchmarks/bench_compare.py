@@ -69,12 +69,20 @@ def table(results: dict[int, dict], rss: dict[int, float]) -> list[str]:
         cells = [f"{n:,}", f"{o:.3f}", *(_cell(r[p], o) for p in PEERS), _diff(r), f"{rss.get(n, float('nan')):.2f}",
                  r["ours"]["logdet"]]
         lines.append("| " + " | ".join(cells) + " |")
-    slopes = []
-    for p in ("ours", *PEERS):
-        pts = [(n, r[p]["s"]) for n, r in results.items() if "s" in r[p]]
-        slopes.append(f"{loglog_slope([a for a, _ in pts], [b for _, b in pts]):.2f}")
-    lines.append("| log-log slope | " + " | ".join(slopes) + " | | | |")
+    common = [n for n, r in results.items() if all("s" in r[p] for p in ("spreg", "splm"))]
+    lines.append(_slope_row(results, list(results), "log-log slope, all sizes"))
+    if common and common != list(results):
+        lines.append(_slope_row(results, common, f"log-log slope, N = {common[0]:,}-{common[-1]:,} (shared)"))
     return lines
+
+
+def _slope_row(results: dict[int, dict], sizes: list[int], label: str) -> str:
+    """One table row: each program's log-log slope over ``sizes`` (where it ran)."""
+    cells = []
+    for p in ("ours", *PEERS):
+        pts = [(n, results[n][p]["s"]) for n in sizes if "s" in results[n][p]]
+        cells.append(f"{loglog_slope([a for a, _ in pts], [b for _, b in pts]):.2f}")
+    return f"| {label} | " + " | ".join(cells) + " | | | |"
 
 
 def notes(results: dict[int, dict]) -> list[str]:
