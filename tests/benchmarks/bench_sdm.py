@@ -44,19 +44,28 @@ def simulate(n: int, t: int = 10, k: int = 6, seed: int = 12345):
 
     Returns (y, x, W) with W a row-standardised kNN CSR matrix; stacked time-major.
     """
-    import scipy.sparse as sps
-    from scipy.sparse.linalg import splu
-
     rng = np.random.default_rng(seed)
     pts = rng.uniform(0, 100, size=(n, 2))
     W = knn_weights(pts, k)
     x = rng.standard_normal((n * t, 2))
     mu = np.tile(rng.standard_normal(n), t)
     wx = np.vstack([W @ x[s * n : (s + 1) * n] for s in range(t)])
-    lu = splu(sps.csc_matrix(sps.identity(n) - 0.4 * W))
     rhs = x @ np.array([1.0, -0.5]) + wx @ np.array([0.5, 0.3]) + mu + rng.standard_normal(n * t)
-    y = np.concatenate([lu.solve(rhs[s * n : (s + 1) * n]) for s in range(t)])
+    y = lag_solve(W, 0.4, rhs.reshape(t, n).T).T.ravel()
     return y, x, W
+
+
+def lag_solve(W, rho: float, B: np.ndarray, tol: float = 1e-15) -> np.ndarray:
+    """``(I - rho W)^-1 B`` by the Neumann series (``|rho| < 1``, row-standardised ``W``).
+
+    Memory stays O(nnz + size of B) at any N, where a sparse LU of a kNN W at
+    a million units would itself need gigabytes.
+    """
+    out, term = B.copy(), B
+    while np.abs(term).max() > tol * np.abs(out).max():
+        term = rho * (W @ term)
+        out += term
+    return out
 
 
 def fit_ours(y, x, w, t):
@@ -112,6 +121,37 @@ def big_child(n: int, t: int) -> None:
                       "logdet": res.logdet_strategy, "rho": float(res.params["rho"])}))
 
 
+def formula_child(n: int, t: int, fe: str, method: str, draws: int) -> None:
+    """The formula path once in a fresh process: JSON with seconds and peak RSS (of this process only)."""
+    import bench_peers
+
+    y, x, W = simulate(n, t)
+    df = bench_peers.long_frame(y, x, n, t)
+    w = (W, np.arange(n))
+    del y, x
+    base = _peak_rss_gb()
+    t0 = time.perf_counter()
+    res, _ = bench_peers.fit_formula(df, w, fe=fe, method=method, draws=draws)
+    el = time.perf_counter() - t0
+    print(json.dumps({"N": n, "T": t, "fe": fe, "method": method, "ours_s": el, "peak_rss_gb": _peak_rss_gb(),
+                      "rss_before_fit_gb": base, "logdet": res.logdet_strategy, "rho": float(res.params["rho"])}))
+
+
+def run_formula_child(n: int, t: int, fe: str = "entity", method: str = "direct", draws: int = 1000,
+                      timeout: float = 300.0) -> dict:
+    """:func:`formula_child` in a subprocess; ``{"error": ...}`` on a timeout or a crash (e.g. out of memory)."""
+    cmd = [sys.executable, __file__, "--child-formula", str(n), "--T", str(t), "--fe", fe, "--method", method,
+           "--draws", str(draws)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"N": n, "fe": fe, "method": method, "error": f"stopped at the {timeout:.0f} s timeout"}
+    if out.returncode != 0:
+        tail = (out.stderr.strip().splitlines() or [f"exit code {out.returncode}"])[-1]
+        return {"N": n, "fe": fe, "method": method, "error": tail[:200]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="*", default=[500, 2000, 5000])
@@ -119,7 +159,14 @@ def main() -> None:
     ap.add_argument("--T", type=int, default=10)
     ap.add_argument("--skip-spreg", action="store_true")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child-formula", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--fe", default="entity", help=argparse.SUPPRESS)
+    ap.add_argument("--method", default="direct", help=argparse.SUPPRESS)
+    ap.add_argument("--draws", type=int, default=1000, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.child_formula:
+        formula_child(a.child_formula, a.T, a.fe, a.method, a.draws)
+        return
     if a.child:
         big_child(a.child, a.T)
         return

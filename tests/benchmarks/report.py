@@ -6,11 +6,15 @@ Run as a script (not collected by pytest)::
 
 Sections, every timing measured in this run on this machine:
 
-1. SDM with entity effects on SYNTHETIC data (kNN W, k = 6, T = 10; see
-   bench_sdm.py): our fit (standard errors included) next to
-   ``spreg.ML_LagFE(..., slx_lags=1)`` on the same data, the ratio, peak memory
-   of a fresh process for ours.
-2. Ours alone at the large N.
+1. SDM with unit effects on SYNTHETIC data (kNN W, k = 6, T = 10; see
+   bench_sdm.py, bench_compare.py, bench_peers.py): ours through the formula
+   API (data frame in; fit, standard errors and simulated impacts out) next to
+   ``spreg.ML_LagFE(..., slx_lags=1)``, panelbox ``SpatialDurbin`` (fixed
+   effects; kNN W and a symmetrised kNN W) and R ``splm::spml(model="within",
+   lag=TRUE)`` on the same data, the ratios, log-log slopes of seconds on N,
+   peak memory of a fresh process for ours.
+2. Ours alone at large N (100,000 and 1,000,000; unit effects "direct" and
+   two-way "lee-yu"), each in a fresh process with its peak RSS.
 3. The real 2,875-county W of China (queen contiguity from
    ``../shared/data/geo/china_counties.gpkg``, islands linked to their nearest
    county), SDM on simulated data, ours vs spreg.
@@ -31,8 +35,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,14 +46,15 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import bench_sdm  # noqa: E402  (the sibling benchmark script)
+import bench_compare  # noqa: E402  (sibling benchmark scripts)
+import bench_sdm  # noqa: E402
 import bench_weights  # noqa: E402
 
 
-def fresh_process(n: int, t: int) -> dict:
-    out = subprocess.run([sys.executable, str(HERE / "bench_sdm.py"), "--child", str(n), "--T", str(t)],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def _big_run(text: str) -> tuple[int, str, str]:
+    """``"100000:twoways:lee-yu"`` -> (100000, "twoways", "lee-yu")."""
+    n, fe, method = text.split(":")
+    return int(n), fe, method
 
 
 def county_section(t: int) -> list[str]:
@@ -155,11 +158,17 @@ def grid_section() -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="*", default=[500, 1000, 2000, 5000, 10000])
-    ap.add_argument("--big", type=int, default=100_000)
+    ap.add_argument("--sizes", type=int, nargs="*", default=[500, 1000, 2000, 5000])
+    ap.add_argument("--big", nargs="*", default=["100000:entity:direct", "100000:twoways:lee-yu",
+                                                 "1000000:entity:direct", "1000000:twoways:lee-yu"],
+                    help="N:fe:method runs of ours alone, each in a fresh process")
+    ap.add_argument("--big-timeout", type=float, default=300.0, help="seconds before a large run is stopped")
+    ap.add_argument("--draws", type=int, default=1000, help="impact simulation draws of our timed path")
+    ap.add_argument("--peer-max", type=int, default=2000, help="largest N for panelbox and R splm")
+    ap.add_argument("--peer-timeout", type=float, default=240.0, help="seconds before a peer run is stopped")
     ap.add_argument("--T", type=int, default=10)
     ap.add_argument("--mc-replications", type=int, default=400)
-    ap.add_argument("--spreg-max", type=int, default=5000,
+    ap.add_argument("--spreg-max", type=int, default=2000,
                     help="largest N at which spreg is run (its dense information matrix took > 15 min at 10,000 here)")
     ap.add_argument("--quick", action="store_true", help="sizes 500 2000, big 20000, 20 MC replications")
     ap.add_argument("--sections", nargs="*", default=["sdm", "big", "county", "mc", "grid", "weights"],
@@ -167,26 +176,21 @@ def main() -> None:
     ap.add_argument("--weights-sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     a = ap.parse_args()
     if a.quick:
-        a.sizes, a.big, a.mc_replications = [500, 2000], 20_000, 20
+        a.sizes, a.big, a.mc_replications = [500, 2000], ["20000:entity:direct"], 20
     print(f"# spillover benchmark report\n\nMachine: {sys.platform}, Python {sys.version.split()[0]}; every ratio "
           "is measured in this run.\n", flush=True)
     if "sdm" in a.sections:
-        lines = [f"## SDM, entity effects, synthetic kNN W (k = 6), T = {a.T}", "",
-                 "| N | ours (s) | spreg ML_LagFE slx_lags=1 (s) | spreg/ours | max abs diff | ours peak RSS (GB) | log-det |",
-                 "|---:|---:|---:|---:|---:|---:|:--|"]
-        print("\n".join(lines), flush=True)
-        for n in a.sizes:
-            with_spreg = n <= a.spreg_max
-            r = bench_sdm.time_pair(n, a.T, with_spreg)
-            mem = fresh_process(n, a.T)["peak_rss_gb"]
-            peer = (f"{r['spreg_s']:.2f} | {r['ratio']:.1f}x | {r['max_abs_diff']:.1e}" if with_spreg
-                    else f"not run (N > --spreg-max {a.spreg_max}) | - | -")
-            print(f"| {n} | {r['ours_s']:.3f} | {peer} | {mem:.2f} | {r['logdet']} |", flush=True)
+        print(f"## SDM, unit effects, synthetic kNN W (k = 6), T = {a.T}: the formula API against peers\n\n"
+              f"Ours: `sp.SDM(\"y ~ x1 + x2\", data=df, w=(W, ids), entity=\"id\", time=\"year\", fe=\"entity\")"
+              f".fit()`, standard errors, then `.impacts(draws={a.draws}, seed=0).table`, from an entity-major data "
+              "frame. Peers: the estimation call only. Cells: seconds (peer / ours).\n", flush=True)
+        limits = {"spreg": a.spreg_max, "panelbox": a.peer_max, "panelbox_sym": a.peer_max, "splm": a.peer_max}
+        print("\n".join(bench_compare.section(a.sizes, a.T, a.draws, limits, a.peer_timeout)), flush=True)
     if "big" in a.sections:
-        big = fresh_process(a.big, a.T)
-        print(f"\n## Ours alone at N = {big['N']}, T = {big['T']}\n\nfit {big['ours_s']:.2f} s, peak RSS "
-              f"{big['peak_rss_gb']:.2f} GB (data alone {big['rss_before_fit_gb']:.2f} GB), log-det {big['logdet']}\n",
+        print(f"\n## Ours alone at large N (formula API, fresh process each, T = {a.T}, {a.draws} impact draws; "
+              "the process's first fit, so the formula library's import is inside the seconds)\n",
               flush=True)
+        bench_compare.big_section([_big_run(s) for s in a.big], a.T, a.draws, a.big_timeout)
     if "county" in a.sections:
         print("## Real county W (China, 2,875 counties)\n", flush=True)
         print("\n".join(county_section(a.T)), flush=True)

@@ -28,6 +28,7 @@ from scipy.sparse.linalg import splu
 
 from spillover.errors import SpecificationError, format_error
 from spillover.spatial.likelihood import hessian_from_gradient, numerical_hessian
+from spillover.spatial.logdet import one_blas_thread
 from spillover.spatial.transforms import demean
 
 #: ``cov=`` choices of the static ML models, with the label printed in tables.
@@ -53,18 +54,40 @@ def from_gradient(grad, theta: np.ndarray) -> np.ndarray:
     return -hessian_from_gradient(grad, theta)
 
 
-def _starred(engine, p: float, corr_on: bool, W, n: int) -> tuple[float, float, float]:
-    """tr(G), tr(G^2), tr(G'G) at p, with Lee-Yu's unit-eigenvalue removal when ``corr_on``."""
+def lag_lu(W, p: float):
+    """Sparse LU of ``I - p W``, the one factorisation the information matrix needs.
+
+    Minimum-degree ordering of ``A + A'`` without pivoting when ``I - p W``
+    is strictly diagonally dominant (always for a row-standardised ``W`` and
+    ``|p| < 1``), as in :class:`spillover.spatial.logdet.LULogDet`: at N =
+    100,000 (6-NN) about half the time and memory of COLAMD with partial
+    pivoting; otherwise COLAMD with partial pivoting. Exact either way.
+    """
+    w = sp_sparse.csr_matrix(W)
+    a = sp_sparse.csc_matrix(sp_sparse.identity(w.shape[0]) - p * w)
+    diag = np.abs(1.0 - p * w.diagonal())
+    off = np.asarray(abs(w).sum(axis=1)).ravel() - np.abs(w.diagonal())
+    if np.all(abs(p) * off < diag):
+        return splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    return splu(a)
+
+
+def _starred(engine, p: float, corr_on: bool, W, n: int, lu=None) -> tuple[float, float, float]:
+    """tr(G), tr(G^2), tr(G'G) at p, with Lee-Yu's unit-eigenvalue removal when ``corr_on``.
+
+    ``lu`` is the LU of ``I - p W`` (:func:`lag_lu`), needed when ``corr_on``: ``G'1`` comes
+    from its transposed solve.
+    """
     tg, tg2, tgg = float(engine.tr_G(p)), float(engine.tr_G2(p)), float(engine.tr_GtG(p))
     if corr_on:
-        a = sp_sparse.csc_matrix(sp_sparse.identity(n) - p * sp_sparse.csr_matrix(W)).T.tocsc()
-        g1 = splu(a).solve(np.asarray(W.T @ np.ones(n)))
+        g1 = lu.solve(np.asarray(W.T @ np.ones(n)), trans="T")
         tg -= 1.0 / (1.0 - p)
         tg2 -= 1.0 / (1.0 - p) ** 2
         tgg -= float(g1 @ g1) / n
     return tg, tg2, tgg
 
 
+@one_blas_thread
 def expected_information(spec, mom, beta, rho, lam, sigma2, engine, conv, W, zt, n, t, fe):
     """Expected information of (beta, rho | lambda, sigma2); see the module docstring.
 
@@ -75,11 +98,11 @@ def expected_information(spec, mom, beta, rho, lam, sigma2, engine, conv, W, zt,
     corr_on = conv.jac_corr > 0
     c = conv.jac
     p = rho if spec.lag else lam
-    tg, tg2, tgg = _starred(engine, p, corr_on, W, n)
+    lu = lag_lu(W, p) if (spec.lag or corr_on) else None
+    tg, tg2, tgg = _starred(engine, p, corr_on, W, n, lu)
     info = np.zeros((k + 2, k + 2))
     if spec.lag:
         zb = zt @ beta
-        lu = splu(sp_sparse.csc_matrix(sp_sparse.identity(n) - rho * sp_sparse.csr_matrix(W)))
         wzb = np.asarray(W @ zb.reshape(t, n).T)
         v = lu.solve(wzb).T.reshape(-1)  # (I_T kron G) Z b, time-major
         if corr_on:

@@ -100,17 +100,24 @@ def wx_columns(names: list[str], wx: bool | list[str] | None) -> list[int]:
 
 
 def collinear_columns(x: np.ndarray, names: list[str], tol: float = 1e-9) -> list[str]:
-    """Names of columns that are (numerically) linear combinations of earlier ones."""
+    """Names of columns that are (numerically) linear combinations of earlier ones.
+
+    A column is collinear when the smallest singular value of the kept
+    columns plus it, each scaled to unit length, is below ``tol`` times the
+    largest. One QR of the scaled ``x`` first: ``x_s = Q R`` with orthonormal
+    ``Q``, so any set of columns of ``x_s`` has the singular values of the same
+    columns of the small ``R`` (one pass over the rows instead of one SVD of
+    the tall matrix per column).
+    """
+    scale = np.sqrt((x**2).sum(axis=0))
+    r = np.linalg.qr(x / np.where(scale > 0, scale, 1.0), mode="r")
     bad: list[str] = []
     kept: list[int] = []
-    scale = np.sqrt((x**2).sum(axis=0))
     for j in range(x.shape[1]):
         if scale[j] == 0:
             bad.append(names[j])
             continue
-        cand = kept + [j]
-        sub = x[:, cand] / np.where(scale[cand] > 0, scale[cand], 1.0)
-        s = np.linalg.svd(sub, compute_uv=False)
+        s = np.linalg.svd(r[:, kept + [j]], compute_uv=False)
         if s[-1] / s[0] < tol:
             bad.append(names[j])
         else:
