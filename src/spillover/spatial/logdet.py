@@ -713,7 +713,7 @@ class LULogDet(_Base):
         self._off_row = np.asarray(abs(w.W).sum(axis=1)).ravel() - np.abs(diag)
         self._off_col = np.asarray(abs(w.W).sum(axis=0)).ravel() - np.abs(diag)
         self._lu: OrderedDict[float, Any] = OrderedDict()
-        self._traces: dict[float, tuple[float, float, float]] = {}
+        self._traces: dict[float, float] = {}  # Hutchinson tr(G'G) above GTG_EXACT_MAX units
         self._tr_g: dict[float, float] = {}
         self._gtg: dict[float, float] = {}
 
@@ -814,36 +814,29 @@ class LULogDet(_Base):
         return _out(out, scalar)
 
     @cached_property
-    def _probes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Seeded probes ``Z``, ``W'Z`` and their control variates."""
+    def _probes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Seeded probes ``Z`` and their control variates."""
         Z = _rademacher(self.n, self.draws, self.seed)
-        return Z, self._w.Wt @ Z, _probe_controls(self._w, Z)
+        return Z, _probe_controls(self._w, Z)
 
     @one_blas_thread
-    def _trace_triplet(self, rho: float) -> tuple[float, float, float]:
+    def _gtg_estimate(self, rho: float) -> float:
+        """Hutchinson estimate of ``tr(G'G)``: mean ``|G z|^2`` over the probes, with control variates."""
         if rho not in self._traces:
             lu = self._factor(rho)
             if lu is None:
                 raise SpecificationError(format_error("I - rho W is singular", rho=rho))
-            Z, WtZ, X = self._probes
+            Z, X = self._probes
             U = self._w.W @ lu.solve(Z)  # G z
-            V = lu.solve(WtZ, trans="T")  # G' z
-            Y = np.column_stack([_dots(Z, U), _dots(V, U), _dots(U, U)])
-            tg, tg2, tgtg = _cv_adjust(Y, X)[0].mean(axis=0)
-            self._traces[rho] = (float(tg), float(tg2), float(tgtg))
+            self._traces[rho] = float(_cv_adjust(_dots(U, U)[:, None], X)[0].mean())
         return self._traces[rho]
-
-    def _traces_at(self, rho: Any, k: int) -> Any:
-        r, scalar = _as_rho(rho)
-        return _out(np.array([self._trace_triplet(float(x))[k] for x in r]), scalar)
 
     def tr_GtG(self, rho: Any) -> Any:
         """``tr(G'G) = |W S|_F^2``: exact up to :data:`GTG_EXACT_MAX` units (:meth:`_gtg_exact`), else the
         Hutchinson estimate with control variates (class docstring)."""
-        if self.n > GTG_EXACT_MAX:
-            return self._traces_at(rho, 2)
         r, scalar = _as_rho(rho)
-        return _out(np.array([self._gtg_exact(float(x)) for x in r]), scalar)
+        one = self._gtg_estimate if self.n > GTG_EXACT_MAX else self._gtg_exact
+        return _out(np.array([one(float(x)) for x in r]), scalar)
 
     @one_blas_thread
     def _gtg_exact(self, rho: float) -> float:
