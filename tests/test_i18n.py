@@ -62,3 +62,23 @@ def test_embedded_font_subset_is_the_same_bytes_every_time():
     assert subset_truetype(str(path), "数字经济观测值")[0] == first and family
     key = "{00112233-4455-6677-8899-AABBCCDDEEFF}"
     assert obfuscate(obfuscate(first, key), key) == first and obfuscate(first, key)[:32] != first[:32]
+
+
+def test_embedded_font_subset_does_not_depend_on_the_shared_cut():
+    """Documents are cut from a shared cut of the CJK font; the bytes equal a cut of the whole font, however it grew."""
+    import io
+
+    from spillover.report import docx_fonts
+    from spillover.report.fonts import find_cjk_font_file
+
+    path = find_cjk_font_file()
+    if path is None:
+        pytest.skip("no CJK font installed")
+    text = "空间杜宾模型（直接效应）：0.357***，鬱"
+    buf = io.BytesIO()
+    docx_fonts._cut(str(path), text, truetype=True).save(buf)  # the whole font, cut once
+    docx_fonts._SOURCES.clear()
+    first = docx_fonts.subset_truetype(str(path), text)[0]
+    docx_fonts.subset_truetype(str(path), "龘齉")  # a document with characters the shared cut lacks: it grows
+    assert len(docx_fonts._SOURCES[str(path)][0]) > len(set(text))
+    assert docx_fonts.subset_truetype(str(path), text)[0] == first == buf.getvalue()

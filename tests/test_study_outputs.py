@@ -171,3 +171,47 @@ def test_a_grid_that_estimates_nothing_and_a_table_of_impacts_without_any_are_er
                                         encoding="utf-8")
     with pytest.raises(SpecificationError, match="impacts = true but none of its columns"):
         load_study(study)
+
+
+def test_renderings_written_beside_the_figures_give_the_same_files(study, tmp_path):
+    """The Chinese rendering in a second process (while this one draws the figures) writes the same bytes."""
+    spec = study / "00_study.toml"
+    spec.write_text(SPEC.replace('name = "grid"', 'name = "grid"\nrenderings = ["zh"]'), encoding="utf-8")
+    together = run_study(study, tmp_path / "par", parallel=True)
+    alone = run_study(study, tmp_path / "seq", parallel=False)
+    a, b = _snapshot(tmp_path / "par"), _snapshot(tmp_path / "seq")
+    assert any(k.startswith("zh/figures/") for k in a) and any(k.startswith("zh/tables/") for k in a)
+    assert sorted(a) == sorted(b)
+    assert {k for k in a if a[k] != b[k]} == {"manifest.json"}
+    assert sorted(p.relative_to(tmp_path / "par").as_posix() for p in together.files) == \
+        sorted(p.relative_to(tmp_path / "seq").as_posix() for p in alone.files)
+
+
+def test_a_step_that_fails_in_the_second_process_fails_in_this_one(tmp_path):
+    """The forked step's error is raised here, by running the step again; its files are reported back."""
+    import os
+    from types import SimpleNamespace
+
+    from spillover.study.runner import _Forked
+
+    ran_here: list[int] = []
+
+    def failing():
+        ran_here.append(os.getpid())
+        raise SpecificationError("no such table")
+
+    side = _Forked.start(SimpleNamespace(files=[]), failing)
+    if side is None:
+        pytest.skip("one core or no fork here: the step runs in this process")
+    with pytest.raises(SpecificationError, match="no such table"):
+        side.join()
+    assert ran_here == [os.getpid()]  # the copy's attempt is not in this process's memory
+
+    run = SimpleNamespace(files=[])
+
+    def writing():
+        (tmp_path / "a.txt").write_text("a", encoding="utf-8")
+        run.files.append(tmp_path / "a.txt")
+
+    side = _Forked.start(run, writing)
+    assert side.join() >= 0 and run.files == [tmp_path / "a.txt"] and (tmp_path / "a.txt").is_file()

@@ -11,6 +11,7 @@ in tidy form, which ``spillover verify`` compares.
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import tempfile
 import time
@@ -628,6 +629,7 @@ def step_renderings(run: StudyRun, figures: bool = True) -> None:
     ``[translations.<language>]``; what is left untranslated is listed in
     ``<language>/untranslated.txt`` so a study can complete it.
     """
+    from spillover.report.docx_fonts import expect_text
     from spillover.report.i18n import Translator
     from spillover.study import descriptive, readme
 
@@ -641,6 +643,7 @@ def step_renderings(run: StudyRun, figures: bool = True) -> None:
         tr = Translator(lang, {**known, **labelled, **run.study.translations.get(lang, {})})
         run.language, run.tr, run.render_dir = lang, tr, f"{lang}/"
         try:
+            expect_text("".join(tr.phrases.values()) + "".join(descriptive.unit_names(run).values()))
             step_tables(run)
             descriptive.write_tables(run)
             for name, tab, title, note, shown in run.markdown_tables:
@@ -694,12 +697,14 @@ STEPS = ("data", "weights", "moran", "diagnose", "estimates", "analyses", "descr
 
 
 def run_study(models: str | Path = "models", out: str | Path = "results", *,
-              progress=None, figures: bool = True, engine=None) -> StudyRun:
+              progress=None, figures: bool = True, engine=None, parallel: bool = True) -> StudyRun:
     """Run every step of the study in ``models`` and write ``out``; returns the in-memory :class:`StudyRun`.
 
     ``engine`` (:class:`spillover.engine.Engine`) runs the specification grids
     and the bootstraps; by default they run in this process. The numbers do
-    not depend on it.
+    not depend on it. ``parallel``: write the further renderings (``[study]
+    renderings``) in a second process while this one draws the figures, where
+    that is safe and useful (:class:`_Forked`); the files are the same.
     """
     from spillover.study import descriptive, manifest, readme
 
@@ -724,18 +729,28 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
             ("grid", lambda: step_grid(run)),
             ("tables", lambda: step_tables(run)),
         ]
+        later: list[tuple[str, Callable[[], None]]] = []
         if figures:
             from spillover.study import figures as figmod
 
-            steps.append(("figures", lambda: figmod.study_figures(run)))
-        steps.append(("hypotheses", lambda: readme.write_readme(run)))
-        steps.append(("renderings", lambda: step_renderings(run, figures=figures)))
+            later.append(("figures", lambda: figmod.study_figures(run)))
+        later.append(("hypotheses", lambda: readme.write_readme(run)))
+        renderings = ("renderings", lambda: step_renderings(run, figures=figures))
         for name, fn in steps:
-            if progress:
-                progress(name)
-            t0 = time.perf_counter()
-            fn()
-            run.timings[name] = round(time.perf_counter() - t0, 3)
+            _timed(run, name, fn, progress)
+        side = _Forked.start(run, renderings[1]) if parallel and run.study.study.renderings else None
+        try:
+            for name, fn in later:
+                _timed(run, name, fn, progress)
+            if side is None:
+                _timed(run, *renderings, progress)
+            else:
+                if progress:
+                    progress("renderings")
+                run.timings["renderings"] = side.join()
+        finally:
+            if side is not None:
+                side.cancel()
         numbers = pd.concat(run.numbers, ignore_index=True) if run.numbers else pd.DataFrame(
             columns=["output", "row", "column", "value"])
         numbers["value"] = pd.to_numeric(numbers["value"], errors="coerce")
@@ -746,6 +761,83 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return run
+
+
+def _timed(run: StudyRun, name: str, fn: Callable[[], None], progress) -> None:
+    if progress:
+        progress(name)
+    t0 = time.perf_counter()
+    fn()
+    run.timings[name] = round(time.perf_counter() - t0, 3)
+
+
+class _Forked:
+    """A step that only writes files, run in a forked copy of this process while this one goes on.
+
+    Only on Linux with at least two usable cores (``fork`` is unsafe on
+    macOS and absent on Windows; one core gains nothing); :meth:`start`
+    returns None elsewhere and the caller runs the step itself. The copy
+    shares nothing but the staging folder: it sends back the paths it
+    wrote. When it fails for any reason, :meth:`join` runs the step in this
+    process, so the error (or the result) is exactly the one without it.
+    """
+
+    def __init__(self, run: StudyRun, fn: Callable[[], None], pid: int, fd: int):
+        self.run, self.fn, self.pid, self.fd = run, fn, pid, fd
+
+    @classmethod
+    def start(cls, run: StudyRun, fn: Callable[[], None]) -> _Forked | None:
+        import sys
+
+        if not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2:
+            return None
+        sys.stdout.flush()
+        sys.stderr.flush()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the copy: run the step, send (paths, seconds), leave without running the parent's exit code
+            code = 1
+            try:
+                os.close(read)
+                before, t0 = len(run.files), time.perf_counter()
+                fn()
+                payload = pickle.dumps(([str(p) for p in run.files[before:]], round(time.perf_counter() - t0, 3)))
+                with os.fdopen(write, "wb") as fh:
+                    fh.write(payload)
+                code = 0
+            except BaseException:  # noqa: BLE001 - reported by running the step again in the parent
+                pass
+            finally:
+                os._exit(code)
+        os.close(write)
+        return cls(run, fn, pid, read)
+
+    def join(self) -> float:
+        """Wait for the copy and add its files to ``run.files``; its run time in seconds."""
+        with os.fdopen(self.fd, "rb") as fh:
+            data = fh.read()
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        if status == 0 and data:
+            files, seconds = pickle.loads(data)
+            self.run.files.extend(Path(f) for f in files)
+            return seconds
+        t0 = time.perf_counter()
+        self.fn()
+        return round(time.perf_counter() - t0, 3)
+
+    def cancel(self) -> None:
+        """Stop a copy still running (this process failed or was interrupted)."""
+        if self.pid:
+            import signal
+
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            os.close(self.fd)
+            self.pid = 0
 
 
 def _refuse_raw_out(study: Study, paths: StudyPaths, final: Path) -> None:
