@@ -132,12 +132,13 @@ def grid_section() -> list[str]:
     """The default study's specification grid (models/30_robustness.toml) in-process and on 1 and 2 workers."""
     from spillover.engine import Engine
     from spillover.study.grid import run_grid
+    from spillover.study.paths import StudyPaths
     from spillover.study.runner import StudyRun, step_data, step_weights
     from spillover.study.spec import load_study
 
     root = HERE.parents[1]
     study = load_study(root / "models")
-    run_ = StudyRun(study=study, root=root, out=Path(tempfile.mkdtemp()))
+    run_ = StudyRun(study=study, paths=StudyPaths.of(root / "models"), out=Path(tempfile.mkdtemp()))
     step_data(run_)
     step_weights(run_)
     g = study.grid[0]
@@ -147,7 +148,7 @@ def grid_section() -> list[str]:
         with Engine(**kw) as eng:
             eng.map(_warm, range(4 * max(1, kw.get("n_workers", 1))))  # imports on every worker, untimed
             t0 = time.perf_counter()
-            tab = run_grid(g, run_.panel, run_.weights, "province", "year", engine=eng)
+            tab = run_grid(g, run_.panel, run_.weights, study.data.entity, study.data.time, engine=eng)
             el = time.perf_counter() - t0
         tables.append(tab)
         rows.append(f"| {label} | {len(tab)} | {el:.1f} | {len(tab) / el:.1f} |")
