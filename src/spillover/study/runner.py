@@ -836,7 +836,10 @@ class _Forked:
                 os.waitpid(self.pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
-            os.close(self.fd)
+            try:
+                os.close(self.fd)
+            except OSError:  # already closed by an interrupted join
+                pass
             self.pid = 0
 
 
