@@ -738,7 +738,8 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
         renderings = ("renderings", lambda: step_renderings(run, figures=figures))
         for name, fn in steps:
             _timed(run, name, fn, progress)
-        side = _Forked.start(run, renderings[1]) if parallel and run.study.study.renderings else None
+        further = [lang for lang in run.study.study.renderings if lang != run.study.study.language]
+        side = _Forked.start(run, renderings[1]) if parallel and further else None
         try:
             for name, fn in later:
                 _timed(run, name, fn, progress)
