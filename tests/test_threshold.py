@@ -143,3 +143,40 @@ def test_interval_cut_by_the_trimming_is_said_so():
     assert res.table().loc["gamma1", "ci_note"] == "upper bound cut by the trimming"
     mid = panel_threshold("y ~ x + z", synthetic(0.5), "id", "year", threshold_var="q", regime_vars=["x"], bootstrap=0)
     assert mid.ci_at_edge == [(False, False)] and mid.table().loc["gamma1", "ci_note"] == ""
+
+
+def _lsdv_ssr(df: pd.DataFrame, regime_vars: list[str], common: list[str], gammas: list[float]) -> float:
+    """SSR of the explicit dummy-variable regression with regimes cut at ``gammas`` (statsmodels, pinv)."""
+    cuts = [-np.inf] + sorted(gammas) + [np.inf]
+    d, terms = df.copy(), []
+    for j, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
+        for v in regime_vars:
+            d[f"{v}_r{j}"] = d[v] * ((d["q"] > a) & (d["q"] <= b))
+            terms.append(f"{v}_r{j}")
+    return smf.ols("y ~ 0 + C(id) + " + " + ".join(common + terms), d).fit().ssr
+
+
+@pytest.mark.filterwarnings("ignore:The design matrix is rank-deficient")  # on purpose, see below
+def test_second_threshold_path_matches_dummy_regression():
+    """The two-threshold SSR path (split search given the refined first threshold) is the LSDV SSR at each candidate.
+
+    Two regime variables and a grid whose neighbouring points leave one
+    observation in a regime: that design is rank deficient, where a QR
+    without pivoting loses part of the column space.
+    """
+    df = synthetic(0.5, n=30, t=8, seed=4)
+    df["w"] = np.random.default_rng(8).normal(size=len(df))
+    q = np.sort(df["q"].to_numpy())
+    k = int(np.searchsorted(q, 0.5))  # the threshold of the data: the first stage lands next to it
+    grid = q[k - 6:k + 7]  # consecutive values: a candidate next to the fixed threshold leaves one observation
+    res = panel_threshold("y ~ x + w + z", df, "id", "year", threshold_var="q", regime_vars=["x", "w"], grid=grid,
+                          n_thresholds=2, trim=(0.001, 0.001), bootstrap=0)
+    path = res.ssr_path.dropna(subset=["ssr2"])
+    g_path = float(path["gamma"].iloc[int(np.argmin(path["ssr2"].to_numpy()))])
+    g_fix = next(g for g in res.thresholds if g != g_path)
+    want = [_lsdv_ssr(df, ["x", "w"], ["z"], [g_fix, g]) for g in path["gamma"]]
+    np.testing.assert_allclose(path["ssr2"].to_numpy(), want, rtol=1e-9)
+    assert res.ssr["S2"] == pytest.approx(min(want), rel=1e-9)
+    np.testing.assert_allclose(res.ssr_path["ssr1"].dropna().to_numpy(),
+                               [_lsdv_ssr(df, ["x", "w"], ["z"], [g]) for g in res.ssr_path.dropna(subset=["ssr1"])["gamma"]],
+                               rtol=1e-9)
