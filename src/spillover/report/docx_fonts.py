@@ -75,12 +75,16 @@ def _cut(source, text: str, *, truetype: bool):
 
 
 def _package_alphabet() -> frozenset[str]:
-    """Characters the package itself writes in Chinese (its phrases and sentence templates), ASCII, CJK punctuation."""
+    """Characters the package itself writes in Chinese (its phrases and sentence templates), ASCII, punctuation.
+
+    Punctuation: the general block (dashes, quotes, ellipsis; a range "2013–2017"
+    brings an en dash) and the CJK and full-width ones.
+    """
     from spillover.report import i18n
 
     text = "".join(i18n.PHRASES.get("zh", {}).values()) + "".join(t for _, t in i18n.PATTERNS.get("zh", []))
     ascii_ = "".join(chr(c) for c in range(0x20, 0x7F))
-    punctuation = "".join(chr(c) for c in (*range(0x3000, 0x3020), *range(0xFF01, 0xFF20)))
+    punctuation = "".join(chr(c) for c in (*range(0x2010, 0x2028), *range(0x3000, 0x3020), *range(0xFF01, 0xFF20)))
     return frozenset(text + ascii_ + punctuation)
 
 
