@@ -187,6 +187,26 @@ def test_renderings_written_beside_the_figures_give_the_same_files(study, tmp_pa
         sorted(p.relative_to(tmp_path / "seq").as_posix() for p in alone.files)
 
 
+def test_the_local_moran_frame_is_computed_once_for_every_rendering(study, tmp_path, monkeypatch):
+    """The LISA map's permutation inference runs before the figures, once, and both languages draw that frame."""
+    import spillover.diagnostics.moran as moran
+
+    spec = study / "00_study.toml"
+    spec.write_text(SPEC.replace('name = "grid"', 'name = "grid"\nrenderings = ["zh"]'), encoding="utf-8")
+    calls: list[int] = []
+    real = moran.lisa_by_year
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(moran, "lisa_by_year", counted)
+    run = run_study(study, tmp_path / "out", parallel=False)
+    lisa = sorted(p.relative_to(tmp_path / "out").as_posix() for p in run.files if "lisa" in p.name)
+    assert lisa == ["figures/lisa_y_4.pdf", "figures/lisa_y_4.png", "zh/figures/lisa_y_4.pdf", "zh/figures/lisa_y_4.png"]
+    assert len(calls) == 1 and len(run.figure_inputs) == 1
+
+
 def test_a_step_that_fails_in_the_second_process_fails_in_this_one(tmp_path):
     """The forked step's error is raised here, by running the step again; its files are reported back."""
     import os

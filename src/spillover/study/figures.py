@@ -262,8 +262,36 @@ def _pick_weights(run, spec) -> tuple[str, Any]:
     return name, run.weights[name]
 
 
-def _make_figure(run, spec) -> Figure:
+def _lisa_frame(run, spec) -> tuple[pd.DataFrame, list, int]:
+    """(local Moran frame, periods, permutations) of a ``lisa_map`` figure, computed once per run.
+
+    The same frame serves every rendering language; :func:`figure_inputs`
+    computes it before the renderings start.
+    """
     from spillover.diagnostics.moran import lisa_by_year
+
+    wname, w = _pick_weights(run, spec)
+    perm, seed = _moran_settings(run, spec.variable, wname)
+    perm = max(perm, 1)
+    entity, time = run.study.data.entity, run.study.data.time
+    yrs = _years(run.panel, time, spec.years or None, "last")
+    key = ("lisa", spec.variable, wname, tuple(yrs), perm, seed)
+    if key not in run.figure_inputs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run.figure_inputs[key] = lisa_by_year(run.panel[run.panel[time].isin(yrs)], spec.variable, w, entity,
+                                                  time, permutations=perm, seed=seed)
+    return run.figure_inputs[key], yrs, perm
+
+
+def figure_inputs(run) -> None:
+    """The runner's step before the figures: compute what they show that is not drawn (the LISA frames)."""
+    for spec in list(run.study.figure) or default_figure_specs(run):
+        if spec.kind == "lisa_map":
+            _lisa_frame(run, spec)
+
+
+def _make_figure(run, spec) -> Figure:
     from spillover.study.runner import variable_labels
 
     entity, time = run.study.data.entity, run.study.data.time
@@ -292,14 +320,7 @@ def _make_figure(run, spec) -> Figure:
                              language=language)
     if spec.kind == "lisa_map":
         opts = map_options()
-        wname, w = _pick_weights(run, spec)
-        perm, seed = _moran_settings(run, spec.variable, wname)
-        perm = max(perm, 1)
-        yrs = _years(panel, time, years, "last")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            frame = lisa_by_year(panel[panel[time].isin(yrs)], spec.variable, w, entity, time,
-                                 permutations=perm, seed=seed)
+        frame, yrs, perm = _lisa_frame(run, spec)
         return lisa_map(run.geometry, frame, yrs, variable=spec.variable, permutations=perm, alpha=0.05, **opts)
     if spec.kind == "impacts":
         if not run.impacts:

@@ -55,6 +55,7 @@ class StudyRun:
     notes: dict = field(default_factory=dict)  # estimate name -> notes for the tables that show it
     engine: object = None  # spillover.engine.Engine for the grid and the bootstraps (None: in-process)
     grids: dict = field(default_factory=dict)
+    figure_inputs: dict = field(default_factory=dict)  # computed frames the figures show (LISA), by their inputs
     markdown_tables: list = field(default_factory=list)  # (name, frame, title, note) of the analyses' tables
     weights_summary: pd.DataFrame | None = None  # one row per W (label, kind, links, islands, ...)
     final: Path | None = None  # the --out folder the outputs move into when every step has succeeded
@@ -692,8 +693,8 @@ _TEST_TEXT = {"lm_lag": "LM lag", "lm_error": "LM error", "robust_lm_lag": "Robu
 
 
 # ---------------------------------------------------------------- driver
-STEPS = ("data", "weights", "moran", "diagnose", "estimates", "analyses", "descriptive", "grid", "tables", "figures",
-         "hypotheses", "renderings")
+STEPS = ("data", "weights", "moran", "diagnose", "estimates", "analyses", "descriptive", "grid", "figure inputs",
+         "tables", "figures", "hypotheses", "renderings")
 
 
 def run_study(models: str | Path = "models", out: str | Path = "results", *,
@@ -703,8 +704,10 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
     ``engine`` (:class:`spillover.engine.Engine`) runs the specification grids
     and the bootstraps; by default they run in this process. The numbers do
     not depend on it. ``parallel``: write the further renderings (``[study]
-    renderings``) in a second process while this one draws the figures, where
-    that is safe and useful (:class:`_Forked`); the files are the same.
+    renderings``) in a second process while this one writes the study's own
+    tables, figures and README, where that is safe and useful
+    (:class:`_Forked`); the files are the same. What both need and is
+    costly (the LISA frames) is computed before, once.
     """
     from spillover.study import descriptive, manifest, readme
 
@@ -727,12 +730,13 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
             ("analyses", lambda: step_analyses(run)),
             ("descriptive", lambda: descriptive.step_descriptive(run)),
             ("grid", lambda: step_grid(run)),
-            ("tables", lambda: step_tables(run)),
         ]
-        later: list[tuple[str, Callable[[], None]]] = []
+        # the study's own tables, figures and README; a further rendering only needs the steps above
+        later: list[tuple[str, Callable[[], None]]] = [("tables", lambda: step_tables(run))]
         if figures:
             from spillover.study import figures as figmod
 
+            steps.append(("figure inputs", lambda: figmod.figure_inputs(run)))
             later.append(("figures", lambda: figmod.study_figures(run)))
         later.append(("hypotheses", lambda: readme.write_readme(run)))
         renderings = ("renderings", lambda: step_renderings(run, figures=figures))
