@@ -208,7 +208,7 @@ def test_the_local_moran_frame_is_computed_once_for_every_rendering(study, tmp_p
 
 
 def test_a_step_that_fails_in_the_second_process_fails_in_this_one(tmp_path):
-    """The forked step's error is raised here, by running the step again; its files are reported back."""
+    """The forked step's error is raised here, by running the step again; its files and value are reported back."""
     import os
     from types import SimpleNamespace
 
@@ -232,6 +232,9 @@ def test_a_step_that_fails_in_the_second_process_fails_in_this_one(tmp_path):
     def writing():
         (tmp_path / "a.txt").write_text("a", encoding="utf-8")
         run.files.append(tmp_path / "a.txt")
+        return {"computed": os.getpid()}
 
     side = _Forked.start(run, writing)
-    assert side.join() >= 0 and run.files == [tmp_path / "a.txt"] and (tmp_path / "a.txt").is_file()
+    value = side.join()  # what the step returned, computed in the copy
+    assert value["computed"] not in (os.getpid(), 0) and side.seconds >= 0
+    assert run.files == [tmp_path / "a.txt"] and (tmp_path / "a.txt").is_file()

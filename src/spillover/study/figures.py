@@ -284,11 +284,15 @@ def _lisa_frame(run, spec) -> tuple[pd.DataFrame, list, int]:
     return run.figure_inputs[key], yrs, perm
 
 
-def figure_inputs(run) -> None:
-    """The runner's step before the figures: compute what they show that is not drawn (the LISA frames)."""
+def figure_inputs(run) -> dict:
+    """The runner's step before the figures: compute what they show that is not drawn (the LISA frames).
+
+    Needs the panel and the weights only; returns ``run.figure_inputs``.
+    """
     for spec in list(run.study.figure) or default_figure_specs(run):
         if spec.kind == "lisa_map":
             _lisa_frame(run, spec)
+    return run.figure_inputs
 
 
 def _make_figure(run, spec) -> Figure:

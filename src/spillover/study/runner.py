@@ -17,6 +17,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -736,15 +737,25 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
         if figures:
             from spillover.study import figures as figmod
 
-            steps.append(("figure inputs", lambda: figmod.figure_inputs(run)))
             later.append(("figures", lambda: figmod.study_figures(run)))
         later.append(("hypotheses", lambda: readme.write_readme(run)))
         renderings = ("renderings", lambda: step_renderings(run, figures=figures))
-        for name, fn in steps:
-            _timed(run, name, fn, progress)
-        further = [lang for lang in run.study.study.renderings if lang != run.study.study.language]
-        side = _Forked.start(run, renderings[1]) if parallel and further else None
+        sides: list[_Forked] = []
         try:
+            for name, fn in steps[:2]:  # data and weights: what the figures' inputs need
+                _timed(run, name, fn, progress)
+            inputs = _Forked.start(run, lambda: figmod.figure_inputs(run)) if parallel and figures else None
+            sides += [inputs] if inputs else []
+            for name, fn in steps[2:]:
+                _timed(run, name, fn, progress)
+            if figures:
+                _timed(run, "figure inputs", lambda: run.figure_inputs.update(
+                    inputs.join() if inputs else figmod.figure_inputs(run)), progress)
+                if inputs:
+                    run.timings["figure inputs"] = inputs.seconds
+            further = [lang for lang in run.study.study.renderings if lang != run.study.study.language]
+            side = _Forked.start(run, renderings[1]) if parallel and further else None
+            sides += [side] if side else []
             for name, fn in later:
                 _timed(run, name, fn, progress)
             if side is None:
@@ -752,10 +763,11 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
             else:
                 if progress:
                     progress("renderings")
-                run.timings["renderings"] = side.join()
+                side.join()
+                run.timings["renderings"] = side.seconds
         finally:
-            if side is not None:
-                side.cancel()
+            for s in sides:
+                s.cancel()
         numbers = pd.concat(run.numbers, ignore_index=True) if run.numbers else pd.DataFrame(
             columns=["output", "row", "column", "value"])
         numbers["value"] = pd.to_numeric(numbers["value"], errors="coerce")
@@ -777,21 +789,23 @@ def _timed(run: StudyRun, name: str, fn: Callable[[], None], progress) -> None:
 
 
 class _Forked:
-    """A step that only writes files, run in a forked copy of this process while this one goes on.
+    """A step run in a forked copy of this process while this one goes on; it writes files, may return a value.
 
     Only on Linux with at least two usable cores (``fork`` is unsafe on
     macOS and absent on Windows; one core gains nothing); :meth:`start`
     returns None elsewhere and the caller runs the step itself. The copy
     shares nothing but the staging folder: it sends back the paths it
-    wrote. When it fails for any reason, :meth:`join` runs the step in this
-    process, so the error (or the result) is exactly the one without it.
+    wrote and what the step returned (pickled). When it fails for any
+    reason, :meth:`join` runs the step in this process, so the error (or
+    the result) is exactly the one without it.
     """
 
-    def __init__(self, run: StudyRun, fn: Callable[[], None], pid: int, fd: int):
+    def __init__(self, run: StudyRun, fn: Callable[[], Any], pid: int, fd: int):
         self.run, self.fn, self.pid, self.fd = run, fn, pid, fd
+        self.seconds = 0.0  # the step's run time, known after join()
 
     @classmethod
-    def start(cls, run: StudyRun, fn: Callable[[], None]) -> _Forked | None:
+    def start(cls, run: StudyRun, fn: Callable[[], Any]) -> _Forked | None:
         import sys
 
         if not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2:
@@ -800,13 +814,14 @@ class _Forked:
         sys.stderr.flush()
         read, write = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the copy: run the step, send (paths, seconds), leave without running the parent's exit code
+        if pid == 0:  # the copy: run the step, send (paths, seconds, value), leave without the parent's exit code
             code = 1
             try:
                 os.close(read)
                 before, t0 = len(run.files), time.perf_counter()
-                fn()
-                payload = pickle.dumps(([str(p) for p in run.files[before:]], round(time.perf_counter() - t0, 3)))
+                value = fn()
+                payload = pickle.dumps(([str(p) for p in run.files[before:]], round(time.perf_counter() - t0, 3),
+                                        value))
                 with os.fdopen(write, "wb") as fh:
                     fh.write(payload)
                 code = 0
@@ -817,19 +832,20 @@ class _Forked:
         os.close(write)
         return cls(run, fn, pid, read)
 
-    def join(self) -> float:
-        """Wait for the copy and add its files to ``run.files``; its run time in seconds."""
+    def join(self) -> Any:
+        """Wait for the copy, add its files to ``run.files`` and return what the step returned."""
         with os.fdopen(self.fd, "rb") as fh:
             data = fh.read()
         _, status = os.waitpid(self.pid, 0)
         self.pid = 0
         if status == 0 and data:
-            files, seconds = pickle.loads(data)
+            files, self.seconds, value = pickle.loads(data)
             self.run.files.extend(Path(f) for f in files)
-            return seconds
+            return value
         t0 = time.perf_counter()
-        self.fn()
-        return round(time.perf_counter() - t0, 3)
+        value = self.fn()
+        self.seconds = round(time.perf_counter() - t0, 3)
+        return value
 
     def cancel(self) -> None:
         """Stop a copy still running (this process failed or was interrupted)."""
