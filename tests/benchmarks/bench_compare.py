@@ -12,6 +12,7 @@ import numpy as np
 
 import bench_peers as bp
 import bench_sdm
+import targets
 
 PEERS = {  # column -> label in the table
     "spreg": "spreg ML_LagFE slx_lags=1",
@@ -103,6 +104,10 @@ def section(sizes: list[int], t: int, draws: int, limits: dict[str, int], timeou
         results[n] = run_size(n, t, draws, limits, timeout)
         rss[n] = bench_sdm.run_formula_child(n, t, draws=draws).get("peak_rss_gb", float("nan"))
         print(f"  (N = {n:,} done)", flush=True)
+        if n == 2000:
+            for peer in ("splm", "spreg"):
+                if "s" in results[n][peer]:
+                    targets.record(f"sdm2000_{peer}", results[n][peer]["s"] / results[n]["ours"]["s"])
     extra = notes(results)
     return [*table(results, rss), "", *(["Not run or failed:", *extra] if extra else [])]
 
@@ -119,5 +124,8 @@ def big_section(runs: list[tuple[int, str, str]], t: int, draws: int, timeout: f
         else:
             lines.append(f"| {n:,} | {fe} | {method} | {r['ours_s']:.2f} | {r['peak_rss_gb']:.2f} | "
                          f"{r['rss_before_fit_gb']:.2f} | {r['logdet']} | {r['rho']:.4f} |")
+            if f"big{n}_{fe}_{method}_s" in targets.GOALS:
+                targets.record(f"big{n}_{fe}_{method}_s", r["ours_s"])
+                targets.record(f"big{n}_{fe}_{method}_GB", r["peak_rss_gb"])
         print(lines[-1], flush=True)
     return lines

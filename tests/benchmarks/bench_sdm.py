@@ -47,12 +47,18 @@ def simulate(n: int, t: int = 10, k: int = 6, seed: int = 12345):
     rng = np.random.default_rng(seed)
     pts = rng.uniform(0, 100, size=(n, 2))
     W = knn_weights(pts, k)
+    return (*simulate_on(W, t, rng), W)
+
+
+def simulate_on(W, t: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(y, x) of the SDM of :func:`simulate` on a given row-standardised ``W`` (CSR), stacked time-major."""
+    n = W.shape[0]
     x = rng.standard_normal((n * t, 2))
     mu = np.tile(rng.standard_normal(n), t)
     wx = np.vstack([W @ x[s * n : (s + 1) * n] for s in range(t)])
     rhs = x @ np.array([1.0, -0.5]) + wx @ np.array([0.5, 0.3]) + mu + rng.standard_normal(n * t)
     y = lag_solve(W, 0.4, rhs.reshape(t, n).T).T.ravel()
-    return y, x, W
+    return y, x
 
 
 def lag_solve(W, rho: float, B: np.ndarray, tol: float = 1e-15) -> np.ndarray:

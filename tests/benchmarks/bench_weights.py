@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+import targets
+
 HERE = Path(__file__).resolve()
 SHARED = HERE.parents[3] / "shared" / "data"
 GEOMETRY = {"NCOVR US counties": (SHARED / "reference" / "ncovr" / "NAT.shp", "FIPS"),
@@ -141,6 +143,8 @@ def contiguity_rows(timeout: float) -> list[str]:
         ours = run({"case": "contiguity", "impl": "ours", "geometry": name}, timeout * 5)
         for peer in ("libpysal Queen", "libpysal Graph"):
             res = run({"case": "contiguity", "impl": peer, "geometry": name}, timeout)
+            if name == "NCOVR US counties" and peer == "libpysal Queen" and res is not None:
+                targets.record("queen3085", ours["seconds"] / res["seconds"])
             rows.append(_row(f"queen contiguity, islands nearest, {name}", ours["n"], ours, peer, res, timeout))
     return rows
 
@@ -154,6 +158,8 @@ def points_rows(cases: list[str], sizes: list[int], timeout: float, w_max: int) 
             outputs = ["ours sparse"] + (["ours W"] if n <= w_max else [])
             for impl in outputs:
                 ours = run({"case": case, "impl": impl, "n": n}, timeout * 5)
+                if impl == "ours sparse" and f"{case}{n}" in targets.GOALS:
+                    targets.record(f"{case}{n}", ours["seconds"])
                 rows.append(_row(f"{case}, output={'sparse' if impl.endswith('sparse') else 'W'}", n, ours,
                                  peer_name[case], peer, timeout))
     return rows

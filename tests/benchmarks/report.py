@@ -26,8 +26,14 @@ Sections, every timing measured in this run on this machine:
 6. The weights builders against libpysal's own (bench_weights.py): queen
    contiguity of the NCOVR and Chinese counties, kNN, distance band and
    inverse distance at N = 100,000 and 1,000,000, seconds and peak memory.
+7. Forced log-determinant strategies (bench_logdet.py): impact draws on the
+   NCOVR county W with ``logdet="lu"`` and ``"eigen"``, eigen against lu on
+   a kNN W that is not symmetric.
+8. ``spillover replicate`` of the bundled study in a fresh process, with the
+   run's own step timings.
 
-``--sections`` picks some of them (sdm big county mc grid weights).
+Last, every goal (targets.py) with what this run measured: met, or the gap.
+``--sections`` picks some of them (sdm big county mc grid weights logdet replicate).
 """
 
 from __future__ import annotations
@@ -47,8 +53,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_compare  # noqa: E402  (sibling benchmark scripts)
+import bench_logdet  # noqa: E402
 import bench_sdm  # noqa: E402
 import bench_weights  # noqa: E402
+import targets  # noqa: E402
 
 
 def _big_run(text: str) -> tuple[int, str, str]:
@@ -157,6 +165,27 @@ def grid_section() -> list[str]:
             f"Tables identical on every engine: {same}. (Cluster start-up is outside the timing.)"]
 
 
+def replicate_section() -> list[str]:
+    """``spillover replicate models/`` into a temporary folder, in a fresh process: wall seconds and the steps'."""
+    import json
+    import subprocess
+
+    root = HERE.parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "results"
+        t0 = time.perf_counter()
+        done = subprocess.run([str(Path(sys.executable).with_name("spillover")), "replicate", str(root / "models"),
+                               "--out", str(out)], capture_output=True, text=True, cwd=root)
+        wall = time.perf_counter() - t0
+        if done.returncode:
+            return [f"replicate failed (exit {done.returncode}): {done.stderr.strip()[-400:]}"]
+        steps = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["timings_s"]
+    targets.record("replicate", wall)
+    return [f"Wall time {wall:.1f} s (interpreter start and imports included). Steps, as the run timed them "
+            "(figure inputs and renderings run in forked copies beside the others):", "",
+            "| step | seconds |", "|:--|---:|", *(f"| {k} | {v:.2f} |" for k, v in steps.items())]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="*", default=[500, 1000, 2000, 5000])
@@ -172,8 +201,8 @@ def main() -> None:
     ap.add_argument("--spreg-max", type=int, default=2000,
                     help="largest N at which spreg is run (its dense information matrix took > 15 min at 10,000 here)")
     ap.add_argument("--quick", action="store_true", help="sizes 500 2000, big 20000, 20 MC replications")
-    ap.add_argument("--sections", nargs="*", default=["sdm", "big", "county", "mc", "grid", "weights"],
-                    choices=["sdm", "big", "county", "mc", "grid", "weights"], help="which sections to run")
+    sections = ["sdm", "big", "county", "mc", "grid", "weights", "logdet", "replicate"]
+    ap.add_argument("--sections", nargs="*", default=sections, choices=sections, help="which sections to run")
     ap.add_argument("--weights-sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     a = ap.parse_args()
     if a.quick:
@@ -206,6 +235,15 @@ def main() -> None:
         print("\n## Weights builders against libpysal (random points for kNN and distances)\n", flush=True)
         print("\n".join(bench_weights.report(["contiguity", "knn", "band", "inverse"], sizes, 60.0, 100_000)),
               flush=True)
+    if "logdet" in a.sections:
+        print("\n## Forced log-determinant strategies (SDM, unit effects, T = 10, fit then 1,000 impact draws)\n",
+              flush=True)
+        print("\n".join(bench_logdet.section(a.T, a.draws)), flush=True)
+    if "replicate" in a.sections:
+        print("\n## `spillover replicate` of the bundled study\n", flush=True)
+        print("\n".join(replicate_section()), flush=True)
+    print("\n## Goals: met, or the measured gap\n\nGoals of sections not run above are \"not measured\".\n")
+    print("\n".join(targets.table()), flush=True)
 
 
 if __name__ == "__main__":
