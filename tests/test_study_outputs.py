@@ -173,14 +173,36 @@ def test_a_grid_that_estimates_nothing_and_a_table_of_impacts_without_any_are_er
         load_study(study)
 
 
-def test_renderings_written_beside_the_figures_give_the_same_files(study, tmp_path):
-    """The Chinese rendering in a second process (while this one draws the figures) writes the same bytes."""
+BESIDE = """
+[[moran]]
+name = "moran"
+variables = ["y", "x"]
+weights = ["queen"]
+permutations = 99
+seed = 3
+
+[[diagnose]]
+name = "specification_tests"
+formula = "y ~ x"
+weights = "queen"
+fe = "entity"
+"""
+
+
+def test_steps_and_renderings_run_beside_give_the_same_files(study, tmp_path):
+    """Moran, the LM tests and the figures' inputs beside the estimation, the Chinese rendering beside the
+    figures, each in a second process: the same bytes, numbers.csv rows and README in the same order."""
     spec = study / "00_study.toml"
-    spec.write_text(SPEC.replace('name = "grid"', 'name = "grid"\nrenderings = ["zh"]'), encoding="utf-8")
+    spec.write_text(SPEC.replace('name = "grid"', 'name = "grid"\nrenderings = ["zh"]') + BESIDE, encoding="utf-8")
     together = run_study(study, tmp_path / "par", parallel=True)
     alone = run_study(study, tmp_path / "seq", parallel=False)
     a, b = _snapshot(tmp_path / "par"), _snapshot(tmp_path / "seq")
     assert any(k.startswith("zh/figures/") for k in a) and any(k.startswith("zh/tables/") for k in a)
+    assert "tables/moran_by_year.csv" in a and "tables/specification_tests.csv" in a
+    assert {"moran_by_year", "specification_tests", "table_sar"} <= set(pd.read_csv(tmp_path / "par" / "numbers.csv")
+                                                                          ["output"])
+    assert together.moran.equals(alone.moran) and list(together.diagnostics) == ["specification_tests"]
+    assert list(together.timings) == list(alone.timings)
     assert sorted(a) == sorted(b)
     assert {k for k in a if a[k] != b[k]} == {"manifest.json"}
     assert sorted(p.relative_to(tmp_path / "par").as_posix() for p in together.files) == \
@@ -238,3 +260,24 @@ def test_a_step_that_fails_in_the_second_process_fails_in_this_one(tmp_path):
     value = side.join()  # what the step returned, computed in the copy
     assert value["computed"] not in (os.getpid(), 0) and side.seconds >= 0
     assert run.files == [tmp_path / "a.txt"] and (tmp_path / "a.txt").is_file()
+
+
+def test_changes_made_beside_are_merged_where_a_sequential_run_has_them(tmp_path):
+    """List entries of the steps run beside go where those steps would have appended them; dicts and attributes too."""
+    from spillover.study.runner import StudyRun, _changes_of, _mark, _merge
+
+    run = StudyRun(study=None, paths=None, out=tmp_path)
+    run.numbers.append("data")
+    mark = _mark(run)
+
+    def beside():
+        run.numbers.append("moran")
+        run.diagnostics["lm"] = 1
+        run.moran = "frame"
+
+    changes = _changes_of(run, [("moran", beside)])
+    assert run.numbers == ["data"] and changes["numbers"] == ["moran"]  # taken back out until the merge
+    run.numbers.append("estimates")  # the other lane went on meanwhile
+    _merge(run, mark, changes)
+    assert run.numbers == ["data", "moran", "estimates"]
+    assert run.diagnostics == {"lm": 1} and run.moran == "frame" and "moran" in run.timings

@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Callable
 from typing import Any
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -694,7 +694,7 @@ _TEST_TEXT = {"lm_lag": "LM lag", "lm_error": "LM error", "robust_lm_lag": "Robu
 
 
 # ---------------------------------------------------------------- driver
-STEPS = ("data", "weights", "moran", "diagnose", "estimates", "analyses", "descriptive", "grid", "figure inputs",
+STEPS = ("data", "weights", "moran", "diagnose", "figure inputs", "estimates", "analyses", "descriptive", "grid",
          "tables", "figures", "hypotheses", "renderings")
 
 
@@ -706,9 +706,11 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
     and the bootstraps; by default they run in this process. The numbers do
     not depend on it. ``parallel``: write the further renderings (``[study]
     renderings``) in a second process while this one writes the study's own
-    tables, figures and README, where that is safe and useful
-    (:class:`_Forked`); the files are the same. What both need and is
-    costly (the LISA frames) is computed before, once.
+    tables, figures and README, and run the steps that need only the panel
+    and the weights (Moran, the LM tests, the figures' inputs) in another
+    beside the estimation steps, their changes merged back in order
+    (:func:`_changes_of`), where that is safe and useful (:class:`_Forked`);
+    the files are the same.
     """
     from spillover.study import descriptive, manifest, readme
 
@@ -722,37 +724,40 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
     staging = _staging(final)
     try:  # from here on, a failed or interrupted run (Ctrl-C too) removes its staging folder
         run = StudyRun(study=study, paths=paths, out=staging, engine=engine, final=final)
-        steps: list[tuple[str, Callable[[], None]]] = [
-            ("data", lambda: step_data(run)),
-            ("weights", lambda: step_weights(run)),
-            ("moran", lambda: step_moran(run)),
-            ("diagnose", lambda: step_diagnose(run)),
+        first: list[tuple[str, Callable[[], Any]]] = [("data", lambda: step_data(run)),
+                                                      ("weights", lambda: step_weights(run))]
+        # need only the panel and the weights: beside the estimation steps, their changes merged back in order
+        beside: list[tuple[str, Callable[[], Any]]] = [("moran", lambda: step_moran(run)),
+                                                       ("diagnose", lambda: step_diagnose(run))]
+        steps: list[tuple[str, Callable[[], Any]]] = [
             ("estimates", lambda: step_estimates(run)),
             ("analyses", lambda: step_analyses(run)),
             ("descriptive", lambda: descriptive.step_descriptive(run)),
             ("grid", lambda: step_grid(run)),
         ]
         # the study's own tables, figures and README; a further rendering only needs the steps above
-        later: list[tuple[str, Callable[[], None]]] = [("tables", lambda: step_tables(run))]
+        later: list[tuple[str, Callable[[], Any]]] = [("tables", lambda: step_tables(run))]
         if figures:
             from spillover.study import figures as figmod
 
+            beside.append(("figure inputs", lambda: figmod.figure_inputs(run)))
             later.append(("figures", lambda: figmod.study_figures(run)))
         later.append(("hypotheses", lambda: readme.write_readme(run)))
         renderings = ("renderings", lambda: step_renderings(run, figures=figures))
         sides: list[_Forked] = []
         try:
-            for name, fn in steps[:2]:  # data and weights: what the figures' inputs need
+            for name, fn in first:
                 _timed(run, name, fn, progress)
-            inputs = _Forked.start(run, lambda: figmod.figure_inputs(run)) if parallel and figures else None
-            sides += [inputs] if inputs else []
-            for name, fn in steps[2:]:
+            mark = _mark(run)
+            lane = _Forked.start(run, lambda: _changes_of(run, beside)) if parallel else None
+            sides += [lane] if lane else []
+            for name, fn in (steps if lane else beside + steps):
                 _timed(run, name, fn, progress)
-            if figures:
-                _timed(run, "figure inputs", lambda: run.figure_inputs.update(
-                    inputs.join() if inputs else figmod.figure_inputs(run)), progress)
-                if inputs:
-                    run.timings["figure inputs"] = inputs.seconds
+            if lane:
+                for name, _ in beside:
+                    if progress:
+                        progress(name)
+                _merge(run, mark, lane.join())
             further = [lang for lang in run.study.study.renderings if lang != run.study.study.language]
             side = _Forked.start(run, renderings[1]) if parallel and further else None
             sides += [side] if side else []
@@ -768,6 +773,8 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
         finally:
             for s in sides:
                 s.cancel()
+        run.timings = {k: run.timings[k] for k in sorted(run.timings, key=lambda k: STEPS.index(k) if k in STEPS
+                                                         else len(STEPS))}
         numbers = pd.concat(run.numbers, ignore_index=True) if run.numbers else pd.DataFrame(
             columns=["output", "row", "column", "value"])
         numbers["value"] = pd.to_numeric(numbers["value"], errors="coerce")
@@ -780,7 +787,57 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
     return run
 
 
-def _timed(run: StudyRun, name: str, fn: Callable[[], None], progress) -> None:
+def _mark(run: StudyRun) -> dict:
+    """Where ``run`` stands: lengths of its lists, keys of its dicts, its other attributes (for :func:`_changes_of`)."""
+    out = {}
+    for f in fields(run):
+        v = getattr(run, f.name)
+        out[f.name] = len(v) if isinstance(v, list) else set(v) if isinstance(v, dict) else v
+    return out
+
+
+def _changes_of(run: StudyRun, steps: list[tuple[str, Callable[[], Any]]]) -> dict:
+    """Run ``steps`` and return what they changed in ``run`` (for :func:`_merge`).
+
+    New list entries (taken back out of ``run``, so that the merge puts them
+    where the steps would have appended them), new dict entries, replaced
+    attributes. ``run.files`` is left to :class:`_Forked`. The steps may only
+    add: changes inside objects ``run`` already held are not seen.
+    """
+    before = _mark(run)
+    for name, fn in steps:
+        _timed(run, name, fn, None)
+    changes: dict[str, Any] = {}
+    for f in fields(run):
+        v, m = getattr(run, f.name), before[f.name]
+        if f.name == "files":
+            continue
+        if isinstance(v, list):
+            if len(v) > m:
+                changes[f.name] = v[m:]
+                del v[m:]
+        elif isinstance(v, dict):
+            new = {k: v[k] for k in v if k not in m}
+            if new:
+                changes[f.name] = new
+        elif v is not m:
+            changes[f.name] = v
+    return changes
+
+
+def _merge(run: StudyRun, mark: dict, changes: dict) -> None:
+    """Apply :func:`_changes_of` to ``run``: list entries at the positions of ``mark``, as a sequential run has them."""
+    for name, v in changes.items():
+        current = getattr(run, name)
+        if isinstance(current, list):
+            current[mark[name]:mark[name]] = v
+        elif isinstance(current, dict):
+            current.update(v)
+        else:
+            setattr(run, name, v)
+
+
+def _timed(run: StudyRun, name: str, fn: Callable[[], Any], progress) -> None:
     if progress:
         progress(name)
     t0 = time.perf_counter()
