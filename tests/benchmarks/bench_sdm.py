@@ -104,7 +104,7 @@ def time_pair(n: int, t: int, run_spreg: bool) -> dict:
     return out
 
 
-def _peak_rss_gb() -> float:
+def peak_rss_gb() -> float:
     """Peak resident memory of this process image (VmHWM; ru_maxrss would include the parent's peak)."""
     try:
         with open("/proc/self/status") as fh:
@@ -119,11 +119,11 @@ def _peak_rss_gb() -> float:
 def big_child(n: int, t: int) -> None:
     """Fit once and print JSON with time and peak memory (run in a fresh process)."""
     y, x, w = simulate(n, t)
-    base = _peak_rss_gb()
+    base = peak_rss_gb()
     t0 = time.perf_counter()
     res = fit_ours(y, x, w, t)
     el = time.perf_counter() - t0
-    print(json.dumps({"N": n, "T": t, "ours_s": el, "peak_rss_gb": _peak_rss_gb(), "rss_before_fit_gb": base,
+    print(json.dumps({"N": n, "T": t, "ours_s": el, "peak_rss_gb": peak_rss_gb(), "rss_before_fit_gb": base,
                       "logdet": res.logdet_strategy, "rho": float(res.params["rho"])}))
 
 
@@ -135,11 +135,11 @@ def formula_child(n: int, t: int, fe: str, method: str, draws: int) -> None:
     df = bench_peers.long_frame(y, x, n, t)
     w = (W, np.arange(n))
     del y, x
-    base = _peak_rss_gb()
+    base = peak_rss_gb()
     t0 = time.perf_counter()
     res, _ = bench_peers.fit_formula(df, w, fe=fe, method=method, draws=draws)
     el = time.perf_counter() - t0
-    print(json.dumps({"N": n, "T": t, "fe": fe, "method": method, "ours_s": el, "peak_rss_gb": _peak_rss_gb(),
+    print(json.dumps({"N": n, "T": t, "fe": fe, "method": method, "ours_s": el, "peak_rss_gb": peak_rss_gb(),
                       "rss_before_fit_gb": base, "logdet": res.logdet_strategy, "rho": float(res.params["rho"])}))
 
 

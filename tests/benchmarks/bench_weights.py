@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+import bench_sdm
 import targets
 
 HERE = Path(__file__).resolve()
@@ -109,7 +109,7 @@ def child(spec: dict) -> dict:
     seconds = time.perf_counter() - t0
     m = w.sparse
     return {"seconds": seconds, "links": int(m.nnz), "n": int(m.shape[0]),
-            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
+            "peak_rss_gb": bench_sdm.peak_rss_gb()}
 
 
 def run(spec: dict, timeout: float) -> dict | None:

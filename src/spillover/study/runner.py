@@ -17,9 +17,9 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
