@@ -395,7 +395,26 @@ def test_lu_traces_exact_and_fast_at_many_rho():
     check = np.r_[np.argmin(draws), np.argmax(draws), np.arange(20)]  # the ends and 20 others
     want = np.array([300 + r * dense(r)[0] for r in draws[check]])
     np.testing.assert_allclose(got[check], want, rtol=1e-12)
-    assert len(eng._tr_g) <= 4 * 4 + 24 + 4  # 24 factorisations for the 1,000 draws, not 1,000
+    assert len(eng._tr_g) <= 4 * 4 + 65 + 4  # at most 65 factorisations for the 1,000 draws, not 1,000
+
+
+def test_interpolated_traces_exact_over_a_wide_range_of_rho():
+    """Draws of rho spread over most of the admissible interval (a small or weak sample): the interpolation refines
+    (more points, then halves of the range) until tr(G), and tr(S W_x) with a separate w_x, match dense traces."""
+    from spillover.spatial.impacts import CrossTraces
+
+    W = knn_w(300, 6, seed=4).sparse
+    wd = W.toarray()
+    wx = knn_w(300, 3, seed=9).sparse
+    eng, cross = make_logdet(W, "lu"), CrossTraces(W, wx)
+    draws = np.random.default_rng(1).uniform(-0.6, 0.97, 1000)
+    check = np.r_[np.argmin(draws), np.argmax(draws), np.arange(25)]
+    inv = [np.linalg.inv(np.eye(300) - r * wd) for r in draws[check]]
+    np.testing.assert_allclose(eng.tr_G(draws)[check], [np.trace(wd @ s) for s in inv], rtol=1e-12)
+    np.testing.assert_allclose(cross.values(draws)[0][check], [np.trace(s @ wx.toarray()) for s in inv], rtol=1e-12)
+    np.testing.assert_allclose(cross.values(draws)[1][check], [s.sum(0) @ wx.toarray().sum(1) for s in inv],
+                               rtol=1e-12)
+    assert len(eng._tr_g) < 1000  # still interpolated, not one factorisation per draw
 
 
 # ------------------------------------------------------ inputs and factory

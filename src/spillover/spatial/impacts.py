@@ -67,9 +67,10 @@ class CrossTraces:
     """``tr(S W_x)`` and ``1' S W_x 1`` with ``S = (I - rho W)^-1``, for W X terms with their own W.
 
     Dense (``W`` up to :data:`MAX_N` units): ``S`` by one LU per ``rho``; at many
-    ``rho`` (impacts draws) the values at 24 Chebyshev points of the draws'
-    range are interpolated, as :class:`spillover.spatial.logdet.LULogDet` does
-    for ``tr(G)``. Derivatives in ``rho``: ``tr(S W S W_x)``, ``1' S W S W_x 1``.
+    ``rho`` (impacts draws) the values at Chebyshev points of the draws' range
+    are interpolated (:func:`spillover.spatial.logdet.interpolate_over_rho`), as
+    :class:`spillover.spatial.logdet.LULogDet` does for ``tr(G)``. Derivatives
+    in ``rho``: ``tr(S W S W_x)``, ``1' S W S W_x 1``.
     """
 
     MAX_N = 3000
@@ -97,15 +98,10 @@ class CrossTraces:
 
     def values(self, rho) -> tuple[np.ndarray, np.ndarray]:
         """``(tr(S W_x), 1'S W_x 1)`` at each rho of ``rho``."""
-        r = np.atleast_1d(np.asarray(rho, dtype=float))
-        if r.size <= 24 or np.ptp(r) == 0:
-            v = np.array([self._at(float(x))[:2] for x in r])
-            return v[:, 0], v[:, 1]
-        lo, hi = float(r.min()), float(r.max())
-        nodes = np.polynomial.chebyshev.chebpts2(24)
-        v = np.array([self._at(lo + (hi - lo) * (z + 1) / 2)[:2] for z in nodes])
-        x = 2 * (r - lo) / (hi - lo) - 1
-        return tuple(np.polynomial.Chebyshev.fit(nodes, v[:, j], 23, domain=[-1, 1])(x) for j in (0, 1))
+        from spillover.spatial.logdet import interpolate_over_rho
+
+        v = interpolate_over_rho(lambda x: self._at(x)[:2], np.atleast_1d(np.asarray(rho, dtype=float)))
+        return v[:, 0], v[:, 1]
 
     def derivatives(self, rho: float) -> tuple[float, float]:
         """``d/d rho`` of ``(tr(S W_x), 1'S W_x 1)``."""
