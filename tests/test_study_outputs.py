@@ -186,11 +186,21 @@ name = "specification_tests"
 formula = "y ~ x"
 weights = "queen"
 fe = "entity"
+
+[[grid]]
+name = "grid_sdm"
+formula = "y ~ x"
+model = "sdm"
+variable = "x"
+weights = ["queen"]
+fe = ["entity", "twoways"]
+method = ["direct"]
+impacts = { method = "delta" }
 """
 
 
 def test_steps_and_renderings_run_beside_give_the_same_files(study, tmp_path):
-    """Moran, the LM tests and the figures' inputs beside the estimation, the Chinese rendering beside the
+    """Moran, the LM tests, the figures' inputs and the grid beside the estimation, the Chinese rendering beside the
     figures, each in a second process: the same bytes, numbers.csv rows and README in the same order."""
     spec = study / "00_study.toml"
     spec.write_text(SPEC.replace('name = "grid"', 'name = "grid"\nrenderings = ["zh"]') + BESIDE, encoding="utf-8")
@@ -198,9 +208,9 @@ def test_steps_and_renderings_run_beside_give_the_same_files(study, tmp_path):
     alone = run_study(study, tmp_path / "seq", parallel=False)
     a, b = _snapshot(tmp_path / "par"), _snapshot(tmp_path / "seq")
     assert any(k.startswith("zh/figures/") for k in a) and any(k.startswith("zh/tables/") for k in a)
-    assert "tables/moran_by_year.csv" in a and "tables/specification_tests.csv" in a
-    assert {"moran_by_year", "specification_tests", "table_sar"} <= set(pd.read_csv(tmp_path / "par" / "numbers.csv")
-                                                                          ["output"])
+    assert {"tables/moran_by_year.csv", "tables/specification_tests.csv", "tables/grid_sdm.csv"} <= set(a)
+    assert {"moran_by_year", "specification_tests", "grid_sdm", "table_sar"} <= set(
+        pd.read_csv(tmp_path / "par" / "numbers.csv")["output"])
     assert together.moran.equals(alone.moran) and list(together.diagnostics) == ["specification_tests"]
     assert list(together.timings) == list(alone.timings)
     assert sorted(a) == sorted(b)

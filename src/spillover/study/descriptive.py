@@ -575,10 +575,9 @@ def entries(run):
 
 
 def step_descriptive(run) -> None:
-    """Compute every descriptive entry and write its tables in the study's language."""
+    """Compute every descriptive entry (into ``run.analyses``); :func:`write_tables` writes their tables."""
     for kind, entry in entries(run):
         run.analyses[f"{kind}:{entry.name}"] = KINDS[kind].compute(run, entry)
-    write_tables(run)
 
 
 def write_tables(run) -> None:

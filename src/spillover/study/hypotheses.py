@@ -347,5 +347,6 @@ def grid_summaries(run) -> list[tuple[str, tuple[str, ...]]]:
         out.append((t["grid"].format(n=int(ok.sum()), se=t["grid_se"][g.impacts.method], var=var,
                                      pos=int(pos.sum()), neg=int(neg.sum()), by=by_sample),
                     (f"tables/{g.name}.md",
-                     *[f for f in (f"figures/{g.name}_direct.png",) if (Path(run.out) / f).exists()])))
+                     *[f for f in (f"figures/{g.name}_direct.png",)
+                       if (Path(run.out) / getattr(run, "render_dir", "") / f).exists()])))  # this rendering's
     return out

@@ -694,8 +694,8 @@ _TEST_TEXT = {"lm_lag": "LM lag", "lm_error": "LM error", "robust_lm_lag": "Robu
 
 
 # ---------------------------------------------------------------- driver
-STEPS = ("data", "weights", "moran", "diagnose", "figure inputs", "estimates", "analyses", "descriptive", "grid",
-         "tables", "figures", "hypotheses", "renderings")
+STEPS = ("data", "weights", "moran", "diagnose", "figure inputs", "grid", "estimates", "analyses", "descriptive",
+         "descriptive tables", "tables", "figures", "hypotheses", "renderings")
 
 
 def run_study(models: str | Path = "models", out: str | Path = "results", *,
@@ -733,15 +733,20 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
             ("estimates", lambda: step_estimates(run)),
             ("analyses", lambda: step_analyses(run)),
             ("descriptive", lambda: descriptive.step_descriptive(run)),
-            ("grid", lambda: step_grid(run)),
         ]
         # the study's own tables, figures and README; a further rendering only needs the steps above
-        later: list[tuple[str, Callable[[], Any]]] = [("tables", lambda: step_tables(run))]
+        later: list[tuple[str, Callable[[], Any]]] = [("descriptive tables", lambda: descriptive.write_tables(run)),
+                                                      ("tables", lambda: step_tables(run))]
         if figures:
             from spillover.study import figures as figmod
 
             beside.append(("figure inputs", lambda: figmod.figure_inputs(run)))
             later.append(("figures", lambda: figmod.study_figures(run)))
+        grid = ("grid", lambda: step_grid(run))
+        if engine is None:  # beside too when it runs in this process (a dask client is not shared with a fork)
+            beside.append(grid)
+        else:  # first on this side, so the merged order is the same
+            steps.insert(0, grid)
         later.append(("hypotheses", lambda: readme.write_readme(run)))
         renderings = ("renderings", lambda: step_renderings(run, figures=figures))
         sides: list[_Forked] = []
