@@ -200,7 +200,7 @@ impacts = { method = "delta" }
 
 
 def test_steps_and_renderings_run_beside_give_the_same_files(study, tmp_path):
-    """Moran, the LM tests, the figures' inputs and the grid beside the estimation, the Chinese rendering beside the
+    """Moran, the LM tests and the figures' inputs beside the grid and the estimation, the Chinese rendering beside the
     figures, each in a second process: the same bytes, numbers.csv rows and README in the same order."""
     spec = study / "00_study.toml"
     spec.write_text(SPEC.replace('name = "grid"', 'name = "grid"\nrenderings = ["zh"]') + BESIDE, encoding="utf-8")

@@ -730,6 +730,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
         beside: list[tuple[str, Callable[[], Any]]] = [("moran", lambda: step_moran(run)),
                                                        ("diagnose", lambda: step_diagnose(run))]
         steps: list[tuple[str, Callable[[], Any]]] = [
+            ("grid", lambda: step_grid(run)),  # here: a dask client (the engine) is not shared with a forked copy
             ("estimates", lambda: step_estimates(run)),
             ("analyses", lambda: step_analyses(run)),
             ("descriptive", lambda: descriptive.step_descriptive(run)),
@@ -742,11 +743,6 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
 
             beside.append(("figure inputs", lambda: figmod.figure_inputs(run)))
             later.append(("figures", lambda: figmod.study_figures(run)))
-        grid = ("grid", lambda: step_grid(run))
-        if engine is None:  # beside too when it runs in this process (a dask client is not shared with a fork)
-            beside.append(grid)
-        else:  # first on this side, so the merged order is the same
-            steps.insert(0, grid)
         later.append(("hypotheses", lambda: readme.write_readme(run)))
         renderings = ("renderings", lambda: step_renderings(run, figures=figures))
         sides: list[_Forked] = []
