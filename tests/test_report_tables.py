@@ -540,3 +540,30 @@ def test_table_from_frame_groups_rows_and_keeps_each_columns_digits(tmp_path):
     assert (0.36693929, "0.0000") in cells and (21.8412, "0.00") in cells
     with pytest.raises(sp.errors.SpecificationError, match="column names must be unique"):
         Table.from_frame(pd.DataFrame([[1.0, 2.0]], columns=["a", "a"]))
+
+
+def test_word_cells_copied_from_the_first_of_their_kind_are_the_xml_python_docx_writes():
+    """Cells filled from the cached paragraph of their kind equal cells filled through python-docx alone."""
+    from docx import Document
+    from lxml import etree
+
+    from spillover.report import write_office
+
+    cases = [("0.123", "***", "center", False), ("Observations", "", "left", False), ("1.0", "", "center", False),
+             (" (0.045) ", "", "center", False), ("-", " *", "center", False),
+             ("", "", "left", False), ("Panel A", "", "left", True), ("数字经济", "*", "center", False),
+             ("two\tcells", "", "center", False), ("-1.5", "**", "center", False)]
+
+    def filled(warm: bool) -> list[bytes]:
+        write_office._FILLED.clear()
+        doc = Document()
+        cells = [c for row in doc.add_table(rows=2 * len(cases), cols=1).rows for c in row.cells]
+        order = cases + cases if warm else cases
+        for cell, (text, stars, align, italic) in zip(cells, order):
+            write_office._fill(cell, text, stars=stars, align=align, italic=italic, east_asia="Noto Sans CJK SC")
+            if not warm:
+                write_office._FILLED.clear()  # every cell through python-docx
+        got = [etree.tostring(c._tc) for c in cells[: len(order)]]
+        return got[len(cases):] if warm else got
+
+    assert filled(warm=True) == filled(warm=False)
