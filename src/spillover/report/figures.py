@@ -1161,6 +1161,7 @@ def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", 
             atomic_write(path, lambda p, fmt=fmt, metadata=metadata: fig.savefig(
                 p, format=fmt, dpi=dpi, metadata=metadata, facecolor="white"))
         written.append(path)
+        fig.set_layout_engine("none")  # laid out by the first save: the others keep its positions
     return written
 
 

@@ -276,12 +276,20 @@ def _lisa_frame(run, spec) -> tuple[pd.DataFrame, list, int]:
     entity, time = run.study.data.entity, run.study.data.time
     yrs = _years(run.panel, time, spec.years or None, "last")
     key = ("lisa", spec.variable, wname, tuple(yrs), perm, seed)
-    if key not in run.figure_inputs:
+    inputs = _inputs(run)
+    if key not in inputs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            run.figure_inputs[key] = lisa_by_year(run.panel[run.panel[time].isin(yrs)], spec.variable, w, entity,
-                                                  time, permutations=perm, seed=seed)
-    return run.figure_inputs[key], yrs, perm
+            inputs[key] = lisa_by_year(run.panel[run.panel[time].isin(yrs)], spec.variable, w, entity, time,
+                                       permutations=perm, seed=seed)
+    return inputs[key], yrs, perm
+
+
+def _inputs(run) -> dict:
+    """``run.figure_inputs``, created on a run-like object of the caller's own that lacks it."""
+    if getattr(run, "figure_inputs", None) is None:
+        run.figure_inputs = {}
+    return run.figure_inputs
 
 
 def figure_inputs(run) -> dict:
@@ -292,7 +300,7 @@ def figure_inputs(run) -> dict:
     for spec in list(run.study.figure) or default_figure_specs(run):
         if spec.kind == "lisa_map":
             _lisa_frame(run, spec)
-    return run.figure_inputs
+    return _inputs(run)
 
 
 def _make_figure(run, spec) -> Figure:
