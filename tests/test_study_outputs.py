@@ -287,7 +287,8 @@ def test_changes_made_beside_are_merged_where_a_sequential_run_has_them(tmp_path
 
     changes = _changes_of(run, [("moran", beside)])
     assert run.numbers == ["data"] and changes["numbers"] == ["moran"]  # taken back out until the merge
-    run.numbers.append("estimates")  # the other lane went on meanwhile
-    _merge(run, mark, changes)
-    assert run.numbers == ["data", "moran", "estimates"]
-    assert run.diagnostics == {"lm": 1} and run.moran == "frame" and "moran" in run.timings
+    second = _changes_of(run, [("diagnose", lambda: run.numbers.extend(["lm", "lm robust"]))])  # a second lane
+    run.numbers.append("estimates")  # the main lane went on meanwhile
+    _merge(run, _merge(run, mark, changes), second)
+    assert run.numbers == ["data", "moran", "lm", "lm robust", "estimates"]
+    assert run.diagnostics == {"lm": 1} and run.moran == "frame" and {"moran", "diagnose"} <= set(run.timings)

@@ -707,8 +707,8 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
     not depend on it. ``parallel``: write the further renderings (``[study]
     renderings``) in a second process while this one writes the study's own
     tables, figures and README, and run the steps that need only the panel
-    and the weights (Moran, the LM tests, the figures' inputs) in another
-    beside the estimation steps, their changes merged back in order
+    and the weights (Moran and the LM tests; the figures' inputs) in two
+    more beside the estimation steps, their changes merged back in order
     (:func:`_changes_of`), where that is safe and useful (:class:`_Forked`);
     the files are the same.
     """
@@ -726,9 +726,10 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
         run = StudyRun(study=study, paths=paths, out=staging, engine=engine, final=final)
         first: list[tuple[str, Callable[[], Any]]] = [("data", lambda: step_data(run)),
                                                       ("weights", lambda: step_weights(run))]
-        # need only the panel and the weights: beside the estimation steps, their changes merged back in order
-        beside: list[tuple[str, Callable[[], Any]]] = [("moran", lambda: step_moran(run)),
-                                                       ("diagnose", lambda: step_diagnose(run))]
+        # need only the panel and the weights: two lanes beside the estimation steps, their changes merged back in
+        # order (a study with little to estimate still has its two cores busy)
+        beside: list[list[tuple[str, Callable[[], Any]]]] = [[("moran", lambda: step_moran(run)),
+                                                              ("diagnose", lambda: step_diagnose(run))]]
         steps: list[tuple[str, Callable[[], Any]]] = [
             ("grid", lambda: step_grid(run)),  # here: a dask client (the engine) is not shared with a forked copy
             ("estimates", lambda: step_estimates(run)),
@@ -741,7 +742,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
         if figures:
             from spillover.study import figures as figmod
 
-            beside.append(("figure inputs", lambda: figmod.figure_inputs(run)))
+            beside.append([("figure inputs", lambda: figmod.figure_inputs(run))])
             later.append(("figures", lambda: figmod.study_figures(run)))
         later.append(("hypotheses", lambda: readme.write_readme(run)))
         renderings = ("renderings", lambda: step_renderings(run, figures=figures))
@@ -750,15 +751,16 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
             for name, fn in first:
                 _timed(run, name, fn, progress)
             mark = _mark(run)
-            lane = _Forked.start(run, lambda: _changes_of(run, beside)) if parallel else None
-            sides += [lane] if lane else []
-            for name, fn in (steps if lane else beside + steps):
+            lanes = [_Forked.start(run, lambda lane=lane: _changes_of(run, lane)) for lane in beside] \
+                if parallel and _Forked.available() else []
+            sides += lanes
+            for name, fn in (steps if lanes else [s for lane in beside for s in lane] + steps):
                 _timed(run, name, fn, progress)
-            if lane:
-                for name, _ in beside:
+            for lane, forked in zip(beside, lanes):
+                for name, _ in lane:
                     if progress:
                         progress(name)
-                _merge(run, mark, lane.join())
+                mark = _merge(run, mark, forked.join())
             further = [lang for lang in run.study.study.renderings if lang != run.study.study.language]
             side = _Forked.start(run, renderings[1]) if parallel and further else None
             sides += [side] if side else []
@@ -826,16 +828,23 @@ def _changes_of(run: StudyRun, steps: list[tuple[str, Callable[[], Any]]]) -> di
     return changes
 
 
-def _merge(run: StudyRun, mark: dict, changes: dict) -> None:
-    """Apply :func:`_changes_of` to ``run``: list entries at the positions of ``mark``, as a sequential run has them."""
+def _merge(run: StudyRun, mark: dict, changes: dict) -> dict:
+    """Apply :func:`_changes_of` to ``run``: list entries at the positions of ``mark``, as a sequential run has them.
+
+    Returns ``mark`` moved past the inserted entries: where the entries of the
+    steps that come next in the sequential order go.
+    """
+    mark = dict(mark)
     for name, v in changes.items():
         current = getattr(run, name)
         if isinstance(current, list):
             current[mark[name]:mark[name]] = v
+            mark[name] += len(v)
         elif isinstance(current, dict):
             current.update(v)
         else:
             setattr(run, name, v)
+    return mark
 
 
 def _timed(run: StudyRun, name: str, fn: Callable[[], Any], progress) -> None:
@@ -862,11 +871,18 @@ class _Forked:
         self.run, self.fn, self.pid, self.fd = run, fn, pid, fd
         self.seconds = 0.0  # the step's run time, known after join()
 
+    @staticmethod
+    def available() -> bool:
+        """Whether :meth:`start` forks here: Linux with at least two usable cores."""
+        import sys
+
+        return sys.platform.startswith("linux") and len(os.sched_getaffinity(0)) >= 2
+
     @classmethod
     def start(cls, run: StudyRun, fn: Callable[[], Any]) -> _Forked | None:
         import sys
 
-        if not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2:
+        if not cls.available():
             return None
         sys.stdout.flush()
         sys.stderr.flush()
