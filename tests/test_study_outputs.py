@@ -235,7 +235,8 @@ def test_the_local_moran_frame_is_computed_once_for_every_rendering(study, tmp_p
     monkeypatch.setattr(moran, "lisa_by_year", counted)
     run = run_study(study, tmp_path / "out", parallel=False)
     lisa = sorted(p.relative_to(tmp_path / "out").as_posix() for p in run.files if "lisa" in p.name)
-    assert lisa == ["figures/lisa_y_4.pdf", "figures/lisa_y_4.png", "zh/figures/lisa_y_4.pdf", "zh/figures/lisa_y_4.png"]
+    assert lisa == ["figures/lisa_y_4.pdf", "figures/lisa_y_4.png",
+                    "zh/figures/lisa_y_4.pdf", "zh/figures/lisa_y_4.png"]
     assert len(calls) == 1 and len(run.figure_inputs) == 1
 
 

@@ -182,7 +182,7 @@ def replicate_section() -> list[str]:
         steps = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["timings_s"]
     targets.record("replicate", wall)
     return [f"Wall time {wall:.1f} s (interpreter start and imports included). Steps, as the run timed them "
-            "(figure inputs and renderings run in forked copies beside the others):", "",
+            "(Moran, the LM tests, the figures' inputs and the renderings run in forked copies beside the others):", "",
             "| step | seconds |", "|:--|---:|", *(f"| {k} | {v:.2f} |" for k, v in steps.items())]
 
 
