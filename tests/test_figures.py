@@ -608,3 +608,20 @@ def test_markov_heatmap_prints_each_probability_in_both_languages(panel):
         assert cells == [f"{p:.2f}" for p in (T / T.sum(axis=1, keepdims=True)).ravel()]
         assert np.allclose(fig.axes[1].images[0].get_array(), T / T.sum(axis=1, keepdims=True))
         assert _glyph_warnings(fig) == []
+
+
+def test_save_figure_lays_out_once_and_leaves_the_figure_as_it_was(tmp_path):
+    """The PDF takes the PNG's layout (one constrained-layout pass); the caller's figure keeps its layout engine,
+    so a second save of the same figure writes the same bytes."""
+    from matplotlib.figure import Figure
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    from spillover.report.figures import save_figure
+
+    fig = Figure(figsize=(4, 3), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("a title")
+    first = [p.read_bytes() for p in save_figure(fig, tmp_path / "a")]
+    assert isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+    assert [p.read_bytes() for p in save_figure(fig, tmp_path / "b")] == first

@@ -180,3 +180,18 @@ def test_second_threshold_path_matches_dummy_regression():
     first = res.ssr_path.dropna(subset=["ssr1"])
     np.testing.assert_allclose(first["ssr1"].to_numpy(), [_lsdv_ssr(df, ["x", "w"], ["z"], [g]) for g in first["gamma"]],
                                rtol=1e-9)
+
+
+def test_search_does_not_depend_on_the_units_of_the_data():
+    """Scaling y and the regressors by 1e-12 (a variable in other units) gives the same thresholds and F statistics,
+    and SSRs scaled by 1e-24: the rank rules are relative, not absolute."""
+    df = synthetic(0.5, seed=6)
+    kw = dict(threshold_var="q", regime_vars=["x"], n_thresholds=2, bootstrap=0)
+    a = panel_threshold("y ~ x + z", df, "id", "year", **kw)
+    small = df.assign(y=df["y"] * 1e-12, x=df["x"] * 1e-12, z=df["z"] * 1e-12)
+    b = panel_threshold("y ~ x + z", small, "id", "year", **kw)
+    assert a.thresholds == b.thresholds
+    for k in ("F1", "F2"):
+        assert b.F[k] == pytest.approx(a.F[k], rel=1e-8)
+    for k in ("S0", "S1", "S2"):
+        assert b.ssr[k] == pytest.approx(a.ssr[k] * 1e-24, rel=1e-8)

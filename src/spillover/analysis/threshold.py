@@ -213,11 +213,13 @@ def _ok_new(q: np.ndarray, g_fix: float, g: float, trim: float) -> bool:
     return all(p.sum() >= max(trim * n, 1) for p in parts)
 
 
+#: Singular values below this fraction of the largest count as zero (rank of a design, scale free).
+RANK_RTOL = 1e-10
+
+
 def _span(z: np.ndarray) -> np.ndarray:
-    """Orthonormal basis of the column space of ``z`` (column-pivoted QR: right also when ``z`` is rank deficient)."""
-    qmat, r, _ = scipy.linalg.qr(z, mode="economic", pivoting=True)
-    d = np.abs(np.diag(r))
-    return qmat[:, : int((d > 1e-10 * max(1.0, d.max(initial=0.0))).sum())]
+    """Orthonormal basis of the column space of ``z``, also when ``z`` is rank deficient (SVD, ``scipy.linalg.orth``)."""
+    return scipy.linalg.orth(z, rcond=RANK_RTOL)
 
 
 class _Projector:
@@ -248,8 +250,8 @@ class _Projector:
         D = self.W((self.xr[:, :, None] * inside[:, None, :]).reshape(len(self.q), kr * len(cand)))
         Dm = (D - B @ (B.T @ D)).reshape(len(self.q), kr, len(cand)).transpose(2, 0, 1)
         U, sv, _ = np.linalg.svd(Dm, full_matrices=False)  # one small SVD per candidate
-        scale = np.maximum(1.0, np.sqrt((D ** 2).sum(0)).reshape(kr, len(cand)).max(0))
-        keep = sv > 1e-10 * scale[:, None]  # the rank rule of basis(), relative to the new columns
+        scale = np.sqrt((D ** 2).sum(0)).reshape(kr, len(cand)).max(0)
+        keep = sv > RANK_RTOL * scale[:, None]  # the rank rule of _span, relative to the new columns
         gain = np.einsum("ck,cks->cs", keep.astype(float), np.einsum("cnk,ns->cks", U, E) ** 2)
         return (E ** 2).sum(0)[None, :] - gain
 

@@ -1144,24 +1144,30 @@ def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", 
     Notes
     -----
     PDF and SVG carry no creation date and SVG ids use a fixed hash salt, so
-    the same figure gives the same bytes on every run. Every PDF is vector
-    (maps included) and embeds its fonts; see :func:`_pdf_fonttype` for
-    which kind.
+    the same figure gives the same bytes on every run. The layout (constrained
+    layout, when the figure has it) is computed once, by the first format, and
+    kept by the others; the figure's layout engine is restored afterwards.
+    Every PDF is vector (maps included) and embeds its fonts; see
+    :func:`_pdf_fonttype` for which kind.
     """
     from spillover.io import atomic_write
 
     stem = Path(stem)
     written = []
-    for fmt in formats:
-        path = stem.parent / f"{stem.name}.{fmt}"
-        metadata = {"CreationDate": None} if fmt == "pdf" else {"Date": None} if fmt == "svg" else None
-        fonttype = _pdf_fonttype(fig)
-        with matplotlib.rc_context({"svg.hashsalt": "spillover", "pdf.fonttype": fonttype, "ps.fonttype": fonttype,
-                                    "pdf.compression": 6}):
-            atomic_write(path, lambda p, fmt=fmt, metadata=metadata: fig.savefig(
-                p, format=fmt, dpi=dpi, metadata=metadata, facecolor="white"))
-        written.append(path)
-        fig.set_layout_engine("none")  # laid out by the first save: the others keep its positions
+    engine = fig.get_layout_engine()
+    try:
+        for fmt in formats:
+            path = stem.parent / f"{stem.name}.{fmt}"
+            metadata = {"CreationDate": None} if fmt == "pdf" else {"Date": None} if fmt == "svg" else None
+            fonttype = _pdf_fonttype(fig)
+            with matplotlib.rc_context({"svg.hashsalt": "spillover", "pdf.fonttype": fonttype,
+                                        "ps.fonttype": fonttype, "pdf.compression": 6}):
+                atomic_write(path, lambda p, fmt=fmt, metadata=metadata: fig.savefig(
+                    p, format=fmt, dpi=dpi, metadata=metadata, facecolor="white"))
+            written.append(path)
+            fig.set_layout_engine("none")  # laid out by the first save: the other formats keep its positions
+    finally:
+        fig.set_layout_engine(engine)  # the caller's figure as it was
     return written
 
 

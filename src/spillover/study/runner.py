@@ -643,6 +643,7 @@ def step_renderings(run: StudyRun, figures: bool = True) -> None:
         en, other = run.study.labels.get("en", {}), run.study.labels.get(lang, {})
         labelled = {en[k]: other[k] for k in en if k in other}  # an English label in prose -> its label here
         tr = Translator(lang, {**known, **labelled, **run.study.translations.get(lang, {})})
+        before = run.language, run.tr, run.render_dir
         run.language, run.tr, run.render_dir = lang, tr, f"{lang}/"
         try:
             expect_text("".join(tr.phrases.values()) + "".join(descriptive.unit_names(run).values()))
@@ -656,7 +657,7 @@ def step_renderings(run: StudyRun, figures: bool = True) -> None:
                 figmod.study_figures(run)
             readme.write_readme(run)
         finally:
-            run.language, run.tr, run.render_dir = None, (lambda text: text), ""
+            run.language, run.tr, run.render_dir = before
         if tr.missing:
             run.write_text(f"{lang}/untranslated.txt", "\n".join(sorted(tr.missing)) + "\n")
 
@@ -762,7 +763,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
                         progress(name)
                 mark = _merge(run, mark, forked.join())
             further = [lang for lang in run.study.study.renderings if lang != run.study.study.language]
-            side = _Forked.start(run, renderings[1]) if parallel and further else None
+            side = _Forked.start(run, lambda: _changes_of(run, [renderings])) if parallel and further else None
             sides += [side] if side else []
             for name, fn in later:
                 _timed(run, name, fn, progress)
@@ -771,8 +772,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
             else:
                 if progress:
                     progress("renderings")
-                side.join()
-                run.timings["renderings"] = side.seconds
+                _merge(run, _mark(run), side.join())  # the renderings come last: what they add goes at the end
         finally:
             for s in sides:
                 s.cancel()
@@ -869,7 +869,7 @@ class _Forked:
 
     def __init__(self, run: StudyRun, fn: Callable[[], Any], pid: int, fd: int):
         self.run, self.fn, self.pid, self.fd = run, fn, pid, fd
-        self.seconds = 0.0  # the step's run time, known after join()
+        self.ran_here = False  # set by join() when the copy failed and the step ran in this process
 
     @staticmethod
     def available() -> bool:
@@ -888,14 +888,13 @@ class _Forked:
         sys.stderr.flush()
         read, write = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the copy: run the step, send (paths, seconds, value), leave without the parent's exit code
+        if pid == 0:  # the copy: run the step, send (paths, value), leave without the parent's exit code
             code = 1
             try:
                 os.close(read)
-                before, t0 = len(run.files), time.perf_counter()
+                before = len(run.files)
                 value = fn()
-                payload = pickle.dumps(([str(p) for p in run.files[before:]], round(time.perf_counter() - t0, 3),
-                                        value))
+                payload = pickle.dumps(([str(p) for p in run.files[before:]], value))
                 with os.fdopen(write, "wb") as fh:
                     fh.write(payload)
                 code = 0
@@ -913,13 +912,11 @@ class _Forked:
         _, status = os.waitpid(self.pid, 0)
         self.pid = 0
         if status == 0 and data:
-            files, self.seconds, value = pickle.loads(data)
+            files, value = pickle.loads(data)
             self.run.files.extend(Path(f) for f in files)
             return value
-        t0 = time.perf_counter()
-        value = self.fn()
-        self.seconds = round(time.perf_counter() - t0, 3)
-        return value
+        self.ran_here = True
+        return self.fn()
 
     def cancel(self) -> None:
         """Stop a copy still running (this process failed or was interrupted)."""
