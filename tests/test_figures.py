@@ -85,7 +85,7 @@ def _run(panel, w, impacts, tmp_path, figure=(), language="en", geo=None):
     )
     return types.SimpleNamespace(
         panel=panel, weights={"adjacency": w}, estimates={}, impacts={"sar": types.SimpleNamespace(table=impacts)},
-        study=study, out=tmp_path, files=[], geometry=default_geometry() if geo is None else geo,
+        study=study, out=tmp_path, files=[], geometry=default_geometry() if geo is None else geo, figure_inputs={},
     )
 
 

@@ -276,20 +276,13 @@ def _lisa_frame(run, spec) -> tuple[pd.DataFrame, list, int]:
     entity, time = run.study.data.entity, run.study.data.time
     yrs = _years(run.panel, time, spec.years or None, "last")
     key = ("lisa", spec.variable, wname, tuple(yrs), perm, seed)
-    inputs = _inputs(run)
+    inputs = run.figure_inputs
     if key not in inputs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             inputs[key] = lisa_by_year(run.panel[run.panel[time].isin(yrs)], spec.variable, w, entity, time,
                                        permutations=perm, seed=seed)
     return inputs[key], yrs, perm
-
-
-def _inputs(run) -> dict:
-    """``run.figure_inputs``, created on a run-like object of the caller's own that lacks it."""
-    if getattr(run, "figure_inputs", None) is None:
-        run.figure_inputs = {}
-    return run.figure_inputs
 
 
 def figure_inputs(run) -> dict:
@@ -300,7 +293,7 @@ def figure_inputs(run) -> dict:
     for spec in list(run.study.figure) or default_figure_specs(run):
         if spec.kind == "lisa_map":
             _lisa_frame(run, spec)
-    return _inputs(run)
+    return run.figure_inputs
 
 
 def _make_figure(run, spec) -> Figure:
@@ -383,7 +376,8 @@ def study_figures(run) -> list[Path]:
     ----------
     run : StudyRun
         Needs ``panel``, ``geometry`` (maps), ``weights``, ``impacts``,
-        ``study``, ``out`` and ``files``.
+        ``study``, ``out``, ``files`` and ``figure_inputs`` (a dict where
+        computed frames such as the LISA ones are kept, once per run).
 
     Returns
     -------
