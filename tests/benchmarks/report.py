@@ -82,15 +82,7 @@ def county_section(t: int) -> list[str]:
     build = time.perf_counter() - t0
     W = sps.csr_matrix(w.sparse)
     n = W.shape[0]
-    rng = np.random.default_rng(2875)
-    x = rng.standard_normal((n * t, 2))
-    from scipy.sparse.linalg import splu
-
-    wx = np.vstack([W @ x[s * n:(s + 1) * n] for s in range(t)])
-    lu = splu(sps.csc_matrix(sps.identity(n) - 0.4 * W))
-    rhs = x @ np.array([1.0, -0.5]) + wx @ np.array([0.5, 0.3]) + np.tile(rng.standard_normal(n), t) \
-        + rng.standard_normal(n * t)
-    y = np.concatenate([lu.solve(rhs[s * n:(s + 1) * n]) for s in range(t)])
+    y, x = bench_sdm.simulate_on(W, t, np.random.default_rng(2875))
     t0 = time.perf_counter()
     res = bench_sdm.fit_ours(y, x, W, t)
     ours = time.perf_counter() - t0
