@@ -265,7 +265,63 @@ def test_missing_cjk_font_warns_and_still_draws(monkeypatch, impacts):
     with pytest.warns(fonts.CJKFontWarning, match="mplfonts"):
         fig = F.impacts_plot(impacts, language="zh")
     assert len(fig.axes) == 3
-    assert fonts.font_families() == [fonts.LATIN_FAMILY]
+    assert fonts.font_families() == [fonts.LATIN_CUT_FAMILY, fonts.LATIN_FAMILY]
+
+
+def _text_figure(families: list[str], text: str) -> Figure:
+    fig = Figure(figsize=(4, 1))
+    FigureCanvasAgg(fig)
+    fig.text(0.02, 0.4, text, family=families, size=11)
+    return fig
+
+
+CUT_TEXT = "Direct effect ρ = −0.12 (p < 0.05); Wx, “Zürich”, 2013–2022 ± 1.96×SE ≤ ∞ fi AV To"
+
+
+def test_latin_cut_draws_what_the_whole_font_draws():
+    """The cut is a faster source of the same glyphs: pixels identical, with and without characters outside it."""
+    assert fonts.latin_cut_family() == fonts.LATIN_CUT_FAMILY
+    assert fonts.font_families()[:2] == [fonts.LATIN_CUT_FAMILY, fonts.LATIN_FAMILY]
+    for text in (CUT_TEXT, CUT_TEXT + " Жж ǅ ⅓"):  # Cyrillic, Latin Extended-B, number forms: outside the cut
+        pixels = []
+        for families in ([fonts.LATIN_CUT_FAMILY, fonts.LATIN_FAMILY], [fonts.LATIN_FAMILY]):
+            fig = _text_figure(families, text)
+            fig.canvas.draw()
+            pixels.append(np.asarray(fig.canvas.buffer_rgba()).copy())
+        assert pixels[0].shape == pixels[1].shape and np.array_equal(pixels[0], pixels[1]), text
+        assert pixels[0].min() < 128  # something was drawn
+
+
+def test_latin_cut_is_smaller_and_keeps_the_postscript_name():
+    from fontTools.ttLib import TTFont
+
+    cut = matplotlib.font_manager.findfont(matplotlib.font_manager.FontProperties(family=fonts.LATIN_CUT_FAMILY),
+                                           fallback_to_default=False)
+    whole = matplotlib.font_manager.findfont(matplotlib.font_manager.FontProperties(family=fonts.LATIN_FAMILY))
+    a, b = TTFont(cut), TTFont(whole)
+    assert a["name"].getDebugName(6) == b["name"].getDebugName(6) == "DejaVuSans"  # what PDFs name
+    assert a["name"].getDebugName(1) == fonts.LATIN_CUT_FAMILY
+    assert len(a.getGlyphOrder()) < len(b.getGlyphOrder()) / 4
+    cmap_a, cmap_b = a.getBestCmap(), b.getBestCmap()
+    for ch in "AZaz09ρΩ−–“€→≤":
+        name = cmap_a[ord(ch)]
+        assert name == cmap_b[ord(ch)] and a["hmtx"][name] == b["hmtx"][name], ch
+    assert ord("Ж") not in cmap_a
+
+
+def test_latin_cut_falls_back_to_the_whole_font_when_it_cannot_be_stored(monkeypatch, tmp_path, impacts):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setattr(matplotlib, "get_cachedir", lambda: str(blocked))
+    monkeypatch.setattr(fonts, "LATIN_CUT_BLOCKS", ((0x20, 0x7E),))  # a new cut: not made before
+    fonts.latin_cut_family.cache_clear()
+    try:
+        assert fonts.latin_cut_family() is None
+        assert fonts.font_families()[0] == fonts.LATIN_FAMILY
+        F.save_figure(F.impacts_plot(impacts), tmp_path / "whole", formats=("png",))
+    finally:
+        fonts.latin_cut_family.cache_clear()
+    assert (tmp_path / "whole.png").stat().st_size > 0
 
 
 # ---------------------------------------------------------------- study step

@@ -219,9 +219,8 @@ def _style(language: str):
     """
     if language == "zh":
         fonts.cjk_font_family()  # warns once when Chinese text cannot render
-    families = [fonts.LATIN_FAMILY] + ([fonts.cjk_font_family()] if fonts.has_cjk_font() else [])
     rc = {
-        "font.family": families,
+        "font.family": fonts.font_families(),
         "font.size": 8,
         "axes.titlesize": 8.5,
         "axes.labelsize": 8,
