@@ -912,17 +912,22 @@ class LULogDet(_Base):
 
     @one_blas_thread
     def _gtg_exact(self, rho: float) -> float:
-        """``sum_j |W S e_j|^2`` from the LU of ``I - rho W``, solved for blocks of unit vectors (N solves)."""
+        """``sum_j |W S e_j|^2`` from the LU of ``I - rho W``, solved for blocks of unit vectors (N solves).
+
+        A reordered factorisation (:class:`_Reordered`) is used in its own
+        order: ``|W S|_F = |P W P' (P A P')^-1|_F`` for a permutation ``P``.
+        """
         if rho not in self._gtg:
             lu = self._factor(rho)
             if lu is None:
                 raise SpecificationError(format_error("I - rho W is singular", rho=rho))
+            w, lu = (self._ordered[1], lu.lu) if isinstance(lu, _Reordered) else (self._w.W, lu)
             total = 0.0
             for start in range(0, self.n, GTG_BLOCK):
                 cols = np.arange(start, min(self.n, start + GTG_BLOCK))
                 unit = np.zeros((self.n, cols.size), order="F")
                 unit[cols, np.arange(cols.size)] = 1.0
-                g = self._w.W @ lu.solve(unit)
+                g = w @ lu.solve(unit)
                 total += float(np.einsum("ij,ij->", g, g))
             self._gtg[rho] = total
         return self._gtg[rho]
