@@ -209,8 +209,11 @@ def test_steps_and_renderings_run_beside_give_the_same_files(study, tmp_path, mo
     monkeypatch.setattr(_Forked, "start", classmethod(lambda cls, run, fn: started.append(start(cls, run, fn))
                                                       or started[-1]))
     together = run_study(study, tmp_path / "par", parallel=True)
-    if _Forked.available():  # two lanes and the rendering, each done in its copy (what it sends back unpickles)
-        assert len(started) == 3 and not any(side.ran_here for side in started)
+    if _Forked.available():  # the lanes (one per core beyond this one's) and the rendering, each done in its copy
+        import os
+
+        lanes = max(1, min(2, len(os.sched_getaffinity(0)) - 1))
+        assert len(started) == lanes + 1 and not any(side.ran_here for side in started)  # what they sent unpickled
     alone = run_study(study, tmp_path / "seq", parallel=False)
     a, b = _snapshot(tmp_path / "par"), _snapshot(tmp_path / "seq")
     assert any(k.startswith("zh/figures/") for k in a) and any(k.startswith("zh/tables/") for k in a)
@@ -223,6 +226,41 @@ def test_steps_and_renderings_run_beside_give_the_same_files(study, tmp_path, mo
     assert {k for k in a if a[k] != b[k]} == {"manifest.json"}
     assert sorted(p.relative_to(tmp_path / "par").as_posix() for p in together.files) == \
         sorted(p.relative_to(tmp_path / "seq").as_posix() for p in alone.files)
+
+
+@pytest.mark.parametrize("taker", ["copy", "here"])
+def test_groups_beside_give_the_same_files_whoever_runs_them(study, tmp_path, monkeypatch, taker):
+    """Moran + LM tests and the figures' inputs are taken by whichever process is free: all by the forked copy
+    (this process waits), or all by this process once its own steps are done (the copy waits): the same files."""
+    import os
+    import time
+
+    from spillover.study import runner
+
+    if not _Forked.available():
+        pytest.skip("one core or no fork here: every step runs in this process")
+    spec = study / "00_study.toml"
+    spec.write_text(SPEC + BESIDE, encoding="utf-8")
+    here, work = os.getpid(), runner._Groups.work
+    ran: dict[str, list] = {"copy": [], "here": []}
+
+    def waiting(self, missing=None):
+        if missing is None and (os.getpid() == here) == (taker == "copy"):  # the other one takes every group first
+            deadline = time.monotonic() + 120
+            while self._next.value < len(self.groups) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        done = work(self, missing)
+        if os.getpid() == here:
+            ran["here"].extend(done)
+        return done
+
+    monkeypatch.setattr(runner._Groups, "work", waiting)
+    together = run_study(study, tmp_path / "par", parallel=True)
+    assert ran["here"] == ([] if taker == "copy" else [0, 1])
+    alone = run_study(study, tmp_path / "seq", parallel=False)
+    a, b = _snapshot(tmp_path / "par"), _snapshot(tmp_path / "seq")
+    assert sorted(a) == sorted(b) and {k for k in a if a[k] != b[k]} == {"manifest.json"}
+    assert list(together.timings) == list(alone.timings) and together.moran.equals(alone.moran)
 
 
 def test_the_local_moran_frame_is_computed_once_for_every_rendering(study, tmp_path, monkeypatch):

@@ -708,8 +708,8 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
     not depend on it. ``parallel``: write the further renderings (``[study]
     renderings``) in a second process while this one writes the study's own
     tables, figures and README, and run the steps that need only the panel
-    and the weights (Moran and the LM tests; the figures' inputs) in two
-    more beside the estimation steps, their changes merged back in order
+    and the weights (Moran and the LM tests; the figures' inputs) beside the
+    estimation steps (:class:`_Groups`), their changes merged back in order
     (:func:`_changes_of`), where that is safe and useful (:class:`_Forked`);
     the files are the same.
     """
@@ -727,8 +727,8 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
         run = StudyRun(study=study, paths=paths, out=staging, engine=engine, final=final)
         first: list[tuple[str, Callable[[], Any]]] = [("data", lambda: step_data(run)),
                                                       ("weights", lambda: step_weights(run))]
-        # need only the panel and the weights: two lanes beside the estimation steps, their changes merged back in
-        # order (a study with little to estimate still has its two cores busy)
+        # need only the panel and the weights: run beside the estimation steps (_Groups), their changes merged back in
+        # order
         beside: list[list[tuple[str, Callable[[], Any]]]] = [[("moran", lambda: step_moran(run)),
                                                               ("diagnose", lambda: step_diagnose(run))]]
         steps: list[tuple[str, Callable[[], Any]]] = [
@@ -752,16 +752,22 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
             for name, fn in first:
                 _timed(run, name, fn, progress)
             mark = _mark(run)
-            lanes = [_Forked.start(run, lambda lane=lane: _changes_of(run, lane)) for lane in beside] \
-                if parallel and _Forked.available() else []
+            groups = _Groups(run, beside) if parallel and _Forked.available() else None
+            lanes = [side for side in (_Forked.start(run, groups.work) for _ in range(groups.lanes()))
+                     if side is not None] if groups else []
             sides += lanes
-            for name, fn in (steps if lanes else [s for lane in beside for s in lane] + steps):
+            for name, fn in (steps if lanes else [s for group in beside for s in group] + steps):
                 _timed(run, name, fn, progress)
-            for lane, forked in zip(beside, lanes):
-                for name, _ in lane:
-                    if progress:
-                        progress(name)
-                mark = _merge(run, mark, forked.join())
+            if lanes:
+                done = groups.work()  # the groups no copy has taken yet, here
+                for forked in lanes:
+                    done.update(forked.join())
+                done.update(groups.work(missing=done))  # a copy that failed: its groups again, here
+                for i, group in enumerate(beside):
+                    for name, _ in group:
+                        if progress:
+                            progress(name)
+                    mark = _merge(run, mark, done[i])
             further = [lang for lang in run.study.study.renderings if lang != run.study.study.language]
             side = _Forked.start(run, lambda: _changes_of(run, [renderings])) if parallel and further else None
             sides += [side] if side else []
@@ -826,6 +832,45 @@ def _changes_of(run: StudyRun, steps: list[tuple[str, Callable[[], Any]]]) -> di
         elif v is not m:
             changes[f.name] = v
     return changes
+
+
+class _Groups:
+    """Groups of steps that need only the panel and the weights, each taken by whichever process is free first.
+
+    Forked copies (:meth:`lanes` of them: the cores but one) take the groups
+    in order; this process takes those left when its own steps are done. A
+    study with much to estimate then runs them all in one copy (not three
+    processes on two cores), one with little runs them here and in the copy
+    at once. What a group changed (:func:`_changes_of`) comes back by its
+    index and is merged in the groups' order, whoever ran it.
+    """
+
+    def __init__(self, run: StudyRun, groups: list[list[tuple[str, Callable[[], Any]]]]):
+        import multiprocessing
+
+        self.run, self.groups = run, groups
+        self._next = multiprocessing.get_context("fork").Value("i", 0)  # the next group to take, shared by the copies
+
+    def lanes(self) -> int:
+        """How many copies to start: one per core beyond this process's, at most one per group."""
+        return max(1, min(len(self.groups), len(os.sched_getaffinity(0)) - 1))
+
+    def _take(self) -> int | None:
+        with self._next.get_lock():
+            i = self._next.value
+            if i >= len(self.groups):
+                return None
+            self._next.value = i + 1
+            return i
+
+    def work(self, missing: dict | None = None) -> dict[int, dict]:
+        """Run the groups not yet taken (or, given ``missing``, those not among its keys); their changes by index."""
+        if missing is not None:
+            return {i: _changes_of(self.run, g) for i, g in enumerate(self.groups) if i not in missing}
+        done = {}
+        while (i := self._take()) is not None:
+            done[i] = _changes_of(self.run, self.groups[i])
+        return done
 
 
 def _merge(run: StudyRun, mark: dict, changes: dict) -> dict:
