@@ -288,8 +288,13 @@ def _lisa_frame(run, spec) -> tuple[pd.DataFrame, list, int]:
 def figure_inputs(run) -> dict:
     """The runner's step before the figures: compute what they show that is not drawn (the LISA frames).
 
-    Needs the panel and the weights only; returns ``run.figure_inputs``.
+    Needs the panel and the weights only; returns ``run.figure_inputs``. Also
+    makes the figures' font cut (:func:`spillover.report.fonts.latin_cut_family`)
+    if this machine has none yet, once, rather than in each rendering.
     """
+    from spillover.report import fonts
+
+    fonts.latin_cut_family()
     for spec in list(run.study.figure) or default_figure_specs(run):
         if spec.kind == "lisa_map":
             _lisa_frame(run, spec)
