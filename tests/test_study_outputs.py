@@ -244,12 +244,12 @@ def test_groups_beside_give_the_same_files_whoever_runs_them(study, tmp_path, mo
     here, work = os.getpid(), runner._Groups.work
     ran: dict[str, list] = {"copy": [], "here": []}
 
-    def waiting(self, missing=None):
-        if missing is None and (os.getpid() == here) == (taker == "copy"):  # the other one takes every group first
+    def waiting(self, skip=None):
+        if skip is None and (os.getpid() == here) == (taker == "copy"):  # the other one takes every group first
             deadline = time.monotonic() + 120
             while self._next.value < len(self.groups) and time.monotonic() < deadline:
                 time.sleep(0.01)
-        done = work(self, missing)
+        done = work(self, skip)
         if os.getpid() == here:
             ran["here"].extend(done)
         return done

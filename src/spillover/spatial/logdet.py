@@ -729,10 +729,11 @@ class LULogDet(_Base):
 
     ``log|det(I - rho W)| = sum_i log|U_ii|`` for ``P (I - rho W) Q = L U``
     with unit-diagonal ``L`` (Pace & Barry 1997). The factorisation uses the
-    minimum-degree ordering of ``A + A'`` (found once for all ``rho``) without
-    pivoting when ``I - rho W`` is strictly diagonally dominant (always, for row-standardised ``W`` and
-    ``|rho| < 1``), else COLAMD with partial pivoting; the last two
-    factorisations are cached.
+    minimum-degree ordering of ``A + A'`` (found once for all ``rho``,
+    :attr:`_ordered`) without pivoting when ``I - rho W`` is strictly
+    diagonally dominant (always, for row-standardised ``W`` and ``|rho| <
+    1``), else COLAMD with partial pivoting; the last two factorisations are
+    cached.
 
     ``tr(G)`` is the complex-step derivative of the exact log-determinant
     (:meth:`tr_G`, exact to rounding), interpolated on Chebyshev points when

@@ -762,7 +762,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
                 done = groups.work()  # the groups no copy has taken yet, here
                 for forked in lanes:
                     done.update(forked.join())
-                done.update(groups.work(missing=done))  # a copy that failed: its groups again, here
+                done.update(groups.work(skip=done))  # a copy that failed: its groups again, here
                 for i, group in enumerate(beside):
                     for name, _ in group:
                         if progress:
@@ -863,10 +863,10 @@ class _Groups:
             self._next.value = i + 1
             return i
 
-    def work(self, missing: dict | None = None) -> dict[int, dict]:
-        """Run the groups not yet taken (or, given ``missing``, those not among its keys); their changes by index."""
-        if missing is not None:
-            return {i: _changes_of(self.run, g) for i, g in enumerate(self.groups) if i not in missing}
+    def work(self, skip: dict | None = None) -> dict[int, dict]:
+        """Run the groups no process has taken (given ``skip``: every group not among its keys); changes by index."""
+        if skip is not None:
+            return {i: _changes_of(self.run, g) for i, g in enumerate(self.groups) if i not in skip}
         done = {}
         while (i := self._take()) is not None:
             done[i] = _changes_of(self.run, self.groups[i])
