@@ -174,7 +174,9 @@ def replicate_section() -> list[str]:
         steps = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["timings_s"]
     targets.record("replicate", wall)
     return [f"Wall time {wall:.1f} s (interpreter start and imports included). Steps, as the run timed them "
-            "(Moran, the LM tests, the figures' inputs and the renderings run in forked copies beside the others):", "",
+            "(Moran, the LM tests and the figures' inputs run beside the estimation, in a forked copy or in this "
+            "process when it is free first; the renderings in a forked copy beside the study's own tables and "
+            "figures):", "",
             "| step | seconds |", "|:--|---:|", *(f"| {k} | {v:.2f} |" for k, v in steps.items())]
 
 
