@@ -263,6 +263,41 @@ def test_groups_beside_give_the_same_files_whoever_runs_them(study, tmp_path, mo
     assert list(together.timings) == list(alone.timings) and together.moran.equals(alone.moran)
 
 
+def test_groups_a_failed_copy_took_run_again_here(study, tmp_path, monkeypatch):
+    """A copy that takes every group and then dies: this process runs those groups itself; the same files."""
+    import os
+
+    from spillover.study import runner
+
+    if not _Forked.available():
+        pytest.skip("one core or no fork here: every step runs in this process")
+    (study / "00_study.toml").write_text(SPEC + BESIDE, encoding="utf-8")
+    here, take = os.getpid(), runner._Groups._take
+    ran: list[int] = []
+
+    def dying(self, skip=None):
+        if skip is None and os.getpid() != here:  # the copy: take every group, then fail
+            while take(self) is not None:
+                pass
+            raise RuntimeError("the copy died")
+        done = real(self, skip)
+        ran.extend(done)
+        return done
+
+    real = runner._Groups.work
+    monkeypatch.setattr(runner._Groups, "work", dying)
+    started: list[_Forked] = []
+    start = _Forked.start.__func__
+    monkeypatch.setattr(_Forked, "start", classmethod(lambda cls, run, fn: started.append(start(cls, run, fn))
+                                                      or started[-1]))
+    together = run_study(study, tmp_path / "par", parallel=True)
+    assert started[0].ran_here and sorted(ran) == [0, 1]  # taken by the copy, run here after it failed
+    alone = run_study(study, tmp_path / "seq", parallel=False)
+    a, b = _snapshot(tmp_path / "par"), _snapshot(tmp_path / "seq")
+    assert sorted(a) == sorted(b) and {k for k in a if a[k] != b[k]} == {"manifest.json"}
+    assert list(together.timings) == list(alone.timings) and together.moran.equals(alone.moran)
+
+
 def test_the_local_moran_frame_is_computed_once_for_every_rendering(study, tmp_path, monkeypatch):
     """The LISA map's permutation inference runs before the figures, once, and both languages draw that frame."""
     import spillover.diagnostics.moran as moran

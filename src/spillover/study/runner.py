@@ -762,7 +762,7 @@ def run_study(models: str | Path = "models", out: str | Path = "results", *,
                 done = groups.work()  # the groups no copy has taken yet, here
                 for forked in lanes:
                     done.update(forked.join())
-                done.update(groups.work(skip=done))  # a copy that failed: its groups again, here
+                done.update(groups.work(skip=done))  # a failed copy's groups (its join() found none left)
                 for i, group in enumerate(beside):
                     for name, _ in group:
                         if progress:
